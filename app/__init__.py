@@ -1,0 +1,64 @@
+"""The chatdock Flask application."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Settings, get_settings
+from app.extensions import csrf, db, migrate
+from app.hosts import HostResolver, install_version_bump
+from app.logging_setup import configure_logging
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app: settings, extensions, host index, blueprints, CLI."""
+    settings = settings or get_settings()
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY.get_secret_value(),
+        SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings.MAX_CONTENT_LENGTH,
+        SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["chatdock.settings"] = settings
+    if settings.TRUSTED_PROXY_COUNT:
+        n = settings.TRUSTED_PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    install_version_bump()
+    app.extensions["chatdock.hosts"] = HostResolver(
+        customer_api_domain=settings.CUSTOMER_API_DOMAIN,
+        platform_hosts=frozenset(
+            h.strip().lower() for h in settings.PLATFORM_HOSTS.split(",") if h.strip()
+        ),
+        dev_hosts_enabled=settings.DEV_HOSTS_ENABLED,
+        check_seconds=settings.HOST_INDEX_CHECK_SECONDS,
+    )
+
+    from app import models  # noqa: F401  (register tables)
+    from app.blueprints.chat import bp as chat_bp
+    from app.blueprints.health import bp as health_bp
+    from app.cli import register_cli
+    from app.error_handlers import register_error_handlers
+    from app.request_hooks import register_request_hooks
+
+    register_request_hooks(app)
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(chat_bp)
+    csrf.exempt(chat_bp)
+    register_cli(app)
+    return app

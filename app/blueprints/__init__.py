@@ -1,0 +1,1 @@
+"""HTTP blueprints: chat (client hosts + /api/v0), health, and later admin and api."""

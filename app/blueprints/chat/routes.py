@@ -1,0 +1,307 @@
+"""Chat endpoints. Thin: resolve the client, check origin and key, validate, call the
+chat service, shape the answer (JSON, SSE, or OpenAI's format)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+from flask import Response, current_app, g, jsonify, request, stream_with_context
+from pydantic import BaseModel, ValidationError
+
+from app.blueprints.chat import bp
+from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
+from app.blueprints.chat.schemas import ChatBody, OpenAIChatBody
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.hosts import ClientRoute, HostResolver
+from app.llm.base import ChatTurn, ProviderError, StreamChunk
+from app.services import api_keys, chat
+
+HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
+CHAT_METHODS = ["POST", "OPTIONS"]
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def _resolver() -> HostResolver:
+    return current_app.extensions["chatdock.hosts"]
+
+
+def _served(route: ClientRoute | None) -> ClientRoute:
+    if route is None:
+        raise NotFound("no client is served here", code="client_not_found")
+    if not route.deployed:
+        raise NotFound(f"client {route.name!r} is not deployed", code="client_not_deployed")
+    return route
+
+
+def _route_from_host() -> ClientRoute:
+    return _served(g.get("host_route"))
+
+
+def _route_from_path(client_id: int, name: str) -> ClientRoute:
+    route = _resolver().lookup_id(db.session, client_id)
+    if route is None or route.name != name.lower():
+        raise NotFound(f"no client {client_id}/{name}", code="client_not_found")
+    return _served(route)
+
+
+def _presented_key() -> str | None:
+    key = request.headers.get("X-Api-Key")
+    if key:
+        return key
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _parse(schema: type[Schema]) -> Schema:
+    """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
+    data = request.get_data(cache=False)
+    if not data:
+        raise InvalidInput("the request body must be a JSON object", code="invalid_json")
+    try:
+        return schema.model_validate_json(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise InvalidInput("the request body is not valid JSON", code="invalid_json") from None
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors
+        )
+        raise InvalidInput(problems, details=errors) from None
+
+
+def _sse(event: str | None, payload: dict | str) -> str:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+
+
+def _primed(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
+    """Start the provider stream before answering, so an early provider failure (bad
+    credentials, unreachable) is a real error status rather than a 200 stream."""
+    try:
+        first = next(chunks)
+    except StopIteration:
+        return iter(())
+
+    def rest() -> Iterator[StreamChunk]:
+        yield first
+        yield from chunks
+
+    return rest()
+
+
+def _event_stream(body: Callable[[], Iterable[str]]) -> Response:
+    def guarded() -> Iterator[str]:
+        try:
+            yield from body()
+        except ProviderError as error:
+            yield _sse("error", {"error": {"code": error.code, "message": error.message}})
+
+    response = Response(stream_with_context(guarded()), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _authorized(route: ClientRoute):
+    check_origin(route)
+    return api_keys.authenticate(_presented_key(), route)
+
+
+# --- the native contract -------------------------------------------------------------
+
+
+def _chat(route: ClientRoute) -> Response:
+    if request.method == "OPTIONS":
+        return preflight(route)
+    api_key = _authorized(route)
+    body = _parse(ChatBody)
+    prepared = chat.prepare_chat(
+        route,
+        messages=[ChatTurn(role=m.role, content=m.content) for m in body.messages],
+        prompt_history=[
+            ChatTurn(role=HISTORY_ROLES[h.direction], content=h.message)
+            for h in body.prompt_history
+        ],
+        session_key=body.session_key,
+        api_key=api_key,
+    )
+    if body.stream:
+        return _stream_native(prepared)
+    completion, latency_ms = chat.complete(prepared)
+    return jsonify(
+        session_key=prepared.session_key,
+        client=prepared.client.name,
+        model=completion.model or prepared.client.model,
+        message={"role": "assistant", "content": completion.content},
+        reply=completion.content,
+        finish_reason=completion.finish_reason,
+        usage={
+            "prompt_tokens": completion.usage.prompt_tokens,
+            "completion_tokens": completion.usage.completion_tokens,
+            "total_tokens": completion.usage.total_tokens,
+        },
+        latency_ms=latency_ms,
+    )
+
+
+def _stream_native(prepared: chat.PreparedChat) -> Response:
+    started = time.perf_counter()
+    chunks = _primed(chat.stream(prepared))
+    head = {
+        "session_key": prepared.session_key,
+        "client": prepared.client.name,
+        "model": prepared.client.model,
+    }
+
+    def events() -> Iterator[str]:
+        yield _sse("session", head)
+        parts, usage, finish = [], None, "stop"
+        for chunk in chunks:
+            if chunk.delta:
+                parts.append(chunk.delta)
+                yield _sse(None, {"delta": chunk.delta})
+            usage = chunk.usage or usage
+            finish = chunk.finish_reason or finish
+        yield _sse(
+            "done",
+            {
+                "reply": "".join(parts),
+                "finish_reason": finish,
+                "usage": {
+                    "prompt_tokens": usage.prompt_tokens if usage else 0,
+                    "completion_tokens": usage.completion_tokens if usage else 0,
+                    "total_tokens": usage.total_tokens if usage else 0,
+                },
+                "latency_ms": int((time.perf_counter() - started) * 1000),
+            },
+        )
+
+    return _event_stream(events)
+
+
+@bp.route("/llm-client/", methods=CHAT_METHODS, provide_automatic_options=False)
+def chat_on_client_host():
+    return _chat(_route_from_host())
+
+
+@bp.route(
+    "/api/v0/llm-clients/<int:client_id>/<name>/",
+    methods=CHAT_METHODS,
+    provide_automatic_options=False,
+)
+def chat_by_path(client_id: int, name: str):
+    return _chat(_route_from_path(client_id, name))
+
+
+# --- OpenAI-compatible ---------------------------------------------------------------
+
+OPENAI_ROLES = {"developer": "system"}
+
+
+def _openai_chat(route: ClientRoute) -> Response:
+    if request.method == "OPTIONS":
+        return preflight(route)
+    api_key = _authorized(route)
+    body = _parse(OpenAIChatBody)
+    prepared = chat.prepare_chat(
+        route,
+        messages=[
+            ChatTurn(role=OPENAI_ROLES.get(m.role, m.role), content=m.text()) for m in body.messages
+        ],
+        prompt_history=[],
+        session_key=None,
+        api_key=api_key,
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+    )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    model = prepared.client.model
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return _stream_openai(prepared, completion_id, created, model, include_usage)
+    completion, _ = chat.complete(prepared)
+    return jsonify(
+        id=completion_id,
+        object="chat.completion",
+        created=created,
+        model=model,
+        choices=[
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": completion.content},
+                "finish_reason": completion.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        usage={
+            "prompt_tokens": completion.usage.prompt_tokens,
+            "completion_tokens": completion.usage.completion_tokens,
+            "total_tokens": completion.usage.total_tokens,
+        },
+    )
+
+
+def _stream_openai(
+    prepared: chat.PreparedChat, completion_id: str, created: int, model: str, include_usage: bool
+) -> Response:
+    chunks = _primed(chat.stream(prepared))
+
+    def chunk(delta: dict, finish: str | None, usage: dict | None = None) -> str:
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+            if delta or finish
+            else [],
+        }
+        if usage is not None:
+            payload["usage"] = usage
+        return _sse(None, payload)
+
+    def events() -> Iterator[str]:
+        yield chunk({"role": "assistant", "content": ""}, None)
+        usage, finish = None, "stop"
+        for piece in chunks:
+            if piece.delta:
+                yield chunk({"content": piece.delta}, None)
+            usage = piece.usage or usage
+            finish = piece.finish_reason or finish
+        yield chunk({}, finish)
+        if include_usage and usage is not None:
+            yield chunk(
+                {},
+                None,
+                {
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "total_tokens": usage.total_tokens,
+                },
+            )
+        yield _sse(None, "[DONE]")
+
+    return _event_stream(events)
+
+
+@bp.route("/v1/chat/completions", methods=CHAT_METHODS, provide_automatic_options=False)
+def openai_on_client_host():
+    return _openai_chat(_route_from_host())
+
+
+@bp.route(
+    "/api/v0/llm-clients/<int:client_id>/<name>/v1/chat/completions",
+    methods=CHAT_METHODS,
+    provide_automatic_options=False,
+)
+def openai_by_path(client_id: int, name: str):
+    return _openai_chat(_route_from_path(client_id, name))
+
+
+bp.after_request(add_cors_headers)

@@ -1,0 +1,15 @@
+"""flask CLI command groups. Thin: parse options, call services, print results."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli.accounts import accounts
+    from app.cli.apikeys import apikeys
+    from app.cli.clients import clients
+    from app.cli.users import users
+
+    for group in (accounts, clients, apikeys, users):
+        app.cli.add_command(group)

@@ -1,0 +1,60 @@
+"""flask apikeys ..."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.cli.common import fmt_time, service_errors
+from app.services import accounts, clients
+from app.services import api_keys as service
+
+apikeys = AppGroup("apikeys", help="API keys of accounts (shown once, stored hashed).")
+
+
+@apikeys.command("create")
+@click.option("--account", "account_number", required=True)
+@click.option("--client", "client_names", multiple=True, help="Limit the key to this client.")
+@click.option("--expires-in-days", type=int, help="Days until the key expires (1-3650).")
+@click.option("--label", default="", help="A note to recognise the key by.")
+@service_errors
+def create(account_number: str, client_names: tuple[str, ...], expires_in_days, label: str):
+    """Create a key and print it once: it cannot be shown again."""
+    account = accounts.get_account(account_number)
+    scoped = [clients.get_client(account, name) for name in client_names]
+    issued = service.create_api_key(account, scoped, expires_in_days, label)
+    key = issued.api_key
+    click.echo(issued.plaintext)
+    click.echo(
+        f"key id {key.key_id}; scope: {', '.join(c.name for c in scoped) or 'all clients'}; "
+        f"expires: {fmt_time(key.expires_at) if key.expires_at else 'never'}",
+        err=True,
+    )
+    click.echo("store it now: it is shown only once", err=True)
+
+
+@apikeys.command("list")
+@click.option("--account", "account_number", required=True)
+@service_errors
+def list_(account_number: str) -> None:
+    """List an account's keys (never the secrets)."""
+    rows = service.list_api_keys(accounts.get_account(account_number))
+    if not rows:
+        click.echo("no API keys: flask apikeys create --account NUMBER")
+        return
+    click.echo(f"{'KEY ID':<14}{'STATUS':<9}{'EXPIRES':<22}{'LAST USED':<22}{'SCOPE':<24}LABEL")
+    for key in rows:
+        scope = ",".join(c.name for c in key.clients) or "all clients"
+        click.echo(
+            f"{key.key_id:<14}{service.key_status(key):<9}{fmt_time(key.expires_at):<22}"
+            f"{fmt_time(key.last_used_at):<22}{scope:<24}{key.label}"
+        )
+
+
+@apikeys.command("revoke")
+@click.argument("key_id")
+@service_errors
+def revoke(key_id: str) -> None:
+    """Revoke a key at once."""
+    key = service.revoke_api_key(key_id)
+    click.echo(f"revoked {key.key_id} (account {key.account.account_number})")

@@ -1,0 +1,107 @@
+"""flask clients ..."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.cli.common import fmt_time, service_errors
+from app.config import current_settings
+from app.hosts import default_host
+from app.llm.registry import PROVIDER_NAMES
+from app.models import LlmClient
+from app.services import accounts
+from app.services import clients as service
+
+clients = AppGroup("clients", help="LLM clients of accounts.")
+
+
+def client_urls(client: LlmClient) -> list[str]:
+    """Where a client answers (https in production; the dev server prints its own)."""
+    host = default_host(
+        client.name, client.account.account_number, current_settings().CUSTOMER_API_DOMAIN
+    )
+    hosts = [host]
+    if client.custom_domain is not None and client.custom_domain.is_verified:
+        hosts.append(f"{client.name}.{client.custom_domain.domain}")
+    return [f"{h}/llm-client/" for h in hosts] + [f"/api/v0/llm-clients/{client.id}/{client.name}/"]
+
+
+@clients.command("create")
+@click.argument("name")
+@click.option("--account", "account_number", required=True, help="Account number ####-####-####.")
+@click.option("--provider", type=click.Choice(PROVIDER_NAMES), help="Default: DEFAULT_PROVIDER.")
+@click.option("--model", help="Model name; default: the provider's default model.")
+@click.option("--system-prompt", help="System prompt sent before every conversation.")
+@click.option("--temperature", type=float)
+@click.option("--max-tokens", type=int)
+@click.option("--require-api-key", is_flag=True, help="Refuse chat requests without a key.")
+@click.option(
+    "--allowed-origin", "allowed_origins", multiple=True, help="Origin allowed to embed (CORS)."
+)
+@click.option(
+    "--deployed",
+    is_flag=True,
+    help="Serve at once without provisioning infrastructure (wildcard DNS/ingress, dev, tests).",
+)
+@service_errors
+def create(
+    name: str, account_number: str, deployed: bool, allowed_origins: tuple[str, ...], **opts
+):
+    """Create client NAME (a DNS label) in an account."""
+    account = accounts.get_account(account_number)
+    spec = service.parse_spec(name=name, allowed_origins=list(allowed_origins), **opts)
+    client = service.create_client(account, spec, deployed=deployed)
+    click.echo(f"created client {client.name} (id {client.id}) in account {account.account_number}")
+    click.echo(f"status: {client.deployment_status}")
+    for url in client_urls(client):
+        click.echo(f"  {url}")
+
+
+@clients.command("list")
+@click.option("--account", "account_number", help="Only this account's clients.")
+@service_errors
+def list_(account_number: str | None) -> None:
+    """List clients with their status."""
+    account = accounts.get_account(account_number) if account_number else None
+    rows = service.list_clients(account)
+    if not rows:
+        click.echo("no clients yet: flask clients create NAME --account NUMBER")
+        return
+    click.echo(f"{'ID':>5}  {'ACCOUNT':<16}{'NAME':<24}{'STATUS':<20}{'PROVIDER':<11}MODEL")
+    for c in rows:
+        click.echo(
+            f"{c.id:>5}  {c.account.account_number:<16}{c.name:<24}"
+            f"{c.deployment_status.value:<20}{c.provider:<11}{c.model}"
+        )
+
+
+@clients.command("show")
+@click.argument("name")
+@click.option("--account", "account_number", required=True)
+@service_errors
+def show(name: str, account_number: str) -> None:
+    """Show one client: settings, status, hosts."""
+    client = service.get_client(accounts.get_account(account_number), name)
+    fields = {
+        "id": client.id,
+        "name": client.name,
+        "account": client.account.account_number,
+        "status": client.deployment_status.value,
+        "dns": client.dns_status.value,
+        "tls": client.tls_status.value,
+        "provider": client.provider,
+        "model": client.model,
+        "temperature": client.temperature,
+        "max tokens": client.max_tokens,
+        "requires API key": "yes" if client.require_api_key else "no",
+        "allowed origins": ", ".join(client.allowed_origins or []) or "-",
+        "deployed at": fmt_time(client.deployed_at),
+        "created at": fmt_time(client.created_at),
+        "system prompt": client.system_prompt or "-",
+    }
+    for label, value in fields.items():
+        click.echo(f"{label + ':':<18}{value}")
+    click.echo("endpoints:")
+    for url in client_urls(client):
+        click.echo(f"  {url}")

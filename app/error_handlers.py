@@ -1,0 +1,65 @@
+"""Every error becomes the contract's JSON body with a fitting status; never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.errors import ChatdockError
+from app.llm.base import ProviderError
+from app.logging_setup import get_logger
+
+log = get_logger("chatdock.errors")
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _chatdock_error(error: ChatdockError):
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def _provider_error(error: ProviderError):
+    log.warning("provider_error", code=error.code, status=error.status)
+    return error_response(error.status, error.code, error.message)
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    if status == 413:
+        message = "request body too large"
+    else:
+        message = error.description or error.name
+    return error_response(
+        status, HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message
+    )
+
+
+def _unexpected(error: Exception):
+    log.exception("unhandled_error", error_type=type(error).__name__)
+    return error_response(
+        500, "internal_error", f"internal error (request id {g.get('request_id', '-')})"
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ChatdockError, _chatdock_error)
+    app.register_error_handler(ProviderError, _provider_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,256 @@
+"""Host and URL -> client resolution.
+
+One in-process index maps every client host (default host and verified custom-domain
+host) to a small immutable :class:`ClientRoute`. The same index answers "is this an
+allowed Host?", "may this Origin call this client?" (CORS) and "is this Origin one of
+ours?" (CSRF), so none of them ever scans the clients table.
+
+The index stays correct across processes through a version stamp
+(:class:`~app.models.RoutingVersion`): every transaction that changes what a host
+resolves to bumps it (see :func:`install_version_bump`), and each process compares its
+index's version with the stamp (one primary-key read, at most every
+``HOST_INDEX_CHECK_SECONDS``) and rebuilds when they differ.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session
+
+from app.models import Account, CustomDomain, DeploymentStatus, DomainStatus, LlmClient
+from app.models.routing import RoutingVersion
+
+DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# Attributes whose change alters what a host resolves to or who may call it.
+_ROUTED_ATTRS = {
+    LlmClient: (
+        "name",
+        "account_id",
+        "deployment_status",
+        "custom_domain_id",
+        "require_api_key",
+        "allowed_origins",
+    ),
+    CustomDomain: ("domain", "status", "account_id"),
+    Account: ("account_number",),
+}
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case host without port or trailing dot; ``[::1]:5000`` -> ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def normalize_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` in lower case, default ports dropped; None if malformed."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def origin_host(origin: str) -> str | None:
+    try:
+        hostname = urlsplit(origin.strip()).hostname
+    except ValueError:
+        return None
+    return normalize_host(hostname) if hostname else None
+
+
+def default_host(client_name: str, account_number: str, customer_api_domain: str) -> str:
+    return f"{client_name}.{account_number}.{customer_api_domain}".lower()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRoute:
+    """What a request needs to know about the client behind a host."""
+
+    client_id: int
+    name: str
+    account_id: int
+    account_number: str
+    deployed: bool
+    require_api_key: bool
+    hosts: tuple[str, ...]
+    allowed_origins: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def canonical_host(self) -> str:
+        """The custom-domain host when there is one, else the default host."""
+        return self.hosts[-1]
+
+    def allows_origin(self, origin: str) -> bool:
+        """CORS: the client's own hosts (any scheme/port) and its ``allowed_origins``."""
+        normalized = normalize_origin(origin)
+        if normalized is None:
+            return False
+        return normalized in self.allowed_origins or origin_host(origin) in self.hosts
+
+
+@dataclass(frozen=True, slots=True)
+class HostIndex:
+    """An immutable snapshot; swapped whole on rebuild so readers never lock."""
+
+    version: int
+    by_host: dict[str, ClientRoute]
+    by_id: dict[int, ClientRoute]
+
+    @classmethod
+    def build(cls, session: Session, customer_api_domain: str, version: int) -> HostIndex:
+        rows = session.execute(
+            select(
+                LlmClient.id,
+                LlmClient.name,
+                LlmClient.account_id,
+                LlmClient.deployment_status,
+                LlmClient.require_api_key,
+                LlmClient.allowed_origins,
+                Account.account_number,
+                CustomDomain.domain,
+                CustomDomain.status,
+            )
+            .join(Account, LlmClient.account_id == Account.id)
+            .outerjoin(
+                CustomDomain,
+                (LlmClient.custom_domain_id == CustomDomain.id)
+                & (CustomDomain.account_id == LlmClient.account_id),
+            )
+        )
+        by_host: dict[str, ClientRoute] = {}
+        by_id: dict[int, ClientRoute] = {}
+        for cid, name, account_id, status, require_key, origins, number, domain, dstatus in rows:
+            hosts = [default_host(name, number, customer_api_domain)]
+            if domain and dstatus == DomainStatus.VERIFIED:
+                hosts.append(f"{name}.{domain}".lower())
+            route = ClientRoute(
+                client_id=cid,
+                name=name,
+                account_id=account_id,
+                account_number=number,
+                deployed=status == DeploymentStatus.DEPLOYED,
+                require_api_key=require_key,
+                hosts=tuple(hosts),
+                allowed_origins=frozenset(
+                    o for o in (normalize_origin(x) for x in origins or ()) if o
+                ),
+            )
+            by_id[cid] = route
+            for host in hosts:
+                by_host[host] = route
+        return cls(version=version, by_host=by_host, by_id=by_id)
+
+
+class HostResolver:
+    """Per-process holder of the current :class:`HostIndex`, refreshed on version change."""
+
+    def __init__(
+        self,
+        customer_api_domain: str,
+        platform_hosts: frozenset[str],
+        dev_hosts_enabled: bool,
+        check_seconds: float,
+    ) -> None:
+        self.customer_api_domain = customer_api_domain.lower()
+        self.platform_hosts = platform_hosts
+        self.dev_hosts_enabled = dev_hosts_enabled
+        self.check_seconds = check_seconds
+        self._index = HostIndex(version=-1, by_host={}, by_id={})
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def index(self, session: Session) -> HostIndex:
+        """The current index, after a cheap staleness check when one is due."""
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_seconds:
+            version = current_version(session)
+            if version != self._index.version:
+                with self._lock:
+                    if version != self._index.version:
+                        self._index = HostIndex.build(session, self.customer_api_domain, version)
+            self._checked_at = now
+        return self._index
+
+    def lookup_host(self, session: Session, host: str) -> ClientRoute | None:
+        return self.index(session).by_host.get(normalize_host(host))
+
+    def lookup_id(self, session: Session, client_id: int) -> ClientRoute | None:
+        return self.index(session).by_id.get(client_id)
+
+    def is_platform_host(self, host: str) -> bool:
+        """Hosts that serve the platform itself (admin, /api/v0), not one client."""
+        host = normalize_host(host)
+        if host in self.platform_hosts:
+            return True
+        return self.dev_hosts_enabled and (host in DEV_HOSTS or host.endswith(".localhost"))
+
+    def is_allowed_host(self, session: Session, host: str) -> bool:
+        return self.is_platform_host(host) or self.lookup_host(session, host) is not None
+
+    def is_trusted_origin(self, origin: str) -> bool:
+        """CSRF: browser form posts to the console must come from a platform host."""
+        host = origin_host(origin)
+        return host is not None and self.is_platform_host(host)
+
+    def invalidate(self) -> None:
+        """Force a version check on the next lookup (after a local commit, in tests)."""
+        self._checked_at = float("-inf")
+
+
+def current_version(session: Session) -> int:
+    version = session.execute(select(RoutingVersion.version).where(RoutingVersion.id == 1)).scalar()
+    return version if version is not None else 0
+
+
+def _touches_routing(session: Session) -> bool:
+    for obj in session.new | session.deleted:
+        if type(obj) in _ROUTED_ATTRS:
+            return True
+    for obj in session.dirty:
+        attrs = _ROUTED_ATTRS.get(type(obj))
+        if attrs:
+            state = inspect(obj)
+            if any(state.attrs[a].history.has_changes() for a in attrs):
+                return True
+    return False
+
+
+def bump_version(session: Session) -> None:
+    """Increment the stamp inside the caller's transaction (creating the row if absent)."""
+    result = session.connection().execute(
+        update(RoutingVersion.__table__)
+        .where(RoutingVersion.__table__.c.id == 1)
+        .values(version=RoutingVersion.__table__.c.version + 1)
+    )
+    if result.rowcount == 0:
+        session.add(RoutingVersion(id=1, version=1))
+
+
+def _bump_before_flush(session: Session, flush_context, instances) -> None:
+    if _touches_routing(session):
+        bump_version(session)
+
+
+def install_version_bump() -> None:
+    """Bump the stamp in the same flush as any routing-relevant change (every Session)."""
+    if not event.contains(Session, "before_flush", _bump_before_flush):
+        event.listen(Session, "before_flush", _bump_before_flush)

@@ -1,0 +1,190 @@
+"""Adapter for Anthropic's Messages API.
+
+Uses the official ``anthropic`` SDK with retries off (the chat endpoint owns failure
+policy). The Messages API is stricter than Chat Completions: the system prompt is a
+separate parameter and turns must alternate starting with a user turn, so the
+conversation is normalised here rather than rejected by the API with a 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+
+from app.llm.base import ChatRequest, ChatTurn, Completion, ProviderError, StreamChunk, Usage
+
+# Stop reasons mapped onto the OpenAI-style finish_reason the rest of the app uses.
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+    "tool_use": "tool_calls",
+}
+
+# Sent as the first turn when a conversation starts with the assistant (e.g. a stored
+# greeting): the API rejects that, and dropping the greeting would lose context.
+LEADING_USER_PLACEHOLDER = "(conversation start)"
+
+
+def build_messages(request: ChatRequest) -> tuple[str, list[dict[str, str]]]:
+    """System text and alternating user/assistant messages for the Messages API.
+
+    ``system`` turns are appended to the system prompt; empty turns are dropped (the
+    API rejects empty text); consecutive same-role turns are joined with a blank line.
+    """
+    system_parts = [request.system_prompt] if request.system_prompt.strip() else []
+    turns: list[ChatTurn] = []
+    for turn in request.messages:
+        if turn.role == "system":
+            if turn.content.strip():
+                system_parts.append(turn.content)
+        elif turn.content.strip():
+            turns.append(turn)
+
+    messages: list[dict[str, str]] = []
+    for turn in turns:
+        if messages and messages[-1]["role"] == turn.role:
+            messages[-1]["content"] += "\n\n" + turn.content
+        else:
+            messages.append({"role": turn.role, "content": turn.content})
+    if messages and messages[0]["role"] != "user":
+        messages.insert(0, {"role": "user", "content": LEADING_USER_PLACEHOLDER})
+    return "\n\n".join(system_parts), messages
+
+
+class AnthropicProvider:
+    """Chat via ``POST {base_url}/v1/messages``."""
+
+    name = "anthropic"
+
+    def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+        self.base_url = base_url or None
+        self.timeout = timeout
+        # An explicit api_key also stops the SDK from reading ANTHROPIC_AUTH_TOKEN or
+        # credential profiles from the environment.
+        self._client: anthropic.Anthropic | None = (
+            anthropic.Anthropic(
+                api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0
+            )
+            if api_key
+            else None
+        )
+
+    def _require_client(self) -> anthropic.Anthropic:
+        if self._client is None:
+            raise ProviderError(
+                "provider_not_configured",
+                "the anthropic provider has no API key (set ANTHROPIC_API_KEY)",
+                503,
+            )
+        return self._client
+
+    @staticmethod
+    def _params(request: ChatRequest) -> dict[str, Any]:
+        system, messages = build_messages(request)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens,
+            # Anthropic accepts 0..1 (OpenAI 0..2): clamp instead of failing every call.
+            "temperature": min(max(request.temperature, 0.0), 1.0),
+        }
+        if system:
+            params["system"] = system
+        return params
+
+    def complete(self, request: ChatRequest) -> Completion:
+        client = self._require_client()
+        try:
+            message = client.messages.create(**self._params(request))
+        except (anthropic.AnthropicError, httpx.HTTPError) as exc:
+            raise self._map_error(exc) from exc
+        try:
+            content = _text_of(message)
+            usage = _usage(message.usage)
+            model = message.model or request.model
+            finish_reason = _finish_reason(message.stop_reason)
+        except (AttributeError, TypeError) as exc:
+            raise _bad_response("the provider returned a malformed response") from exc
+        if not content:
+            raise _bad_response("the provider returned an empty reply")
+        return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        client = self._require_client()
+        got_text = False
+        try:
+            with client.messages.stream(**self._params(request)) as events:
+                for text in events.text_stream:
+                    if text:
+                        got_text = True
+                        yield StreamChunk(delta=text)
+                final = events.get_final_message()
+            usage = _usage(final.usage)
+            finish_reason = _finish_reason(final.stop_reason)
+        except (anthropic.AnthropicError, httpx.HTTPError) as exc:
+            # httpx errors raised while iterating the body are not wrapped by the SDK.
+            raise self._map_error(exc) from exc
+        except (AttributeError, TypeError) as exc:
+            raise _bad_response("the provider sent a malformed stream") from exc
+        if not got_text:
+            raise _bad_response("the provider returned an empty reply")
+        yield StreamChunk(usage=usage, finish_reason=finish_reason)
+
+    def _map_error(self, exc: Exception) -> ProviderError:
+        """Translate an SDK/transport failure; never copies provider text (may echo secrets)."""
+        if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
+            return ProviderError(
+                "provider_timeout", f"the anthropic provider timed out after {self.timeout:g}s", 504
+            )
+        if isinstance(exc, anthropic.RateLimitError):
+            return ProviderError("provider_rate_limited", "the provider rate-limited us", 429)
+        if isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
+            return ProviderError(
+                "provider_auth_failed", "the provider rejected our credentials", 502
+            )
+        if isinstance(exc, anthropic.APIConnectionError | httpx.TransportError):
+            return ProviderError(
+                "provider_unreachable", "the anthropic provider is unreachable", 502
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            if exc.status_code < 400:
+                # An "error" event inside a 200 stream (e.g. overloaded mid-reply).
+                return ProviderError("provider_error", "the provider reported an error", 502)
+            return ProviderError("provider_error", f"provider answered HTTP {exc.status_code}", 502)
+        if isinstance(exc, anthropic.APIResponseValidationError):
+            return _bad_response("the provider returned a malformed response")
+        return ProviderError("provider_error", "the provider reported an error", 502)
+
+
+def _text_of(message: Any) -> str:
+    """Concatenated text blocks; other block types (thinking, tool_use) are skipped."""
+    return "".join(
+        block.text for block in message.content or [] if getattr(block, "type", None) == "text"
+    )
+
+
+def _usage(raw: Any) -> Usage:
+    if raw is None:
+        return Usage()
+    # Cached prompt tokens are reported separately but are still prompt tokens.
+    prompt = (
+        (raw.input_tokens or 0)
+        + (getattr(raw, "cache_creation_input_tokens", None) or 0)
+        + (getattr(raw, "cache_read_input_tokens", None) or 0)
+    )
+    return Usage(prompt_tokens=int(prompt), completion_tokens=int(raw.output_tokens or 0))
+
+
+def _finish_reason(stop_reason: str | None) -> str:
+    if not stop_reason:
+        return "stop"
+    return FINISH_REASONS.get(stop_reason, stop_reason)
+
+
+def _bad_response(message: str) -> ProviderError:
+    return ProviderError("provider_bad_response", message, 502)

@@ -1,0 +1,73 @@
+"""Provider lookup by name.
+
+Providers are built once per (name, settings object) so each keeps its SDK client and
+its HTTP connection pool across requests instead of reconnecting on every chat call.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from app.llm.anthropic_provider import AnthropicProvider
+from app.llm.base import ChatProvider, ProviderError
+from app.llm.echo import EchoProvider
+from app.llm.openai_compat import OpenAICompatibleProvider
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+PROVIDER_NAMES = ("echo", "openai", "anthropic")
+
+# Keyed by id(settings); the settings object is kept alongside so its id cannot be
+# reused by another object while the entry lives. Bounded because tests create many.
+_MAX_CACHED = 32
+_cache: dict[tuple[str, int], tuple[Settings, ChatProvider]] = {}
+_lock = threading.Lock()
+
+
+def build_provider(name: str, settings: Settings) -> ChatProvider:
+    """A new provider instance configured from ``settings`` (uncached)."""
+    if name == "echo":
+        return EchoProvider()
+    if name == "openai":
+        return OpenAICompatibleProvider(
+            api_key=settings.OPENAI_API_KEY.get_secret_value(),
+            base_url=settings.OPENAI_BASE_URL or None,
+            timeout=settings.LLM_TIMEOUT_SECONDS,
+        )
+    if name == "anthropic":
+        return AnthropicProvider(
+            api_key=settings.ANTHROPIC_API_KEY.get_secret_value(),
+            base_url=settings.ANTHROPIC_BASE_URL or None,
+            timeout=settings.LLM_TIMEOUT_SECONDS,
+        )
+    raise ProviderError(
+        "unknown_provider",
+        f"unknown provider {name[:40]!r} (expected one of {', '.join(PROVIDER_NAMES)})",
+        503,
+    )
+
+
+def get_provider(name: str, settings: Settings) -> ChatProvider:
+    """The shared provider called ``name`` for these settings."""
+    key = (name, id(settings))
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is settings:
+            return hit[1]
+    provider = build_provider(name, settings)  # raises for unknown names: nothing cached
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is settings:
+            return hit[1]
+        while len(_cache) >= _MAX_CACHED:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = (settings, provider)
+    return provider
+
+
+def clear_cache() -> None:
+    """Forget built providers (tests, or after settings change)."""
+    with _lock:
+        _cache.clear()

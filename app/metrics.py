@@ -1,0 +1,37 @@
+"""Prometheus metrics. Under gunicorn set PROMETHEUS_MULTIPROC_DIR so /metrics sums
+all workers (prometheus_client's multiprocess mode)."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "chatdock_http_requests_total", "HTTP requests served", ["method", "endpoint", "status"]
+)
+LATENCY = Histogram(
+    "chatdock_http_request_duration_seconds",
+    "Time to answer a request (to the first byte for streams)",
+    ["method", "endpoint"],
+)
+PROVIDER_ERRORS = Counter(
+    "chatdock_provider_errors_total", "LLM provider calls that failed", ["provider", "code"]
+)
+TOKENS = Counter("chatdock_llm_tokens_total", "Tokens used by LLM calls", ["provider", "kind"])
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition text of this process, or of every worker in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,27 @@
+"""All models, imported here so Alembic and the app see every table."""
+
+from app.models.account import ACCOUNT_NUMBER_RE, Account, generate_account_number
+from app.models.api_key import ApiKey, api_key_clients
+from app.models.chat import ChatMessage, ChatSession
+from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
+from app.models.domain import CustomDomain, DomainStatus
+from app.models.routing import RoutingVersion
+from app.models.user import AdminUser
+
+__all__ = [
+    "ACCOUNT_NUMBER_RE",
+    "CLIENT_NAME_RE",
+    "Account",
+    "AdminUser",
+    "ApiKey",
+    "ChatMessage",
+    "ChatSession",
+    "CustomDomain",
+    "DeploymentStatus",
+    "DomainStatus",
+    "LlmClient",
+    "ResourceStatus",
+    "RoutingVersion",
+    "api_key_clients",
+    "generate_account_number",
+]

@@ -1,0 +1,46 @@
+"""API keys: shown once, stored as a hash, owned by one account, optionally scoped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.common import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.account import Account
+    from app.models.client import LlmClient
+
+api_key_clients = Table(
+    "api_key_clients",
+    db.metadata,
+    Column("api_key_id", ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True),
+    Column("client_id", ForeignKey("llm_clients.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True, index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    account: Mapped[Account] = relationship(back_populates="api_keys")
+    clients: Mapped[list[LlmClient]] = relationship(secondary=api_key_clients)
+
+    @property
+    def is_scoped(self) -> bool:
+        return bool(self.clients)

@@ -1,0 +1,88 @@
+"""LLM clients: one chatbot of an account, served at its own hosts once deployed."""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.common import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.account import Account
+    from app.models.domain import CustomDomain
+
+CLIENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class DeploymentStatus(enum.StrEnum):
+    DRAFT = "draft"
+    DEPLOYING = "deploying"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DEPLOYED = "deployed"
+    UNDEPLOYING = "undeploying"
+    ERRORED = "errored"
+
+
+class ResourceStatus(enum.StrEnum):
+    """State of a client's DNS record or TLS certificate."""
+
+    NONE = "none"
+    PENDING = "pending"
+    READY = "ready"
+    UNMANAGED = "unmanaged"  # served without provisioning (clients create --deployed)
+    ERRORED = "errored"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class LlmClient(db.Model):
+    __tablename__ = "llm_clients"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_llm_clients_account_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(63))
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128))
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    temperature: Mapped[float] = mapped_column(default=0.7)
+    max_tokens: Mapped[int] = mapped_column(default=1024)
+    require_api_key: Mapped[bool] = mapped_column(default=False)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deployment_status: Mapped[DeploymentStatus] = mapped_column(
+        _enum(DeploymentStatus, "deployment_status"), default=DeploymentStatus.DRAFT
+    )
+    dns_status: Mapped[ResourceStatus] = mapped_column(
+        _enum(ResourceStatus, "dns_status"), default=ResourceStatus.NONE
+    )
+    tls_status: Mapped[ResourceStatus] = mapped_column(
+        _enum(ResourceStatus, "tls_status"), default=ResourceStatus.NONE
+    )
+    deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    custom_domain_id: Mapped[int | None] = mapped_column(
+        ForeignKey("custom_domains.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="clients")
+    custom_domain: Mapped[CustomDomain | None] = relationship(back_populates="clients")
+
+    @property
+    def is_deployed(self) -> bool:
+        return self.deployment_status == DeploymentStatus.DEPLOYED
+
+    def __repr__(self) -> str:
+        return f"<LlmClient {self.name} ({self.deployment_status})>"

@@ -1,0 +1,82 @@
+"""Per-request plumbing: request id, Host check against the host index, access log, metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from flask import Flask, Response, current_app, g, request
+
+from app.errors import ChatdockError, Forbidden
+from app.extensions import db
+from app.hosts import HostResolver
+from app.logging_setup import get_logger
+from app.metrics import LATENCY, REQUESTS
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+HOST_CHECK_EXEMPT = frozenset({"health.healthz", "health.readyz", "health.metrics"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+log = get_logger("chatdock.access")
+
+
+def resolver() -> HostResolver:
+    return current_app.extensions["chatdock.hosts"]
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def _check_host() -> None:
+    """Unknown Hosts get 400 before any view runs (probes and /metrics are exempt)."""
+    g.host_route = None
+    if request.endpoint in HOST_CHECK_EXEMPT:
+        return
+    hosts = resolver()
+    route = hosts.lookup_host(db.session, request.host)
+    if route is None and not hosts.is_platform_host(request.host):
+        raise ChatdockError("this host is not served here", code="unknown_host", status=400)
+    g.host_route = route
+
+
+def _check_form_origin() -> None:
+    """CSRF defence in depth for the console: unsafe requests from browsers must come
+    from a platform host (the chat API authenticates by key, not cookie, and is exempt)."""
+    if request.method not in UNSAFE_METHODS or request.blueprint in (None, "chat", "health"):
+        return
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and not resolver().is_trusted_origin(origin):
+        raise Forbidden("cross-origin request refused", code="untrusted_origin")
+
+
+def _finish_request(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    LATENCY.labels(request.method, endpoint).observe(elapsed)
+    route = g.get("host_route")
+    log.info(
+        "request",
+        method=request.method,
+        path=request.path,
+        host=request.host,
+        status=response.status_code,
+        duration_ms=round(elapsed * 1000, 2),
+        client_id=route.client_id if route else None,
+    )
+    return response
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.before_request(_start_request)
+    app.before_request(_check_host)
+    app.before_request(_check_form_origin)
+    app.after_request(_finish_request)

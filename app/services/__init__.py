@@ -1,0 +1,1 @@
+"""Service functions: the one place that changes data. Blueprints and CLI stay thin."""

@@ -1,0 +1,46 @@
+"""Creating and finding accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.models import ACCOUNT_NUMBER_RE, Account, generate_account_number
+
+MAX_NUMBER_ATTEMPTS = 10
+
+
+def create_account(name: str) -> Account:
+    """Create an account with a fresh random number (retried on the rare collision)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("account name must be 1 to 200 characters")
+    for _ in range(MAX_NUMBER_ATTEMPTS):
+        account = Account(account_number=generate_account_number(), name=name)
+        db.session.add(account)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        return account
+    raise RuntimeError("could not allocate a unique account number")
+
+
+def get_account(account_number: str) -> Account:
+    """The account with this number, or a clear error for a malformed or unknown one."""
+    number = (account_number or "").strip()
+    if not ACCOUNT_NUMBER_RE.match(number):
+        raise InvalidInput(f"invalid account number {account_number!r}: expected ####-####-####")
+    account = db.session.execute(
+        select(Account).where(Account.account_number == number)
+    ).scalar_one_or_none()
+    if account is None:
+        raise NotFound(f"no account {number}")
+    return account
+
+
+def list_accounts() -> list[Account]:
+    return list(db.session.execute(select(Account).order_by(Account.id)).scalars())

@@ -1,0 +1,141 @@
+"""Creating, finding and changing LLM clients."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.config import current_settings
+from app.errors import Conflict, InvalidInput, NotFound
+from app.extensions import db
+from app.hosts import normalize_origin
+from app.llm.registry import PROVIDER_NAMES
+from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
+from app.models.common import utcnow
+
+ClientName = Annotated[str, Field(min_length=1, max_length=63)]
+
+
+def validate_client_name(name: str) -> str:
+    """A DNS label: lower case letters, digits and inner hyphens, 1-63 characters."""
+    if not isinstance(name, str) or not CLIENT_NAME_RE.match(name):
+        raise InvalidInput(
+            f"invalid client name {name!r}: use a DNS label (lower-case letters, digits and "
+            "hyphens, 1-63 characters, not starting or ending with a hyphen)"
+        )
+    return name
+
+
+class ClientSpec(BaseModel):
+    """What an operator may set on a client; shared by the CLI, console and admin API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClientName
+    provider: str = Field(default_factory=lambda: current_settings().DEFAULT_PROVIDER)
+    model: str = ""
+    system_prompt: str = Field("", max_length=20_000)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(1024, ge=1, le=200_000)
+    require_api_key: bool = False
+    allowed_origins: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_client_name(value)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in PROVIDER_NAMES:
+            raise ValueError(
+                f"unknown provider {value!r}; choose one of {', '.join(PROVIDER_NAMES)}"
+            )
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        normalized = []
+        for value in values:
+            origin = normalize_origin(value)
+            if origin is None or value.rstrip("/").count("/") > 2:
+                raise ValueError(f"invalid origin {value!r}: expected scheme://host[:port]")
+            normalized.append(origin)
+        return sorted(set(normalized))
+
+
+def _default_model(provider: str) -> str:
+    settings = current_settings()
+    if provider == settings.DEFAULT_PROVIDER:
+        return settings.DEFAULT_MODEL
+    return {"echo": "echo-1", "openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-6"}[provider]
+
+
+def parse_spec(**fields) -> ClientSpec:
+    """Validate fields into a ClientSpec, turning pydantic's errors into one clear message."""
+    try:
+        return ClientSpec(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidInput(
+            problems, details=exc.errors(include_url=False, include_context=False)
+        ) from exc
+
+
+def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False) -> LlmClient:
+    """Create a client. ``deployed`` serves it at once without provisioning infrastructure."""
+    client = LlmClient(
+        account=account,
+        name=spec.name,
+        provider=spec.provider,
+        model=spec.model or _default_model(spec.provider),
+        system_prompt=spec.system_prompt,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        require_api_key=spec.require_api_key,
+        allowed_origins=spec.allowed_origins,
+    )
+    if deployed:
+        mark_deployed_without_infrastructure(client)
+    db.session.add(client)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict(
+            f"account {account.account_number} already has a client named {spec.name!r}"
+        ) from exc
+    return client
+
+
+def mark_deployed_without_infrastructure(client: LlmClient) -> None:
+    """Serve a client on its hosts with no Terraform run (wildcard DNS and ingress)."""
+    client.deployment_status = DeploymentStatus.DEPLOYED
+    client.dns_status = ResourceStatus.UNMANAGED
+    client.tls_status = ResourceStatus.UNMANAGED
+    client.deployed_at = utcnow()
+
+
+def get_client(account: Account, name: str) -> LlmClient:
+    validate_client_name(name)
+    client = db.session.execute(
+        select(LlmClient).where(LlmClient.account_id == account.id, LlmClient.name == name)
+    ).scalar_one_or_none()
+    if client is None:
+        raise NotFound(f"account {account.account_number} has no client named {name!r}")
+    return client
+
+
+def list_clients(account: Account | None = None) -> list[LlmClient]:
+    query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
+    if account is not None:
+        query = query.where(LlmClient.account_id == account.id)
+    return list(db.session.execute(query).scalars())
