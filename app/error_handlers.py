@@ -42,10 +42,7 @@ def _provider_error(error: ProviderError):
 
 def _http_error(error: HTTPException):
     status = error.code or 500
-    if status == 413:
-        message = "request body too large"
-    else:
-        message = error.description or error.name
+    message = "request body too large" if status == 413 else (error.description or error.name)
     return error_response(
         status, HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message
     )

@@ -1,0 +1,1 @@
+"""LLM provider adapters (echo, openai-compatible, anthropic) and, later, the model catalog."""
