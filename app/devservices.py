@@ -1,0 +1,127 @@
+"""Throwaway local servers for development, tests and benchmarks.
+
+Starts the real PostgreSQL and Redis binaries on a free loopback port in a temporary
+folder, and stops them (and removes the folder) afterwards. PostgreSQL refuses to run as
+root, so as root it runs as the ``postgres`` system user (which Debian's package
+creates).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
+
+
+class ServiceUnavailable(RuntimeError):
+    """A server binary is missing; the message says which package installs it."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _pg_binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in PG_BIN_DIRS:
+        candidate = Path(folder) / name
+        if candidate.exists():
+            return str(candidate)
+    raise ServiceUnavailable(f"{name} not found: apt-get install postgresql")
+
+
+@dataclass
+class Postgres:
+    url: str
+    port: int
+    data_dir: Path
+
+
+@contextlib.contextmanager
+def postgres(database: str = "chatdock") -> Iterator[Postgres]:
+    """A fresh PostgreSQL cluster with one empty database; yields its SQLAlchemy URL."""
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    root = Path(tempfile.mkdtemp(prefix="chatdock-pg-"))
+    data = root / "data"
+    port = free_port()
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(root, user.pw_uid, user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "env": env, "check": True}
+    subprocess.run(
+        [*run_as, initdb, "-D", str(data), "-U", "chatdock", "--auth=trust", "-E", "UTF8"], **quiet
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    subprocess.run(
+        [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
+        **quiet,
+    )
+    try:
+        subprocess.run(
+            [*run_as, _pg_binary("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "chatdock"]
+            + [database],
+            **quiet,
+        )
+        yield Postgres(
+            url=f"postgresql+psycopg://chatdock@127.0.0.1:{port}/{database}",
+            port=port,
+            data_dir=data,
+        )
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A real redis-server on a free port with no persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServiceUnavailable("redis-server not found: apt-get install redis-server")
+    root = Path(tempfile.mkdtemp(prefix="chatdock-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + ["--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)

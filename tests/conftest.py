@@ -1,0 +1,141 @@
+"""Shared fixtures. The suite runs against SQLite (default) or a real PostgreSQL server
+(``TEST_DATABASE=postgresql``: a throwaway cluster is started, or ``TEST_DATABASE_URL``
+is used). The schema is built once per run by the real Alembic migrations; each test then
+starts from empty tables."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from app.config import Settings
+from app.devservices import postgres
+from app.extensions import db
+from app.models import Account, LlmClient
+from app.services import accounts as account_service, clients as client_service
+
+CUSTOMER_DOMAIN = "api.chatdock.test"
+
+
+def _settings(database_url: str, **overrides) -> Settings:
+    base = {
+        "DATABASE_URL": database_url,
+        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
+        "HOST_INDEX_CHECK_SECONDS": 0.0,
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "test-secret-key",
+    }
+    base.update(overrides)
+    return Settings(_env_file=None, **base)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    kind = os.environ.get("TEST_DATABASE", "sqlite")
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+    elif kind == "postgresql":
+        with postgres() as pg:
+            yield pg.url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    """Run the real migrations once per test session."""
+    app = create_app(_settings(database_url))
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_tables() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "routing_version"]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.execute(text("UPDATE routing_version SET version = version + 1"))
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(migrated: str) -> Iterator:
+    """Build apps with setting overrides, all on the migrated test database."""
+    made: list[Flask] = []
+
+    def factory(**overrides) -> Flask:
+        app = create_app(_settings(migrated, **overrides))
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app) -> Iterator[Flask]:
+    application = make_app()
+    with application.app_context():
+        _empty_tables()
+        yield application
+        db.session.remove()
+
+
+@pytest.fixture
+def http(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def account(app: Flask) -> Account:
+    return account_service.create_account("Acme Corp")
+
+
+@pytest.fixture
+def make_client(app: Flask):
+    def factory(account: Account, name: str = "demo", *, deployed: bool = True, **fields):
+        spec = client_service.parse_spec(name=name, **fields)
+        return client_service.create_client(account, spec, deployed=deployed)
+
+    return factory
+
+
+@pytest.fixture
+def demo(account: Account, make_client) -> LlmClient:
+    return make_client(account, "demo", system_prompt="You are helpful.")
+
+
+def host_of(client: LlmClient) -> str:
+    return f"{client.name}.{client.account.account_number}.{CUSTOMER_DOMAIN}"
+
+
+@contextlib.contextmanager
+def env(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
