@@ -21,7 +21,8 @@ from app.config import Settings
 from app.devservices import postgres
 from app.extensions import db
 from app.models import Account, LlmClient
-from app.services import accounts as account_service, clients as client_service
+from app.services import accounts as account_service
+from app.services import clients as client_service
 
 CUSTOMER_DOMAIN = "api.chatdock.test"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +13,6 @@ from app.hosts import normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.common import utcnow
-
-ClientName = Annotated[str, Field(min_length=1, max_length=63)]
 
 
 def validate_client_name(name: str) -> str:
@@ -34,7 +30,7 @@ class ClientSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: ClientName
+    name: str
     provider: str = Field(default_factory=lambda: current_settings().DEFAULT_PROVIDER)
     model: str = ""
     system_prompt: str = Field("", max_length=20_000)

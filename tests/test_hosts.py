@@ -1,0 +1,194 @@
+"""Host routing: which client a Host or path reaches, and which Hosts are refused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from app.extensions import db
+from app.hosts import normalize_host, normalize_origin
+from app.models import CustomDomain, DeploymentStatus, DomainStatus
+from app.services.accounts import create_account
+from tests.conftest import CUSTOMER_DOMAIN, host_of
+
+CHAT = {"messages": [{"role": "user", "content": "ping"}]}
+
+
+def chat(http, host: str, path: str = "/llm-client/"):
+    return http.post(path, json=CHAT, headers={"Host": host})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Demo.1111-2222-3333.API.chatdock.test", "demo.1111-2222-3333.api.chatdock.test"),
+        ("demo.example.com:8443", "demo.example.com"),
+        ("demo.example.com.", "demo.example.com"),
+        ("[::1]:5000", "::1"),
+        ("127.0.0.1:5000", "127.0.0.1"),
+    ],
+)
+def test_normalize_host(raw, expected):
+    assert normalize_host(raw) == expected
+
+
+def test_normalize_origin():
+    assert normalize_origin("HTTPS://App.Example.com:443") == "https://app.example.com"
+    assert normalize_origin("http://app.example.com:8080") == "http://app.example.com:8080"
+    assert normalize_origin("ftp://x") is None
+    assert normalize_origin("not a url") is None
+
+
+def test_default_host_serves_the_client_case_and_port_insensitive(http, demo):
+    host = host_of(demo).upper() + ":8443"
+    response = chat(http, host)
+    assert response.status_code == 200
+    assert response.json["client"] == "demo"
+
+
+def test_hyphenated_names_and_two_accounts_never_mix(http, account, make_client):
+    other = create_account("Other Inc")
+    mine = make_client(account, "sales-bot-2", system_prompt="mine")
+    theirs = make_client(other, "sales-bot-2", system_prompt="theirs")
+    assert chat(http, host_of(mine)).json["session_key"]
+    r_mine, r_theirs = chat(http, host_of(mine)), chat(http, host_of(theirs))
+    assert r_mine.status_code == r_theirs.status_code == 200
+    # Each session belongs to the client whose host was called: swap them and both fail.
+    swapped = http.post(
+        "/llm-client/",
+        json={**CHAT, "session_key": r_mine.json["session_key"]},
+        headers={"Host": host_of(theirs)},
+    )
+    assert swapped.status_code == 404
+
+
+def test_api_v0_path_on_any_platform_host(http, demo):
+    for host in ("localhost:5000", "127.0.0.1", host_of(demo)):
+        response = chat(http, host, f"/api/v0/llm-clients/{demo.id}/demo/")
+        assert response.status_code == 200, (host, response.json)
+
+
+def test_api_v0_path_needs_the_right_name(http, demo):
+    response = chat(http, "localhost", f"/api/v0/llm-clients/{demo.id}/other/")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "client_not_found"
+    assert chat(http, "localhost", "/api/v0/llm-clients/999999/demo/").status_code == 404
+
+
+def test_unknown_and_spoofed_hosts_get_400_json(http, demo):
+    for host in (
+        "evil.example.com",
+        f"nobody.{demo.account.account_number}.{CUSTOMER_DOMAIN}",
+        f"demo.0000-0000-0000.{CUSTOMER_DOMAIN}",
+        f"{host_of(demo)}.evil.example.com",
+        "bad host!",
+    ):
+        response = chat(http, host)
+        assert response.status_code == 400, host
+        assert response.json["error"]["code"] == "unknown_host"
+
+
+def test_undeployed_client_is_not_served(http, account, make_client):
+    draft = make_client(account, "draft-bot", deployed=False)
+    response = chat(http, host_of(draft))
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "client_not_deployed"
+    assert chat(http, "localhost", f"/api/v0/llm-clients/{draft.id}/draft-bot/").status_code == 404
+
+
+def test_index_follows_changes_in_this_process(http, demo):
+    assert chat(http, host_of(demo)).status_code == 200
+    demo.deployment_status = DeploymentStatus.DRAFT
+    db.session.commit()
+    assert chat(http, host_of(demo)).status_code == 404
+    demo.name = "renamed"
+    demo.deployment_status = DeploymentStatus.DEPLOYED
+    db.session.commit()
+    assert chat(http, host_of(demo)).status_code == 200
+    old_host = f"demo.{demo.account.account_number}.{CUSTOMER_DOMAIN}"
+    assert chat(http, old_host).status_code == 400
+
+
+def test_index_follows_changes_made_by_another_process(app, http, account, migrated):
+    """A client created by the CLI in another process is served without a restart."""
+    assert chat(http, f"cli-bot.{account.account_number}.{CUSTOMER_DOMAIN}").status_code == 400
+    env = {
+        "DATABASE_URL": migrated,
+        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
+        "FLASK_APP": "wsgi.py",
+        "LOG_LEVEL": "WARNING",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "clients", "create", "cli-bot"]
+        + ["--account", account.account_number, "--deployed"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    response = chat(http, f"cli-bot.{account.account_number}.{CUSTOMER_DOMAIN}")
+    assert response.status_code == 200
+    assert response.json["client"] == "cli-bot"
+
+
+def test_check_interval_caches_between_checks(app, make_app, make_client):
+    app = make_app(HOST_INDEX_CHECK_SECONDS=3600)
+    http = app.test_client()
+    with app.app_context():
+        account = create_account("Cached")
+        first = make_client(account, "first")
+        assert chat(http, host_of(first)).status_code == 200  # index built now
+        second = make_client(account, "second")
+        # Within the interval the index is not re-checked...
+        assert chat(http, host_of(second)).status_code == 400
+        app.extensions["chatdock.hosts"].invalidate()
+        # ...until the check is due.
+        assert chat(http, host_of(second)).status_code == 200
+
+
+def test_verified_custom_domain_host(http, account, demo):
+    domain = CustomDomain(account=account, domain="bots.example.org", status=DomainStatus.PENDING)
+    db.session.add(domain)
+    demo.custom_domain = domain
+    db.session.commit()
+    assert chat(http, "demo.bots.example.org").status_code == 400  # not verified yet
+    domain.status = DomainStatus.VERIFIED
+    db.session.commit()
+    response = chat(http, "DEMO.bots.example.org:443")
+    assert response.status_code == 200
+    assert chat(http, host_of(demo)).status_code == 200  # the default host keeps working
+
+
+def test_dev_hosts(app, make_app, make_client):
+    app = make_app(CUSTOMER_API_DOMAIN="api.localhost")
+    http = app.test_client()
+    with app.app_context():
+        account = create_account("Dev")
+        client = make_client(account, "demo")
+        host = f"demo.{account.account_number}.api.localhost:5000"
+        assert chat(http, host).status_code == 200
+        # Other *.localhost hosts are platform hosts: allowed, but no client there.
+        response = chat(http, "something.localhost")
+        assert response.status_code == 404
+        path = f"/api/v0/llm-clients/{client.id}/demo/"
+        assert chat(http, "localhost:5000", path).status_code == 200
+
+
+def test_dev_hosts_can_be_switched_off(app, make_app, make_client):
+    app = make_app(DEV_HOSTS_ENABLED=False, PLATFORM_HOSTS="chatdock.example.com")
+    http = app.test_client()
+    with app.app_context():
+        account = create_account("Prod")
+        client = make_client(account, "demo")
+        path = f"/api/v0/llm-clients/{client.id}/demo/"
+        assert chat(http, "localhost", path).status_code == 400
+        assert chat(http, "chatdock.example.com", path).status_code == 200
+
+
+def test_probes_answer_on_any_host(http):
+    assert http.get("/healthz", headers={"Host": "10.1.2.3:8080"}).status_code == 200
+    assert http.get("/readyz", headers={"Host": "10.1.2.3:8080"}).json["status"] == "ready"
