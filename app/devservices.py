@@ -85,8 +85,17 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
     )
     try:
         subprocess.run(
-            [*run_as, _pg_binary("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "chatdock"]
-            + [database],
+            [
+                *run_as,
+                _pg_binary("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "chatdock",
+                database,
+            ],
             **quiet,
         )
         yield Postgres(
@@ -113,8 +122,19 @@ def redis_server() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="chatdock-redis-"))
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(root)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(root),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

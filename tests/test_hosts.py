@@ -122,8 +122,17 @@ def test_index_follows_changes_made_by_another_process(app, http, account, migra
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "clients", "create", "cli-bot"]
-        + ["--account", account.account_number, "--deployed"],
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "clients",
+            "create",
+            "cli-bot",
+            "--account",
+            account.account_number,
+            "--deployed",
+        ],
         env=env,
         capture_output=True,
         text=True,
