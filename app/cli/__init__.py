@@ -9,7 +9,8 @@ def register_cli(app: Flask) -> None:
     from app.cli.accounts import accounts
     from app.cli.apikeys import apikeys
     from app.cli.clients import clients
+    from app.cli.demo import demo
     from app.cli.users import users
 
-    for group in (accounts, clients, apikeys, users):
+    for group in (accounts, clients, apikeys, users, demo):
         app.cli.add_command(group)

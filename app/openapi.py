@@ -1,0 +1,601 @@
+"""The OpenAPI 3.1 document of the chat API, built from the pydantic models.
+
+Request and response bodies come from the pydantic models (``app.blueprints.chat.schemas``,
+plus the few response shapes below that the routes build by hand); nothing pydantic can
+produce is written as JSON Schema here. The document depends only on the code and the
+configured ``CUSTOMER_API_DOMAIN`` (used in the client-host server), so it is built once
+per process and cached.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from app.blueprints.chat.schemas import (
+    AssistantMessage,
+    ChatBody,
+    ChatReply,
+    ErrorBody,
+    OpenAIChatBody,
+    Usage,
+)
+from app.models import CLIENT_NAME_RE
+from app.services import chat as chat_service
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "0.1.0"
+REF_TEMPLATE = "#/components/schemas/{model}"
+EXAMPLE_ACCOUNT_NUMBER = "3141-5926-5359"
+
+NATIVE_PATH = "/llm-client/"
+NATIVE_BY_ID_PATH = "/api/v0/llm-clients/{client_id}/{name}/"
+OPENAI_PATH = "/v1/chat/completions"
+OPENAI_BY_ID_PATH = "/api/v0/llm-clients/{client_id}/{name}/v1/chat/completions"
+CHAT_PATHS = (NATIVE_PATH, NATIVE_BY_ID_PATH, OPENAI_PATH, OPENAI_BY_ID_PATH)
+CLIENT_HOST_PATHS = (NATIVE_PATH, OPENAI_PATH)
+
+
+# --- response shapes the routes build by hand (documentation models) -----------------
+
+
+class StreamSession(BaseModel):
+    """Data of the first event (``event: session``) of a native stream."""
+
+    session_key: str
+    client: str
+    model: str
+
+
+class StreamDelta(BaseModel):
+    """Data of each unnamed event of a native stream: the next piece of the reply."""
+
+    delta: str
+
+
+class StreamDone(BaseModel):
+    """Data of the last event (``event: done``) of a native stream."""
+
+    reply: str = Field(description="The whole reply: the concatenated deltas.")
+    finish_reason: str
+    usage: Usage
+    latency_ms: int
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: str
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's ``chat.completion`` object; ``model`` is the client's model."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    finish_reason: str | None
+
+
+class ChatCompletionChunk(BaseModel):
+    """Data of each event of an OpenAI-compatible stream (OpenAI's chunk object)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = Field(
+        default=None,
+        description="Only in the extra last chunk sent with stream_options.include_usage.",
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="Per dependency: 'ok' or 'failed: <error type>'. 'redis' only when "
+        "REDIS_URL is set."
+    )
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (ChatBody, OpenAIChatBody)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    ChatReply,
+    ErrorBody,
+    StreamSession,
+    StreamDelta,
+    StreamDone,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Health,
+    Readiness,
+)
+
+
+# --- descriptions --------------------------------------------------------------------
+
+
+def merge_rule() -> str:
+    """The merge rule of ``messages`` and ``prompt_history``, from app/services/chat.py."""
+    doc = inspect.cleandoc(chat_service.__doc__ or "")
+    _, found, rule = doc.partition("Merge rule (documented in the README):")
+    return (rule if found else doc).strip().replace("``", "`")
+
+
+def _client_host_note(path: str) -> str:
+    return (
+        f"`{path}` is served on a client host, `{{name}}.{{account_number}}."
+        "{CUSTOMER_API_DOMAIN}` (or the client's verified custom domain, "
+        "`{name}.{custom domain}`): the Host header selects the client, so the path has no "
+        "client id (see the `client_host` server variable). On any other host the request "
+        "is refused (400 `unknown_host`, or 404 `client_not_found` on a platform host)."
+    )
+
+
+BY_ID_NOTE = (
+    "Served on every host the platform serves (PLATFORM_HOSTS, and localhost / `*.localhost` "
+    "in development); `client_id` and `name` must both match the client."
+)
+
+AUTH_NOTE = (
+    "A client that requires an API key needs it as `x-api-key: <key>` or "
+    "`Authorization: Bearer <key>`; clients that do not require one ignore any key sent. "
+    "A browser request (with an `Origin` header) is refused with 403 unless the origin is "
+    "one of the client's hosts or its allowed origins."
+)
+
+NATIVE_STREAM = (
+    'With `"stream": true` the answer is `text/event-stream` (Server-Sent Events), status '
+    "200:\n\n"
+    "1. `event: session` with data `StreamSession` (`session_key`, `client`, `model`);\n"
+    "2. unnamed events, one per piece of the reply, with data `StreamDelta` (`delta`);\n"
+    "3. `event: done` with data `StreamDone` (`reply`, `finish_reason`, `usage`, "
+    "`latency_ms`).\n\n"
+    "A provider failure before the first piece is a normal error status (429/502/503/504); a "
+    "failure later ends the stream with `event: error` whose data is an `ErrorBody`. Schemas "
+    "of the event data are in `components/schemas`."
+)
+
+OPENAI_STREAM = (
+    'With `"stream": true` the answer is `text/event-stream` (Server-Sent Events), status '
+    "200, in OpenAI's format: unnamed events whose data is a `ChatCompletionChunk` (first "
+    'one `delta: {"role": "assistant", "content": ""}`, then one per piece of the reply with '
+    '`delta: {"content": ...}`, then one with an empty delta and the `finish_reason`; with '
+    '`"stream_options": {"include_usage": true}` an extra last chunk has empty `choices` and '
+    "the `usage`), and finally `data: [DONE]`. A provider failure before the first piece is "
+    "a normal error status (429/502/503/504); a failure later ends the stream with "
+    "`event: error` whose data is an `ErrorBody`."
+)
+
+NATIVE_DESCRIPTION = (
+    "Send the new `messages` (and, for a chat UI, the `prompt_history` it shows) and get the "
+    "client's reply. Pass the returned `session_key` back to continue the conversation on "
+    "the server.\n\n**Merge rule** of `messages` and `prompt_history`:\n\n"
+    "{merge_rule}\n\n"
+    "A `system` message adds to the client's own system prompt. Limits: at most "
+    "CHAT_MAX_MESSAGES items in `messages` and `prompt_history` together, and "
+    "CHAT_MAX_MESSAGE_CHARS characters per message (400 otherwise)."
+)
+
+OPENAI_DESCRIPTION = (
+    "OpenAI-compatible chat completions, so OpenAI SDKs work with `base_url` set to the "
+    "client host (or to `.../api/v0/llm-clients/{client_id}/{name}/v1`). The client's own "
+    "model, system prompt and limits apply whatever `model` says; `developer` messages "
+    "count as `system`; `max_tokens` / `max_completion_tokens` can only lower the client's "
+    "limit. No conversation is kept between requests: send the whole conversation in "
+    "`messages` (it must end with a `user` message)."
+)
+
+ERRORS: dict[str, tuple[str, str]] = {
+    "400": (
+        "BadRequest",
+        "The request is invalid: `invalid_json` (the body is empty or not JSON), "
+        "`invalid_request` (the body does not match the schema; `error.details` lists each "
+        "problem), `invalid_messages` (the last message is not from the user), "
+        "`too_many_messages`, `message_too_long`, or `unknown_host` (the Host is not served "
+        "here).",
+    ),
+    "401": (
+        "Unauthorized",
+        "The client requires an API key: `api_key_missing`, `api_key_invalid`, "
+        "`api_key_revoked` or `api_key_expired`.",
+    ),
+    "403": (
+        "Forbidden",
+        "`api_key_forbidden` (the key belongs to another account or is limited to other "
+        "clients) or `origin_not_allowed` (a browser Origin that may not call this client).",
+    ),
+    "404": (
+        "NotFound",
+        "`client_not_found`, `client_not_deployed`, `session_not_found` (an unknown "
+        "`session_key` for this client), or `not_found` (no such path).",
+    ),
+    "413": ("PayloadTooLarge", "`payload_too_large`: the body exceeds MAX_CONTENT_LENGTH."),
+    "429": ("RateLimited", "`provider_rate_limited`: the LLM provider rate-limited us."),
+    "502": (
+        "BadGateway",
+        "The LLM provider failed: `provider_error`, `provider_unreachable`, "
+        "`provider_auth_failed` or `provider_bad_response`. Nothing was stored; the same "
+        "request can be retried.",
+    ),
+    "503": (
+        "ServiceUnavailable",
+        "The client's provider is not usable here: `provider_not_configured` or "
+        "`unknown_provider`.",
+    ),
+    "504": ("GatewayTimeout", "`provider_timeout`: the LLM provider did not answer in time."),
+}
+CHAT_ERROR_STATUSES = tuple(ERRORS)
+PREFLIGHT_ERROR_STATUSES = ("400", "403", "404")
+
+
+# --- the document --------------------------------------------------------------------
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF_TEMPLATE.format(model=name)}
+
+
+def _component_schemas() -> dict[str, Any]:
+    pairs = [(model, "validation") for model in REQUEST_MODELS]
+    pairs += [(model, "serialization") for model in RESPONSE_MODELS]
+    _, schema = models_json_schema(pairs, ref_template=REF_TEMPLATE)
+    return schema["$defs"]
+
+
+def _json(schema_name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": _ref(schema_name)}}
+
+
+def _request_id_header() -> dict[str, Any]:
+    return {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
+
+
+def _chat_operation(
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    body: str,
+    reply: str,
+    stream_description: str,
+    path_params: bool,
+    tags: list[str],
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "tags": tags,
+        "security": [{"ApiKeyHeader": []}, {"BearerAuth": []}, {}],
+        "requestBody": {"required": True, "content": _json(body)},
+        "responses": {
+            "200": {
+                "description": "The reply: JSON, or an event stream when the request "
+                'says `"stream": true`.\n\n' + stream_description,
+                "headers": _request_id_header(),
+                "content": {
+                    **_json(reply),
+                    "text/event-stream": {},
+                },
+            },
+            **{
+                status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"} for status in ERRORS
+            },
+        },
+    }
+    if path_params:
+        operation["parameters"] = _path_parameters()
+    return operation
+
+
+def _preflight_operation(operation_id: str, path_params: bool, note: str) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": "CORS preflight",
+        "description": "Answers a browser's CORS preflight for the client. The origin must be "
+        "one of the client's hosts (any scheme/port) or one of its allowed origins.\n\n" + note,
+        "tags": ["cors"],
+        "parameters": [
+            *(_path_parameters() if path_params else []),
+            {
+                "name": "Origin",
+                "in": "header",
+                "required": True,
+                "description": "The calling page's origin, `scheme://host[:port]`.",
+                "schema": {"type": "string"},
+                "example": "https://www.example.com",
+            },
+            {
+                "name": "Access-Control-Request-Method",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "example": "POST",
+            },
+        ],
+        "responses": {
+            "204": {
+                "description": "The origin may call this client.",
+                "headers": {
+                    **_request_id_header(),
+                    "Access-Control-Allow-Origin": {
+                        "description": "The request's origin.",
+                        "schema": {"type": "string"},
+                    },
+                    "Access-Control-Allow-Methods": {
+                        "description": "`POST, OPTIONS`",
+                        "schema": {"type": "string"},
+                    },
+                    "Access-Control-Allow-Headers": {
+                        "description": "`Content-Type, X-Api-Key, Authorization, X-Request-ID`",
+                        "schema": {"type": "string"},
+                    },
+                    "Access-Control-Max-Age": {
+                        "description": "Seconds the answer may be cached.",
+                        "schema": {"type": "string"},
+                    },
+                },
+            },
+            **{
+                s: {"$ref": f"#/components/responses/{ERRORS[s][0]}"}
+                for s in PREFLIGHT_ERROR_STATUSES
+            },
+        },
+    }
+    return operation
+
+
+def _path_parameters() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "client_id",
+            "in": "path",
+            "required": True,
+            "description": "The client's id.",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "description": "The client's name (a DNS label); must match the id.",
+            "schema": {"type": "string", "pattern": CLIENT_NAME_RE.pattern},
+        },
+    ]
+
+
+def _client_host_servers(customer_api_domain: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "url": "{scheme}://{client_host}",
+            "description": "A client host: `{name}.{account_number}.{CUSTOMER_API_DOMAIN}`, "
+            f"here `{{name}}.{{account_number}}.{customer_api_domain}`, or "
+            "`{name}.{verified custom domain}`.",
+            "variables": {
+                "scheme": {"enum": ["https", "http"], "default": "https"},
+                "client_host": {
+                    "default": f"demo.{EXAMPLE_ACCOUNT_NUMBER}.{customer_api_domain}",
+                    "description": "The client's host (with `:port` in development, e.g. "
+                    f"`demo.{EXAMPLE_ACCOUNT_NUMBER}.api.localhost:5000`).",
+                },
+            },
+        }
+    ]
+
+
+def _paths(customer_api_domain: str) -> dict[str, Any]:
+    native = NATIVE_DESCRIPTION.format(merge_rule=merge_rule())
+    servers = _client_host_servers(customer_api_domain)
+    paths: dict[str, Any] = {
+        NATIVE_PATH: {
+            "servers": servers,
+            "post": _chat_operation(
+                operation_id="chatOnClientHost",
+                summary="Chat with the client of this host",
+                description=f"{native}\n\n{_client_host_note(NATIVE_PATH)}\n\n{AUTH_NOTE}",
+                body="ChatBody",
+                reply="ChatReply",
+                stream_description=NATIVE_STREAM,
+                path_params=False,
+                tags=["chat"],
+            ),
+            "options": _preflight_operation(
+                "preflightChatOnClientHost", False, _client_host_note(NATIVE_PATH)
+            ),
+        },
+        NATIVE_BY_ID_PATH: {
+            "post": _chat_operation(
+                operation_id="chatByPath",
+                summary="Chat with a client named in the path",
+                description=f"{native}\n\n{BY_ID_NOTE}\n\n{AUTH_NOTE}",
+                body="ChatBody",
+                reply="ChatReply",
+                stream_description=NATIVE_STREAM,
+                path_params=True,
+                tags=["chat"],
+            ),
+            "options": _preflight_operation("preflightChatByPath", True, BY_ID_NOTE),
+        },
+        OPENAI_PATH: {
+            "servers": servers,
+            "post": _chat_operation(
+                operation_id="openaiChatOnClientHost",
+                summary="OpenAI-compatible chat completion with the client of this host",
+                description=f"{OPENAI_DESCRIPTION}\n\n{_client_host_note(OPENAI_PATH)}\n\n"
+                f"{AUTH_NOTE}",
+                body="OpenAIChatBody",
+                reply="ChatCompletion",
+                stream_description=OPENAI_STREAM,
+                path_params=False,
+                tags=["openai"],
+            ),
+            "options": _preflight_operation(
+                "preflightOpenaiOnClientHost", False, _client_host_note(OPENAI_PATH)
+            ),
+        },
+        OPENAI_BY_ID_PATH: {
+            "post": _chat_operation(
+                operation_id="openaiChatByPath",
+                summary="OpenAI-compatible chat completion with a client named in the path",
+                description=f"{OPENAI_DESCRIPTION}\n\n{BY_ID_NOTE}\n\n{AUTH_NOTE}",
+                body="OpenAIChatBody",
+                reply="ChatCompletion",
+                stream_description=OPENAI_STREAM,
+                path_params=True,
+                tags=["openai"],
+            ),
+            "options": _preflight_operation("preflightOpenaiByPath", True, BY_ID_NOTE),
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness",
+                "description": "The process is up; no dependency is checked. Answers on any Host.",
+                "tags": ["health"],
+                "responses": {
+                    "200": {"description": "Alive.", "content": _json("Health")},
+                },
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness",
+                "description": "Ready to serve: the database answers, and Redis when it is "
+                "configured. Answers on any Host.",
+                "tags": ["health"],
+                "responses": {
+                    "200": {"description": "Ready.", "content": _json("Readiness")},
+                    "503": {"description": "Not ready.", "content": _json("Readiness")},
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["meta"],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI document of the chat API.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "400": {"$ref": "#/components/responses/BadRequest"},
+                },
+            }
+        },
+    }
+    return paths
+
+
+def build_openapi(customer_api_domain: str = "api.localhost") -> dict[str, Any]:
+    """Build the document (uncached; see :func:`openapi_document`)."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "chatdock chat API",
+            "version": API_VERSION,
+            "description": "Chat with the LLM clients chatdock hosts, in chatdock's own "
+            "format (`/llm-client/`, `/api/v0/llm-clients/{client_id}/{name}/`) or OpenAI's "
+            "(`/v1/chat/completions`). `/llm-client/` and `/v1/chat/completions` are served "
+            f"on client hosts `{{name}}.{{account_number}}.{customer_api_domain}` (see their "
+            "`servers`); the `/api/v0/...` paths on any platform host. Every error is JSON "
+            '`{"error": {"code": "...", "message": "..."}}` with a fitting status, and every '
+            "response carries an `X-Request-ID` header.",
+        },
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "servers": [
+            {
+                "url": "/",
+                "description": "A platform host (the `/api/v0/...` paths, probes, this "
+                "document). Client-host paths override this with their own `servers`.",
+            }
+        ],
+        "tags": [
+            {"name": "chat", "description": "chatdock's own chat contract."},
+            {"name": "openai", "description": "OpenAI-compatible chat completions."},
+            {"name": "cors", "description": "CORS preflights of the chat endpoints."},
+            {"name": "health", "description": "Probes."},
+            {"name": "meta", "description": "This document."},
+        ],
+        "paths": _paths(customer_api_domain),
+        "components": {
+            "schemas": _component_schemas(),
+            "responses": {
+                name: {
+                    "description": description,
+                    "headers": _request_id_header(),
+                    "content": _json("ErrorBody"),
+                }
+                for name, description in ERRORS.values()
+            },
+            "headers": {
+                "X-Request-ID": {
+                    "description": "The request id: the caller's `X-Request-ID` when it is "
+                    "safe (1-64 of `A-Za-z0-9._-`), else a new one. Quote it in bug reports.",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+            "securitySchemes": {
+                "ApiKeyHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "An API key (`cdk_<key_id>_<secret>`), for clients that "
+                    "require one.",
+                },
+                "BearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The same API key as a bearer token (what OpenAI SDKs send).",
+                },
+            },
+        },
+    }
+
+
+@lru_cache(maxsize=4)
+def _document_json(customer_api_domain: str) -> str:
+    return json.dumps(build_openapi(customer_api_domain), separators=(",", ":"))
+
+
+@lru_cache(maxsize=4)
+def _document(customer_api_domain: str) -> dict[str, Any]:
+    return json.loads(_document_json(customer_api_domain))
+
+
+def openapi_json(customer_api_domain: str) -> str:
+    """The document as compact JSON, built once per process (per domain)."""
+    return _document_json(customer_api_domain)
+
+
+def openapi_document(customer_api_domain: str) -> dict[str, Any]:
+    """A copy of the cached document, safe to modify."""
+    return copy.deepcopy(_document(customer_api_domain))
