@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings, get_settings
-from app.extensions import csrf, db, migrate
+from app.extensions import csrf, db, limiter, migrate
 from app.hosts import HostResolver, install_version_bump
 from app.logging_setup import configure_logging
 
@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
+        RATELIMIT_ENABLED=bool(settings.CHAT_RATE_LIMIT),
+        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_KEY_PREFIX="chatdock",
     )
     app.extensions["chatdock.settings"] = settings
     if settings.TRUSTED_PROXY_COUNT:
@@ -38,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
     install_version_bump()
     app.extensions["chatdock.hosts"] = HostResolver(
         customer_api_domain=settings.CUSTOMER_API_DOMAIN,

@@ -2,6 +2,8 @@
 
 import sqlite3
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -25,6 +27,8 @@ Base.metadata.naming_convention = {
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
+# Limits are declared per route (the chat API); nothing is limited by default.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 
 @event.listens_for(Engine, "connect")

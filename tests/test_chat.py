@@ -202,3 +202,21 @@ def test_wrong_method_and_unknown_path_are_json(http, demo):
     assert response.json["error"]["code"] == "method_not_allowed"
     response = http.get("/nope", headers={"Host": host_of(demo)})
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_rate_limit_is_429_json_per_client(app, make_app, make_client):
+    from app.services.accounts import create_account
+
+    limited = make_app(CHAT_RATE_LIMIT="2/minute")
+    http = limited.test_client()
+    with limited.app_context():
+        account = create_account("Busy")
+        first, second = make_client(account, "first"), make_client(account, "second")
+        body = {"messages": [user("hi")]}
+        assert post(http, first, body).status_code == 200
+        assert post(http, first, body).status_code == 200
+        refused = post(http, first, body)
+        assert refused.status_code == 429
+        assert refused.json["error"]["code"] == "rate_limited"
+        assert int(refused.headers["Retry-After"]) > 0
+        assert post(http, second, body).status_code == 200  # another client's own budget

@@ -16,9 +16,10 @@ from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
 from app.blueprints.chat.schemas import ChatBody, OpenAIChatBody
 from app.errors import InvalidInput, NotFound
-from app.extensions import db
-from app.hosts import ClientRoute, HostResolver
+from app.extensions import db, limiter
+from app.hosts import ClientRoute, HostResolver, normalize_host
 from app.llm.base import ChatTurn, ProviderError, StreamChunk
+from app.config import current_settings
 from app.services import api_keys, chat
 
 HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
@@ -112,6 +113,19 @@ def _authorized(route: ClientRoute):
     return api_keys.authenticate(_presented_key(), route)
 
 
+def _rate_limit() -> str:
+    return current_settings().CHAT_RATE_LIMIT
+
+
+def _rate_key() -> str:
+    """One bucket per client (by id on /api/v0, by host on client hosts) and caller."""
+    client = (request.view_args or {}).get("client_id") or normalize_host(request.host)
+    return f"chat:{client}:{request.remote_addr}"
+
+
+rate_limited = limiter.limit(_rate_limit, key_func=_rate_key, methods=["POST"])
+
+
 # --- the native contract -------------------------------------------------------------
 
 
@@ -185,6 +199,7 @@ def _stream_native(prepared: chat.PreparedChat) -> Response:
 
 
 @bp.route("/llm-client/", methods=CHAT_METHODS, provide_automatic_options=False)
+@rate_limited
 def chat_on_client_host():
     return _chat(_route_from_host())
 
@@ -194,6 +209,7 @@ def chat_on_client_host():
     methods=CHAT_METHODS,
     provide_automatic_options=False,
 )
+@rate_limited
 def chat_by_path(client_id: int, name: str):
     return _chat(_route_from_path(client_id, name))
 
@@ -291,6 +307,7 @@ def _stream_openai(
 
 
 @bp.route("/v1/chat/completions", methods=CHAT_METHODS, provide_automatic_options=False)
+@rate_limited
 def openai_on_client_host():
     return _openai_chat(_route_from_host())
 
@@ -300,6 +317,7 @@ def openai_on_client_host():
     methods=CHAT_METHODS,
     provide_automatic_options=False,
 )
+@rate_limited
 def openai_by_path(client_id: int, name: str):
     return _openai_chat(_route_from_path(client_id, name))
 
