@@ -76,11 +76,7 @@ class AnthropicProvider:
 
     def _require_client(self) -> anthropic.Anthropic:
         if self._client is None:
-            raise ProviderError(
-                "provider_not_configured",
-                "the anthropic provider has no API key (set ANTHROPIC_API_KEY)",
-                503,
-            )
+            raise ProviderError.not_configured("anthropic", "ANTHROPIC_API_KEY")
         return self._client
 
     @staticmethod

@@ -73,6 +73,15 @@ class ProviderError(Exception):
         self.message = message
         self.status = status
 
+    @classmethod
+    def not_configured(cls, provider: str, setting: str) -> ProviderError:
+        """The provider lacks credentials: a 503 that names the setting to fix."""
+        return cls(
+            "provider_not_configured",
+            f"the {provider} provider has no API key (set {setting})",
+            503,
+        )
+
 
 class ChatProvider(Protocol):
     """What the chat endpoint calls; one instance per provider name."""

@@ -38,11 +38,7 @@ class OpenAICompatibleProvider:
 
     def _require_client(self) -> openai.OpenAI:
         if self._client is None:
-            raise ProviderError(
-                "provider_not_configured",
-                "the openai provider has no API key (set OPENAI_API_KEY)",
-                503,
-            )
+            raise ProviderError.not_configured("openai", "OPENAI_API_KEY")
         return self._client
 
     @staticmethod

@@ -15,11 +15,11 @@ from pydantic import BaseModel, ValidationError
 from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
 from app.blueprints.chat.schemas import ChatBody, OpenAIChatBody
+from app.config import current_settings
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, limiter
 from app.hosts import ClientRoute, HostResolver, normalize_host
 from app.llm.base import ChatTurn, ProviderError, StreamChunk
-from app.config import current_settings
 from app.services import api_keys, chat
 
 HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
@@ -198,22 +198,6 @@ def _stream_native(prepared: chat.PreparedChat) -> Response:
     return _event_stream(events)
 
 
-@bp.route("/llm-client/", methods=CHAT_METHODS, provide_automatic_options=False)
-@rate_limited
-def chat_on_client_host():
-    return _chat(_route_from_host())
-
-
-@bp.route(
-    "/api/v0/llm-clients/<int:client_id>/<name>/",
-    methods=CHAT_METHODS,
-    provide_automatic_options=False,
-)
-@rate_limited
-def chat_by_path(client_id: int, name: str):
-    return _chat(_route_from_path(client_id, name))
-
-
 # --- OpenAI-compatible ---------------------------------------------------------------
 
 OPENAI_ROLES = {"developer": "system"}
@@ -306,20 +290,27 @@ def _stream_openai(
     return _event_stream(events)
 
 
-@bp.route("/v1/chat/completions", methods=CHAT_METHODS, provide_automatic_options=False)
-@rate_limited
-def openai_on_client_host():
-    return _openai_chat(_route_from_host())
+def _register(name: str, host_rule: str, path_suffix: str, handler) -> None:
+    """Serve ``handler`` on client hosts at ``host_rule`` and, on any platform host, at
+    ``/api/v0/llm-clients/<id>/<name>/`` + ``path_suffix``; both rate limited."""
+
+    def on_client_host():
+        return handler(_route_from_host())
+
+    def by_path(client_id: int, name: str):
+        return handler(_route_from_path(client_id, name))
+
+    options = {"methods": CHAT_METHODS, "provide_automatic_options": False}
+    bp.add_url_rule(host_rule, f"{name}_on_client_host", rate_limited(on_client_host), **options)
+    bp.add_url_rule(
+        f"/api/v0/llm-clients/<int:client_id>/<name>/{path_suffix}",
+        f"{name}_by_path",
+        rate_limited(by_path),
+        **options,
+    )
 
 
-@bp.route(
-    "/api/v0/llm-clients/<int:client_id>/<name>/v1/chat/completions",
-    methods=CHAT_METHODS,
-    provide_automatic_options=False,
-)
-@rate_limited
-def openai_by_path(client_id: int, name: str):
-    return _openai_chat(_route_from_path(client_id, name))
-
+_register("chat", "/llm-client/", "", _chat)
+_register("openai", "/v1/chat/completions", "v1/chat/completions", _openai_chat)
 
 bp.after_request(add_cors_headers)
