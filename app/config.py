@@ -77,6 +77,63 @@ class Settings(BaseSettings):
         "", description="Base URL of the Anthropic API; empty = default."
     )
     LLM_TIMEOUT_SECONDS: float = Field(60.0, description="Timeout of one provider call.")
+    # --- infrastructure (Terraform, AWS, Kubernetes) -----------------------------------
+    TF_BINARY: str = Field("terraform", description="The terraform executable.")
+    TF_PLUGIN_DIR: str = Field(
+        "/opt/tf-plugins",
+        description="Local provider mirror (filesystem_mirror); no registry is contacted.",
+    )
+    TF_TIMEOUT_SECONDS: float = Field(
+        900.0, description="Longest one terraform command may run (then SIGINT, then SIGTERM)."
+    )
+    WORKSPACES_DIR: str = Field(
+        "", description="Where client workspaces are rendered; empty = <instance>/workspaces."
+    )
+    TF_STATE_BACKEND: str = Field("local", description="local, or s3 (with a lockfile).")
+    TF_STATE_BUCKET: str = Field("", description="S3 bucket of the state when the backend is s3.")
+    AWS_REGION: str = Field("us-east-1", description="AWS region of the provider and boto3.")
+    AWS_ENDPOINT_URL: str = Field(
+        "", description="AWS endpoint override (moto's server in development and tests)."
+    )
+    AWS_MAX_ATTEMPTS: int = Field(
+        0,
+        description="Attempts per AWS API call in terraform (AWS_MAX_ATTEMPTS); 0 = the "
+        "provider's default (25, minutes against a dead endpoint).",
+    )
+    ROUTE53_ZONE_ID: str = Field(
+        "", description="Hosted zone of CUSTOMER_API_DOMAIN; empty = found by name."
+    )
+    DNS_RECORD_MODE: str = Field(
+        "a", description="a (plain A records to INGRESS_IPS) or alias (to the load balancer)."
+    )
+    INGRESS_IPS: str = Field(
+        "127.0.0.1", description="Comma-separated addresses of the ingress (mode a)."
+    )
+    INGRESS_LB_DNS_NAME: str = Field("", description="Load balancer DNS name (mode alias).")
+    INGRESS_LB_ZONE_ID: str = Field("", description="Load balancer hosted zone id (mode alias).")
+    DNS_TTL: int = Field(300, description="TTL of client records (mode a).")
+    KUBERNETES_ENABLED: bool = Field(
+        False, description="Declare the ingress and certificate (needs the Kubernetes provider)."
+    )
+    KUBERNETES_NAMESPACE: str = Field("chatdock", description="Namespace of client ingresses.")
+    INGRESS_CLASS: str = Field("nginx", description="IngressClass of client ingresses.")
+    CERT_ISSUER: str = Field("letsencrypt", description="cert-manager ClusterIssuer name.")
+    INGRESS_SERVICE_NAME: str = Field("chatdock", description="Service the ingress routes to.")
+    INGRESS_SERVICE_PORT: int = Field(80, description="Port of that service.")
+    AUTO_APPROVE: str = Field(
+        "never", description="never | creates_only | always: apply plans without review."
+    )
+    RQ_QUEUE: str = Field("chatdock", description="RQ queue of infrastructure jobs.")
+    JOB_MAX_RETRIES: int = Field(3, description="Retries of a job after a transient failure.")
+    JOB_BACKOFF_SECONDS: str = Field(
+        "5,15,45", description="Comma-separated waits before each retry."
+    )
+    JOB_TIMEOUT_SECONDS: int = Field(1800, description="RQ job timeout of infrastructure jobs.")
+    LOCK_TTL_SECONDS: int = Field(
+        60, description="Workspace lock lifetime; renewed while a job runs, expires on a crash."
+    )
+    LOG_JOBS: bool = Field(True, description="Log start and result of every job.")
+    LOG_CLIENTS: bool = Field(True, description="Log client lifecycle changes.")
     LOG_LEVEL: str = Field("INFO", description="Log level of the app's structured JSON logs.")
     LOG_FORMAT: str = Field("json", description="json, or console for human-readable dev logs.")
     SESSION_COOKIE_SECURE: bool = Field(
@@ -101,3 +158,18 @@ def current_settings() -> Settings:
     if has_app_context():
         return current_app.extensions["chatdock.settings"]
     return get_settings()
+
+
+def settings_table() -> str:
+    """The README's settings table (``python -m app.config`` prints it)."""
+    rows = ["| name | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        rows.append(f"| `{name}` | `{default}` | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")

@@ -26,6 +26,7 @@ from app.models import Account, CustomDomain, DeploymentStatus, DomainStatus, Ll
 from app.models.routing import RoutingVersion
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+NO_ORIGINS: frozenset[str] = frozenset()
 
 # Attributes whose change alters what a host resolves to or who may call it.
 _ROUTED_ATTRS = {
@@ -150,8 +151,10 @@ class HostIndex:
                 deployed=status == DeploymentStatus.DEPLOYED,
                 require_api_key=require_key,
                 hosts=tuple(hosts),
-                allowed_origins=frozenset(
-                    o for o in (normalize_origin(x) for x in origins or ()) if o
+                allowed_origins=(
+                    frozenset(o for o in map(normalize_origin, origins) if o)
+                    if origins
+                    else NO_ORIGINS
                 ),
             )
             by_id[cid] = route
@@ -179,15 +182,26 @@ class HostResolver:
         self._lock = threading.Lock()
 
     def index(self, session: Session) -> HostIndex:
-        """The current index, after a cheap staleness check when one is due."""
+        """The current index, after a cheap staleness check when one is due.
+
+        One thread rebuilds a stale index while the others keep answering from the
+        previous one, so a large rebuild never stalls the whole worker."""
         now = time.monotonic()
-        if now - self._checked_at >= self.check_seconds:
-            version = current_version(session)
+        if now - self._checked_at < self.check_seconds:
+            return self._index
+        self._checked_at = now
+        version = current_version(session)
+        if version == self._index.version:
+            return self._index
+        if self._index.version >= 0 and not self._lock.acquire(blocking=False):
+            return self._index  # someone is rebuilding; serve the previous index meanwhile
+        if self._index.version < 0:
+            self._lock.acquire()  # nothing to serve yet: wait for the first build
+        try:
             if version != self._index.version:
-                with self._lock:
-                    if version != self._index.version:
-                        self._index = HostIndex.build(session, self.customer_api_domain, version)
-            self._checked_at = now
+                self._index = HostIndex.build(session, self.customer_api_domain, version)
+        finally:
+            self._lock.release()
         return self._index
 
     def lookup_host(self, session: Session, host: str) -> ClientRoute | None:
@@ -216,8 +230,14 @@ class HostResolver:
         self._checked_at = float("-inf")
 
 
+_VERSION_QUERY = select(RoutingVersion.__table__.c.version).where(
+    RoutingVersion.__table__.c.id == 1
+)
+
+
 def current_version(session: Session) -> int:
-    version = session.execute(select(RoutingVersion.version).where(RoutingVersion.id == 1)).scalar()
+    """The stamp, read with a prebuilt Core statement (this runs on every request)."""
+    version = session.connection().execute(_VERSION_QUERY).scalar()
     return version if version is not None else 0
 
 

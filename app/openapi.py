@@ -192,6 +192,36 @@ OPENAI_STREAM = (
     "`event: error` whose data is an `ErrorBody`."
 )
 
+NATIVE_STREAM_EXAMPLE = (
+    "event: session\n"
+    'data: {"session_key": "6kKxQ0r3mJ1TqgY8dZs2vA9wXcBn4eHf", "client": "demo", '
+    '"model": "echo-1"}\n\n'
+    'data: {"delta": "echo: "}\n\n'
+    'data: {"delta": "hello"}\n\n'
+    "event: done\n"
+    'data: {"reply": "echo: hello", "finish_reason": "stop", "usage": {"prompt_tokens": 1, '
+    '"completion_tokens": 2, "total_tokens": 3}, "latency_ms": 0}\n\n'
+)
+
+
+def _example_chunk(delta: dict[str, str], finish_reason: str | None) -> str:
+    chunk = {
+        "id": "chatcmpl-9f0c2d",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "echo-1",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
+OPENAI_STREAM_EXAMPLE = (
+    _example_chunk({"role": "assistant", "content": ""}, None)
+    + _example_chunk({"content": "echo: hello"}, None)
+    + _example_chunk({}, "stop")
+    + "data: [DONE]\n\n"
+)
+
 NATIVE_DESCRIPTION = (
     "Send the new `messages` (and, for a chat UI, the `prompt_history` it shows) and get the "
     "client's reply. Pass the returned `session_key` back to continue the conversation on "
@@ -205,10 +235,10 @@ NATIVE_DESCRIPTION = (
 OPENAI_DESCRIPTION = (
     "OpenAI-compatible chat completions, so OpenAI SDKs work with `base_url` set to the "
     "client host (or to `.../api/v0/llm-clients/{client_id}/{name}/v1`). The client's own "
-    "model, system prompt and limits apply whatever `model` says; `developer` messages "
-    "count as `system`; `max_tokens` / `max_completion_tokens` can only lower the client's "
-    "limit. No conversation is kept between requests: send the whole conversation in "
-    "`messages` (it must end with a `user` message)."
+    "model and system prompt apply whatever `model` says; `developer` messages count as "
+    "`system`; `temperature` replaces the client's; `max_tokens` / `max_completion_tokens` "
+    "can only lower the client's limit. Every request starts a new conversation: send the "
+    "whole conversation in `messages` (it must end with a `user` message)."
 )
 
 ERRORS: dict[str, tuple[str, str]] = {
@@ -236,7 +266,11 @@ ERRORS: dict[str, tuple[str, str]] = {
         "`session_key` for this client), or `not_found` (no such path).",
     ),
     "413": ("PayloadTooLarge", "`payload_too_large`: the body exceeds MAX_CONTENT_LENGTH."),
-    "429": ("RateLimited", "`provider_rate_limited`: the LLM provider rate-limited us."),
+    "429": (
+        "RateLimited",
+        "`rate_limited` (more than CHAT_RATE_LIMIT requests to this client from this caller; "
+        "see `Retry-After`) or `provider_rate_limited` (the LLM provider rate-limited us).",
+    ),
     "502": (
         "BadGateway",
         "The LLM provider failed: `provider_error`, `provider_unreachable`, "
@@ -249,6 +283,15 @@ ERRORS: dict[str, tuple[str, str]] = {
         "`unknown_provider`.",
     ),
     "504": ("GatewayTimeout", "`provider_timeout`: the LLM provider did not answer in time."),
+}
+ERROR_HEADERS: dict[str, dict[str, Any]] = {
+    "RateLimited": {
+        "Retry-After": {
+            "description": "Seconds until the client's rate limit allows a request again "
+            "(`rate_limited` only).",
+            "schema": {"type": "string"},
+        }
+    }
 }
 CHAT_ERROR_STATUSES = tuple(ERRORS)
 PREFLIGHT_ERROR_STATUSES = ("400", "403", "404")
@@ -284,6 +327,7 @@ def _chat_operation(
     body: str,
     reply: str,
     stream_description: str,
+    stream_example: str,
     path_params: bool,
     tags: list[str],
 ) -> dict[str, Any]:
@@ -301,7 +345,7 @@ def _chat_operation(
                 "headers": _request_id_header(),
                 "content": {
                     **_json(reply),
-                    "text/event-stream": {},
+                    "text/event-stream": {"example": stream_example},
                 },
             },
             **{
@@ -422,6 +466,7 @@ def _paths(customer_api_domain: str) -> dict[str, Any]:
                 body="ChatBody",
                 reply="ChatReply",
                 stream_description=NATIVE_STREAM,
+                stream_example=NATIVE_STREAM_EXAMPLE,
                 path_params=False,
                 tags=["chat"],
             ),
@@ -437,6 +482,7 @@ def _paths(customer_api_domain: str) -> dict[str, Any]:
                 body="ChatBody",
                 reply="ChatReply",
                 stream_description=NATIVE_STREAM,
+                stream_example=NATIVE_STREAM_EXAMPLE,
                 path_params=True,
                 tags=["chat"],
             ),
@@ -452,6 +498,7 @@ def _paths(customer_api_domain: str) -> dict[str, Any]:
                 body="OpenAIChatBody",
                 reply="ChatCompletion",
                 stream_description=OPENAI_STREAM,
+                stream_example=OPENAI_STREAM_EXAMPLE,
                 path_params=False,
                 tags=["openai"],
             ),
@@ -467,6 +514,7 @@ def _paths(customer_api_domain: str) -> dict[str, Any]:
                 body="OpenAIChatBody",
                 reply="ChatCompletion",
                 stream_description=OPENAI_STREAM,
+                stream_example=OPENAI_STREAM_EXAMPLE,
                 path_params=True,
                 tags=["openai"],
             ),
@@ -550,7 +598,7 @@ def build_openapi(customer_api_domain: str = "api.localhost") -> dict[str, Any]:
             "responses": {
                 name: {
                     "description": description,
-                    "headers": _request_id_header(),
+                    "headers": {**_request_id_header(), **ERROR_HEADERS.get(name, {})},
                     "content": _json("ErrorBody"),
                 }
                 for name, description in ERRORS.values()

@@ -10,11 +10,13 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -22,10 +24,13 @@ from schemathesis.specs.openapi.checks import (
 
 from app.blueprints.api import bp as api_bp
 from app.blueprints.chat.schemas import ChatBody, ErrorBody, OpenAIChatBody
+from app.llm.echo import ERROR_TRIGGER, TIMEOUT_TRIGGER
 from app.openapi import (
     CHAT_ERROR_STATUSES,
     CHAT_PATHS,
     CLIENT_HOST_PATHS,
+    OPENAI_BY_ID_PATH,
+    OPENAI_PATH,
     REF_TEMPLATE,
     build_openapi,
     merge_rule,
@@ -36,9 +41,10 @@ from app.services import api_keys
 from tests.conftest import CUSTOMER_DOMAIN, host_of
 
 SCHEMA_URL = "/api/openapi.json"
-POSITIVE_EXAMPLES = 25
-NEGATIVE_EXAMPLES = 15
-PREFLIGHT_EXAMPLES = 10
+OPENAI_PATHS = (OPENAI_PATH, OPENAI_BY_ID_PATH)
+# Enough to meet every status the echo client can produce, small enough for < 60 s in all.
+EXAMPLES = {"positive": 15, "stream": 10, "negative": 10}
+PREFLIGHT_EXAMPLES = 6
 
 
 @pytest.fixture
@@ -135,6 +141,20 @@ def test_document_is_built_once_and_matches_the_configured_domain(
     assert openapi_document(CUSTOMER_DOMAIN)["paths"]
 
 
+def test_stream_examples_match_the_event_schemas(document: dict[str, Any]) -> None:
+    schemas = {"session": "StreamSession", "message": "StreamDelta", "done": "StreamDone"}
+    for path in CHAT_PATHS:
+        openai = path in OPENAI_PATHS
+        ok = document["paths"][path]["post"]["responses"]["200"]["content"]
+        events = _sse_events(ok["text/event-stream"]["example"].encode())
+        assert events
+        for name, data in events:
+            if openai and data == "[DONE]":
+                continue
+            name = "ChatCompletionChunk" if openai else schemas[name]
+            _component_validator(document, name).validate(json.loads(data))
+
+
 # --- (b) the live app against the document -------------------------------------------
 
 
@@ -224,9 +244,23 @@ def _run(
     path_parameters: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     checks: list,
-) -> None:
+    stream: bool = False,
+) -> list[Any]:
+    """Generate ``examples`` cases of one operation, send each, run ``checks`` on each
+    answer; return the responses."""
     operation = schema[path][method]
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
+    if mode is GenerationMode.POSITIVE and method == "POST":
+        # Half the cases made answerable, so the success answer is met every run.
+        strategy = st.tuples(strategy, st.booleans()).map(
+            lambda pair: _answerable(pair[0]) if pair[1] else pair[0]
+        )
+    if stream:
+        strategy = strategy.map(_streaming)
+    # Hypothesis draws string constants from the code base, the echo provider's magic
+    # failure messages too; their 502/504 are by design, not server errors.
+    strategy = strategy.filter(_no_echo_trigger)
+    responses = []
 
     @settings(
         max_examples=examples,
@@ -236,9 +270,38 @@ def _run(
     )
     @given(case=strategy)
     def exercise(case) -> None:
-        case.call_and_validate(headers=headers, checks=checks)
+        responses.append(case.call_and_validate(headers=headers, checks=checks))
 
     exercise()
+    return responses
+
+
+def _no_echo_trigger(case) -> bool:
+    sent = json.dumps(case.body, default=str)
+    return ERROR_TRIGGER not in sent and TIMEOUT_TRIGGER not in sent
+
+
+def _answerable(case):
+    """A valid body the echo client answers with 200: it ends with a user message and
+    names no session (a generated session_key is unknown: 404)."""
+    body = case.body
+    if isinstance(body, dict) and body.get("messages"):
+        body = {**body, "messages": [*body["messages"][:-1], {**body["messages"][-1]}]}
+        body["messages"][-1]["role"] = "user"
+        body.pop("session_key", None)
+        case.body = body
+    return case
+
+
+def _streaming(case):
+    """Ask for a stream: a generated body sets ``stream`` only now and then."""
+    if isinstance(case.body, dict):
+        case.body = {**case.body, "stream": True}
+    return case
+
+
+def _content_type(response) -> str:
+    return (response.headers.get("content-type") or [""])[0].split(";")[0]
 
 
 @pytest.fixture
@@ -258,10 +321,18 @@ def live(api_app: Flask, account, make_client):
     return schema, clients, [*CONFORMANCE_CHECKS, make_sse_check(document)]
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-@pytest.mark.parametrize("auth", ["open", "x-api-key", "bearer"])
+@pytest.mark.parametrize(
+    "auth, variant",
+    [
+        *((auth, variant) for auth in ("open", "x-api-key") for variant in EXAMPLES),
+        ("bearer", "positive"),
+        ("bearer", "stream"),
+    ],
+)
 @pytest.mark.parametrize("path", CHAT_PATHS)
-def test_chat_endpoints_conform(live, path: str, auth: str, mode: GenerationMode) -> None:
+def test_chat_endpoints_conform(live, path: str, auth: str, variant: str) -> None:
+    """Valid and invalid bodies to each chat endpoint, for an open client and for a client
+    requiring a key (sent as x-api-key or as a bearer token)."""
     schema, clients, checks = live
     client, headers = clients[auth]
     path_parameters = None
@@ -269,20 +340,34 @@ def test_chat_endpoints_conform(live, path: str, auth: str, mode: GenerationMode
         headers = {"Host": host_of(client), **headers}
     else:
         path_parameters = {"client_id": client.id, "name": client.name}
-    _run(
+    mode = GenerationMode.NEGATIVE if variant == "negative" else GenerationMode.POSITIVE
+    if variant == "negative":  # the bodies are strict: every invalid one is refused
+        checks = [*checks, negative_data_rejection]
+    responses = _run(
         schema,
         path,
         "POST",
         mode=mode,
-        examples=POSITIVE_EXAMPLES if mode is GenerationMode.POSITIVE else NEGATIVE_EXAMPLES,
+        examples=EXAMPLES[variant],
         path_parameters=path_parameters,
         headers=headers,
         checks=checks,
+        stream=variant == "stream",
     )
+    statuses = {r.status_code for r in responses}
+    if variant == "negative":
+        assert 400 in statuses, statuses
+    else:  # the key opened the client, and the success answer was met and checked
+        assert 200 in statuses, statuses
+        assert not statuses & {401, 403}, statuses
+    if variant == "stream":
+        assert "text/event-stream" in {_content_type(r) for r in responses if r.status_code == 200}
 
 
+@pytest.mark.parametrize("origin", ["generated", "own"])
 @pytest.mark.parametrize("path", CHAT_PATHS)
-def test_preflights_conform(live, path: str) -> None:
+def test_preflights_conform(live, path: str, origin: str) -> None:
+    """Preflights from generated origins (refused) and from the client's own host."""
     schema, clients, checks = live
     client, _ = clients["open"]
     headers, path_parameters = {}, None
@@ -290,19 +375,34 @@ def test_preflights_conform(live, path: str) -> None:
         headers = {"Host": host_of(client)}
     else:
         path_parameters = {"client_id": client.id, "name": client.name}
-    _run(
+    if origin == "own":
+        headers["Origin"] = f"https://{host_of(client)}"
+    responses = _run(
         schema,
         path,
         "OPTIONS",
         mode=GenerationMode.POSITIVE,
-        examples=PREFLIGHT_EXAMPLES,
+        examples=PREFLIGHT_EXAMPLES if origin == "generated" else 2,
         path_parameters=path_parameters,
         headers=headers,
         checks=checks,
     )
+    assert {r.status_code for r in responses} == ({204} if origin == "own" else {403})
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", SCHEMA_URL])
 def test_probes_and_document_conform(live, path: str) -> None:
     schema, _, checks = live
     _run(schema, path, "GET", mode=GenerationMode.POSITIVE, examples=1, checks=checks)
+
+
+# Numbers are strict: the document (generated from the same model) says number / integer,
+# so numeric strings and booleans are refused rather than coerced.
+@pytest.mark.parametrize(
+    "field, value",
+    [("temperature", "0.5"), ("temperature", True), ("max_tokens", "5"), ("max_tokens", True)],
+)
+def test_openai_numbers_are_strict(http, demo, field: str, value: object) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], field: value}
+    response = http.post(OPENAI_PATH, json=body, headers={"Host": host_of(demo)})
+    assert response.status_code == 400, response.json

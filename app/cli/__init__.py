@@ -10,7 +10,9 @@ def register_cli(app: Flask) -> None:
     from app.cli.apikeys import apikeys
     from app.cli.clients import clients
     from app.cli.demo import demo
+    from app.cli.infra import infra
     from app.cli.users import users
+    from app.cli.worker import worker
 
-    for group in (accounts, clients, apikeys, users, demo):
+    for group in (accounts, clients, apikeys, users, demo, infra, worker):
         app.cli.add_command(group)

@@ -6,12 +6,14 @@ import click
 from flask.cli import AppGroup
 
 from app.cli.common import fmt_time, service_errors
+from app.cli.runs import finish
 from app.config import current_settings
 from app.hosts import default_host
 from app.llm.registry import PROVIDER_NAMES
 from app.models import LlmClient
 from app.services import accounts
 from app.services import clients as service
+from app.services import infra as infra_service
 
 clients = AppGroup("clients", help="LLM clients of accounts.")
 
@@ -105,3 +107,53 @@ def show(name: str, account_number: str) -> None:
     click.echo("endpoints:")
     for url in client_urls(client):
         click.echo(f"  {url}")
+
+
+def _wait_option(func):
+    return click.option(
+        "--wait", is_flag=True, help="Block until the run ends; non-zero exit if it errored."
+    )(func)
+
+
+@clients.command("deploy")
+@click.argument("name")
+@click.option("--account", "account_number", required=True)
+@click.option("--auto-approve", is_flag=True, help="Apply the plan without review.")
+@click.option("--drift-check", is_flag=True, help="Run terraform even if nothing changed.")
+@_wait_option
+@service_errors
+def deploy(name: str, account_number: str, auto_approve: bool, drift_check: bool, wait: bool):
+    """Provision the client's infrastructure (plan, review, apply) and serve it."""
+    client = service.get_client(accounts.get_account(account_number), name)
+    run = infra_service.request_deploy(client, auto_approve=auto_approve, drift_check=drift_check)
+    finish(run, wait, current_settings().JOB_TIMEOUT_SECONDS)
+
+
+@clients.command("undeploy")
+@click.argument("name")
+@click.option("--account", "account_number", required=True)
+@click.option("--auto-approve", is_flag=True, help="Apply the destroy plan without review.")
+@_wait_option
+@service_errors
+def undeploy(name: str, account_number: str, auto_approve: bool, wait: bool):
+    """Stop serving the client and destroy its infrastructure; the client stays."""
+    client = service.get_client(accounts.get_account(account_number), name)
+    run = infra_service.request_undeploy(client, auto_approve=auto_approve)
+    finish(run, wait, current_settings().JOB_TIMEOUT_SECONDS)
+
+
+@clients.command("delete")
+@click.argument("name")
+@click.option("--account", "account_number", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_wait_option
+@service_errors
+def delete(name: str, account_number: str, yes: bool, wait: bool):
+    """Delete the client, its sessions and keys' scope, and destroy its infrastructure."""
+    client = service.get_client(accounts.get_account(account_number), name)
+    if not yes:
+        click.confirm(
+            f"delete client {name} of {account_number} and its infrastructure?", abort=True
+        )
+    run = infra_service.request_delete(client)
+    finish(run, wait, current_settings().JOB_TIMEOUT_SECONDS)

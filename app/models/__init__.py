@@ -6,11 +6,14 @@ from app.models.chat import ChatMessage, ChatSession
 from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.domain import CustomDomain, DomainStatus
 from app.models.routing import RoutingVersion
+from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
 from app.models.user import AdminUser
 
 __all__ = [
     "ACCOUNT_NUMBER_RE",
+    "ACTIVE_STATUSES",
     "CLIENT_NAME_RE",
+    "FINAL_STATUSES",
     "Account",
     "AdminUser",
     "ApiKey",
@@ -19,9 +22,12 @@ __all__ = [
     "CustomDomain",
     "DeploymentStatus",
     "DomainStatus",
+    "InfraRun",
     "LlmClient",
     "ResourceStatus",
     "RoutingVersion",
+    "RunKind",
+    "RunStatus",
     "api_key_clients",
     "generate_account_number",
 ]

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
@@ -31,18 +31,25 @@ from app.llm.base import ChatRequest, ChatTurn, Completion, ProviderError, Strea
 from app.llm.registry import get_provider
 from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
+from app.models.common import utcnow
 
 
 @dataclass
 class PreparedChat:
     """A validated turn, ready for the provider, and what to persist after it."""
 
-    client: LlmClient
-    session: ChatSession | None
+    client_id: int
+    client_name: str
+    provider: str
+    session_id: int | None  # None: a new session is created when the reply is stored
     session_key: str
     new_turns: list[ChatTurn]
     request: ChatRequest
     api_key_id: int | None
+
+    @property
+    def model(self) -> str:
+        return self.request.model
 
 
 def new_session_key() -> str:
@@ -123,9 +130,12 @@ def prepare_chat(
         temperature=client.temperature if temperature is None else temperature,
         max_tokens=min(client.max_tokens, max_tokens) if max_tokens else client.max_tokens,
     )
+    # Plain values, not ORM objects: the commit in persist() must not trigger reloads.
     return PreparedChat(
-        client=client,
-        session=session,
+        client_id=client.id,
+        client_name=client.name,
+        provider=client.provider,
+        session_id=session.id if session is not None else None,
         session_key=session_key or new_session_key(),
         new_turns=new_turns,
         request=request,
@@ -139,12 +149,12 @@ def _record_error(provider: str, error: ProviderError) -> None:
 
 def complete(prepared: PreparedChat) -> tuple[Completion, int]:
     """Call the provider; persist and return (completion, latency in ms)."""
-    provider = get_provider(prepared.client.provider, current_settings())
+    provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     try:
         completion = provider.complete(prepared.request)
     except ProviderError as error:
-        _record_error(prepared.client.provider, error)
+        _record_error(prepared.provider, error)
         raise
     latency_ms = int((time.perf_counter() - started) * 1000)
     persist(prepared, completion.content, completion.usage, latency_ms)
@@ -153,7 +163,7 @@ def complete(prepared: PreparedChat) -> tuple[Completion, int]:
 
 def stream(prepared: PreparedChat) -> Iterator[StreamChunk]:
     """Yield the provider's chunks; persist once the last one arrived."""
-    provider = get_provider(prepared.client.provider, current_settings())
+    provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     parts: list[str] = []
     usage = Usage()
@@ -164,35 +174,52 @@ def stream(prepared: PreparedChat) -> Iterator[StreamChunk]:
                 usage = chunk.usage
             yield chunk
     except ProviderError as error:
-        _record_error(prepared.client.provider, error)
+        _record_error(prepared.provider, error)
         raise
     persist(prepared, "".join(parts), usage, int((time.perf_counter() - started) * 1000))
 
 
 def persist(prepared: PreparedChat, reply: str, usage: Usage, latency_ms: int) -> None:
-    """Store the new turns and the reply in one transaction."""
-    session = prepared.session
-    if session is None:
-        session = ChatSession(
-            client_id=prepared.client.id,
-            session_key=prepared.session_key,
-            api_key_id=prepared.api_key_id,
-        )
-        db.session.add(session)
-        db.session.flush()
-    # Rows are added by session_id so a long session's history is never loaded here.
-    for turn in prepared.new_turns:
-        db.session.add(ChatMessage(session_id=session.id, role=turn.role, content=turn.content))
-    db.session.add(
-        ChatMessage(
-            session_id=session.id,
-            role="assistant",
-            content=reply,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            latency_ms=latency_ms,
-        )
+    """Store the new turns and the reply in one transaction, with Core inserts: this is
+    the hot path of every chat request, and no ORM object is needed afterwards."""
+    connection = db.session.connection()
+    session_id = prepared.session_id
+    if session_id is None:
+        session_id = connection.execute(
+            insert(ChatSession.__table__)
+            .values(
+                client_id=prepared.client_id,
+                session_key=prepared.session_key,
+                api_key_id=prepared.api_key_id,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .returning(ChatSession.__table__.c.id)
+        ).scalar_one()
+    rows = [
+        {"session_id": session_id, "role": turn.role, "content": turn.content}
+        for turn in prepared.new_turns
+    ]
+    rows.append(
+        {
+            "session_id": session_id,
+            "role": "assistant",
+            "content": reply,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "latency_ms": latency_ms,
+        }
+    )
+    now = utcnow()
+    connection.execute(
+        insert(ChatMessage.__table__),
+        [
+            {"prompt_tokens": None, "completion_tokens": None, "latency_ms": None}
+            | row
+            | {"created_at": now}
+            for row in rows
+        ],
     )
     db.session.commit()
-    TOKENS.labels(provider=prepared.client.provider, kind="prompt").inc(usage.prompt_tokens)
-    TOKENS.labels(provider=prepared.client.provider, kind="completion").inc(usage.completion_tokens)
+    TOKENS.labels(provider=prepared.provider, kind="prompt").inc(usage.prompt_tokens)
+    TOKENS.labels(provider=prepared.provider, kind="completion").inc(usage.completion_tokens)

@@ -149,8 +149,8 @@ def _chat(route: ClientRoute) -> Response:
     completion, latency_ms = chat.complete(prepared)
     return jsonify(
         session_key=prepared.session_key,
-        client=prepared.client.name,
-        model=completion.model or prepared.client.model,
+        client=prepared.client_name,
+        model=completion.model or prepared.model,
         message={"role": "assistant", "content": completion.content},
         reply=completion.content,
         finish_reason=completion.finish_reason,
@@ -168,8 +168,8 @@ def _stream_native(prepared: chat.PreparedChat) -> Response:
     chunks = _primed(chat.stream(prepared))
     head = {
         "session_key": prepared.session_key,
-        "client": prepared.client.name,
-        "model": prepared.client.model,
+        "client": prepared.client_name,
+        "model": prepared.model,
     }
 
     def events() -> Iterator[str]:
@@ -221,7 +221,7 @@ def _openai_chat(route: ClientRoute) -> Response:
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    model = prepared.client.model
+    model = prepared.model
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return _stream_openai(prepared, completion_id, created, model, include_usage)

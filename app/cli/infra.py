@@ -1,0 +1,79 @@
+"""flask infra ...: runs and plan review."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.cli.common import fmt_time, service_errors
+from app.cli.runs import describe, finish, run_row, summary_text
+from app.config import current_settings
+from app.services import infra as service
+
+infra = AppGroup("infra", help="Terraform runs: list, inspect, approve, discard.")
+
+
+@infra.command("runs")
+@click.option("--client", "client_name")
+@click.option("--account", "account_number")
+@service_errors
+def runs(client_name: str | None, account_number: str | None) -> None:
+    """List runs, newest first."""
+    rows = service.list_runs(account_number, client_name)
+    if not rows:
+        click.echo("no runs yet: flask clients deploy NAME --account NUMBER")
+        return
+    click.echo(f"{'ID':>5}  {'KIND':<8}{'STATUS':<19}{'WORKSPACE':<44}{'CHANGES':<12}CREATED")
+    for run in rows:
+        click.echo(run_row(run))
+
+
+@infra.command("show")
+@click.argument("run_id", type=int)
+@service_errors
+def show(run_id: int) -> None:
+    """A run's status, who asked and approved, and every resource change."""
+    run = service.get_run(run_id)
+    click.echo(describe(run))
+    for label, value in (
+        ("requested by", run.requested_by or "-"),
+        ("approved by", run.approved_by or "-"),
+        ("created", fmt_time(run.created_at)),
+        ("planned", fmt_time(run.planned_at)),
+        ("finished", fmt_time(run.finished_at)),
+        ("config hash", run.config_hash or "-"),
+        ("plan hash", run.plan_file_hash or "-"),
+        ("rq job", run.rq_job_id or "-"),
+        ("attempts", run.attempts),
+    ):
+        click.echo(f"{label + ':':<14}{value}")
+    if run.error:
+        click.echo(f"error:        {run.error}")
+    click.echo("")
+    click.echo(summary_text(run))
+
+
+@infra.command("logs")
+@click.argument("run_id", type=int)
+@service_errors
+def logs(run_id: int) -> None:
+    """The full log of a run."""
+    click.echo(service.get_run(run_id).log, nl=False)
+
+
+@infra.command("approve")
+@click.argument("run_id", type=int)
+@click.option("--wait", is_flag=True, help="Block until the apply ends; non-zero if it errored.")
+@service_errors
+def approve(run_id: int, wait: bool) -> None:
+    """Apply exactly the reviewed plan (refused if it went stale)."""
+    run = service.approve_run(run_id)
+    finish(run, wait, current_settings().JOB_TIMEOUT_SECONDS)
+
+
+@infra.command("discard")
+@click.argument("run_id", type=int)
+@service_errors
+def discard(run_id: int) -> None:
+    """Drop a plan awaiting approval."""
+    click.echo(describe(service.discard_run(run_id)))

@@ -1,0 +1,1 @@
+"""Infrastructure: workspace rendering, the terraform runner, plan summaries, locks, kubernetes."""

@@ -1,0 +1,278 @@
+"""The steps every infrastructure job shares: render, lock, init, plan, review, apply.
+
+Jobs (``jobs/``) are thin: they send signals and decide about retries; this module
+moves a run through its statuses and keeps the client's status in step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.config import Settings, current_settings
+from app.extensions import db
+from app.hosts import default_host
+from app.infra.locks import WorkspaceLock
+from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
+from app.infra.render import ClientWorkspaceSpec, RenderedWorkspace, render_client_workspace
+from app.infra.run_log import RunLog
+from app.infra.terraform import TerraformRunner
+from app.models import (
+    ACTIVE_STATUSES,
+    DeploymentStatus,
+    InfraRun,
+    LlmClient,
+    ResourceStatus,
+    RunKind,
+    RunStatus,
+)
+from app.models.common import utcnow
+from app.queue import redis_connection
+
+
+class StalePlan(Exception):
+    """The saved plan no longer matches the configuration or the state."""
+
+
+def workspaces_dir(settings: Settings | None = None) -> Path:
+    settings = settings or current_settings()
+    return Path(settings.WORKSPACES_DIR or os.path.join(current_app.instance_path, "workspaces"))
+
+
+def client_workspace_key(account_number: str, client_name: str) -> str:
+    return f"clients/{account_number}/{client_name}"
+
+
+def client_spec(
+    account_number: str, client_name: str, customer_api_domain: str | None = None
+) -> ClientWorkspaceSpec:
+    """The workspace spec from settings; a deleted client's own domain may differ."""
+    settings = current_settings()
+    if customer_api_domain and customer_api_domain != settings.CUSTOMER_API_DOMAIN:
+        settings = settings.model_copy(update={"CUSTOMER_API_DOMAIN": customer_api_domain})
+    return ClientWorkspaceSpec.from_settings(settings, account_number, client_name)
+
+
+def render_for_run(run: InfraRun, *, dry_run: bool = False) -> RenderedWorkspace:
+    """Render the run's workspace (``dry_run``: only compute its path and hash)."""
+    return render_client_workspace(
+        client_spec(run.account_number, run.target_name), workspaces_dir(), dry_run=dry_run
+    )
+
+
+def client_api_url(client: LlmClient) -> str:
+    host = default_host(
+        client.name, client.account.account_number, current_settings().CUSTOMER_API_DOMAIN
+    )
+    return f"https://{host}/llm-client/"
+
+
+def aws_env(settings: Settings) -> dict[str, str]:
+    """The standard AWS environment for the provider (boto3 reads the same variables)."""
+    env = {"AWS_REGION": settings.AWS_REGION, "AWS_DEFAULT_REGION": settings.AWS_REGION}
+    if settings.AWS_ENDPOINT_URL:
+        env["AWS_ENDPOINT_URL"] = settings.AWS_ENDPOINT_URL
+    if settings.AWS_MAX_ATTEMPTS:
+        env["AWS_MAX_ATTEMPTS"] = str(settings.AWS_MAX_ATTEMPTS)
+    return env
+
+
+def runner_for(path: Path, log: RunLog) -> TerraformRunner:
+    settings = current_settings()
+    return TerraformRunner(
+        path,
+        binary=settings.TF_BINARY,
+        plugin_dir=settings.TF_PLUGIN_DIR,
+        timeout=settings.TF_TIMEOUT_SECONDS,
+        env=aws_env(settings),
+        log=log,
+    )
+
+
+@contextlib.contextmanager
+def locked_workspace(run: InfraRun, log: RunLog) -> Iterator[None]:
+    """Hold the workspace's lock; waits for a run in progress to finish first."""
+    settings = current_settings()
+    lock = WorkspaceLock(
+        redis_connection(settings), run.workspace_key, ttl=settings.LOCK_TTL_SECONDS
+    )
+    log(f"waiting for the lock of {run.workspace_key}")
+    lock.acquire(wait_timeout=settings.JOB_TIMEOUT_SECONDS)
+    try:
+        log("lock acquired")
+        _fail_abandoned_runs(run, log)
+        yield
+    finally:
+        lock.release()
+
+
+def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
+    """Runs left 'in progress' by a worker that died: we hold the lock, so nobody runs them."""
+    abandoned = db.session.execute(
+        select(InfraRun).where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.id != run.id,
+            InfraRun.status.in_(ACTIVE_STATUSES - {RunStatus.QUEUED}),
+        )
+    ).scalars()
+    for other in abandoned:
+        other.status = RunStatus.ERRORED
+        other.error = "the worker running this run stopped (its workspace lock expired)"
+        other.finished_at = utcnow()
+        log(f"marked run {other.id} errored: its worker stopped")
+    db.session.commit()
+
+
+def set_status(run: InfraRun, status: RunStatus, **fields) -> None:
+    run.status = status
+    for key, value in fields.items():
+        setattr(run, key, value)
+    if status in (
+        RunStatus.APPLIED,
+        RunStatus.DESTROYED,
+        RunStatus.DISCARDED,
+        RunStatus.ERRORED,
+    ):
+        run.finished_at = utcnow()
+    db.session.commit()
+
+
+def last_applied_config(run: InfraRun) -> InfraRun | None:
+    """The latest run that changed this workspace, if it was a successful deploy."""
+    latest = db.session.execute(
+        select(InfraRun)
+        .where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.status.in_([RunStatus.APPLIED, RunStatus.DESTROYED]),
+            InfraRun.kind != RunKind.PLAN,
+            InfraRun.id != run.id,
+        )
+        .order_by(InfraRun.finished_at.desc(), InfraRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return latest if latest is not None and latest.status == RunStatus.APPLIED else None
+
+
+@dataclass
+class PlanResult:
+    summary: PlanSummary
+    approved: bool
+
+
+def auto_approves(run: InfraRun, summary: PlanSummary) -> bool:
+    policy = "always" if run.auto_approve else current_settings().AUTO_APPROVE
+    if policy == "always":
+        return True
+    if policy == "creates_only":
+        return run.kind == RunKind.APPLY and summary.only_creates
+    return False
+
+
+def plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> PlanResult:
+    """init + plan into a saved plan file + summary; the run is then awaiting approval
+    unless the auto-approve policy says otherwise."""
+    set_status(run, RunStatus.PLANNING, started_at=run.started_at or utcnow())
+    runner = runner_for(workspace.path, log)
+    runner.init()
+    plan_name = f"run-{run.id}.tfplan"
+    runner.plan(out=plan_name, destroy=run.kind == RunKind.DESTROY)
+    show = runner.show_json(plan_name)
+    summary = summarize_plan(show)
+    log.flush()
+    run.plan_summary = summary.to_dict()
+    run.plan_text = summary.text()
+    run.plan_file = plan_name
+    run.plan_file_hash = plan_file_hash(workspace.path / plan_name)
+    run.config_hash = workspace.config_hash
+    run.planned_at = utcnow()
+    approved = auto_approves(run, summary) or summary.no_changes
+    if approved and not summary.no_changes:
+        run.approved_by = run.approved_by or "auto-approve"
+        run.approved_at = utcnow()
+    set_status(run, RunStatus.AWAITING_APPROVAL)
+    return PlanResult(summary=summary, approved=approved)
+
+
+def check_not_stale(run: InfraRun, workspace: RenderedWorkspace) -> None:
+    if run.config_hash != workspace.config_hash:
+        raise StalePlan("the configuration changed since this plan was made")
+    plan_path = workspace.path / (run.plan_file or "")
+    if not run.plan_file or not plan_path.exists():
+        raise StalePlan("the saved plan file is gone")
+    if plan_file_hash(plan_path) != run.plan_file_hash:
+        raise StalePlan("the saved plan file changed")
+    later = db.session.execute(
+        select(InfraRun.id).where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.id != run.id,
+            InfraRun.status.in_([RunStatus.APPLIED, RunStatus.DESTROYED]),
+            InfraRun.finished_at > run.planned_at,
+        )
+    ).first()
+    if later is not None:
+        raise StalePlan(f"run {later[0]} changed the infrastructure since this plan was made")
+
+
+def apply(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """Apply exactly the saved plan of ``run``."""
+    check_not_stale(run, workspace)
+    busy = RunStatus.DESTROYING if run.kind == RunKind.DESTROY else RunStatus.APPLYING
+    set_status(run, busy)
+    summary = PlanSummary.from_dict(run.plan_summary or {})
+    if not summary.no_changes:
+        runner_for(workspace.path, log).apply(run.plan_file or "")
+    log.flush()
+    done = RunStatus.DESTROYED if run.kind == RunKind.DESTROY else RunStatus.APPLIED
+    set_status(run, done)
+    _remove_plan_file(workspace, run)
+
+
+def _remove_plan_file(workspace: RenderedWorkspace, run: InfraRun) -> None:
+    if run.plan_file:
+        (workspace.path / run.plan_file).unlink(missing_ok=True)
+
+
+def remove_workspace(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the client's status follows its runs ---------------------------------------------
+
+
+def client_of(run: InfraRun) -> LlmClient | None:
+    return db.session.get(LlmClient, run.client_id) if run.client_id else None
+
+
+def sync_client_status(run: InfraRun) -> None:
+    client = client_of(run)
+    if client is None:
+        return
+    settings = current_settings()
+    if run.status == RunStatus.AWAITING_APPROVAL:
+        client.deployment_status = DeploymentStatus.AWAITING_APPROVAL
+    elif run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY:
+        client.deployment_status = DeploymentStatus.DEPLOYED
+        client.dns_status = ResourceStatus.READY
+        client.tls_status = (
+            ResourceStatus.READY if settings.KUBERNETES_ENABLED else ResourceStatus.UNMANAGED
+        )
+        client.deployed_at = client.deployed_at or utcnow()
+    elif run.status == RunStatus.DESTROYED:
+        client.deployment_status = DeploymentStatus.DRAFT
+        client.dns_status = ResourceStatus.NONE
+        client.tls_status = ResourceStatus.NONE
+        client.deployed_at = None
+    elif run.status == RunStatus.ERRORED:
+        client.deployment_status = DeploymentStatus.ERRORED
+        client.dns_status = ResourceStatus.ERRORED
+    elif run.status == RunStatus.DISCARDED:
+        was_live = client.dns_status in (ResourceStatus.READY, ResourceStatus.UNMANAGED)
+        client.deployment_status = DeploymentStatus.DEPLOYED if was_live else DeploymentStatus.DRAFT
+    db.session.commit()

@@ -1,0 +1,28 @@
+"""Lifecycle signals (blinker). Every job sends ``pre_<job>`` before it starts its work
+and ``post_<job>`` after it ends (with the run), so other parts can react (notify,
+audit, clean up) without the jobs knowing them."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+JOB_NAMES = ("deploy_default_api", "undeploy_default_api", "delete_default_api", "apply_run")
+
+pre_deploy_default_api = _signals.signal("pre_deploy_default_api")
+post_deploy_default_api = _signals.signal("post_deploy_default_api")
+pre_undeploy_default_api = _signals.signal("pre_undeploy_default_api")
+post_undeploy_default_api = _signals.signal("post_undeploy_default_api")
+pre_delete_default_api = _signals.signal("pre_delete_default_api")
+post_delete_default_api = _signals.signal("post_delete_default_api")
+pre_apply_run = _signals.signal("pre_apply_run")
+post_apply_run = _signals.signal("post_apply_run")
+
+
+def pre(job_name: str):
+    return _signals.signal(f"pre_{job_name}")
+
+
+def post(job_name: str):
+    return _signals.signal(f"post_{job_name}")

@@ -1,0 +1,49 @@
+"""deploy_default_api: render, plan, (review,) apply a client's infrastructure;
+apply_run: apply an approved plan."""
+
+from __future__ import annotations
+
+from app.infra import pipeline
+from app.models import RunKind, RunStatus
+from jobs.common import job_context, load_run
+
+
+def deploy_default_api(client_id: int, run_id: int) -> str:
+    run = load_run(run_id)
+    with (
+        job_context("deploy_default_api", run, client_id=client_id) as log,
+        pipeline.locked_workspace(run, log),
+    ):
+        workspace = pipeline.render_for_run(run)
+        log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
+        previous = pipeline.last_applied_config(run)
+        if (
+            not run.drift_check
+            and previous is not None
+            and previous.config_hash == workspace.config_hash
+        ):
+            log(f"configuration unchanged since run {previous.id}: terraform not run")
+            pipeline.set_status(
+                run,
+                RunStatus.APPLIED,
+                config_hash=workspace.config_hash,
+                note=f"unchanged since run {previous.id}; use --drift-check to compare "
+                "with the real infrastructure",
+            )
+            return run.status.value
+        result = pipeline.plan(run, workspace, log)
+        if result.approved:
+            pipeline.apply(run, workspace, log)
+        else:
+            log(f"plan saved: awaiting approval (flask infra approve {run.id})")
+    return run.status.value
+
+
+def apply_run(run_id: int) -> str:
+    run = load_run(run_id)
+    with job_context("apply_run", run) as log, pipeline.locked_workspace(run, log):
+        workspace = pipeline.render_for_run(run)
+        pipeline.apply(run, workspace, log)
+        if run.kind == RunKind.DESTROY and run.client_id is None:
+            pipeline.remove_workspace(workspace.path)
+    return run.status.value

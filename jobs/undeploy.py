@@ -1,0 +1,21 @@
+"""undeploy_default_api: destroy a client's infrastructure and keep the client."""
+
+from __future__ import annotations
+
+from app.infra import pipeline
+from jobs.common import job_context, load_run
+
+
+def undeploy_default_api(client_id: int, run_id: int) -> str:
+    run = load_run(run_id)
+    with (
+        job_context("undeploy_default_api", run, client_id=client_id) as log,
+        pipeline.locked_workspace(run, log),
+    ):
+        workspace = pipeline.render_for_run(run)
+        result = pipeline.plan(run, workspace, log)
+        if result.approved:
+            pipeline.apply(run, workspace, log)
+        else:
+            log(f"destroy plan saved: awaiting approval (flask infra approve {run.id})")
+    return run.status.value

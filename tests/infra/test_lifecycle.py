@@ -1,0 +1,267 @@
+"""Deploy, review, undeploy and delete end to end: real terraform against moto's server,
+a real Redis server, and real workers (a worker process, or an in-process burst worker
+where the test must observe signals)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from sqlalchemy import select
+
+from app import signals
+from app.cli.worker import AppWorker
+from app.devservices import AWS_TEST_ENV
+from app.extensions import db
+from app.models import DeploymentStatus, InfraRun, LlmClient, RunStatus
+from app.queue import job_queue, redis_connection
+from app.services import infra
+from tests.conftest import CUSTOMER_DOMAIN, host_of
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def aws_env():
+    old = {k: os.environ.get(k) for k in AWS_TEST_ENV}
+    os.environ.update(AWS_TEST_ENV)
+    yield
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def route53(moto_server):
+    return boto3.client("route53", endpoint_url=moto_server, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def zone_id(route53) -> str:
+    zone = route53.create_hosted_zone(Name=CUSTOMER_DOMAIN, CallerReference="lifecycle")
+    return zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def infra_settings(moto_server, redis_url, zone_id, tmp_path) -> dict[str, object]:
+    redis_connection_for(redis_url).flushdb()
+    return {
+        "REDIS_URL": redis_url,
+        "AWS_ENDPOINT_URL": moto_server,
+        "ROUTE53_ZONE_ID": zone_id,
+        "WORKSPACES_DIR": str(tmp_path / "workspaces"),
+        "JOB_MAX_RETRIES": 1,
+        "JOB_BACKOFF_SECONDS": "1",
+        "LOCK_TTL_SECONDS": 5,
+    }
+
+
+def fresh(client_id: int) -> LlmClient:
+    """The client as the database has it now (workers change it; burst workers also end
+    the test's session)."""
+    db.session.expire_all()
+    return db.session.get(LlmClient, client_id)
+
+
+def redis_connection_for(url: str):
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+@pytest.fixture
+def infra_app(app, make_app, infra_settings):
+    """The test app, with infrastructure settings, inside its app context."""
+    application = make_app(**infra_settings)
+    with application.app_context():
+        yield application
+        db.session.remove()
+
+
+@pytest.fixture
+def worker_process(infra_app, infra_settings, migrated):
+    """A real `flask worker` process on the same database, Redis and moto."""
+    procs: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        env = {
+            **os.environ,
+            **{k: str(v) for k, v in infra_settings.items()},
+            "DATABASE_URL": migrated,
+            "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
+            "FLASK_APP": "wsgi.py",
+            "LOG_LEVEL": "WARNING",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env, start_new_session=True
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_burst_worker(app) -> None:
+    AppWorker([job_queue()], connection=redis_connection()).work(burst=True)
+
+
+def wait_until(run_id: int, statuses: set[RunStatus], timeout: float = 240) -> InfraRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        run = db.session.get(InfraRun, run_id)
+        if run.status in statuses:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} still {run.status} after {timeout}s:\n{run.log}")
+
+
+def a_records(route53, zone_id: str, name: str) -> list[dict]:
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return [r for r in records if r["Name"].rstrip(".") == name and r["Type"] == "A"]
+
+
+def test_deploy_auto_approve_then_undeploy(
+    infra_app, worker_process, account, make_client, route53, zone_id
+):
+    client = make_client(account, "demo", deployed=False)
+    http = infra_app.test_client()
+    worker_process()
+    cli = infra_app.test_cli_runner()
+    result = cli.invoke(
+        args=[
+            "clients",
+            "deploy",
+            "demo",
+            "--account",
+            account.account_number,
+            "--auto-approve",
+            "--wait",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    run = db.session.execute(select(InfraRun)).scalar_one()
+    assert run.status == RunStatus.APPLIED
+    assert run.plan_summary["counts"]["create"] >= 1
+    assert "terraform" in run.log.lower() or "apply" in run.log.lower()
+    records = a_records(route53, zone_id, host_of(client))
+    assert len(records) == 1
+    assert records[0]["ResourceRecords"] == [{"Value": "127.0.0.1"}]
+    db.session.refresh(client)
+    assert client.deployment_status == DeploymentStatus.DEPLOYED
+    assert (
+        http.post("/llm-client/", json=CHAT, headers={"Host": host_of(client)}).status_code == 200
+    )
+
+    result = cli.invoke(
+        args=[
+            "clients",
+            "undeploy",
+            "demo",
+            "--account",
+            account.account_number,
+            "--auto-approve",
+            "--wait",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert a_records(route53, zone_id, host_of(client)) == []
+    db.session.refresh(client)
+    assert client.deployment_status == DeploymentStatus.DRAFT
+    assert (
+        http.post("/llm-client/", json=CHAT, headers={"Host": host_of(client)}).status_code == 404
+    )
+
+
+def test_review_approve_and_stale_plans(
+    infra_app, account, make_client, route53, zone_id, make_app
+):
+    client = make_client(account, "review-bot", deployed=False)
+    client_id, host = client.id, host_of(client)
+    run = infra.request_deploy(client)
+    run_burst_worker(infra_app)
+    run = wait_until(run.id, {RunStatus.AWAITING_APPROVAL, RunStatus.ERRORED})
+    assert run.status == RunStatus.AWAITING_APPROVAL, run.log
+    changes = run.plan_summary["changes"]
+    assert [(c["action"], c["type"]) for c in changes] == [("create", "aws_route53_record")]
+    assert fresh(client_id).deployment_status == DeploymentStatus.AWAITING_APPROVAL
+    assert a_records(route53, zone_id, host) == []  # nothing applied yet
+
+    infra.approve_run(run.id, approved_by="ops@example.com")
+    run_burst_worker(infra_app)
+    run = wait_until(run.id, {RunStatus.APPLIED, RunStatus.ERRORED})
+    assert run.status == RunStatus.APPLIED, run.log
+    assert run.approved_by == "ops@example.com"
+    assert len(a_records(route53, zone_id, host)) == 1
+
+    # A plan made, then the configuration changes: approving it is refused.
+    second = make_client(fresh(client_id).account, "stale-bot", deployed=False)
+    stale = infra.request_deploy(second)
+    run_burst_worker(infra_app)
+    stale = wait_until(stale.id, {RunStatus.AWAITING_APPROVAL, RunStatus.ERRORED})
+    changed = make_app(**{**_settings_of(infra_app), "DNS_TTL": 60})
+    with changed.app_context():
+        result = changed.test_cli_runner().invoke(args=["infra", "approve", str(stale.id)])
+        assert result.exit_code == 1
+        assert "stale" in result.output and "flask clients deploy stale-bot" in result.output
+    db.session.expire_all()
+    assert db.session.get(InfraRun, stale.id).status == RunStatus.DISCARDED
+
+
+def _settings_of(app) -> dict[str, object]:
+    settings = app.extensions["chatdock.settings"]
+    keys = ("REDIS_URL", "AWS_ENDPOINT_URL", "ROUTE53_ZONE_ID", "WORKSPACES_DIR")
+    return {k: getattr(settings, k) for k in keys}
+
+
+def test_delete_destroys_record_and_workspace_with_signals_in_order(
+    infra_app, account, make_client, route53, zone_id
+):
+    client = make_client(account, "doomed", deployed=False)
+    host, number, client_id = host_of(client), account.account_number, client.id
+    deploy = infra.request_deploy(client, auto_approve=True)
+    run_burst_worker(infra_app)
+    assert wait_until(deploy.id, {RunStatus.APPLIED, RunStatus.ERRORED}).status == RunStatus.APPLIED
+    workspace = Path(_settings_of(infra_app)["WORKSPACES_DIR"]) / number / "doomed"
+    assert workspace.exists()
+    fired: list[str] = []
+
+    def record(name: str):
+        def receiver(sender, **kwargs) -> None:
+            fired.append(name)
+
+        return receiver
+
+    receivers = {
+        "pre": record("pre_delete_default_api"),
+        "post": record("post_delete_default_api"),
+    }
+    signals.pre_delete_default_api.connect(receivers["pre"])
+    signals.post_delete_default_api.connect(receivers["post"])
+    try:
+        run = infra.request_delete(fresh(client_id))
+        run_burst_worker(infra_app)
+    finally:
+        signals.pre_delete_default_api.disconnect(receivers["pre"])
+        signals.post_delete_default_api.disconnect(receivers["post"])
+    run = wait_until(run.id, {RunStatus.DESTROYED, RunStatus.ERRORED})
+    assert run.status == RunStatus.DESTROYED, run.log
+    assert fired == ["pre_delete_default_api", "post_delete_default_api"]
+    assert a_records(route53, zone_id, host) == []
+    assert not workspace.exists()
