@@ -32,7 +32,8 @@ def delete_default_api(name: str, account_number: str, api_url: str, run_id: int
             spec = pipeline.client_spec(account_number, name, customer_api_domain=domain)
             workspace = render_client_workspace(spec, pipeline.workspaces_dir())
             pipeline.plan(run, workspace, log)
-            pipeline.apply(run, workspace, log)
+            if not pipeline.apply(run, workspace, log):
+                return run.status.value  # a retry's new plan needs review first
             settings = current_settings()
             if settings.KUBERNETES_ENABLED:
                 secret = spec.tls_secret_name

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.blueprints.api import bp as api_bp
 from app.blueprints.chat.schemas import ChatBody, ErrorBody, OpenAIChatBody
+from app.extensions import db
 from app.llm.echo import ERROR_TRIGGER, TIMEOUT_TRIGGER
 from app.openapi import (
     CHAT_ERROR_STATUSES,
@@ -243,11 +244,12 @@ def _run(
     examples: int,
     path_parameters: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    base_url: str | None = None,
     checks: list,
     stream: bool = False,
 ) -> list[Any]:
-    """Generate ``examples`` cases of one operation, send each, run ``checks`` on each
-    answer; return the responses."""
+    """Generate ``examples`` cases of one operation, send each (to ``base_url``: a client
+    host for the host-based paths), run ``checks`` on each answer; return the responses."""
     operation = schema[path][method]
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
     if mode is GenerationMode.POSITIVE and method == "POST":
@@ -270,7 +272,13 @@ def _run(
     )
     @given(case=strategy)
     def exercise(case) -> None:
-        responses.append(case.call_and_validate(headers=headers, checks=checks))
+        try:
+            response = case.call_and_validate(base_url=base_url, headers=headers, checks=checks)
+            responses.append(response)
+        finally:
+            # The test's app context outlives the requests, so end the session as each
+            # request's own teardown would: one failed request must not fail the next.
+            db.session.remove()
 
     exercise()
     return responses
@@ -335,9 +343,9 @@ def test_chat_endpoints_conform(live, path: str, auth: str, variant: str) -> Non
     requiring a key (sent as x-api-key or as a bearer token)."""
     schema, clients, checks = live
     client, headers = clients[auth]
-    path_parameters = None
+    path_parameters, base_url = None, None
     if path in CLIENT_HOST_PATHS:
-        headers = {"Host": host_of(client), **headers}
+        base_url = f"http://{host_of(client)}"  # the `client_host` server variable
     else:
         path_parameters = {"client_id": client.id, "name": client.name}
     mode = GenerationMode.NEGATIVE if variant == "negative" else GenerationMode.POSITIVE
@@ -351,6 +359,7 @@ def test_chat_endpoints_conform(live, path: str, auth: str, variant: str) -> Non
         examples=EXAMPLES[variant],
         path_parameters=path_parameters,
         headers=headers,
+        base_url=base_url,
         checks=checks,
         stream=variant == "stream",
     )
@@ -370,9 +379,9 @@ def test_preflights_conform(live, path: str, origin: str) -> None:
     """Preflights from generated origins (refused) and from the client's own host."""
     schema, clients, checks = live
     client, _ = clients["open"]
-    headers, path_parameters = {}, None
+    headers, path_parameters, base_url = {}, None, None
     if path in CLIENT_HOST_PATHS:
-        headers = {"Host": host_of(client)}
+        base_url = f"http://{host_of(client)}"
     else:
         path_parameters = {"client_id": client.id, "name": client.name}
     if origin == "own":
@@ -385,6 +394,7 @@ def test_preflights_conform(live, path: str, origin: str) -> None:
         examples=PREFLIGHT_EXAMPLES if origin == "generated" else 2,
         path_parameters=path_parameters,
         headers=headers,
+        base_url=base_url,
         checks=checks,
     )
     assert {r.status_code for r in responses} == ({204} if origin == "own" else {403})

@@ -220,18 +220,66 @@ def check_not_stale(run: InfraRun, workspace: RenderedWorkspace) -> None:
         raise StalePlan(f"run {later[0]} changed the infrastructure since this plan was made")
 
 
-def apply(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
-    """Apply exactly the saved plan of ``run``."""
+def apply(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
+    """Apply exactly the saved plan of ``run``. False when a retry found that it must be
+    reviewed again (the run is then awaiting approval with a new plan)."""
     check_not_stale(run, workspace)
     busy = RunStatus.DESTROYING if run.kind == RunKind.DESTROY else RunStatus.APPLYING
     set_status(run, busy)
     summary = PlanSummary.from_dict(run.plan_summary or {})
     if not summary.no_changes:
+        if run.apply_started_at is not None and not _replan_after_failed_apply(
+            run, workspace, summary, log
+        ):
+            return False
+        run.apply_started_at = run.apply_started_at or utcnow()
+        db.session.commit()
         runner_for(workspace.path, log).apply(run.plan_file or "")
     log.flush()
     done = RunStatus.DESTROYED if run.kind == RunKind.DESTROY else RunStatus.APPLIED
     set_status(run, done)
     _remove_plan_file(workspace, run)
+    return True
+
+
+def _change_set(summary: PlanSummary) -> dict[str, str]:
+    return {c.address: c.action for c in summary.changes if c.action not in ("no-op", "read")}
+
+
+def _replan_after_failed_apply(
+    run: InfraRun, workspace: RenderedWorkspace, approved: PlanSummary, log: RunLog
+) -> bool:
+    """An earlier attempt of this apply failed part-way, so the state moved and the saved
+    plan is stale. Plan again: apply it when it only finishes what was approved (the same
+    resources, a create possibly become a replace of the half-made resource); otherwise
+    the new plan goes back to review."""
+    log("an earlier apply attempt failed part-way: planning again")
+    runner = runner_for(workspace.path, log)
+    plan_name = f"run-{run.id}-retry-{run.attempts}.tfplan"
+    runner.plan(out=plan_name, destroy=run.kind == RunKind.DESTROY)
+    fresh = summarize_plan(runner.show_json(plan_name))
+    approved_changes, new_changes = _change_set(approved), _change_set(fresh)
+    within = all(
+        address in approved_changes
+        and (action == approved_changes[address] or approved_changes[address] == "create")
+        for address, action in new_changes.items()
+    )
+    _remove_plan_file(workspace, run)
+    run.plan_file = plan_name
+    run.plan_file_hash = plan_file_hash(workspace.path / plan_name)
+    run.planned_at = utcnow()
+    if within:
+        log("the new plan only finishes the approved changes: applying it")
+        db.session.commit()
+        return True
+    log("the new plan differs from the approved one: it needs a new review")
+    run.plan_summary = fresh.to_dict()
+    run.plan_text = fresh.text()
+    run.approved_at = None
+    run.approved_by = None
+    run.apply_started_at = None
+    set_status(run, RunStatus.AWAITING_APPROVAL)
+    return False
 
 
 def _remove_plan_file(workspace: RenderedWorkspace, run: InfraRun) -> None:

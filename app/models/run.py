@@ -82,6 +82,8 @@ class InfraRun(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when terraform apply first starts: a retry then knows the state may have moved.
+    apply_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property

@@ -45,6 +45,7 @@ def upgrade():
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('planned_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('apply_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['client_id'], ['llm_clients.id'], name=op.f('fk_infra_runs_client_id_llm_clients'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['domain_id'], ['custom_domains.id'], name=op.f('fk_infra_runs_domain_id_custom_domains'), ondelete='SET NULL'),

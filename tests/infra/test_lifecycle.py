@@ -4,137 +4,18 @@ where the test must observe signals)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import boto3
-import pytest
 from sqlalchemy import select
 
 from app import signals
-from app.cli.worker import AppWorker
-from app.devservices import AWS_TEST_ENV
 from app.extensions import db
-from app.models import DeploymentStatus, InfraRun, LlmClient, RunStatus
-from app.queue import job_queue, redis_connection
+from app.models import DeploymentStatus, InfraRun, RunStatus
 from app.services import infra
-from tests.conftest import CUSTOMER_DOMAIN, host_of
+from tests.conftest import host_of
+from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def aws_env():
-    old = {k: os.environ.get(k) for k in AWS_TEST_ENV}
-    os.environ.update(AWS_TEST_ENV)
-    yield
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(scope="module")
-def route53(moto_server):
-    return boto3.client("route53", endpoint_url=moto_server, region_name="us-east-1")
-
-
-@pytest.fixture(scope="module")
-def zone_id(route53) -> str:
-    zone = route53.create_hosted_zone(Name=CUSTOMER_DOMAIN, CallerReference="lifecycle")
-    return zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
-
-
-@pytest.fixture
-def infra_settings(moto_server, redis_url, zone_id, tmp_path) -> dict[str, object]:
-    redis_connection_for(redis_url).flushdb()
-    return {
-        "REDIS_URL": redis_url,
-        "AWS_ENDPOINT_URL": moto_server,
-        "ROUTE53_ZONE_ID": zone_id,
-        "WORKSPACES_DIR": str(tmp_path / "workspaces"),
-        "JOB_MAX_RETRIES": 1,
-        "JOB_BACKOFF_SECONDS": "1",
-        "LOCK_TTL_SECONDS": 5,
-    }
-
-
-def fresh(client_id: int) -> LlmClient:
-    """The client as the database has it now (workers change it; burst workers also end
-    the test's session)."""
-    db.session.expire_all()
-    return db.session.get(LlmClient, client_id)
-
-
-def redis_connection_for(url: str):
-    import redis
-
-    return redis.Redis.from_url(url)
-
-
-@pytest.fixture
-def infra_app(app, make_app, infra_settings):
-    """The test app, with infrastructure settings, inside its app context."""
-    application = make_app(**infra_settings)
-    with application.app_context():
-        yield application
-        db.session.remove()
-
-
-@pytest.fixture
-def worker_process(infra_app, infra_settings, migrated):
-    """A real `flask worker` process on the same database, Redis and moto."""
-    procs: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        env = {
-            **os.environ,
-            **{k: str(v) for k, v in infra_settings.items()},
-            "DATABASE_URL": migrated,
-            "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
-            "FLASK_APP": "wsgi.py",
-            "LOG_LEVEL": "WARNING",
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env, start_new_session=True
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def run_burst_worker(app) -> None:
-    AppWorker([job_queue()], connection=redis_connection()).work(burst=True)
-
-
-def wait_until(run_id: int, statuses: set[RunStatus], timeout: float = 240) -> InfraRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        db.session.expire_all()
-        run = db.session.get(InfraRun, run_id)
-        if run.status in statuses:
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} still {run.status} after {timeout}s:\n{run.log}")
-
-
-def a_records(route53, zone_id: str, name: str) -> list[dict]:
-    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
-    return [r for r in records if r["Name"].rstrip(".") == name and r["Type"] == "A"]
 
 
 def test_deploy_auto_approve_then_undeploy(

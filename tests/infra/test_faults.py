@@ -1,0 +1,138 @@
+"""Failures the infrastructure jobs must survive: a dead AWS endpoint, a killed worker,
+a job timeout. Real terraform, moto, Redis and worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+
+from app.devservices import moto_server
+from app.extensions import db
+from app.models import DeploymentStatus, InfraRun, RunStatus
+from app.services import infra
+from app.services.accounts import create_account
+from tests.conftest import CUSTOMER_DOMAIN, host_of
+from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
+
+
+def terraform_processes_in(path: Path) -> list[int]:
+    """Processes (terraform or its providers) whose working directory is ``path``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(entry / "cwd")).resolve() == path.resolve():
+                found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def blackhole() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_endpoint_down_during_apply_is_retried_then_errored(
+    app, make_app, infra_settings, worker_process, make_client
+):
+    with moto_server() as endpoint:
+        route53 = boto3.client("route53", endpoint_url=endpoint, region_name="us-east-1")
+        zone = route53.create_hosted_zone(Name=CUSTOMER_DOMAIN, CallerReference="down")
+        settings = {
+            **infra_settings,
+            "AWS_ENDPOINT_URL": endpoint,
+            "ROUTE53_ZONE_ID": zone["HostedZone"]["Id"].rsplit("/", 1)[-1],
+            "AWS_MAX_ATTEMPTS": 1,
+        }
+        down = make_app(**settings)
+        with down.app_context():
+            client = make_client(create_account("Fragile"), "fragile", deployed=False)
+            client_id = client.id
+            run = infra.request_deploy(client)
+            run_burst_worker(down)
+            run = wait_until(run.id, {RunStatus.AWAITING_APPROVAL, RunStatus.ERRORED})
+            assert run.status == RunStatus.AWAITING_APPROVAL, run.log
+    # moto is gone now: the apply cannot reach AWS.
+    with down.app_context():
+        infra.approve_run(run.id)
+        worker_process(settings)
+        run = wait_until(run.id, {RunStatus.ERRORED, RunStatus.APPLIED}, timeout=300)
+        assert run.status == RunStatus.ERRORED
+        assert run.attempts == 3  # the plan, the apply, and one retry of the apply
+        assert "retrying" in run.log
+        assert "connection refused" in run.log.lower() or "connect" in run.log.lower()
+        assert run.error
+        assert fresh(client_id).deployment_status == DeploymentStatus.ERRORED
+
+
+def test_killed_worker_releases_the_lock_and_a_new_deploy_converges(
+    infra_app, worker_process, account, make_client, route53, zone_id
+):
+    client = make_client(account, "survivor", deployed=False)
+    host = host_of(client)
+    first = worker_process()
+    run = infra.request_deploy(client, auto_approve=True)
+    run = wait_until(run.id, {RunStatus.APPLYING, RunStatus.APPLIED, RunStatus.ERRORED})
+    assert run.status == RunStatus.APPLYING, run.log
+    time.sleep(2)  # terraform is applying now
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+
+    worker_process()
+    again = infra.request_deploy(fresh(client.id), auto_approve=True)
+    again = wait_until(again.id, {RunStatus.APPLIED, RunStatus.ERRORED}, timeout=300)
+    assert again.status == RunStatus.APPLIED, again.log
+    db.session.expire_all()
+    assert db.session.get(InfraRun, run.id).status == RunStatus.ERRORED  # marked abandoned
+    records = a_records(route53, zone_id, host)
+    assert len(records) == 1, records
+    assert fresh(client.id).deployment_status == DeploymentStatus.DEPLOYED
+
+
+def test_job_timeout_leaves_no_terraform_process(
+    app, make_app, infra_settings, worker_process, make_client, zone_id
+):
+    with blackhole() as endpoint:
+        settings = {**infra_settings, "AWS_ENDPOINT_URL": endpoint, "JOB_TIMEOUT_SECONDS": 20}
+        hanging = make_app(**settings)
+        with hanging.app_context():
+            account = create_account("Stuck")
+            client = make_client(account, "stuck", deployed=False)
+            run = infra.request_deploy(client, auto_approve=True)
+            worker_process(settings)
+            run = wait_until(run.id, {RunStatus.ERRORED, RunStatus.APPLIED}, timeout=120)
+            assert run.status == RunStatus.ERRORED
+            assert "timed out" in run.error
+            workspace = Path(infra_settings["WORKSPACES_DIR"]) / account.account_number / "stuck"
+            time.sleep(1)
+            assert terraform_processes_in(workspace) == []
