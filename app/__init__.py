@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     from app import models  # noqa: F401  (register tables)
+    from app.blueprints.api import bp as api_bp
     from app.blueprints.chat import bp as chat_bp
     from app.blueprints.health import bp as health_bp
     from app.cli import register_cli
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(chat_bp)
+    app.register_blueprint(api_bp)
     csrf.exempt(chat_bp)
     register_cli(app)
     return app
