@@ -456,109 +456,78 @@ def _client_host_servers(customer_api_domain: str) -> list[dict[str, Any]]:
 def _paths(customer_api_domain: str) -> dict[str, Any]:
     native = NATIVE_DESCRIPTION.format(merge_rule=merge_rule())
     servers = _client_host_servers(customer_api_domain)
-    paths: dict[str, Any] = {
-        NATIVE_PATH: {
-            "servers": servers,
-            "post": _chat_operation(
-                operation_id="chatOnClientHost",
-                summary="Chat with the client of this host",
-                description=f"{native}\n\n{_client_host_note(NATIVE_PATH)}\n\n{AUTH_NOTE}",
-                body="ChatBody",
-                reply="ChatReply",
-                stream_description=NATIVE_STREAM,
-                stream_example=NATIVE_STREAM_EXAMPLE,
-                path_params=False,
-                tags=["chat"],
-            ),
-            "options": _preflight_operation(
-                "preflightChatOnClientHost", False, _client_host_note(NATIVE_PATH)
-            ),
-        },
-        NATIVE_BY_ID_PATH: {
-            "post": _chat_operation(
-                operation_id="chatByPath",
-                summary="Chat with a client named in the path",
-                description=f"{native}\n\n{BY_ID_NOTE}\n\n{AUTH_NOTE}",
-                body="ChatBody",
-                reply="ChatReply",
-                stream_description=NATIVE_STREAM,
-                stream_example=NATIVE_STREAM_EXAMPLE,
-                path_params=True,
-                tags=["chat"],
-            ),
-            "options": _preflight_operation("preflightChatByPath", True, BY_ID_NOTE),
-        },
-        OPENAI_PATH: {
-            "servers": servers,
-            "post": _chat_operation(
-                operation_id="openaiChatOnClientHost",
-                summary="OpenAI-compatible chat completion with the client of this host",
-                description=f"{OPENAI_DESCRIPTION}\n\n{_client_host_note(OPENAI_PATH)}\n\n"
-                f"{AUTH_NOTE}",
-                body="OpenAIChatBody",
-                reply="ChatCompletion",
-                stream_description=OPENAI_STREAM,
-                stream_example=OPENAI_STREAM_EXAMPLE,
-                path_params=False,
-                tags=["openai"],
-            ),
-            "options": _preflight_operation(
-                "preflightOpenaiOnClientHost", False, _client_host_note(OPENAI_PATH)
-            ),
-        },
-        OPENAI_BY_ID_PATH: {
-            "post": _chat_operation(
-                operation_id="openaiChatByPath",
-                summary="OpenAI-compatible chat completion with a client named in the path",
-                description=f"{OPENAI_DESCRIPTION}\n\n{BY_ID_NOTE}\n\n{AUTH_NOTE}",
-                body="OpenAIChatBody",
-                reply="ChatCompletion",
-                stream_description=OPENAI_STREAM,
-                stream_example=OPENAI_STREAM_EXAMPLE,
-                path_params=True,
-                tags=["openai"],
-            ),
-            "options": _preflight_operation("preflightOpenaiByPath", True, BY_ID_NOTE),
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "healthz",
-                "summary": "Liveness",
-                "description": "The process is up; no dependency is checked. Answers on any Host.",
-                "tags": ["health"],
-                "responses": {
-                    "200": {"description": "Alive.", "content": _json("Health")},
-                },
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Readiness",
-                "description": "Ready to serve: the database answers, and Redis when it is "
-                "configured. Answers on any Host.",
-                "tags": ["health"],
-                "responses": {
-                    "200": {"description": "Ready.", "content": _json("Readiness")},
-                    "503": {"description": "Not ready.", "content": _json("Readiness")},
-                },
-            }
-        },
-        "/api/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "tags": ["meta"],
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI document of the chat API.",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+    flavours = (
+        # (name, host path, path-form path, description, body, reply, stream text, example)
+        ("chat", NATIVE_PATH, NATIVE_BY_ID_PATH, native, "ChatBody", "ChatReply",
+         NATIVE_STREAM, NATIVE_STREAM_EXAMPLE, "Chat with the client", ["chat"]),
+        ("openaiChat", OPENAI_PATH, OPENAI_BY_ID_PATH, OPENAI_DESCRIPTION, "OpenAIChatBody",
+         "ChatCompletion", OPENAI_STREAM, OPENAI_STREAM_EXAMPLE,
+         "OpenAI-compatible chat completion with the client", ["openai"]),
+    )  # fmt: skip
+    paths: dict[str, Any] = {}
+    for name, host_path, id_path, text, body, reply, stream, example, summary, tags in flavours:
+        for on_host in (True, False):
+            note = _client_host_note(host_path) if on_host else BY_ID_NOTE
+            suffix = "OnClientHost" if on_host else "ByPath"
+            entry: dict[str, Any] = {"servers": servers} if on_host else {}
+            entry["post"] = _chat_operation(
+                operation_id=f"{name}{suffix}",
+                summary=f"{summary} {'of this host' if on_host else 'named in the path'}",
+                description=f"{text}\n\n{note}\n\n{AUTH_NOTE}",
+                body=body,
+                reply=reply,
+                stream_description=stream,
+                stream_example=example,
+                path_params=not on_host,
+                tags=tags,
+            )
+            entry["options"] = _preflight_operation(
+                f"preflight{name[0].upper()}{name[1:]}{suffix}", not on_host, note
+            )
+            paths[host_path if on_host else id_path] = entry
+    paths.update(
+        {
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Liveness",
+                    "description": "The process is up; no dependency is checked. "
+                    "Answers on any Host.",
+                    "tags": ["health"],
+                    "responses": {
+                        "200": {"description": "Alive.", "content": _json("Health")},
                     },
-                    "400": {"$ref": "#/components/responses/BadRequest"},
-                },
-            }
-        },
-    }
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Readiness",
+                    "description": "Ready to serve: the database answers, and Redis when it is "
+                    "configured. Answers on any Host.",
+                    "tags": ["health"],
+                    "responses": {
+                        "200": {"description": "Ready.", "content": _json("Readiness")},
+                        "503": {"description": "Not ready.", "content": _json("Readiness")},
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "tags": ["meta"],
+                    "responses": {
+                        "200": {
+                            "description": "The OpenAPI document of the chat API.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "400": {"$ref": "#/components/responses/BadRequest"},
+                    },
+                }
+            },
+        }
+    )
     return paths
 
 

@@ -1,7 +1,9 @@
 """Setup shared by the benchmarks: a migrated throwaway database and deployed clients.
 
-Kept apart so both scripts build their data the same way the app does (services for a
-few clients, one Core insert for many, plus the routing version bump either way).
+Kept apart so the scripts build their data the same way the app does (services for a
+few clients, one Core insert for many, plus the routing version bump either way). The
+infrastructure benchmarks also share a stack of throwaway servers (PostgreSQL, Redis,
+moto with the hosted zone) and real ``flask worker`` processes started and stopped here.
 """
 
 from __future__ import annotations

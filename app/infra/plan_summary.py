@@ -292,7 +292,7 @@ def _change_lines(change: ResourceChange) -> list[str]:
     if change.action_reason:
         header += f" ({change.action_reason})"
     lines = [header]
-    if change.action in ("update", "replace"):
+    if change.action in ("create", "update", "replace", "delete"):
         for attr in change.changed_attributes:
             forces = " (forces replacement)" if attr.path in change.replace_paths else ""
             lines.append(f"    {_attr_line(attr)}{forces}")
