@@ -6,6 +6,7 @@ from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ChatdockError
+from app.extensions import db
 from app.llm.base import ProviderError
 from app.logging_setup import get_logger
 
@@ -49,6 +50,7 @@ def _http_error(error: HTTPException):
 
 
 def _unexpected(error: Exception):
+    db.session.rollback()  # a failed flush must not poison the rest of the request
     log.exception("unhandled_error", error_type=type(error).__name__)
     return error_response(
         500, "internal_error", f"internal error (request id {g.get('request_id', '-')})"

@@ -220,3 +220,17 @@ def test_rate_limit_is_429_json_per_client(app, make_app, make_client):
         assert refused.json["error"]["code"] == "rate_limited"
         assert int(refused.headers["Retry-After"]) > 0
         assert post(http, second, body).status_code == 200  # another client's own budget
+
+
+def test_nul_characters_are_refused_before_the_provider_is_called(http, demo):
+    for body in (
+        {"messages": [user("a\u0000b")]},
+        {
+            "messages": [user("a")],
+            "prompt_history": [{"message": "\u0000", "direction": "outgoing"}],
+        },
+    ):
+        response = post(http, demo, body)
+        assert response.status_code == 400
+        assert response.json["error"]["code"] == "invalid_request"
+    assert counts() == (0, 0)

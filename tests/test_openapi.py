@@ -9,7 +9,7 @@ import jsonschema_rs
 import pytest
 import schemathesis
 from flask import Flask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -269,6 +269,7 @@ def _run(
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
+        phases=[phase for phase in Phase if phase is not Phase.explain],  # slow on failure
     )
     @given(case=strategy)
     def exercise(case) -> None:

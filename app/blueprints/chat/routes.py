@@ -20,11 +20,13 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db, limiter
 from app.hosts import ClientRoute, HostResolver, normalize_host
 from app.llm.base import ChatTurn, ProviderError, StreamChunk
+from app.logging_setup import get_logger
 from app.services import api_keys, chat
 
 HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
 Schema = TypeVar("Schema", bound=BaseModel)
+log = get_logger("chatdock.chat")
 
 
 def _resolver() -> HostResolver:
@@ -101,6 +103,11 @@ def _event_stream(body: Callable[[], Iterable[str]]) -> Response:
             yield from body()
         except ProviderError as error:
             yield _sse("error", {"error": {"code": error.code, "message": error.message}})
+        except Exception as error:  # the 200 has been sent: end the stream with an event
+            db.session.rollback()
+            log.exception("stream_failed", error_type=type(error).__name__)
+            message = f"internal error (request id {g.get('request_id', '-')})"
+            yield _sse("error", {"error": {"code": "internal_error", "message": message}})
 
     response = Response(stream_with_context(guarded()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 SESSION_KEY_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+# Text may hold anything but NUL, which PostgreSQL text cannot store.
+NO_NUL = r"^[^\x00]*$"
 
 
 class Message(BaseModel):
@@ -15,7 +17,7 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["user", "assistant", "system"]
-    content: StrictStr = Field(min_length=1)
+    content: StrictStr = Field(min_length=1, pattern=NO_NUL)
 
 
 class HistoryItem(BaseModel):
@@ -24,7 +26,7 @@ class HistoryItem(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    message: StrictStr = Field(min_length=1)
+    message: StrictStr = Field(min_length=1, pattern=NO_NUL)
     direction: Literal["incoming", "outgoing"]
     sentTime: StrictStr | None = None
     sender: StrictStr | None = None
@@ -68,6 +70,9 @@ class ChatReply(BaseModel):
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="Per-field validation problems, for invalid_request."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -78,14 +83,14 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: Literal["text"]
-    text: StrictStr
+    text: StrictStr = Field(pattern=NO_NUL)
 
 
 class OpenAIMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: StrictStr | list[ContentPart]
+    content: Annotated[StrictStr, Field(pattern=NO_NUL)] | list[ContentPart]
 
     def text(self) -> str:
         if isinstance(self.content, str):
