@@ -145,16 +145,19 @@ def set_status(run: InfraRun, status: RunStatus, **fields) -> None:
 
 
 def last_applied_config(run: InfraRun) -> InfraRun | None:
-    """The latest run that changed this workspace, if it was a successful deploy."""
+    """The latest run that changed (or may have changed) this workspace, if it was a
+    successful deploy. An apply that errored part-way counts as a change: after it, the
+    real infrastructure may match neither configuration, so terraform must run."""
     latest = db.session.execute(
         select(InfraRun)
         .where(
             InfraRun.workspace_key == run.workspace_key,
-            InfraRun.status.in_([RunStatus.APPLIED, RunStatus.DESTROYED]),
             InfraRun.kind != RunKind.PLAN,
             InfraRun.id != run.id,
+            (InfraRun.status.in_([RunStatus.APPLIED, RunStatus.DESTROYED]))
+            | ((InfraRun.status == RunStatus.ERRORED) & InfraRun.apply_started_at.is_not(None)),
         )
-        .order_by(InfraRun.finished_at.desc(), InfraRun.id.desc())
+        .order_by(InfraRun.id.desc())
         .limit(1)
     ).scalar_one_or_none()
     return latest if latest is not None and latest.status == RunStatus.APPLIED else None
