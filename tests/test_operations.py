@@ -107,3 +107,16 @@ def test_unexpected_errors_are_json_500_without_traceback(app, http, monkeypatch
     assert response.status_code == 500
     assert response.json["error"]["code"] == "internal_error"
     assert "secret internals" not in response.get_data(as_text=True)
+
+
+def test_client_lifecycle_logs_can_be_switched_off(app, make_app, json_logs):
+    from app.services.accounts import create_account
+    from app.services.clients import create_client, parse_spec
+
+    account = create_account("Logged")
+    create_client(account, parse_spec(name="loud"), deployed=True)
+    assert any('"client_created"' in line and '"loud"' in line for line in json_logs)
+    quiet = make_app(LOG_CLIENTS=False)
+    with quiet.app_context():
+        create_client(create_account("Quiet"), parse_spec(name="quiet"), deployed=True)
+    assert not any('"quiet"' in line for line in json_logs)

@@ -24,6 +24,7 @@ from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
 from app.infra.render import ClientWorkspaceSpec, RenderedWorkspace, render_client_workspace
 from app.infra.run_log import RunLog
 from app.infra.terraform import TerraformRunner
+from app.logging_setup import get_logger
 from app.models import (
     ACTIVE_STATUSES,
     DeploymentStatus,
@@ -35,6 +36,8 @@ from app.models import (
 )
 from app.models.common import utcnow
 from app.queue import redis_connection
+
+client_log = get_logger("chatdock.clients")
 
 
 class StalePlan(Exception):
@@ -306,6 +309,7 @@ def sync_client_status(run: InfraRun) -> None:
     if client is None:
         return
     settings = current_settings()
+    before = client.deployment_status
     if run.status == RunStatus.AWAITING_APPROVAL:
         client.deployment_status = DeploymentStatus.AWAITING_APPROVAL
     elif run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY:
@@ -327,3 +331,13 @@ def sync_client_status(run: InfraRun) -> None:
         was_live = client.dns_status in (ResourceStatus.READY, ResourceStatus.UNMANAGED)
         client.deployment_status = DeploymentStatus.DEPLOYED if was_live else DeploymentStatus.DRAFT
     db.session.commit()
+    if settings.LOG_CLIENTS and client.deployment_status != before:
+        client_log.info(
+            "client_status",
+            client_id=client.id,
+            client=client.name,
+            account=run.account_number,
+            status=client.deployment_status.value,
+            previous=before.value,
+            run_id=run.id,
+        )

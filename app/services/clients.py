@@ -11,8 +11,11 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.hosts import normalize_origin
 from app.llm.registry import PROVIDER_NAMES
+from app.logging_setup import get_logger
 from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.common import utcnow
+
+log = get_logger("chatdock.clients")
 
 
 def validate_client_name(name: str) -> str:
@@ -109,6 +112,14 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
         raise Conflict(
             f"account {account.account_number} already has a client named {spec.name!r}"
         ) from exc
+    if current_settings().LOG_CLIENTS:
+        log.info(
+            "client_created",
+            client_id=client.id,
+            client=client.name,
+            account=account.account_number,
+            status=client.deployment_status.value,
+        )
     return client
 
 

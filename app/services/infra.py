@@ -8,9 +8,12 @@ from app.config import current_settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.infra import pipeline
+from app.logging_setup import get_logger
 from app.models import DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
 from app.queue import job_queue, retry_policy
+
+log = get_logger("chatdock.clients")
 
 
 def _enqueue(run: InfraRun, func: str, *args) -> InfraRun:
@@ -25,6 +28,14 @@ def _enqueue(run: InfraRun, func: str, *args) -> InfraRun:
     )
     run.rq_job_id = job.id
     db.session.commit()
+    if settings.LOG_CLIENTS:
+        log.info(
+            "infra_run_requested",
+            run_id=run.id,
+            kind=run.kind.value,
+            workspace=run.workspace_key,
+            requested_by=run.requested_by,
+        )
     return run
 
 
