@@ -169,25 +169,53 @@ AWS_TEST_ENV = {
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server (Route53, ACM, S3, ...) on a free loopback port; yields its URL."""
+def moto_server(attempts: int = 5) -> Iterator[str]:
+    """moto's server (Route53, ACM, S3, ...) on a free loopback port; yields its URL.
+
+    Ready only once *this* process prints its banner for the port: another process may
+    grab a free port between our pick and moto's bind, and we must not talk to it."""
     import sys
 
-    port = free_port()
     binary = Path(sys.executable).with_name("moto_server")
     command = [str(binary)] if binary.exists() else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen(
-        [*command, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **AWS_TEST_ENV},
-    )
+    root = Path(tempfile.mkdtemp(prefix="chatdock-moto-"))
+    log = root / "moto.log"
+    proc = None
     try:
-        wait_for_port(port)
+        for _ in range(attempts):
+            port = free_port()
+            with log.open("w") as out:
+                proc = subprocess.Popen(
+                    [*command, "-H", "127.0.0.1", "-p", str(port)],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **AWS_TEST_ENV},
+                )
+            if _serves(proc, log, f"Running on http://127.0.0.1:{port}"):
+                break
+            _stop(proc)
+        else:
+            raise ServiceUnavailable(f"moto_server did not start: {log.read_text()[-2000:]}")
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc is not None:
+            _stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _serves(proc: subprocess.Popen, log: Path, banner: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if banner in log.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -207,18 +207,12 @@ class HostResolver:
     def lookup_host(self, session: Session, host: str) -> ClientRoute | None:
         return self.index(session).by_host.get(normalize_host(host))
 
-    def lookup_id(self, session: Session, client_id: int) -> ClientRoute | None:
-        return self.index(session).by_id.get(client_id)
-
     def is_platform_host(self, host: str) -> bool:
         """Hosts that serve the platform itself (admin, /api/v0), not one client."""
         host = normalize_host(host)
         if host in self.platform_hosts:
             return True
         return self.dev_hosts_enabled and (host in DEV_HOSTS or host.endswith(".localhost"))
-
-    def is_allowed_host(self, session: Session, host: str) -> bool:
-        return self.is_platform_host(host) or self.lookup_host(session, host) is not None
 
     def is_trusted_origin(self, origin: str) -> bool:
         """CSRF: browser form posts to the console must come from a platform host."""

@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.errors import ChatdockError, Forbidden
 from app.extensions import db
-from app.hosts import HostResolver
+from app.hosts import HostResolver, normalize_host
 from app.logging_setup import get_logger
 from app.metrics import LATENCY, REQUESTS
 
@@ -35,12 +35,16 @@ def _start_request() -> None:
 
 
 def _check_host() -> None:
-    """Unknown Hosts get 400 before any view runs (probes and /metrics are exempt)."""
+    """Unknown Hosts get 400 before any view runs (probes and /metrics are exempt).
+
+    The index snapshot is kept on ``g`` so the views resolve /api/v0 paths from the same
+    snapshot, without a second staleness check."""
     g.host_route = None
     if request.endpoint in HOST_CHECK_EXEMPT:
         return
     hosts = resolver()
-    route = hosts.lookup_host(db.session, request.host)
+    g.host_index = hosts.index(db.session)
+    route = g.host_index.by_host.get(normalize_host(request.host))
     if route is None and not hosts.is_platform_host(request.host):
         raise ChatdockError("this host is not served here", code="unknown_host", status=400)
     g.host_route = route

@@ -8,8 +8,6 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-JOB_NAMES = ("deploy_default_api", "undeploy_default_api", "delete_default_api", "apply_run")
-
 pre_deploy_default_api = _signals.signal("pre_deploy_default_api")
 post_deploy_default_api = _signals.signal("post_deploy_default_api")
 pre_undeploy_default_api = _signals.signal("pre_undeploy_default_api")

@@ -57,12 +57,7 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs) -> Iterator[RunLo
     run_log(f"{job_name}: attempt {run.attempts}")
     signals.pre(job_name).send(job_name, run=run, **signal_kwargs)
     try:
-        try:
-            yield run_log
-        except TerraformError as error:
-            if error.stale_plan:  # terraform's own check: the state changed since the plan
-                raise StalePlan(str(error)) from error
-            raise
+        yield run_log
     except (TerraformError, LockTimeout) as error:
         transient = isinstance(error, LockTimeout) or error.transient
         run_log(f"failed: {error}")

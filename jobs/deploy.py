@@ -31,11 +31,7 @@ def deploy_default_api(client_id: int, run_id: int) -> str:
                 "with the real infrastructure",
             )
             return run.status.value
-        result = pipeline.plan(run, workspace, log)
-        if result.approved:
-            pipeline.apply(run, workspace, log)
-        else:
-            log(f"plan saved: awaiting approval (flask infra approve {run.id})")
+        pipeline.plan_then_apply_if_approved(run, workspace, log)
     return run.status.value
 
 

@@ -13,9 +13,5 @@ def undeploy_default_api(client_id: int, run_id: int) -> str:
         pipeline.locked_workspace(run, log),
     ):
         workspace = pipeline.render_for_run(run)
-        result = pipeline.plan(run, workspace, log)
-        if result.approved:
-            pipeline.apply(run, workspace, log)
-        else:
-            log(f"destroy plan saved: awaiting approval (flask infra approve {run.id})")
+        pipeline.plan_then_apply_if_approved(run, workspace, log)
     return run.status.value

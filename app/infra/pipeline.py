@@ -23,10 +23,11 @@ from app.infra.locks import WorkspaceLock
 from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
 from app.infra.render import ClientWorkspaceSpec, RenderedWorkspace, render_client_workspace
 from app.infra.run_log import RunLog
-from app.infra.terraform import TerraformRunner
+from app.infra.terraform import TerraformError, TerraformRunner
 from app.logging_setup import get_logger
 from app.models import (
     ACTIVE_STATUSES,
+    FINAL_STATUSES,
     DeploymentStatus,
     InfraRun,
     LlmClient,
@@ -137,12 +138,7 @@ def set_status(run: InfraRun, status: RunStatus, **fields) -> None:
     run.status = status
     for key, value in fields.items():
         setattr(run, key, value)
-    if status in (
-        RunStatus.APPLIED,
-        RunStatus.DESTROYED,
-        RunStatus.DISCARDED,
-        RunStatus.ERRORED,
-    ):
+    if status in FINAL_STATUSES:
         run.finished_at = utcnow()
     db.session.commit()
 
@@ -240,12 +236,26 @@ def apply(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
             return False
         run.apply_started_at = run.apply_started_at or utcnow()
         db.session.commit()
-        runner_for(workspace.path, log).apply(run.plan_file or "")
+        try:
+            runner_for(workspace.path, log).apply(run.plan_file or "")
+        except TerraformError as error:
+            if error.stale_plan:  # terraform's own check: the state moved since the plan
+                raise StalePlan(str(error)) from error
+            raise
     log.flush()
     done = RunStatus.DESTROYED if run.kind == RunKind.DESTROY else RunStatus.APPLIED
     set_status(run, done)
     _remove_plan_file(workspace, run)
     return True
+
+
+def plan_then_apply_if_approved(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """Plan; apply at once when approved (policy or nothing to change), else leave the
+    run awaiting review."""
+    if plan(run, workspace, log).approved:
+        apply(run, workspace, log)
+    else:
+        log(f"plan saved: awaiting approval (flask infra approve {run.id})")
 
 
 def _change_set(summary: PlanSummary) -> dict[str, str]:

@@ -4,7 +4,7 @@ A workspace is self-contained: the templates of ``terraform/templates/<kind>/`` 
 the modules it calls copied to ``modules/``, and every value in ``terraform.tfvars.json``
 (JSON, so no value is ever spliced into HCL; only the backend block, which cannot use
 variables, gets literals through the ``hcl`` filter). Providers are not copied: ``init``
-links them from the mirror (see :mod:`app.infra.cli_config`).
+links them from the mirror (``terraform init -plugin-dir``, in :mod:`app.infra.terraform`).
 
 Rendering is deterministic and idempotent: the same spec gives byte-identical files and
 the same ``config_hash``; files whose content is unchanged are not rewritten (their mtime

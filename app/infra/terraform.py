@@ -211,12 +211,6 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def kill_all() -> None:
-    """SIGKILL every running terraform process group at once (signal-safe, no waiting)."""
-    for pgid in running_groups():
-        _signal_group(pgid, signal.SIGKILL)
-
-
 def terminate_running(grace: float = 5.0) -> None:
     """Stop every running terraform command: SIGINT, up to ``grace`` s, SIGTERM, SIGKILL.
 

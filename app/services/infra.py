@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rq import Queue
 from sqlalchemy import select
 
 from app.config import current_settings
@@ -16,9 +17,9 @@ from app.queue import job_queue, retry_policy
 log = get_logger("chatdock.clients")
 
 
-def _enqueue(run: InfraRun, func: str, *args) -> InfraRun:
+def _enqueue(queue: Queue, run: InfraRun, func: str, *args) -> InfraRun:
     settings = current_settings()
-    job = job_queue(settings).enqueue(
+    job = queue.enqueue(
         func,
         *args,
         job_id=f"run-{run.id}-{run.attempts}-{utcnow().timestamp():.0f}",
@@ -61,7 +62,7 @@ def request_deploy(
     requested_by: str = "cli",
 ) -> InfraRun:
     """Plan (and, when approved, apply) the client's infrastructure in a job."""
-    job_queue()  # fail before changing anything when Redis is not configured
+    queue = job_queue()  # first: fails before any change when Redis is not configured
     run = _new_run(
         client,
         RunKind.APPLY,
@@ -72,23 +73,23 @@ def request_deploy(
     if client.deployment_status != DeploymentStatus.DEPLOYED:
         client.deployment_status = DeploymentStatus.DEPLOYING
     db.session.commit()
-    return _enqueue(run, "jobs.deploy.deploy_default_api", client.id, run.id)
+    return _enqueue(queue, run, "jobs.deploy.deploy_default_api", client.id, run.id)
 
 
 def request_undeploy(
     client: LlmClient, *, auto_approve: bool = False, requested_by: str = "cli"
 ) -> InfraRun:
     """Destroy the client's infrastructure and stop serving it; the client stays."""
-    job_queue()
+    queue = job_queue()
     run = _new_run(client, RunKind.DESTROY, auto_approve=auto_approve, requested_by=requested_by)
     client.deployment_status = DeploymentStatus.UNDEPLOYING
     db.session.commit()
-    return _enqueue(run, "jobs.undeploy.undeploy_default_api", client.id, run.id)
+    return _enqueue(queue, run, "jobs.undeploy.undeploy_default_api", client.id, run.id)
 
 
 def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
     """Delete the client now; its infrastructure is destroyed by a job from its URL."""
-    job_queue()
+    queue = job_queue()
     name, number = client.name, client.account.account_number
     api_url = pipeline.client_api_url(client)
     run = _new_run(client, RunKind.DESTROY, auto_approve=True, requested_by=requested_by)
@@ -96,7 +97,7 @@ def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
     run.note = f"delete of client {name} ({api_url})"
     db.session.delete(client)
     db.session.commit()
-    return _enqueue(run, "jobs.delete.delete_default_api", name, number, api_url, run.id)
+    return _enqueue(queue, run, "jobs.delete.delete_default_api", name, number, api_url, run.id)
 
 
 def get_run(run_id: int) -> InfraRun:
@@ -133,12 +134,12 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
             f"flask clients deploy {run.target_name} --account {run.account_number}",
             code="stale_plan",
         ) from None
-    job_queue()
+    queue = job_queue()
     run.approved_by = approved_by
     run.approved_at = utcnow()
     run.status = RunStatus.QUEUED
     db.session.commit()
-    return _enqueue(run, "jobs.deploy.apply_run", run.id)
+    return _enqueue(queue, run, "jobs.deploy.apply_run", run.id)
 
 
 def discard_run(run_id: int) -> InfraRun:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,62 +21,22 @@ from pathlib import Path
 
 import boto3
 import pytest
+import redis
 
+from app import devservices
 from app.cli.worker import AppWorker
-from app.devservices import AWS_TEST_ENV, free_port, redis_server, wait_for_port
+from app.devservices import AWS_TEST_ENV, redis_server
 from app.extensions import db
 from app.models import InfraRun, LlmClient, RunStatus
 from app.queue import job_queue, redis_connection
 from tests.conftest import CUSTOMER_DOMAIN
 
 
-def _moto_binary() -> str:
-    beside_python = Path(sys.executable).parent / "moto_server"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("moto_server")
-    if found is None:
-        raise RuntimeError("moto_server not installed: pip install -e . (moto[server])")
-    return found
-
-
-def _start_moto(binary: str, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int]:
-    """Start moto on a free port; retried when another process took the port first."""
-    for _ in range(attempts):
-        port = free_port()
-        proc = subprocess.Popen(
-            [binary, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                wait_for_port(port, timeout=0.2)
-                return proc, port
-            except TimeoutError:
-                continue
-        _stop(proc)
-    raise RuntimeError(f"moto_server did not start after {attempts} attempts")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port for the whole session; yields its URL."""
-    proc, port = _start_moto(_moto_binary())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+    with devservices.moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +76,7 @@ def zone_id(route53) -> str:
 
 @pytest.fixture
 def infra_settings(moto_server, redis_url, zone_id, tmp_path) -> dict[str, object]:
-    redis_connection_for(redis_url).flushdb()
+    redis.Redis.from_url(redis_url).flushdb()
     return {
         "REDIS_URL": redis_url,
         "AWS_ENDPOINT_URL": moto_server,
@@ -132,12 +93,6 @@ def fresh(client_id: int) -> LlmClient:
     the test's session)."""
     db.session.expire_all()
     return db.session.get(LlmClient, client_id)
-
-
-def redis_connection_for(url: str):
-    import redis
-
-    return redis.Redis.from_url(url)
 
 
 @pytest.fixture
@@ -198,3 +153,27 @@ def wait_until(run_id: int, statuses: set[RunStatus], timeout: float = 240) -> I
 def a_records(route53, zone_id: str, name: str) -> list[dict]:
     records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     return [r for r in records if r["Name"].rstrip(".") == name and r["Type"] == "A"]
+
+
+@contextlib.contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """A loopback socket that accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in [*accepted, server]:
+            conn.close()

@@ -6,10 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -20,7 +17,7 @@ from app.models import DeploymentStatus, InfraRun, RunStatus
 from app.services import infra
 from app.services.accounts import create_account
 from tests.conftest import CUSTOMER_DOMAIN, host_of
-from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
+from tests.infra.conftest import a_records, fresh, run_burst_worker, silent_endpoint, wait_until
 
 
 def terraform_processes_in(path: Path) -> list[int]:
@@ -33,33 +30,6 @@ def terraform_processes_in(path: Path) -> list[int]:
             if Path(os.readlink(entry / "cwd")).resolve() == path.resolve():
                 found.append(int(entry.name))
     return found
-
-
-@contextlib.contextmanager
-def blackhole() -> Iterator[str]:
-    """An endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(server.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
 
 
 def test_endpoint_down_during_apply_is_retried_then_errored(
@@ -122,7 +92,7 @@ def test_killed_worker_releases_the_lock_and_a_new_deploy_converges(
 def test_job_timeout_leaves_no_terraform_process(
     app, make_app, infra_settings, worker_process, make_client, zone_id
 ):
-    with blackhole() as endpoint:
+    with silent_endpoint() as endpoint:
         settings = {**infra_settings, "AWS_ENDPOINT_URL": endpoint, "JOB_TIMEOUT_SECONDS": 20}
         hanging = make_app(**settings)
         with hanging.app_context():

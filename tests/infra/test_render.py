@@ -13,12 +13,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,6 @@ from kubernetes.client import ApiClient, V1Ingress
 from lark import Token, Tree
 
 from app.config import Settings
-from app.infra.cli_config import terraform_cli_config, terraform_env, write_terraform_cli_config
 from app.infra.render import (
     TERRAFORM_DIR,
     ClientWorkspaceSpec,
@@ -41,21 +37,19 @@ from app.infra.render import (
     render_domain_workspace,
     workspace_config_hash,
 )
+from app.infra.terraform import TerraformRunner
 
 ACCOUNT = "3141-5926-5359"
 API_DOMAIN = "api.chatdock.test"
 CUSTOM_DOMAIN = "api.example.com"
 MODULES = TERRAFORM_DIR / "modules"
-MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 TF_TIMEOUT = 180
 
 _env_settings = Settings(_env_file=None)
 TF = shutil.which(_env_settings.TF_BINARY)
 PLUGIN_DIR = Path(_env_settings.TF_PLUGIN_DIR)
-needs_terraform = pytest.mark.skipif(
-    TF is None or not (PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / "aws").is_dir(),
-    reason="needs terraform and the AWS provider in the TF_PLUGIN_DIR mirror",
-)
+# Offline: providers only from the mirror, as the runner does.
+INIT_ARGS = ("-input=false", "-no-color", f"-plugin-dir={PLUGIN_DIR}")
 
 
 def settings(**overrides: Any) -> Settings:
@@ -265,29 +259,14 @@ def test_backend_and_provider_blocks(tmp_path: Path) -> None:
     assert hcl_string('a"${b}%{c}\n') == '"a\\"$${b}%%{c}\\n"'
 
 
-def test_cli_config_uses_only_the_mirror(tmp_path: Path) -> None:
-    text = terraform_cli_config("/opt/tf-plugins")
-    assert 'path = "/opt/tf-plugins"' in text
-    assert "direct" not in text and "plugin_cache_dir" not in text
-    cached = terraform_cli_config("/opt/tf-plugins", tmp_path / "cache")
-    assert f'plugin_cache_dir   = "{tmp_path / "cache"}"' in cached
-
-    path = write_terraform_cli_config(tmp_path / "tf.rc", "/opt/tf-plugins", tmp_path / "cache")
-    assert path.read_text() == cached and (tmp_path / "cache").is_dir()
-    env = terraform_env(path, {"TF_CLI_CONFIG_FILE": "/root/.terraformrc", "HOME": "/root"})
-    assert env["TF_CLI_CONFIG_FILE"] == str(path) and env["HOME"] == "/root"
-
-
 # --- terraform: fmt, init + validate, size --------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment of offline terraform processes, with moto-style dummy credentials."""
-    config = write_terraform_cli_config(
-        tmp_path_factory.mktemp("tfcli") / "terraform.rc", PLUGIN_DIR
-    )
-    env = terraform_env(config)
+    # The runner's own environment: inherited TF_* dropped, automation flags set.
+    env = TerraformRunner(tmp_path_factory.mktemp("tf"), plugin_dir=str(PLUGIN_DIR)).command_env()
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         env.pop(name, None)
     return env | {
@@ -311,7 +290,7 @@ def terraform(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 
 def init_and_validate(path: Path, env: dict[str, str]) -> dict[str, Any]:
     """terraform init + validate; the validate JSON, or the failing init's output."""
-    init = terraform("init", "-input=false", "-no-color", cwd=path, env=env)
+    init = terraform("init", *INIT_ARGS, cwd=path, env=env)
     if init.returncode:
         return {"valid": False, "init": init.stdout + init.stderr}
     return json.loads(terraform("validate", "-json", "-no-color", cwd=path, env=env).stdout)
@@ -338,7 +317,6 @@ def validated(
     return {name: (targets[name], run.result()) for name, run in runs.items()}
 
 
-@needs_terraform
 @pytest.mark.parametrize(
     "target",
     ["client_workspace", "domain_workspace", "client_dns", "custom_domain"],
@@ -349,7 +327,6 @@ def test_init_and_validate_offline(validated: dict, target: str) -> None:
     assert result["warning_count"] == 0, result["diagnostics"]
 
 
-@needs_terraform
 def test_workspace_stays_small_after_init(validated: dict) -> None:
     """init links the provider from the mirror; the ~700 MB binary is never copied."""
     path, result = validated["client_workspace"]
@@ -365,7 +342,6 @@ def test_workspace_stays_small_after_init(validated: dict) -> None:
     assert (path / ".terraform.lock.hcl").is_file()
 
 
-@needs_terraform
 def test_rendered_files_are_fmt_clean(tmp_path: Path, tf_env: dict[str, str]) -> None:
     variants = [
         client_spec("plain"),
@@ -635,58 +611,10 @@ def test_ingress_secret_name_defaults_to_name_tls() -> None:
 # --- end to end: plan against moto -----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _started(process: subprocess.Popen, log: Path, port: int) -> bool:
-    """True once *this* process serves the port (its own banner says so)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        if f"Running on http://127.0.0.1:{port}" in log.read_text(errors="replace"):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server of our own on a free loopback port (retried if the port gets taken)."""
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    for _attempt in range(5):
-        port = _free_port()
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        if _started(process, log, port):
-            break
-        _stop(process)
-    else:
-        pytest.fail(f"moto_server did not start: {log.read_text()}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-
-
 def planned_records(workspace: RenderedWorkspace, env: dict[str, str]) -> dict[str, Any]:
     """init + plan -out + show -json: the managed resource changes by address."""
     for args in (
-        ("init", "-input=false", "-no-color"),
+        ("init", *INIT_ARGS),
         ("plan", "-input=false", "-no-color", "-out=run.tfplan"),
     ):
         result = terraform(*args, cwd=workspace.path, env=env)
@@ -704,9 +632,8 @@ def planned_records(workspace: RenderedWorkspace, env: dict[str, str]) -> dict[s
     }
 
 
-@needs_terraform
-def test_plan_against_moto(tmp_path: Path, tf_env: dict[str, str], moto_endpoint: str) -> None:
-    aws = {"endpoint_url": moto_endpoint, "region_name": "us-east-1"}
+def test_plan_against_moto(tmp_path: Path, tf_env: dict[str, str], moto_server: str) -> None:
+    aws = {"endpoint_url": moto_server, "region_name": "us-east-1"}
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     route53 = boto3.client("route53", **aws, **credentials)
     zone_ids = {
@@ -721,7 +648,7 @@ def test_plan_against_moto(tmp_path: Path, tf_env: dict[str, str], moto_endpoint
     # Mode a, zone found by name, state in S3 (with a lock file); a custom-domain host.
     plain = render_client_workspace(
         client_spec(
-            AWS_ENDPOINT_URL=moto_endpoint,
+            AWS_ENDPOINT_URL=moto_server,
             TF_STATE_BACKEND="s3",
             TF_STATE_BUCKET="chatdock-state",
             INGRESS_IPS="192.0.2.10,192.0.2.11",
@@ -733,7 +660,7 @@ def test_plan_against_moto(tmp_path: Path, tf_env: dict[str, str], moto_endpoint
     alias = render_client_workspace(
         client_spec(
             "edge",
-            AWS_ENDPOINT_URL=moto_endpoint,
+            AWS_ENDPOINT_URL=moto_server,
             ROUTE53_ZONE_ID=zone_ids[API_DOMAIN],
             DNS_RECORD_MODE="alias",
             INGRESS_LB_DNS_NAME="ingress-1.elb.us-east-1.amazonaws.com",

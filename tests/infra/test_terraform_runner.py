@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -20,7 +19,6 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -40,6 +38,7 @@ from app.infra.terraform import (
     running_groups,
     terminate_running,
 )
+from tests.infra.conftest import silent_endpoint
 
 PLUGIN_DIR = Settings(_env_file=None).TF_PLUGIN_DIR
 # Go collects garbage less often: terraform + AWS provider start ~35% faster (measured
@@ -148,30 +147,6 @@ def assert_group_gone(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # zombies may linger until init reaps them
         os.killpg(pgid, 0)
     assert pgid not in running_groups()
-
-
-@contextlib.contextmanager
-def silent_endpoint() -> Iterator[str]:
-    """A loopback socket that accepts connections and never answers."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError, OSError):
-                accepted.append(server.accept()[0])
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in [*accepted, server]:
-            conn.close()
 
 
 @pytest.fixture

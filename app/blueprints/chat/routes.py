@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from flask import Response, current_app, g, jsonify, request, stream_with_context
+from flask import Response, g, jsonify, request, stream_with_context
 from pydantic import BaseModel, ValidationError
 
 from app.blueprints.chat import bp
@@ -18,7 +18,7 @@ from app.blueprints.chat.schemas import ChatBody, OpenAIChatBody
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, limiter
-from app.hosts import ClientRoute, HostResolver, normalize_host
+from app.hosts import ClientRoute, normalize_host
 from app.llm.base import ChatTurn, ProviderError, StreamChunk
 from app.logging_setup import get_logger
 from app.services import api_keys, chat
@@ -27,10 +27,6 @@ HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
 Schema = TypeVar("Schema", bound=BaseModel)
 log = get_logger("chatdock.chat")
-
-
-def _resolver() -> HostResolver:
-    return current_app.extensions["chatdock.hosts"]
 
 
 def _served(route: ClientRoute | None) -> ClientRoute:
@@ -46,7 +42,7 @@ def _route_from_host() -> ClientRoute:
 
 
 def _route_from_path(client_id: int, name: str) -> ClientRoute:
-    route = _resolver().lookup_id(db.session, client_id)
+    route = g.host_index.by_id.get(client_id)
     if route is None or route.name != name.lower():
         raise NotFound(f"no client {client_id}/{name}", code="client_not_found")
     return _served(route)
