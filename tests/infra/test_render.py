@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from kubernetes.client import ApiClient, V1Ingress
 from lark import Token, Tree
 
 from app.config import Settings
+from app.devservices import moto_server
 from app.infra.render import (
     TERRAFORM_DIR,
     ClientWorkspaceSpec,
@@ -632,7 +633,16 @@ def planned_records(workspace: RenderedWorkspace, env: dict[str, str]) -> dict[s
     }
 
 
-def test_plan_against_moto(tmp_path: Path, tf_env: dict[str, str], moto_server: str) -> None:
+@pytest.fixture(scope="module")
+def own_moto() -> Iterator[str]:
+    """A moto of this module's own: the plan finds its zone by name, so no other test's
+    zone of the same name may exist there."""
+    with moto_server() as url:
+        yield url
+
+
+def test_plan_against_moto(tmp_path: Path, tf_env: dict[str, str], own_moto: str) -> None:
+    moto_server = own_moto
     aws = {"endpoint_url": moto_server, "region_name": "us-east-1"}
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     route53 = boto3.client("route53", **aws, **credentials)
