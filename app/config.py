@@ -139,6 +139,21 @@ class Settings(BaseSettings):
     SESSION_COOKIE_SECURE: bool = Field(
         False, description="Send the admin session cookie over HTTPS only (on in production)."
     )
+    NOTIFY_WEBHOOK_URL: str = Field(
+        "",
+        description="POST every account notification as JSON to this URL ('' = console only).",
+    )
+    NOTIFY_SMTP_URL: str = Field(
+        "",
+        description="smtp://[user:password@]host:port to email notifications to an account's "
+        "contact email ('' = no email).",
+    )
+    NOTIFY_EMAIL_FROM: str = Field(
+        "chatdock@localhost", description="Sender address of notification emails."
+    )
+    NOTIFY_TIMEOUT_SECONDS: float = Field(
+        10.0, description="Timeout of one webhook call or SMTP session."
+    )
     TRUSTED_PROXY_COUNT: int = Field(
         0,
         description="Proxies in front of the app (ingress): trust that many X-Forwarded-* hops.",

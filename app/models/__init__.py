@@ -5,6 +5,7 @@ from app.models.api_key import ApiKey, api_key_clients
 from app.models.chat import ChatMessage, ChatSession
 from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.domain import CustomDomain, DomainStatus
+from app.models.notification import Notification
 from app.models.routing import RoutingVersion
 from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
 from app.models.user import AdminUser
@@ -24,6 +25,7 @@ __all__ = [
     "DomainStatus",
     "InfraRun",
     "LlmClient",
+    "Notification",
     "ResourceStatus",
     "RoutingVersion",
     "RunKind",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from app.models.api_key import ApiKey
     from app.models.client import LlmClient
     from app.models.domain import CustomDomain
+    from app.models.notification import Notification
 
 ACCOUNT_NUMBER_RE = re.compile(r"^\d{4}-\d{4}-\d{4}$")
 
@@ -33,6 +34,7 @@ class Account(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_number: Mapped[str] = mapped_column(String(14), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     clients: Mapped[list[LlmClient]] = relationship(
@@ -43,6 +45,12 @@ class Account(db.Model):
     )
     domains: Mapped[list[CustomDomain]] = relationship(
         back_populates="account", cascade="all, delete-orphan", passive_deletes=True
+    )
+    notifications: Mapped[list[Notification]] = relationship(
+        back_populates="account",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Notification.id",
     )
 
     @validates("account_number")

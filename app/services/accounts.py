@@ -8,17 +8,23 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import ACCOUNT_NUMBER_RE, Account, generate_account_number
+from app.services.users import EMAIL_RE
 
 MAX_NUMBER_ATTEMPTS = 10
 
 
-def create_account(name: str) -> Account:
+def create_account(name: str, contact_email: str | None = None) -> Account:
     """Create an account with a fresh random number (retried on the rare collision)."""
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("account name must be 1 to 200 characters")
+    contact_email = (contact_email or "").strip().lower() or None
+    if contact_email and (not EMAIL_RE.match(contact_email) or len(contact_email) > 254):
+        raise InvalidInput(f"invalid contact email {contact_email!r}")
     for _ in range(MAX_NUMBER_ATTEMPTS):
-        account = Account(account_number=generate_account_number(), name=name)
+        account = Account(
+            account_number=generate_account_number(), name=name, contact_email=contact_email
+        )
         db.session.add(account)
         try:
             db.session.commit()

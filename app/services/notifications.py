@@ -1,0 +1,135 @@
+"""Telling an account something: a stored notice, then optional webhook and email.
+
+``notify`` adds the notice to the caller's transaction (so it exists only if the change
+it reports was committed); ``deliver`` sends the committed ones afterwards, best effort,
+recording the outcome on each row. A ``dedupe_key`` already stored for the account makes
+``notify`` a no-op, so a retried job or re-run command never tells anyone twice.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterable
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import structlog
+from sqlalchemy import select
+
+from app.config import current_settings
+from app.extensions import db
+from app.models import Account, Notification
+from app.models.common import utcnow
+
+log = structlog.get_logger(__name__)
+
+
+def notify(
+    account: Account,
+    kind: str,
+    subject: str,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """Add a notice to the session (not committed). None when the key was already used."""
+    if dedupe_key is not None:
+        seen = db.session.execute(
+            select(Notification.id).where(
+                Notification.account_id == account.id, Notification.dedupe_key == dedupe_key
+            )
+        ).first()
+        if seen is not None:
+            return None
+    notice = Notification(
+        account=account,
+        kind=kind,
+        subject=subject[:300],
+        body=body,
+        data=data or {},
+        dedupe_key=dedupe_key,
+    )
+    db.session.add(notice)
+    return notice
+
+
+def deliver(notices: Iterable[Notification | None]) -> None:
+    """Send committed notices by webhook and email (as configured), then commit outcomes."""
+    settings = current_settings()
+    sent = [n for n in notices if n is not None and n.delivered_at is None]
+    if not sent:
+        return
+    for notice in sent:
+        errors = []
+        if settings.NOTIFY_WEBHOOK_URL:
+            errors += _try(_post_webhook, notice, settings)
+        if settings.NOTIFY_SMTP_URL and notice.account.contact_email:
+            errors += _try(_send_email, notice, settings)
+        notice.delivery_error = "; ".join(errors)
+        notice.delivered_at = None if errors else utcnow()
+        log.info(
+            "notification.delivered" if not errors else "notification.delivery_failed",
+            notification_id=notice.id,
+            kind=notice.kind,
+            account=notice.account.account_number,
+            error=notice.delivery_error or None,
+        )
+    db.session.commit()
+
+
+def payload(notice: Notification) -> dict[str, Any]:
+    """The JSON a webhook receives."""
+    return {
+        "id": notice.id,
+        "account": notice.account.account_number,
+        "kind": notice.kind,
+        "subject": notice.subject,
+        "body": notice.body,
+        "data": notice.data,
+        "created_at": notice.created_at.isoformat(),
+    }
+
+
+def list_notifications(account: Account) -> list[Notification]:
+    return list(
+        db.session.execute(
+            select(Notification)
+            .where(Notification.account_id == account.id)
+            .order_by(Notification.id.desc())
+        ).scalars()
+    )
+
+
+def _try(send, notice: Notification, settings) -> list[str]:
+    try:
+        send(notice, settings)
+    except httpx.HTTPStatusError as error:  # its message would carry the URL (maybe a token)
+        return [f"webhook: HTTP {error.response.status_code}"]
+    except (httpx.HTTPError, OSError, smtplib.SMTPException) as error:
+        return [f"{send.__name__.removeprefix('_')}: {type(error).__name__}: {error}"]
+    return []
+
+
+def _post_webhook(notice: Notification, settings) -> None:
+    response = httpx.post(
+        settings.NOTIFY_WEBHOOK_URL, json=payload(notice), timeout=settings.NOTIFY_TIMEOUT_SECONDS
+    )
+    response.raise_for_status()
+
+
+def _send_email(notice: Notification, settings) -> None:
+    url = urlsplit(settings.NOTIFY_SMTP_URL)
+    message = EmailMessage()
+    message["From"] = settings.NOTIFY_EMAIL_FROM
+    message["To"] = notice.account.contact_email
+    message["Subject"] = f"[chatdock] {notice.subject}"
+    message.set_content(notice.body or notice.subject)
+    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with smtp_class(
+        url.hostname or "localhost", url.port or 25, timeout=settings.NOTIFY_TIMEOUT_SECONDS
+    ) as smtp:
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(message)
