@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
         dev_hosts_enabled=settings.DEV_HOSTS_ENABLED,
         check_seconds=settings.HOST_INDEX_CHECK_SECONDS,
+        domain_grace=timedelta(hours=settings.DOMAIN_GRACE_HOURS),
     )
 
     from app import models  # noqa: F401  (register tables)

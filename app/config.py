@@ -139,6 +139,41 @@ class Settings(BaseSettings):
     SESSION_COOKIE_SECURE: bool = Field(
         False, description="Send the admin session cookie over HTTPS only (on in production)."
     )
+    RESERVED_DOMAINS: str = Field(
+        "",
+        description="Comma-separated domains no account may add, nor their subdomains or "
+        "parents (CUSTOMER_API_DOMAIN and PLATFORM_HOSTS are always reserved).",
+    )
+    DNS_RESOLVER_ADDRESS: str = Field(
+        "",
+        description="Resolver the delegation checks ask for NS records ('' = the system's "
+        "resolvers from /etc/resolv.conf).",
+    )
+    DEV_DNS_FILE: str = Field(
+        "",
+        description="Development only: the delegations file of the loopback DNS server that "
+        "scripts/run starts (`flask dev-dns` edits it); '' = no such server.",
+    )
+    DNS_RESOLVER_PORT: int = Field(53, description="Port of DNS_RESOLVER_ADDRESS.")
+    DNS_TIMEOUT_SECONDS: float = Field(5.0, description="Timeout of one delegation lookup.")
+    DOMAIN_VERIFY_WINDOW_HOURS: float = Field(
+        48.0,
+        description="How long after its zone exists a domain's delegation is re-checked "
+        "(with backoff) before it stays failed; `flask domains verify` checks any time.",
+    )
+    DOMAIN_CHECK_BACKOFF_SECONDS: str = Field(
+        "60,300,900,1800,3600",
+        description="Delays before the 1st, 2nd, ... re-check after a failed check (the "
+        "last repeats), scheduled with RQ's scheduler.",
+    )
+    DOMAIN_RECHECK_HOURS: float = Field(
+        24.0, description="Interval of the re-check of verified domains (daily)."
+    )
+    DOMAIN_GRACE_HOURS: float = Field(
+        24.0,
+        description="How long a domain's client hosts keep being served after a re-check "
+        "finds its delegation gone.",
+    )
     NOTIFY_WEBHOOK_URL: str = Field(
         "",
         description="POST every account notification as JSON to this URL ('' = console only).",

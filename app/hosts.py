@@ -17,12 +17,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from math import inf
 from urllib.parse import urlsplit
 
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Account, CustomDomain, DeploymentStatus, DomainStatus, LlmClient
+from app.models import Account, CustomDomain, DeploymentStatus, LlmClient
+from app.models.domain import FOREVER, serving_until
 from app.models.routing import RoutingVersion
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -38,7 +41,7 @@ _ROUTED_ATTRS = {
         "require_api_key",
         "allowed_origins",
     ),
-    CustomDomain: ("domain", "status", "account_id"),
+    CustomDomain: ("domain", "status", "account_id", "delegation_lost_at"),
     Account: ("account_number",),
 }
 
@@ -115,9 +118,24 @@ class HostIndex:
     version: int
     by_host: dict[str, ClientRoute]
     by_id: dict[int, ClientRoute]
+    # Custom hosts of domains that lost their delegation: served until this epoch second.
+    expiring: dict[str, float] = field(default_factory=dict)
+
+    def route_for(self, host: str) -> ClientRoute | None:
+        """The client behind a normalized host (None past a lost domain's grace period)."""
+        route = self.by_host.get(host)
+        if route is not None and self.expiring and time.time() >= self.expiring.get(host, inf):
+            return None
+        return route
 
     @classmethod
-    def build(cls, session: Session, customer_api_domain: str, version: int) -> HostIndex:
+    def build(
+        cls,
+        session: Session,
+        customer_api_domain: str,
+        version: int,
+        grace: timedelta = timedelta(0),
+    ) -> HostIndex:
         rows = session.execute(
             select(
                 LlmClient.id,
@@ -129,6 +147,7 @@ class HostIndex:
                 Account.account_number,
                 CustomDomain.domain,
                 CustomDomain.status,
+                CustomDomain.delegation_lost_at,
             )
             .join(Account, LlmClient.account_id == Account.id)
             .outerjoin(
@@ -139,10 +158,17 @@ class HostIndex:
         )
         by_host: dict[str, ClientRoute] = {}
         by_id: dict[int, ClientRoute] = {}
-        for cid, name, account_id, status, require_key, origins, number, domain, dstatus in rows:
+        expiring: dict[str, float] = {}
+        now = datetime.now(UTC)
+        for row in rows:
+            cid, name, account_id, status, require_key, origins, number = row[:7]
+            domain, domain_status, lost_at = row[7:]
             hosts = [default_host(name, number, customer_api_domain)]
-            if domain and dstatus == DomainStatus.VERIFIED:
+            until = serving_until(domain_status, lost_at, grace) if domain else None
+            if until is not None and until > now:
                 hosts.append(f"{name}.{domain}".lower())
+                if until != FOREVER:
+                    expiring[hosts[-1]] = until.timestamp()
             route = ClientRoute(
                 client_id=cid,
                 name=name,
@@ -160,7 +186,7 @@ class HostIndex:
             by_id[cid] = route
             for host in hosts:
                 by_host[host] = route
-        return cls(version=version, by_host=by_host, by_id=by_id)
+        return cls(version=version, by_host=by_host, by_id=by_id, expiring=expiring)
 
 
 class HostResolver:
@@ -172,8 +198,10 @@ class HostResolver:
         platform_hosts: frozenset[str],
         dev_hosts_enabled: bool,
         check_seconds: float,
+        domain_grace: timedelta = timedelta(0),
     ) -> None:
         self.customer_api_domain = customer_api_domain.lower()
+        self.domain_grace = domain_grace
         self.platform_hosts = platform_hosts
         self.dev_hosts_enabled = dev_hosts_enabled
         self.check_seconds = check_seconds
@@ -199,13 +227,15 @@ class HostResolver:
             self._lock.acquire()  # nothing to serve yet: wait for the first build
         try:
             if version != self._index.version:
-                self._index = HostIndex.build(session, self.customer_api_domain, version)
+                self._index = HostIndex.build(
+                    session, self.customer_api_domain, version, self.domain_grace
+                )
         finally:
             self._lock.release()
         return self._index
 
     def lookup_host(self, session: Session, host: str) -> ClientRoute | None:
-        return self.index(session).by_host.get(normalize_host(host))
+        return self.index(session).route_for(normalize_host(host))
 
     def is_platform_host(self, host: str) -> bool:
         """Hosts that serve the platform itself (admin, /api/v0), not one client."""

@@ -44,7 +44,7 @@ def _check_host() -> None:
         return
     hosts = resolver()
     g.host_index = hosts.index(db.session)
-    route = g.host_index.by_host.get(normalize_host(request.host))
+    route = g.host_index.route_for(normalize_host(request.host))
     if route is None and not hosts.is_platform_host(request.host):
         raise ChatdockError("this host is not served here", code="unknown_host", status=400)
     g.host_route = route

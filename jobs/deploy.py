@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.infra import pipeline
 from app.models import RunKind, RunStatus
 from jobs.common import job_context, load_run
+from jobs.domains import finish_domain_run
 
 
 def deploy_default_api(client_id: int, run_id: int) -> str:
@@ -39,7 +40,10 @@ def apply_run(run_id: int) -> str:
     run = load_run(run_id)
     with job_context("apply_run", run) as log, pipeline.locked_workspace(run, log):
         workspace = pipeline.render_for_run(run)
-        pipeline.apply(run, workspace, log)
-        if run.kind == RunKind.DESTROY and run.client_id is None:
+        if not pipeline.apply(run, workspace, log):
+            return run.status.value  # a retry's new plan needs review first
+        if pipeline.is_domain_run(run):
+            finish_domain_run(run, workspace, log)
+        elif run.kind == RunKind.DESTROY and run.client_id is None:
             pipeline.remove_workspace(workspace.path)
     return run.status.value

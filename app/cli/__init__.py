@@ -10,9 +10,11 @@ def register_cli(app: Flask) -> None:
     from app.cli.apikeys import apikeys
     from app.cli.clients import clients
     from app.cli.demo import demo
+    from app.cli.dev_dns import dev_dns
+    from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.users import users
     from app.cli.worker import worker
 
-    for group in (accounts, clients, apikeys, users, demo, infra, worker):
+    for group in (accounts, clients, apikeys, domains, users, demo, dev_dns, infra, worker):
         app.cli.add_command(group)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask.cli import AppGroup
 
@@ -11,6 +13,7 @@ from app.config import current_settings
 from app.hosts import default_host
 from app.llm.registry import PROVIDER_NAMES
 from app.models import LlmClient
+from app.models.common import utcnow
 from app.services import accounts
 from app.services import clients as service
 from app.services import infra as infra_service
@@ -24,8 +27,11 @@ def client_urls(client: LlmClient) -> list[str]:
         client.name, client.account.account_number, current_settings().CUSTOMER_API_DOMAIN
     )
     hosts = [host]
-    if client.custom_domain is not None and client.custom_domain.is_verified:
-        hosts.append(f"{client.name}.{client.custom_domain.domain}")
+    domain = client.custom_domain
+    grace = timedelta(hours=current_settings().DOMAIN_GRACE_HOURS)
+    until = domain.serving_until(grace) if domain is not None else None
+    if until is not None and until > utcnow():
+        hosts.insert(0, f"{client.name}.{domain.domain}")  # the canonical host comes first
     return [f"{h}/llm-client/" for h in hosts] + [f"/api/v0/llm-clients/{client.id}/{client.name}/"]
 
 
@@ -98,6 +104,11 @@ def show(name: str, account_number: str) -> None:
         "max tokens": client.max_tokens,
         "requires API key": "yes" if client.require_api_key else "no",
         "allowed origins": ", ".join(client.allowed_origins or []) or "-",
+        "custom domain": (
+            f"{client.custom_domain.domain} ({client.custom_domain.status.value})"
+            if client.custom_domain
+            else "-"
+        ),
         "deployed at": fmt_time(client.deployed_at),
         "created at": fmt_time(client.created_at),
         "system prompt": client.system_prompt or "-",

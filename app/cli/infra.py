@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.cli.common import fmt_time, service_errors
+from app.cli.domains import print_domain_run_outcome
 from app.cli.runs import describe, finish, run_row, summary_text
 from app.config import current_settings
 from app.services import infra as service
@@ -67,8 +68,9 @@ def logs(run_id: int) -> None:
 @service_errors
 def approve(run_id: int, wait: bool) -> None:
     """Apply exactly the reviewed plan (refused if it went stale)."""
-    run = service.approve_run(run_id)
-    finish(run, wait, current_settings().JOB_TIMEOUT_SECONDS)
+    run = finish(service.approve_run(run_id), wait, current_settings().JOB_TIMEOUT_SECONDS)
+    if wait:
+        print_domain_run_outcome(run)
 
 
 @infra.command("discard")

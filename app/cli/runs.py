@@ -36,12 +36,12 @@ def wait_for(run: InfraRun, timeout: float) -> InfraRun:
         time.sleep(WAIT_POLL_SECONDS)
 
 
-def finish(run: InfraRun, wait: bool, timeout: float) -> None:
+def finish(run: InfraRun, wait: bool, timeout: float) -> InfraRun:
     """Print where the run stands; with --wait, exit non-zero when it errored."""
     click.echo(describe(run))
     if not wait:
         click.echo(f"follow it: flask infra logs {run.id}")
-        return
+        return run
     run = wait_for(run, timeout)
     click.echo(describe(run))
     if run.status == RunStatus.AWAITING_APPROVAL:
@@ -53,6 +53,7 @@ def finish(run: InfraRun, wait: bool, timeout: float) -> None:
         raise click.ClickException(f"run {run.id} errored: {run.error}")
     if run.status == RunStatus.DISCARDED and run.error:
         raise click.ClickException(f"run {run.id} discarded: {run.error}")
+    return run
 
 
 def summary_text(run: InfraRun) -> str:

@@ -21,7 +21,13 @@ from app.extensions import db
 from app.hosts import default_host
 from app.infra.locks import WorkspaceLock
 from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
-from app.infra.render import ClientWorkspaceSpec, RenderedWorkspace, render_client_workspace
+from app.infra.render import (
+    ClientWorkspaceSpec,
+    DomainWorkspaceSpec,
+    RenderedWorkspace,
+    render_client_workspace,
+    render_domain_workspace,
+)
 from app.infra.run_log import RunLog
 from app.infra.terraform import TerraformError, TerraformRunner
 from app.logging_setup import get_logger
@@ -39,6 +45,7 @@ from app.models.common import utcnow
 from app.queue import redis_connection
 
 client_log = get_logger("chatdock.clients")
+DOMAIN_KEY_PREFIX = "domains/"
 
 
 class StalePlan(Exception):
@@ -54,20 +61,48 @@ def client_workspace_key(account_number: str, client_name: str) -> str:
     return f"clients/{account_number}/{client_name}"
 
 
+def domain_workspace_key(account_number: str, domain: str) -> str:
+    return f"{DOMAIN_KEY_PREFIX}{account_number}/{domain}"
+
+
+def is_domain_run(run: InfraRun) -> bool:
+    return run.workspace_key.startswith(DOMAIN_KEY_PREFIX)
+
+
 def client_spec(
-    account_number: str, client_name: str, customer_api_domain: str | None = None
+    account_number: str,
+    client_name: str,
+    customer_api_domain: str | None = None,
+    custom_hosts: tuple[tuple[str, str], ...] = (),
 ) -> ClientWorkspaceSpec:
     """The workspace spec from settings; a deleted client's own domain may differ."""
     settings = current_settings()
     if customer_api_domain and customer_api_domain != settings.CUSTOMER_API_DOMAIN:
         settings = settings.model_copy(update={"CUSTOMER_API_DOMAIN": customer_api_domain})
-    return ClientWorkspaceSpec.from_settings(settings, account_number, client_name)
+    return ClientWorkspaceSpec.from_settings(settings, account_number, client_name, custom_hosts)
+
+
+def custom_hosts_of(client: LlmClient | None) -> tuple[tuple[str, str], ...]:
+    """(zone id, host) of the client on its custom domain, once that domain was verified."""
+    domain = client.custom_domain if client is not None else None
+    if domain is None or not domain.ever_verified or not domain.zone_id:
+        return ()
+    return ((domain.zone_id, f"{client.name}.{domain.domain}"),)
 
 
 def render_for_run(run: InfraRun, *, dry_run: bool = False) -> RenderedWorkspace:
     """Render the run's workspace (``dry_run``: only compute its path and hash)."""
+    if is_domain_run(run):
+        spec = DomainWorkspaceSpec.from_settings(
+            current_settings(), run.account_number, run.target_name
+        )
+        return render_domain_workspace(spec, workspaces_dir(), dry_run=dry_run)
     return render_client_workspace(
-        client_spec(run.account_number, run.target_name), workspaces_dir(), dry_run=dry_run
+        client_spec(
+            run.account_number, run.target_name, custom_hosts=custom_hosts_of(client_of(run))
+        ),
+        workspaces_dir(),
+        dry_run=dry_run,
     )
 
 

@@ -1,9 +1,17 @@
-"""Custom domains an account delegates to a hosted zone we create (flow: its own issue)."""
+"""Custom domains an account delegates to a hosted zone we create.
+
+Lifecycle: ``pending`` (the zone is being provisioned) -> ``verifying`` (the zone exists,
+the first delegation check is due) -> ``verified`` or ``failed`` after each check, with
+the reason in ``last_check_result``. Failed domains are re-checked with backoff until
+``verify_deadline``; verified ones every day. ``deleting`` while the zone is destroyed.
+A verified domain whose delegation is lost keeps serving until ``delegation_lost_at``
+plus the grace period (setting ``DOMAIN_GRACE_HOURS``).
+"""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text
@@ -22,6 +30,7 @@ class DomainStatus(enum.StrEnum):
     VERIFYING = "verifying"
     VERIFIED = "verified"
     FAILED = "failed"
+    DELETING = "deleting"
 
 
 class CustomDomain(db.Model):
@@ -47,6 +56,12 @@ class CustomDomain(db.Model):
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_check_result: Mapped[str] = mapped_column(Text, default="")
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Checks: how many failed in a row (the backoff step), when the next one is due, and
+    # until when failed checks are retried (the verification window).
+    failed_checks: Mapped[int] = mapped_column(default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verify_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delegation_lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="domains")
@@ -55,3 +70,29 @@ class CustomDomain(db.Model):
     @property
     def is_verified(self) -> bool:
         return self.status == DomainStatus.VERIFIED
+
+    @property
+    def ever_verified(self) -> bool:
+        """Client records in the zone exist once a domain was verified, and stay while it
+        lives: a lost delegation only stops serving (after the grace), so fixing the
+        delegation brings the hosts back with no new plan."""
+        return self.verified_at is not None and self.status != DomainStatus.DELETING
+
+    def serving_until(self, grace: timedelta) -> datetime | None:
+        """Until when its client hosts are served: ``datetime.max`` (UTC) while verified,
+        the end of the grace period after a lost delegation, else None (not served)."""
+        return serving_until(self.status, self.delegation_lost_at, grace)
+
+
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def serving_until(
+    status: DomainStatus, delegation_lost_at: datetime | None, grace: timedelta
+) -> datetime | None:
+    """The serving rule, on plain values (the host index builds from a column query)."""
+    if status == DomainStatus.VERIFIED:
+        return FOREVER
+    if status == DomainStatus.FAILED and delegation_lost_at is not None:
+        return delegation_lost_at + grace
+    return None

@@ -17,7 +17,7 @@ from app.queue import job_queue, retry_policy
 log = get_logger("chatdock.clients")
 
 
-def _enqueue(queue: Queue, run: InfraRun, func: str, *args) -> InfraRun:
+def enqueue_run(queue: Queue, run: InfraRun, func: str, *args) -> InfraRun:
     settings = current_settings()
     job = queue.enqueue(
         func,
@@ -73,7 +73,7 @@ def request_deploy(
     if client.deployment_status != DeploymentStatus.DEPLOYED:
         client.deployment_status = DeploymentStatus.DEPLOYING
     db.session.commit()
-    return _enqueue(queue, run, "jobs.deploy.deploy_default_api", client.id, run.id)
+    return enqueue_run(queue, run, "jobs.deploy.deploy_default_api", client.id, run.id)
 
 
 def request_undeploy(
@@ -84,7 +84,7 @@ def request_undeploy(
     run = _new_run(client, RunKind.DESTROY, auto_approve=auto_approve, requested_by=requested_by)
     client.deployment_status = DeploymentStatus.UNDEPLOYING
     db.session.commit()
-    return _enqueue(queue, run, "jobs.undeploy.undeploy_default_api", client.id, run.id)
+    return enqueue_run(queue, run, "jobs.undeploy.undeploy_default_api", client.id, run.id)
 
 
 def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
@@ -97,7 +97,7 @@ def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
     run.note = f"delete of client {name} ({api_url})"
     db.session.delete(client)
     db.session.commit()
-    return _enqueue(queue, run, "jobs.delete.delete_default_api", name, number, api_url, run.id)
+    return enqueue_run(queue, run, "jobs.delete.delete_default_api", name, number, api_url, run.id)
 
 
 def get_run(run_id: int) -> InfraRun:
@@ -129,9 +129,13 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
     except pipeline.StalePlan as stale:
         pipeline.set_status(run, RunStatus.DISCARDED, error=f"stale plan: {stale}")
         pipeline.sync_client_status(run)
+        replan = (
+            f"flask domains add {run.target_name} --account {run.account_number}"
+            if pipeline.is_domain_run(run)
+            else f"flask clients deploy {run.target_name} --account {run.account_number}"
+        )
         raise Conflict(
-            f"run {run.id}'s plan is stale ({stale}); it was discarded. Plan again: "
-            f"flask clients deploy {run.target_name} --account {run.account_number}",
+            f"run {run.id}'s plan is stale ({stale}); it was discarded. Plan again: {replan}",
             code="stale_plan",
         ) from None
     queue = job_queue()
@@ -139,7 +143,7 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
     run.approved_at = utcnow()
     run.status = RunStatus.QUEUED
     db.session.commit()
-    return _enqueue(queue, run, "jobs.deploy.apply_run", run.id)
+    return enqueue_run(queue, run, "jobs.deploy.apply_run", run.id)
 
 
 def discard_run(run_id: int) -> InfraRun:

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -26,6 +27,7 @@ import redis
 from app import devservices
 from app.cli.worker import AppWorker
 from app.devservices import AWS_TEST_ENV, redis_server
+from app.domains.dev_dns import DelegationFile, dev_dns_server
 from app.extensions import db
 from app.models import InfraRun, LlmClient, RunStatus
 from app.queue import job_queue, redis_connection
@@ -177,3 +179,34 @@ def silent_endpoint() -> Iterator[str]:
         thread.join()
         for conn in [*accepted, server]:
             conn.close()
+
+
+@dataclass
+class DevDns:
+    """A real DNS server on loopback answering NS queries from a delegations file."""
+
+    port: int
+    delegations: DelegationFile
+
+    def delegate(self, domain: str, name_servers: list[str]) -> None:
+        self.delegations.set(domain, name_servers)
+
+    def undelegate(self, domain: str) -> None:
+        self.delegations.set(domain, [])
+
+
+@pytest.fixture
+def dev_dns(tmp_path) -> Iterator[DevDns]:
+    path = tmp_path / "delegations.json"
+    with dev_dns_server(path) as port:
+        yield DevDns(port, DelegationFile(path))
+
+
+def domain_settings(dns: DevDns, **overrides: object) -> dict[str, object]:
+    """Settings pointing the delegation checks at ``dns`` (short timeouts for tests)."""
+    return {
+        "DNS_RESOLVER_ADDRESS": "127.0.0.1",
+        "DNS_RESOLVER_PORT": dns.port,
+        "DNS_TIMEOUT_SECONDS": 1.0,
+        **overrides,
+    }

@@ -1,0 +1,1 @@
+"""Custom domains: name rules, delegation checks, and a DNS server for development."""

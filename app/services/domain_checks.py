@@ -1,0 +1,194 @@
+"""Delegation checks of custom domains: run one, move the status, schedule the next.
+
+A check asks DNS (:mod:`app.domains.delegation`) and moves the domain:
+- delegated: ``verified``; the first time, its deployed clients get their custom hosts
+  through new runs; after a lost delegation, the account is told it is back.
+- not delegated: ``failed`` with the reason; a verified domain that loses its delegation
+  keeps serving for the grace period and the account is told.
+- unknown (timeout, SERVFAIL): nothing changes but the recorded result.
+
+The next check is a time in the row (``next_check_at``) and a job scheduled for then
+with RQ's scheduler (never a sleep in a worker): with backoff after a failure while the
+verification window lasts, daily once verified. A scheduled job whose time is no longer
+the row's (a manual check ran since) does nothing, so duplicates are harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from app.config import Settings, current_settings
+from app.domains.delegation import DelegationCheck, Outcome, check_delegation, make_resolver
+from app.errors import Conflict
+from app.extensions import db
+from app.logging_setup import get_logger
+from app.models import CustomDomain, DomainStatus, Notification
+from app.models.common import utcnow
+from app.queue import job_queue
+from app.services import notifications
+from app.services.domains import redeploy_attached_clients
+
+log = get_logger("chatdock.domains")
+VERIFY_JOB = "jobs.verify_domain.verify_domain"
+
+
+def backoff_delays(settings: Settings) -> list[int]:
+    delays = [int(x) for x in settings.DOMAIN_CHECK_BACKOFF_SECONDS.split(",") if x.strip()]
+    return delays or [60]
+
+
+def zone_ready(domain: CustomDomain, zone_id: str, name_servers: list[str]) -> None:
+    """The zone exists: record it, open the verification window, check at once."""
+    settings = current_settings()
+    now = utcnow()
+    domain.zone_id = zone_id
+    domain.name_servers = sorted(name_servers)
+    domain.status = DomainStatus.VERIFYING
+    domain.failed_checks = 0
+    domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
+    domain.last_check_result = "waiting for the first delegation check"
+    schedule_check(domain, now)
+
+
+def request_check(domain: CustomDomain) -> None:
+    """Check now, in a worker (``flask domains verify``); reopens an expired window."""
+    settings = current_settings()
+    if domain.status in (DomainStatus.PENDING, DomainStatus.DELETING) or not domain.zone_id:
+        raise Conflict(
+            f"{domain.domain} has no zone yet ({domain.status.value}): its zone is made by "
+            "the run that `flask domains add` started"
+        )
+    now = utcnow()
+    if domain.verify_deadline is None or domain.verify_deadline < now:
+        domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
+    domain.failed_checks = 0
+    schedule_check(domain, now)
+
+
+def schedule_check(domain: CustomDomain, at: datetime) -> None:
+    """Commit ``next_check_at`` and hand RQ's scheduler a job for that time."""
+    domain.next_check_at = at
+    db.session.commit()
+    queue = job_queue()
+    job_id = f"domain-{domain.id}-check-{at.timestamp():.0f}"
+    if at <= utcnow():
+        queue.enqueue(VERIFY_JOB, domain.id, at.timestamp(), job_id=job_id)
+    else:
+        queue.enqueue_at(at, VERIFY_JOB, domain.id, at.timestamp(), job_id=job_id)
+
+
+def is_due(domain: CustomDomain, scheduled_for: float) -> bool:
+    """A job runs only if its time is still the domain's next check (else superseded)."""
+    if domain.status == DomainStatus.DELETING or domain.next_check_at is None:
+        return False
+    return abs(domain.next_check_at.timestamp() - scheduled_for) < 0.001
+
+
+def run_check(domain: CustomDomain) -> DelegationCheck:
+    """Ask DNS now, move the domain, tell the account, schedule the next check."""
+    settings = current_settings()
+    resolver = make_resolver(
+        settings.DNS_RESOLVER_ADDRESS, settings.DNS_RESOLVER_PORT, settings.DNS_TIMEOUT_SECONDS
+    )
+    result = check_delegation(resolver, domain.domain, domain.name_servers)
+    now = utcnow()
+    first_verification = False
+    notices: list[Notification | None] = []
+    domain.last_checked_at = now
+    domain.last_check_result = result.reason
+    if result.outcome == Outcome.DELEGATED:
+        first_verification = domain.verified_at is None
+        if domain.delegation_lost_at is not None:
+            notices.append(_notice_restored(domain))
+        domain.status = DomainStatus.VERIFIED
+        domain.verified_at = domain.verified_at or now
+        domain.delegation_lost_at = None
+        domain.failed_checks = 0
+        next_at: datetime | None = now + timedelta(hours=settings.DOMAIN_RECHECK_HOURS)
+    else:
+        if result.outcome == Outcome.NOT_DELEGATED:
+            if domain.status == DomainStatus.VERIFIED:
+                domain.delegation_lost_at = now
+                domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
+                notices.append(_notice_lost(domain, result, settings))
+            domain.status = DomainStatus.FAILED
+        domain.failed_checks += 1
+        next_at = _next_retry(domain, now, settings)
+        if next_at is None and domain.status == DomainStatus.FAILED:
+            notices.append(_notice_gave_up(domain))
+    db.session.commit()
+    notifications.deliver(notices)
+    log.info(
+        "domain_checked",
+        domain=domain.domain,
+        outcome=result.outcome.value,
+        status=domain.status.value,
+        reason=result.reason,
+        next_check_at=next_at.isoformat() if next_at else None,
+    )
+    if next_at is not None:
+        schedule_check(domain, next_at)
+    else:
+        domain.next_check_at = None
+        db.session.commit()
+    if first_verification:
+        redeploy_attached_clients(domain, "verified")
+    return result
+
+
+def _next_retry(domain: CustomDomain, now: datetime, settings: Settings) -> datetime | None:
+    """Backoff while the verification window lasts; verified domains always retry."""
+    delays = backoff_delays(settings)
+    at = now + timedelta(seconds=delays[min(domain.failed_checks, len(delays)) - 1])
+    if domain.status == DomainStatus.VERIFIED:
+        return at
+    if domain.verify_deadline is None or at > domain.verify_deadline:
+        return None
+    return at
+
+
+def _notice_lost(domain: CustomDomain, result: DelegationCheck, settings: Settings):
+    grace_end = domain.delegation_lost_at + timedelta(hours=settings.DOMAIN_GRACE_HOURS)
+    hosts = ", ".join(f"{c.name}.{domain.domain}" for c in sorted(domain.clients, key=_name))
+    return notifications.notify(
+        domain.account,
+        "domain.delegation_lost",
+        f"The delegation of {domain.domain} is gone",
+        f"{result.reason}.\nSet the NS records of {domain.domain} to: "
+        f"{', '.join(domain.name_servers)}.\nIts hosts ({hosts or 'none attached'}) are "
+        f"served until {grace_end:%Y-%m-%d %H:%M} UTC, then stop until the delegation "
+        "is back.",
+        data={
+            "domain": domain.domain,
+            "reason": result.reason,
+            "serving_until": grace_end.isoformat(),
+        },
+        dedupe_key=f"domain-lost:{domain.id}:{domain.delegation_lost_at.isoformat()}",
+    )
+
+
+def _notice_restored(domain: CustomDomain):
+    return notifications.notify(
+        domain.account,
+        "domain.delegation_restored",
+        f"The delegation of {domain.domain} is back",
+        f"{domain.domain} is delegated to its zone again; its hosts are served.",
+        data={"domain": domain.domain},
+        dedupe_key=f"domain-restored:{domain.id}:{domain.delegation_lost_at.isoformat()}",
+    )
+
+
+def _notice_gave_up(domain: CustomDomain):
+    return notifications.notify(
+        domain.account,
+        "domain.verification_failed",
+        f"{domain.domain} could not be verified",
+        f"{domain.last_check_result}.\nNo more automatic checks; after fixing the NS "
+        f"records run: flask domains verify {domain.domain}",
+        data={"domain": domain.domain, "reason": domain.last_check_result},
+        dedupe_key=f"domain-gave-up:{domain.id}:{domain.verify_deadline.isoformat()}",
+    )
+
+
+def _name(client) -> str:
+    return client.name

@@ -1,0 +1,177 @@
+"""Custom domains of an account: add (a hosted zone, through a reviewed run), attach
+clients, delete. Delegation checks live in :mod:`app.services.domain_checks`."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.config import current_settings
+from app.domains.names import check_not_reserved, normalize_domain, overlaps
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from app.infra import pipeline
+from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind
+from app.queue import job_queue
+from app.services.infra import enqueue_run, request_deploy
+
+
+def reserved_domains() -> list[str]:
+    """The platform's own domains: no account may add them, a parent or a subdomain."""
+    settings = current_settings()
+    names = [settings.CUSTOMER_API_DOMAIN]
+    names += settings.PLATFORM_HOSTS.split(",") + settings.RESERVED_DOMAINS.split(",")
+    return [n.strip().lower().rstrip(".") for n in names if n.strip()]
+
+
+def get_domain(raw: str) -> CustomDomain:
+    domain = normalize_domain(raw)
+    found = db.session.execute(
+        select(CustomDomain).where(CustomDomain.domain == domain)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no custom domain {domain}")
+    return found
+
+
+def list_domains(account: Account | None = None) -> list[CustomDomain]:
+    query = select(CustomDomain).order_by(CustomDomain.domain)
+    if account is not None:
+        query = query.where(CustomDomain.account_id == account.id)
+    return list(db.session.execute(query).scalars())
+
+
+def latest_run(domain: CustomDomain) -> InfraRun | None:
+    return db.session.execute(
+        select(InfraRun)
+        .where(InfraRun.workspace_key == _workspace_key(domain))
+        .order_by(InfraRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def add_domain(
+    account: Account, raw: str, *, auto_approve: bool = False, requested_by: str = "cli"
+) -> tuple[CustomDomain, InfraRun]:
+    """Claim ``raw`` for the account and plan its hosted zone (applied once approved).
+
+    Adding a domain the account already has, whose zone was never made (its plan was
+    discarded or errored), plans the zone again."""
+    domain_name = normalize_domain(raw)
+    check_not_reserved(domain_name, reserved_domains())
+    domain = _claimable(account, domain_name)
+    queue = job_queue()  # before any change: fails cleanly when Redis is not configured
+    if domain is None:
+        domain = CustomDomain(account=account, domain=domain_name, status=DomainStatus.PENDING)
+        db.session.add(domain)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict(f"{domain_name} was just claimed by another request") from None
+    run = _new_run(domain, RunKind.APPLY, auto_approve=auto_approve, requested_by=requested_by)
+    db.session.commit()
+    return domain, enqueue_run(queue, run, "jobs.domains.provision_domain", domain.id, run.id)
+
+
+def attach_client(domain: CustomDomain, client: LlmClient) -> InfraRun | None:
+    """Serve the client on ``{name}.{domain}`` too; a deployed client on a verified
+    domain gets its record, ingress host and certificate through a new run."""
+    if client.account_id != domain.account_id:
+        raise Conflict(
+            f"{domain.domain} belongs to account {domain.account.account_number}, "
+            f"not to the client's account {client.account.account_number}"
+        )
+    if domain.status == DomainStatus.DELETING:
+        raise Conflict(f"{domain.domain} is being deleted")
+    if client.custom_domain_id == domain.id:
+        return None
+    client.custom_domain = domain
+    db.session.commit()
+    return _redeploy_if_live(client, domain, "attach")
+
+
+def detach_client(client: LlmClient) -> InfraRun | None:
+    """Stop serving the client on its custom domain (its record is removed by a run)."""
+    domain = client.custom_domain
+    if domain is None:
+        return None
+    client.custom_domain = None
+    db.session.commit()
+    return _redeploy_if_live(client, domain, "detach")
+
+
+def delete_domain(domain: CustomDomain, *, requested_by: str = "cli") -> InfraRun:
+    """Destroy the zone (refused while a client is attached); the row goes when it's done."""
+    if domain.clients:
+        names = ", ".join(sorted(c.name for c in domain.clients))
+        raise Conflict(
+            f"{domain.domain} is used by client(s) {names}: detach them first "
+            f"(flask domains detach --client NAME --account {domain.account.account_number})"
+        )
+    if domain.status == DomainStatus.DELETING:
+        raise Conflict(f"{domain.domain} is already being deleted")
+    queue = job_queue()
+    domain.status = DomainStatus.DELETING
+    domain.next_check_at = None
+    run = _new_run(domain, RunKind.DESTROY, auto_approve=True, requested_by=requested_by)
+    run.note = f"delete of custom domain {domain.domain}"
+    db.session.commit()
+    return enqueue_run(queue, run, "jobs.domains.destroy_domain", domain.id, run.id)
+
+
+def redeploy_attached_clients(domain: CustomDomain, reason: str) -> list[InfraRun]:
+    """New runs for the deployed clients of a domain (e.g. once it is first verified)."""
+    return [
+        run
+        for client in sorted(domain.clients, key=lambda c: c.name)
+        if (run := _redeploy_if_live(client, domain, reason)) is not None
+    ]
+
+
+def _redeploy_if_live(client: LlmClient, domain: CustomDomain, reason: str) -> InfraRun | None:
+    if not client.is_deployed or not domain.ever_verified:
+        return None
+    return request_deploy(client, requested_by=f"domain {reason}: {domain.domain}")
+
+
+def _claimable(account: Account, domain_name: str) -> CustomDomain | None:
+    """The account's own unprovisioned domain of that name (to re-plan), or None when the
+    name is free; a Conflict when taken, or overlapping another account's domain."""
+    labels = domain_name.split(".")
+    parents = [".".join(labels[i:]) for i in range(1, len(labels))]
+    nearby = select(CustomDomain).where(
+        (CustomDomain.domain == domain_name)
+        | CustomDomain.domain.in_(parents)
+        | CustomDomain.domain.endswith(f".{domain_name}", autoescape=True)
+    )
+    for other in db.session.execute(nearby).scalars():
+        if other.domain == domain_name and other.account_id == account.id:
+            if other.status == DomainStatus.PENDING and not other.zone_id:
+                return other
+            raise Conflict(
+                f"{domain_name} is already added to account {account.account_number} "
+                f"({other.status.value}): flask domains show {domain_name}"
+            )
+        if other.domain == domain_name:
+            raise Conflict(f"{domain_name} is already claimed by another account")
+        if overlaps(domain_name, other.domain) and other.account_id != account.id:
+            raise Conflict(f"{domain_name} overlaps {other.domain}, claimed by another account")
+    return None
+
+
+def _workspace_key(domain: CustomDomain) -> str:
+    return pipeline.domain_workspace_key(domain.account.account_number, domain.domain)
+
+
+def _new_run(domain: CustomDomain, kind: RunKind, **fields) -> InfraRun:
+    run = InfraRun(
+        workspace_key=_workspace_key(domain),
+        kind=kind,
+        domain_id=domain.id,
+        account_number=domain.account.account_number,
+        target_name=domain.domain,
+        **fields,
+    )
+    db.session.add(run)
+    return run

@@ -1,0 +1,57 @@
+"""provision_domain: plan (review) and apply a custom domain's hosted zone;
+destroy_domain: destroy it and forget the domain."""
+
+from __future__ import annotations
+
+from app.extensions import db
+from app.infra import pipeline
+from app.infra.render import RenderedWorkspace
+from app.infra.run_log import RunLog
+from app.models import CustomDomain, InfraRun, RunKind, RunStatus
+from app.services.domain_checks import zone_ready
+from jobs.common import job_context, load_run
+
+
+def provision_domain(domain_id: int, run_id: int) -> str:
+    run = load_run(run_id)
+    with (
+        job_context("provision_domain", run, domain_id=domain_id) as log,
+        pipeline.locked_workspace(run, log),
+    ):
+        workspace = pipeline.render_for_run(run)
+        log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
+        pipeline.plan_then_apply_if_approved(run, workspace, log)
+        finish_domain_run(run, workspace, log)
+    return run.status.value
+
+
+def destroy_domain(domain_id: int, run_id: int) -> str:
+    run = load_run(run_id)
+    with (
+        job_context("destroy_domain", run, domain_id=domain_id) as log,
+        pipeline.locked_workspace(run, log),
+    ):
+        workspace = pipeline.render_for_run(run)
+        pipeline.plan(run, workspace, log)
+        if pipeline.apply(run, workspace, log):
+            finish_domain_run(run, workspace, log)
+    return run.status.value
+
+
+def finish_domain_run(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """After a domain's apply: record the zone and start checking the delegation; after
+    its destroy: drop the workspace and the domain. (Also called by ``apply_run``.)"""
+    domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
+    if run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY and domain is not None:
+        outputs = pipeline.runner_for(workspace.path, log).output_json()
+        zone_id = outputs["zone_id"]["value"]
+        name_servers = outputs["name_servers"]["value"]
+        log(f"zone {zone_id}: delegate {domain.domain} to {', '.join(name_servers)}")
+        zone_ready(domain, zone_id, name_servers)
+    elif run.status == RunStatus.DESTROYED:
+        pipeline.remove_workspace(workspace.path)
+        log(f"workspace {workspace.path} removed")
+        if domain is not None:
+            db.session.delete(domain)
+            db.session.commit()
+            log(f"custom domain {run.target_name} deleted")
