@@ -51,7 +51,8 @@ def zone_ready(domain: CustomDomain, zone_id: str, name_servers: list[str]) -> N
 
 
 def request_check(domain: CustomDomain) -> None:
-    """Check now, in a worker (``flask domains verify``); reopens an expired window."""
+    """Check now, in a worker (``flask domains verify``): the customer says the NS records
+    are fixed, so the backoff and the verification window start over."""
     settings = current_settings()
     if domain.status in (DomainStatus.PENDING, DomainStatus.DELETING) or not domain.zone_id:
         raise Conflict(
@@ -59,8 +60,7 @@ def request_check(domain: CustomDomain) -> None:
             "the run that `flask domains add` started"
         )
     now = utcnow()
-    if domain.verify_deadline is None or domain.verify_deadline < now:
-        domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
+    domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
     domain.failed_checks = 0
     schedule_check(domain, now)
 
