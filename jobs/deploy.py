@@ -4,9 +4,9 @@ apply_run: apply an approved plan."""
 from __future__ import annotations
 
 from app.infra import pipeline
-from app.models import RunKind, RunStatus
+from app.models import RunStatus
 from jobs.common import job_context, load_run
-from jobs.domains import finish_domain_run
+from jobs.domains import apply_domain_run
 
 
 def deploy_default_api(client_id: int, run_id: int) -> str:
@@ -40,10 +40,12 @@ def apply_run(run_id: int) -> str:
     run = load_run(run_id)
     with job_context("apply_run", run) as log, pipeline.locked_workspace(run, log):
         workspace = pipeline.render_for_run(run)
-        if not pipeline.apply(run, workspace, log):
-            return run.status.value  # a retry's new plan needs review first
         if pipeline.is_domain_run(run):
-            finish_domain_run(run, workspace, log)
-        elif run.kind == RunKind.DESTROY and run.client_id is None:
+            apply_domain_run(run, workspace, log)
+        elif (
+            pipeline.apply(run, workspace, log)
+            and run.status == RunStatus.DESTROYED
+            and run.client_id is None  # a deleted client's teardown
+        ):
             pipeline.remove_workspace(workspace.path)
     return run.status.value

@@ -3,6 +3,8 @@ destroy_domain: destroy it and forget the domain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.extensions import db
 from app.infra import pipeline
 from app.infra.render import RenderedWorkspace
@@ -20,8 +22,7 @@ def provision_domain(domain_id: int, run_id: int) -> str:
     ):
         workspace = pipeline.render_for_run(run)
         log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
-        pipeline.plan_then_apply_if_approved(run, workspace, log)
-        finish_domain_run(run, workspace, log)
+        pipeline.plan_then_apply_if_approved(run, workspace, log, record_zone(run, workspace, log))
     return run.status.value
 
 
@@ -34,24 +35,43 @@ def destroy_domain(domain_id: int, run_id: int) -> str:
         workspace = pipeline.render_for_run(run)
         pipeline.plan(run, workspace, log)
         if pipeline.apply(run, workspace, log):
-            finish_domain_run(run, workspace, log)
+            forget_domain(run, workspace, log)
     return run.status.value
 
 
-def finish_domain_run(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
-    """After a domain's apply: record the zone and start checking the delegation; after
-    its destroy: drop the workspace and the domain. (Also called by ``apply_run``.)"""
-    domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
-    if run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY and domain is not None:
+def record_zone(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> Callable[[], None]:
+    """The step after a domain's apply: read the zone from terraform's outputs, record
+    it, and start checking the delegation (before the run shows as applied)."""
+
+    def record() -> None:
+        domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
+        if domain is None:
+            return
         outputs = pipeline.runner_for(workspace.path, log).output_json()
         zone_id = outputs["zone_id"]["value"]
         name_servers = outputs["name_servers"]["value"]
         log(f"zone {zone_id}: delegate {domain.domain} to {', '.join(name_servers)}")
         zone_ready(domain, zone_id, name_servers)
-    elif run.status == RunStatus.DESTROYED:
-        pipeline.remove_workspace(workspace.path)
-        log(f"workspace {workspace.path} removed")
-        if domain is not None:
-            db.session.delete(domain)
-            db.session.commit()
-            log(f"custom domain {run.target_name} deleted")
+
+    return record
+
+
+def forget_domain(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """After a domain's destroy: drop its workspace and its row."""
+    pipeline.remove_workspace(workspace.path)
+    log(f"workspace {workspace.path} removed")
+    domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
+    if domain is not None:
+        db.session.delete(domain)
+        db.session.commit()
+        log(f"custom domain {run.target_name} deleted")
+
+
+def apply_domain_run(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
+    """Apply an approved domain run (from ``apply_run``) with its after-steps."""
+    hook = record_zone(run, workspace, log) if run.kind == RunKind.APPLY else None
+    if not pipeline.apply(run, workspace, log, hook):
+        return False
+    if run.status == RunStatus.DESTROYED:
+        forget_domain(run, workspace, log)
+    return True

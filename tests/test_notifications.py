@@ -66,3 +66,13 @@ def test_a_bad_contact_email_is_refused(app):
     )
     assert result.exit_code == 2
     assert "invalid contact email" in result.output
+
+
+def test_without_webhook_or_email_a_notice_is_stored_only(app, account):
+    notice = notify(account, "k", "subject")
+    db.session.commit()
+    deliver([notice])
+    assert notice.delivered_at is None and notice.delivery_error == ""
+    cli = app.test_cli_runner()
+    result = cli.invoke(args=["accounts", "notifications", account.account_number])
+    assert "[stored]" in result.output

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,9 +257,17 @@ def check_not_stale(run: InfraRun, workspace: RenderedWorkspace) -> None:
         raise StalePlan(f"run {later[0]} changed the infrastructure since this plan was made")
 
 
-def apply(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
+def apply(
+    run: InfraRun,
+    workspace: RenderedWorkspace,
+    log: RunLog,
+    before_done: Callable[[], None] | None = None,
+) -> bool:
     """Apply exactly the saved plan of ``run``. False when a retry found that it must be
-    reviewed again (the run is then awaiting approval with a new plan)."""
+    reviewed again (the run is then awaiting approval with a new plan).
+
+    ``before_done`` runs after terraform succeeded and before the run is marked done, so
+    whoever waits for the run sees what it records (e.g. a zone's name servers)."""
     check_not_stale(run, workspace)
     busy = RunStatus.DESTROYING if run.kind == RunKind.DESTROY else RunStatus.APPLYING
     set_status(run, busy)
@@ -278,17 +286,24 @@ def apply(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
                 raise StalePlan(str(error)) from error
             raise
     log.flush()
+    if before_done is not None:
+        before_done()
     done = RunStatus.DESTROYED if run.kind == RunKind.DESTROY else RunStatus.APPLIED
     set_status(run, done)
     _remove_plan_file(workspace, run)
     return True
 
 
-def plan_then_apply_if_approved(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+def plan_then_apply_if_approved(
+    run: InfraRun,
+    workspace: RenderedWorkspace,
+    log: RunLog,
+    before_done: Callable[[], None] | None = None,
+) -> None:
     """Plan; apply at once when approved (policy or nothing to change), else leave the
     run awaiting review."""
     if plan(run, workspace, log).approved:
-        apply(run, workspace, log)
+        apply(run, workspace, log, before_done)
     else:
         log(f"plan saved: awaiting approval (flask infra approve {run.id})")
 

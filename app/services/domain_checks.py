@@ -154,8 +154,7 @@ def _notice_lost(domain: CustomDomain, result: DelegationCheck, settings: Settin
         domain.account,
         "domain.delegation_lost",
         f"The delegation of {domain.domain} is gone",
-        f"{result.reason}.\nSet the NS records of {domain.domain} to: "
-        f"{', '.join(domain.name_servers)}.\nIts hosts ({hosts or 'none attached'}) are "
+        f"{result.reason}.\nIts hosts ({hosts or 'none attached'}) are "
         f"served until {grace_end:%Y-%m-%d %H:%M} UTC, then stop until the delegation "
         "is back.",
         data={

@@ -62,11 +62,14 @@ def deliver(notices: Iterable[Notification | None]) -> None:
     if not sent:
         return
     for notice in sent:
-        errors = []
+        channels = []
         if settings.NOTIFY_WEBHOOK_URL:
-            errors += _try(_post_webhook, notice, settings)
+            channels.append(_post_webhook)
         if settings.NOTIFY_SMTP_URL and notice.account.contact_email:
-            errors += _try(_send_email, notice, settings)
+            channels.append(_send_email)
+        if not channels:
+            continue  # stored only: the console and `flask accounts notifications` show it
+        errors = [error for send in channels for error in _try(send, notice, settings)]
         notice.delivery_error = "; ".join(errors)
         notice.delivered_at = None if errors else utcnow()
         log.info(
