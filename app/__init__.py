@@ -30,9 +30,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
-        RATELIMIT_ENABLED=bool(settings.CHAT_RATE_LIMIT),
+        RATELIMIT_ENABLED=bool(settings.CHAT_RATE_LIMIT or settings.ADMIN_LOGIN_RATE_LIMIT),
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
         RATELIMIT_KEY_PREFIX="chatdock",
+        REMEMBER_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        BOOTSTRAP_SERVE_LOCAL=True,  # no CDN: operators' networks may be offline
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
     )
     app.extensions["chatdock.settings"] = settings
     if settings.TRUSTED_PROXY_COUNT:
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     from app import models  # noqa: F401  (register tables)
+    from app.blueprints.admin import init_admin
     from app.blueprints.api import bp as api_bp
     from app.blueprints.chat import bp as chat_bp
     from app.blueprints.health import bp as health_bp
@@ -68,5 +74,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(chat_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(chat_bp)
+    init_admin(app, settings)
     register_cli(app)
     return app

@@ -189,6 +189,10 @@ class Settings(BaseSettings):
     NOTIFY_TIMEOUT_SECONDS: float = Field(
         10.0, description="Timeout of one webhook call or SMTP session."
     )
+    ADMIN_LOGIN_RATE_LIMIT: str = Field(
+        "10/minute",
+        description="Console login attempts allowed per caller address ('' turns it off).",
+    )
     TRUSTED_PROXY_COUNT: int = Field(
         0,
         description="Proxies in front of the app (ingress): trust that many X-Forwarded-* hops.",

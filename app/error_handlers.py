@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ChatdockError
@@ -22,7 +23,22 @@ HTTP_CODES = {
 }
 
 
+def _for_console() -> bool:
+    """Console pages get HTML error pages in the console's look; everything else JSON."""
+    path = request.path
+    return path == "/admin" or (path.startswith("/admin/") and not path.endswith(".json"))
+
+
+def console_error_page(status: int, message: str):
+    titles = {400: "Bad request", 403: "Forbidden", 404: "Not found", 500: "Server error"}
+    title = titles.get(status, "Error")
+    return render_template("admin/error.html", status=status, title=title, message=message), status
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    if _for_console():
+        response = console_error_page(status, message)
+        return response[0], status, headers or {}
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     response.headers.update(headers or {})
@@ -30,6 +46,8 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 
 def _chatdock_error(error: ChatdockError):
+    if _for_console():
+        return console_error_page(error.status, error.message)
     response = jsonify(error.to_dict())
     response.status_code = error.status
     response.headers.update(error.headers)
@@ -39,6 +57,11 @@ def _chatdock_error(error: ChatdockError):
 def _provider_error(error: ProviderError):
     log.warning("provider_error", code=error.code, status=error.status)
     return error_response(error.status, error.code, error.message)
+
+
+def _csrf_error(error: CSRFError):
+    message = "The form expired or came from another site: reload the page and try again."
+    return error_response(400, "csrf_failed", message)
 
 
 def _http_error(error: HTTPException):
@@ -60,5 +83,6 @@ def _unexpected(error: Exception):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ChatdockError, _chatdock_error)
     app.register_error_handler(ProviderError, _provider_error)
+    app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

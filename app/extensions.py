@@ -2,8 +2,10 @@
 
 import sqlite3
 
+from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -27,8 +29,11 @@ Base.metadata.naming_convention = {
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
-# Limits are declared per route (the chat API); nothing is limited by default.
+# Limits are declared per route (the chat API, the console's login); nothing else is limited.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+login_manager = LoginManager()
+# The console's CSS framework (Bootstrap 5), served from the package's own static files.
+bootstrap = Bootstrap5()
 
 
 @event.listens_for(Engine, "connect")

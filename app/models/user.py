@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -12,7 +13,9 @@ from app.extensions import db
 from app.models.common import UTCDateTime, utcnow
 
 
-class AdminUser(db.Model):
+class AdminUser(UserMixin, db.Model):
+    """An operator; Flask-Login's mixin gives the session id (``get_id``)."""
+
     __tablename__ = "admin_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -45,7 +45,10 @@ class ClientSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return validate_client_name(value)
+        try:
+            return validate_client_name(value)
+        except InvalidInput as error:  # a ValueError, so pydantic reports every field at once
+            raise ValueError(error.message) from None
 
     @field_validator("provider")
     @classmethod
@@ -120,6 +123,34 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
             account=account.account_number,
             status=client.deployment_status.value,
         )
+    return client
+
+
+EDITABLE_FIELDS = (
+    "provider",
+    "system_prompt",
+    "temperature",
+    "max_tokens",
+    "require_api_key",
+    "allowed_origins",
+)
+
+
+def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
+    """Change a client's settings (not its name: hosts and workspace derive from it).
+
+    Chat settings apply at the next request; nothing here needs a new deploy."""
+    if spec.name != client.name:
+        raise InvalidInput(
+            "a client's name cannot change (its hosts and workspace derive from it)",
+            details=[{"loc": ("name",), "msg": "the name cannot change"}],
+        )
+    for field in EDITABLE_FIELDS:
+        setattr(client, field, getattr(spec, field))
+    client.model = spec.model or _default_model(spec.provider)
+    db.session.commit()
+    if current_settings().LOG_CLIENTS:
+        log.info("client_updated", client_id=client.id, client=client.name)
     return client
 
 

@@ -56,7 +56,7 @@ def _presented_key() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _parse(schema: type[Schema]) -> Schema:
+def parse_body(schema: type[Schema]) -> Schema:
     """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
     data = request.get_data(cache=False)
     if not data:
@@ -136,7 +136,7 @@ def _chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
     api_key = _authorized(route)
-    body = _parse(ChatBody)
+    body = parse_body(ChatBody)
     prepared = chat.prepare_chat(
         route,
         messages=[ChatTurn(role=m.role, content=m.content) for m in body.messages],
@@ -148,7 +148,7 @@ def _chat(route: ClientRoute) -> Response:
         api_key=api_key,
     )
     if body.stream:
-        return _stream_native(prepared)
+        return stream_reply(prepared)
     completion, latency_ms = chat.complete(prepared)
     return jsonify(
         session_key=prepared.session_key,
@@ -166,7 +166,8 @@ def _chat(route: ClientRoute) -> Response:
     )
 
 
-def _stream_native(prepared: chat.PreparedChat) -> Response:
+def stream_reply(prepared: chat.PreparedChat) -> Response:
+    """The native contract's SSE stream (also the console sandbox's)."""
     started = time.perf_counter()
     chunks = _primed(chat.stream(prepared))
     head = {
@@ -210,7 +211,7 @@ def _openai_chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
     api_key = _authorized(route)
-    body = _parse(OpenAIChatBody)
+    body = parse_body(OpenAIChatBody)
     prepared = chat.prepare_chat(
         route,
         messages=[

@@ -1,0 +1,63 @@
+"""The operator console under /admin: server-rendered pages (Jinja2 + Bootstrap 5 served
+from the app), Flask-Login sessions, CSRF on every form, and the RQ dashboard.
+
+It is served on platform hosts only (never on a client's host), and every page but the
+login needs a signed-in admin."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, g, redirect, request, url_for
+from flask_login import current_user
+
+from app.config import Settings
+from app.extensions import bootstrap, db, login_manager
+from app.models import AdminUser
+
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> AdminUser | None:
+    user = db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def _console_only_for_admins() -> None:
+    """Client hosts never serve the console; every page but the login needs an admin."""
+    if g.get("host_route") is not None:
+        abort(404)
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+
+
+def init_admin(app: Flask, settings: Settings) -> None:
+    from app.blueprints.admin import (  # noqa: F401  (register the views)
+        accounts,
+        auth,
+        clients,
+        domains,
+        home,
+        keys,
+        runs,
+        sandbox,
+    )
+    from app.blueprints.admin.rq import mount_rq_dashboard
+
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = "strong"
+    bootstrap.init_app(app)
+    if not bp.before_request_funcs.get(None):
+        bp.before_request(_console_only_for_admins)
+    app.register_blueprint(bp)
+    mount_rq_dashboard(app, settings)

@@ -1,0 +1,48 @@
+"""Accounts: list, create, and one account with its clients, keys, domains, notices."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, url_for
+
+from app.blueprints.admin import bp
+from app.blueprints.admin.common import get_or_404
+from app.blueprints.admin.forms import AccountForm, ApiKeyForm, DomainForm
+from app.errors import ChatdockError
+from app.models import Account
+from app.services import accounts as service
+from app.services.api_keys import key_status, list_api_keys
+from app.services.notifications import list_notifications
+
+
+@bp.get("/accounts")
+def accounts():
+    return render_template("admin/accounts.html", accounts=service.list_accounts())
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+def account_new():
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            account = service.create_account(form.name.data, form.contact_email.data or None)
+        except ChatdockError as error:
+            form.contact_email.errors = [*form.contact_email.errors, error.message]
+        else:
+            return redirect(url_for("admin.account", account_id=account.id))
+    return render_template("admin/account_new.html", form=form)
+
+
+@bp.get("/accounts/<int:account_id>")
+def account(account_id: int):
+    found = get_or_404(Account, account_id)
+    key_form = ApiKeyForm()
+    key_form.clients.choices = [(c.id, c.name) for c in found.clients]
+    return render_template(
+        "admin/account.html",
+        account=found,
+        keys=list_api_keys(found),
+        key_status=key_status,
+        notifications=list_notifications(found),
+        key_form=key_form,
+        domain_form=DomainForm(),
+    )

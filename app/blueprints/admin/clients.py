@@ -1,0 +1,178 @@
+"""Clients: list with status badges, create and edit (validation next to the fields),
+deploy, undeploy and delete (with confirmation), and one client's page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from app.blueprints.admin import bp
+from app.blueprints.admin.common import attempt, get_or_404, operator
+from app.blueprints.admin.forms import (
+    ActionForm,
+    AttachForm,
+    ClientForm,
+    DeployForm,
+    attach_errors,
+)
+from app.config import current_settings
+from app.errors import ChatdockError, InvalidInput
+from app.extensions import db
+from app.hosts import default_host
+from app.models import Account, DeploymentStatus, InfraRun, LlmClient
+from app.models.common import utcnow
+from app.services import clients as service
+from app.services import infra
+
+
+def client_hosts(client: LlmClient) -> list[str]:
+    """Where the client answers, canonical host first (a served custom host, if any)."""
+    settings = current_settings()
+    hosts = [default_host(client.name, client.account.account_number, settings.CUSTOMER_API_DOMAIN)]
+    domain = client.custom_domain
+    until = domain.serving_until(timedelta(hours=settings.DOMAIN_GRACE_HOURS)) if domain else None
+    if until is not None and until > utcnow():
+        hosts.insert(0, f"{client.name}.{domain.domain}")
+    return hosts
+
+
+def host_url(host: str) -> str:
+    """A link to the host as this console is reached (scheme, and port in development)."""
+    port = request.host.rsplit(":", 1)[1] if ":" in request.host.lstrip("[") else ""
+    return f"{request.scheme}://{host}{':' + port if port else ''}/llm-client/"
+
+
+@bp.get("/clients")
+def clients():
+    status = request.args.get("status", "")
+    query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
+    if status in {s.value for s in DeploymentStatus}:
+        query = query.where(LlmClient.deployment_status == DeploymentStatus(status))
+    rows = list(db.session.execute(query).scalars())
+    return render_template(
+        "admin/clients.html",
+        clients=rows,
+        status=status,
+        statuses=[s.value for s in DeploymentStatus],
+        client_hosts=client_hosts,
+        host_url=host_url,
+    )
+
+
+@bp.route("/accounts/<int:account_id>/clients/new", methods=["GET", "POST"])
+def client_new(account_id: int):
+    account = get_or_404(Account, account_id)
+    form = ClientForm()
+    if form.validate_on_submit():
+        try:
+            client = service.create_client(account, service.parse_spec(**form.spec_fields()))
+        except InvalidInput as error:
+            attach_errors(form, error)
+        except ChatdockError as error:
+            form.name.errors = [*form.name.errors, error.message]
+        else:
+            return redirect(url_for("admin.client", client_id=client.id))
+    return render_template("admin/client_form.html", form=form, account=account, client=None)
+
+
+@bp.route("/clients/<int:client_id>/edit", methods=["GET", "POST"])
+def client_edit(client_id: int):
+    client = get_or_404(LlmClient, client_id)
+    form = ClientForm(obj=client)
+    if request.method == "GET":
+        form.allowed_origins.data = "\n".join(client.allowed_origins or [])
+    form.name.render_kw = {"readonly": True}
+    form.name.data = client.name
+    if form.validate_on_submit():
+        try:
+            service.update_client(client, service.parse_spec(**form.spec_fields()))
+        except InvalidInput as error:
+            db.session.rollback()
+            attach_errors(form, error)
+        else:
+            return redirect(url_for("admin.client", client_id=client.id))
+    return render_template(
+        "admin/client_form.html", form=form, account=client.account, client=client
+    )
+
+
+@bp.get("/clients/<int:client_id>")
+def client(client_id: int):
+    found = get_or_404(LlmClient, client_id)
+    attach_form = AttachForm()
+    attach_form.client.choices = [(found.id, found.name)]
+    runs = list(
+        db.session.execute(
+            select(InfraRun).where(InfraRun.client_id == found.id).order_by(InfraRun.id.desc())
+        ).scalars()
+    )
+    return render_template(
+        "admin/client.html",
+        client=found,
+        hosts=client_hosts(found),
+        host_url=host_url,
+        runs=runs,
+        deploy_form=DeployForm(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/clients/<int:client_id>/deploy")
+def client_deploy(client_id: int):
+    found = get_or_404(LlmClient, client_id)
+    form = DeployForm()
+    if form.validate_on_submit():
+        run = attempt(
+            lambda: infra.request_deploy(
+                found, auto_approve=bool(form.auto_approve.data), requested_by=operator()
+            ),
+            "Deploy requested.",
+        )
+        if run is not None:
+            return redirect(url_for("admin.run", run_id=run.id))
+    return redirect(url_for("admin.client", client_id=client_id))
+
+
+@bp.route("/clients/<int:client_id>/undeploy", methods=["GET", "POST"])
+def client_undeploy(client_id: int):
+    found = get_or_404(LlmClient, client_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        run = attempt(
+            lambda: infra.request_undeploy(found, requested_by=operator()), "Undeploy requested."
+        )
+        if run is not None:
+            return redirect(url_for("admin.run", run_id=run.id))
+        return redirect(url_for("admin.client", client_id=client_id))
+    return render_template(
+        "admin/confirm.html",
+        form=form,
+        title=f"Undeploy {found.name}?",
+        message=f"{found.name} stops being served at once and its infrastructure is "
+        "destroyed (after you review the plan). The client and its settings stay.",
+        button="Undeploy",
+        cancel=url_for("admin.client", client_id=client_id),
+    )
+
+
+@bp.route("/clients/<int:client_id>/delete", methods=["GET", "POST"])
+def client_delete(client_id: int):
+    found = get_or_404(LlmClient, client_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        account_id = found.account_id
+        run = attempt(lambda: infra.request_delete(found, requested_by=operator()))
+        if run is not None:
+            return redirect(url_for("admin.run", run_id=run.id))
+        return redirect(url_for("admin.account", account_id=account_id))
+    return render_template(
+        "admin/confirm.html",
+        form=form,
+        title=f"Delete {found.name}?",
+        message=f"{found.name}, its chat sessions and its infrastructure are deleted. "
+        "This cannot be undone.",
+        button="Delete",
+        cancel=url_for("admin.client", client_id=client_id),
+    )

@@ -1,0 +1,41 @@
+"""Small helpers shared by the console's views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import abort, flash
+from flask_login import current_user
+
+from app.errors import ChatdockError
+from app.extensions import db
+from app.models import Account, CustomDomain, InfraRun, LlmClient
+
+T = TypeVar("T")
+Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun)
+
+
+def get_or_404(model: type[Model], object_id: int) -> Model:
+    found = db.session.get(model, object_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def attempt(action: Callable[[], T], success: str | None = None) -> T | None:
+    """Run a service call; its refusal (conflict, bad input, no Redis) becomes a flash."""
+    try:
+        result = action()
+    except ChatdockError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return None
+    if success:
+        flash(success, "success")
+    return result
+
+
+def operator() -> str:
+    """Who asked, for runs' ``requested_by`` and ``approved_by``."""
+    return f"console:{current_user.email}"

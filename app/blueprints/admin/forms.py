@@ -1,0 +1,124 @@
+"""The console's forms (Flask-WTF: every form carries a CSRF token).
+
+Field rules live in the services (``ClientSpec`` and friends); these forms only shape the
+input, and :func:`attach_errors` puts the services' messages next to the right fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.errors import InvalidInput
+from app.llm.registry import PROVIDER_NAMES
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me signed in")
+    submit = SubmitField("Sign in")
+
+
+class AccountForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    # Checked by the accounts service (one rule for the CLI and the console).
+    contact_email = EmailField("Contact email", description="Receives notifications.")
+    submit = SubmitField("Create account")
+
+
+class ClientForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired(), Length(max=63)],
+        description="A DNS label: lower-case letters, digits, inner hyphens. Fixed once made.",
+    )
+    provider = SelectField("Provider", choices=[(p, p) for p in PROVIDER_NAMES])
+    model = StringField("Model", description="Empty: the provider's default model.")
+    system_prompt = TextAreaField("System prompt", render_kw={"rows": 4})
+    temperature = FloatField("Temperature", default=0.7, validators=[Optional()])
+    max_tokens = IntegerField("Max tokens", default=1024, validators=[Optional()])
+    require_api_key = BooleanField("Require an API key")
+    allowed_origins = TextAreaField(
+        "Allowed origins",
+        render_kw={"rows": 2},
+        description="One per line, e.g. https://www.example.com (CORS).",
+    )
+    submit = SubmitField("Save")
+
+    def spec_fields(self) -> dict[str, Any]:
+        origins = [o.strip() for o in (self.allowed_origins.data or "").splitlines() if o.strip()]
+        return {
+            "name": (self.name.data or "").strip(),
+            "provider": self.provider.data,
+            "model": (self.model.data or "").strip(),
+            "system_prompt": self.system_prompt.data or "",
+            "temperature": self.temperature.data,
+            "max_tokens": self.max_tokens.data,
+            "require_api_key": bool(self.require_api_key.data),
+            "allowed_origins": origins,
+        }
+
+
+class ApiKeyForm(FlaskForm):
+    label = StringField("Label", validators=[Length(max=200)])
+    clients = SelectMultipleField(
+        "Limit to clients", coerce=int, description="None selected: every client of the account."
+    )
+    expires_in_days = IntegerField(
+        "Expires in (days)", validators=[Optional(), NumberRange(1, 3650)]
+    )
+    submit = SubmitField("Create key")
+
+
+class DomainForm(FlaskForm):
+    domain = StringField("Domain", validators=[DataRequired()], description="e.g. api.example.com")
+    auto_approve = BooleanField("Apply the zone's plan without review")
+    submit = SubmitField("Add domain")
+
+
+class AttachForm(FlaskForm):
+    client = SelectField("Client", coerce=int)
+    submit = SubmitField("Attach")
+
+
+class DeployForm(FlaskForm):
+    auto_approve = BooleanField("Apply without review")
+    submit = SubmitField("Deploy")
+
+
+class ActionForm(FlaskForm):
+    """A button: the CSRF token is the whole form."""
+
+    submit = SubmitField("Confirm")
+
+
+def attach_errors(form: FlaskForm, error: InvalidInput) -> None:
+    """Put a service's validation errors next to their fields (else on the form)."""
+    placed = False
+    for detail in error.details or []:
+        loc = detail.get("loc") or ()
+        field = getattr(form, str(loc[0]), None) if loc else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors), _clean(detail.get("msg", ""))]
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,90 @@
+"""Runs and plan review: the list, one run's plan grouped by action with each
+resource's attribute changes, the raw plan text and the log (refreshing while the run
+is live), approve and discard (a stale plan is refused with the reason)."""
+
+from __future__ import annotations
+
+from flask import jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from app.blueprints.admin import bp
+from app.blueprints.admin.common import attempt, get_or_404, operator
+from app.blueprints.admin.forms import ActionForm
+from app.extensions import db
+from app.infra.plan_summary import PlanSummary, ResourceChange
+from app.models import ACTIVE_STATUSES, InfraRun, RunStatus
+from app.services import infra
+
+REVIEW_GROUPS = ("create", "update", "replace", "delete")
+
+
+def grouped_changes(run: InfraRun) -> dict[str, list[ResourceChange]]:
+    """The plan's resource changes by action, in review order (empty groups dropped)."""
+    if not run.plan_summary:
+        return {}
+    summary = PlanSummary.from_dict(run.plan_summary)
+    groups: dict[str, list[ResourceChange]] = {action: [] for action in REVIEW_GROUPS}
+    for change in summary.changes:
+        if change.action in groups:
+            groups[change.action].append(change)
+    return {action: changes for action, changes in groups.items() if changes}
+
+
+def is_live(run: InfraRun) -> bool:
+    return run.status in ACTIVE_STATUSES or (
+        run.status == RunStatus.AWAITING_APPROVAL and run.approved_at is not None
+    )
+
+
+@bp.get("/runs")
+def runs():
+    status = request.args.get("status", "")
+    query = select(InfraRun).order_by(InfraRun.id.desc()).limit(200)
+    if status in {s.value for s in RunStatus}:
+        query = query.where(InfraRun.status == RunStatus(status))
+    return render_template(
+        "admin/runs.html",
+        runs=list(db.session.execute(query).scalars()),
+        status=status,
+        statuses=[s.value for s in RunStatus],
+    )
+
+
+@bp.get("/runs/<int:run_id>")
+def run(run_id: int):
+    found = get_or_404(InfraRun, run_id)
+    summary = PlanSummary.from_dict(found.plan_summary) if found.plan_summary else None
+    return render_template(
+        "admin/run.html",
+        run=found,
+        summary=summary,
+        groups=grouped_changes(found),
+        live=is_live(found),
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/runs/<int:run_id>/state.json")
+def run_state(run_id: int):
+    """What the run page polls while the run is live."""
+    found = get_or_404(InfraRun, run_id)
+    return jsonify(status=found.status.value, live=is_live(found), log=found.log)
+
+
+@bp.post("/runs/<int:run_id>/approve")
+def run_approve(run_id: int):
+    get_or_404(InfraRun, run_id)
+    if ActionForm().validate_on_submit():
+        attempt(
+            lambda: infra.approve_run(run_id, approved_by=operator()),
+            "Approved: applying exactly this plan.",
+        )
+    return redirect(url_for("admin.run", run_id=run_id))
+
+
+@bp.post("/runs/<int:run_id>/discard")
+def run_discard(run_id: int):
+    get_or_404(InfraRun, run_id)
+    if ActionForm().validate_on_submit():
+        attempt(lambda: infra.discard_run(run_id), "Plan discarded.")
+    return redirect(url_for("admin.run", run_id=run_id))

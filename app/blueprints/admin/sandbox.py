@@ -1,0 +1,39 @@
+"""Sandbox: chat with any client from the console, deployed or not, streamed.
+
+The page posts to a console endpoint (session and CSRF token, never an API key) that
+runs the same chat service as the public API and answers with its SSE stream."""
+
+from __future__ import annotations
+
+from flask import g, render_template
+
+from app.blueprints.admin import bp
+from app.blueprints.admin.common import get_or_404
+from app.blueprints.chat.routes import parse_body, stream_reply
+from app.blueprints.chat.schemas import ChatBody
+from app.errors import NotFound
+from app.llm.base import ChatTurn
+from app.models import LlmClient
+from app.services import chat
+
+
+@bp.get("/clients/<int:client_id>/sandbox")
+def sandbox(client_id: int):
+    return render_template("admin/sandbox.html", client=get_or_404(LlmClient, client_id))
+
+
+@bp.post("/clients/<int:client_id>/sandbox/chat")
+def sandbox_chat(client_id: int):
+    get_or_404(LlmClient, client_id)
+    route = g.host_index.by_id.get(client_id)
+    if route is None:  # created a moment ago in another process: index not rebuilt yet
+        raise NotFound("this client is not in the host index yet; reload the page")
+    body = parse_body(ChatBody)
+    prepared = chat.prepare_chat(
+        route,
+        messages=[ChatTurn(role=m.role, content=m.content) for m in body.messages],
+        prompt_history=[],
+        session_key=body.session_key,
+        api_key=None,
+    )
+    return stream_reply(prepared)

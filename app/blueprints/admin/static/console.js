@@ -1,0 +1,120 @@
+// chatdock console: copy buttons, confirmations, live run logs, the streaming sandbox.
+(() => {
+  "use strict";
+  const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // Copy buttons: <button data-copy="#input-id">
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const field = document.querySelector(button.dataset.copy);
+      field.select();
+      try {
+        await navigator.clipboard.writeText(field.value);
+      } catch {
+        document.execCommand("copy");
+      }
+      button.textContent = "Copied";
+    });
+  });
+
+  // Buttons that ask first: <button data-confirm="Sure?">
+  document.querySelectorAll("[data-confirm]").forEach((button) => {
+    button.addEventListener("click", (event) => {
+      if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+    });
+  });
+
+  // A live run's log and status, polled until the run settles; then reload the page.
+  const log = document.getElementById("run-log");
+  if (log && log.dataset.live === "true") {
+    const poll = async () => {
+      const response = await fetch(log.dataset.stateUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) return setTimeout(poll, 4000);
+      const state = await response.json();
+      log.textContent = state.log || "No output yet.";
+      log.scrollTop = log.scrollHeight;
+      if (state.live) setTimeout(poll, 2000);
+      else window.location.reload();
+    };
+    setTimeout(poll, 1500);
+  }
+
+  // The sandbox: POST the message, read the SSE stream, show deltas as they come.
+  const form = document.getElementById("sandbox-form");
+  if (form) {
+    const box = document.getElementById("sandbox-log");
+    const input = document.getElementById("sandbox-input");
+    const send = document.getElementById("sandbox-send");
+    let sessionKey = null;
+
+    const bubble = (role, text) => {
+      document.getElementById("sandbox-empty")?.remove();
+      const div = document.createElement("div");
+      div.className = `sandbox-msg ${role}`;
+      div.dataset.role = role;
+      div.textContent = text;
+      box.appendChild(div);
+      box.scrollTop = box.scrollHeight;
+      return div;
+    };
+
+    document.getElementById("sandbox-reset").addEventListener("click", () => {
+      sessionKey = null;
+      box.replaceChildren();
+    });
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = "";
+      send.disabled = true;
+      bubble("user", text);
+      const reply = bubble("assistant", "");
+      const body = { messages: [{ role: "user", content: text }], stream: true };
+      if (sessionKey) body.session_key = sessionKey;
+      try {
+        const response = await fetch(box.dataset.chatUrl, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+          body: JSON.stringify(body),
+        });
+        if (!response.ok) {
+          const error = await response.json().catch(() => ({}));
+          throw new Error(error?.error?.message || `HTTP ${response.status}`);
+        }
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const raw = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let name = "message";
+            let data = "";
+            for (const line of raw.split("\n")) {
+              if (line.startsWith("event: ")) name = line.slice(7);
+              else if (line.startsWith("data: ")) data += line.slice(6);
+            }
+            const payload = data ? JSON.parse(data) : {};
+            if (name === "session") sessionKey = payload.session_key;
+            else if (name === "error") throw new Error(payload.error?.message || "error");
+            else if (name === "done") reply.dataset.done = "true";
+            else if (payload.delta) reply.textContent += payload.delta;
+            box.scrollTop = box.scrollHeight;
+          }
+        }
+      } catch (error) {
+        reply.classList.add("error");
+        reply.textContent = `Error: ${error.message}`;
+      } finally {
+        send.disabled = false;
+        input.focus();
+      }
+    });
+  }
+})();

@@ -1,0 +1,182 @@
+"""The console through Flask's test client: access rules, forms and their validation,
+keys shown once, error pages. (Browser tests with Chromium are in test_browser.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ApiKey, LlmClient
+from app.services import accounts as account_service
+from tests.admin.conftest import csrf_token, post_form, sign_in
+from tests.conftest import host_of
+
+PAGES = ["/admin/", "/admin/accounts", "/admin/clients", "/admin/domains", "/admin/runs"]
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/admin/accounts/new", "/admin/rq/"])
+def test_every_page_needs_a_signed_in_admin(http, path):
+    response = http.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+
+
+def test_wrong_password_is_refused_without_saying_which_part(app, admin):
+    http = app.test_client()
+    response = sign_in(http, password="not the password")
+    assert response.status_code == 401
+    assert "Invalid email or password." in response.get_data(as_text=True)
+    assert http.get("/admin/").status_code == 302
+    response = sign_in(http, email="nobody@chatdock.test")
+    assert response.status_code == 401
+
+
+def test_login_needs_the_csrf_token(app, admin):
+    http = app.test_client()
+    response = http.post("/admin/login", data={"email": admin.email, "password": "x" * 20})
+    assert response.status_code == 400
+    assert "The form expired" in response.get_data(as_text=True)
+
+
+def test_signed_in_pages_render_with_empty_states(console):
+    for path in PAGES:
+        response = console.get(path)
+        assert response.status_code == 200, path
+        assert "empty-state" in response.get_data(as_text=True), path
+
+
+def test_next_never_leaves_the_console(app, admin):
+    http = app.test_client()
+    page = http.get("/admin/login?next=https://evil.example/").get_data(as_text=True)
+    response = http.post(
+        "/admin/login?next=https://evil.example/",
+        data={
+            "email": admin.email,
+            "password": "correct horse battery",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_logout_ends_the_session(console):
+    response = post_form(console, "/admin/", "/admin/logout")
+    assert response.status_code == 302
+    assert console.get("/admin/").status_code == 302
+
+
+def test_create_account_and_client_with_validation_next_to_fields(console, app):
+    response = post_form(
+        console, "/admin/accounts/new", "/admin/accounts/new", {"name": "Acme", "contact_email": ""}
+    )
+    assert response.status_code == 302
+    account = account_service.list_accounts()[0]
+    form_url = f"/admin/accounts/{account.id}/clients/new"
+    bad = post_form(
+        console,
+        form_url,
+        form_url,
+        {"name": "Not A Label", "provider": "echo", "temperature": "5", "max_tokens": "10"},
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 200
+    assert "invalid client name" in page and "less than or equal to 2" in page
+    assert db.session.execute(select(LlmClient)).first() is None
+    good = post_form(
+        console,
+        form_url,
+        form_url,
+        {
+            "name": "bot",
+            "provider": "echo",
+            "temperature": "0.5",
+            "max_tokens": "100",
+            "allowed_origins": "https://www.example.com\n",
+        },
+    )
+    assert good.status_code == 302
+    client = db.session.execute(select(LlmClient)).scalar_one()
+    assert client.allowed_origins == ["https://www.example.com"] and client.temperature == 0.5
+
+
+def test_edit_keeps_the_name_and_reports_errors(console, account, make_client):
+    client = make_client(account, "bot")
+    url = f"/admin/clients/{client.id}/edit"
+    bad = post_form(console, url, url, {"name": "bot", "provider": "echo", "max_tokens": "0"})
+    assert "greater than or equal to 1" in bad.get_data(as_text=True)
+    ok = post_form(
+        console,
+        url,
+        url,
+        {
+            "name": "renamed",
+            "provider": "echo",
+            "system_prompt": "Be brief.",
+            "max_tokens": "64",
+            "temperature": "0.1",
+        },
+    )
+    assert ok.status_code == 302  # the name field is read-only: a posted name is ignored
+    db.session.refresh(client)
+    assert client.name == "bot"
+    ok = post_form(
+        console,
+        url,
+        url,
+        {
+            "name": "bot",
+            "provider": "echo",
+            "system_prompt": "Be brief.",
+            "max_tokens": "64",
+            "temperature": "0.1",
+        },
+    )
+    assert ok.status_code == 302
+    db.session.refresh(client)
+    assert client.system_prompt == "Be brief." and client.max_tokens == 64
+
+
+def test_a_key_is_shown_once_and_stored_hashed(console, account, make_client):
+    make_client(account, "bot")
+    url = f"/admin/accounts/{account.id}"
+    response = post_form(console, url, f"{url}/keys", {"label": "ci", "expires_in_days": "30"})
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    key = db.session.execute(select(ApiKey)).scalar_one()
+    plaintext = page.split('id="new-key"')[1].split('value="')[1].split('"')[0]
+    assert plaintext.startswith(f"cdk_{key.key_id}_")
+    assert plaintext not in console.get(url).get_data(as_text=True)
+    assert key.secret_hash not in page and plaintext.split("_")[-1] not in key.secret_hash
+
+
+def test_error_pages_have_the_console_look(console, app):
+    page = console.get("/admin/clients/999")
+    assert page.status_code == 404
+    assert "Back to the console" in page.get_data(as_text=True)
+    assert console.get("/admin/no-such-page").status_code == 404
+    assert "Back to the console" in console.get("/admin/no-such-page").get_data(as_text=True)
+
+
+def test_the_console_is_not_served_on_client_hosts(console, account, make_client):
+    client = make_client(account, "bot")
+    assert console.get("/admin/", headers={"Host": host_of(client)}).status_code == 404
+
+
+def test_sandbox_chats_with_an_undeployed_client(console, account, make_client):
+    client = make_client(account, "draft-bot", deployed=False)
+    page = console.get(f"/admin/clients/{client.id}/sandbox").get_data(as_text=True)
+    response = console.post(
+        f"/admin/clients/{client.id}/sandbox/chat",
+        json={"messages": [{"role": "user", "content": "hello"}], "stream": True},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "event: session" in body and "echo: hello" in body.replace('"delta": "', "")
+    without_token = console.post(
+        f"/admin/clients/{client.id}/sandbox/chat",
+        json={"messages": [{"role": "user", "content": "hello"}], "stream": True},
+    )
+    assert without_token.status_code == 400
