@@ -117,6 +117,11 @@ def main() -> None:
             ),
         ]
         print(f"serving on http://localhost:{args.port} (Ctrl-C stops everything)", flush=True)
+        print(
+            f"console: http://localhost:{args.port}/admin/ (first: .venv/bin/flask users "
+            "create-admin EMAIL)",
+            flush=True,
+        )
         _supervise(children)
 
 

@@ -180,3 +180,30 @@ def test_sandbox_chats_with_an_undeployed_client(console, account, make_client):
         json={"messages": [{"role": "user", "content": "hello"}], "stream": True},
     )
     assert without_token.status_code == 400
+
+
+def test_a_stale_plan_is_refused_with_the_reason(console, account, make_client):
+    from app.models import InfraRun, RunKind, RunStatus
+
+    client = make_client(account, "bot", deployed=False)
+    run = InfraRun(
+        workspace_key=f"clients/{account.account_number}/bot",
+        kind=RunKind.APPLY,
+        status=RunStatus.AWAITING_APPROVAL,
+        client_id=client.id,
+        account_number=account.account_number,
+        target_name="bot",
+        config_hash="0" * 64,
+        plan_file="run-1.tfplan",
+        plan_summary={"changes": []},
+    )
+    db.session.add(run)
+    db.session.commit()
+    url = f"/admin/runs/{run.id}"
+    assert "Approve and apply" in console.get(url).get_data(as_text=True)
+    response = post_form(console, url, f"{url}/approve")
+    page = console.get(response.headers["Location"]).get_data(as_text=True)
+    assert "plan is stale (the configuration changed since this plan was made)" in page
+    assert "flask clients deploy bot" in page
+    db.session.refresh(run)
+    assert run.status == RunStatus.DISCARDED
