@@ -207,3 +207,14 @@ def test_a_stale_plan_is_refused_with_the_reason(console, account, make_client):
     assert "flask clients deploy bot" in page
     db.session.refresh(run)
     assert run.status == RunStatus.DISCARDED
+
+
+def test_delete_asks_first_and_a_refusal_loses_nothing(console, account, make_client):
+    client = make_client(account, "bot")
+    url = f"/admin/clients/{client.id}/delete"
+    page = console.get(url).get_data(as_text=True)
+    assert "Delete bot?" in page and "cannot be undone" in page
+    response = post_form(console, url, url)  # no Redis here: the run cannot be queued
+    assert response.headers["Location"] == f"/admin/clients/{client.id}"
+    assert "REDIS_URL" in console.get(response.headers["Location"]).get_data(as_text=True)
+    assert db.session.get(LlmClient, client.id) is not None

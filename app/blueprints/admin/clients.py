@@ -9,7 +9,7 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404, operator
+from app.blueprints.admin.common import attempt, confirm_then_run, get_or_404, operator
 from app.blueprints.admin.forms import (
     ActionForm,
     AttachForm,
@@ -138,41 +138,24 @@ def client_deploy(client_id: int):
 @bp.route("/clients/<int:client_id>/undeploy", methods=["GET", "POST"])
 def client_undeploy(client_id: int):
     found = get_or_404(LlmClient, client_id)
-    form = ActionForm()
-    if form.validate_on_submit():
-        run = attempt(
-            lambda: infra.request_undeploy(found, requested_by=operator()), "Undeploy requested."
-        )
-        if run is not None:
-            return redirect(url_for("admin.run", run_id=run.id))
-        return redirect(url_for("admin.client", client_id=client_id))
-    return render_template(
-        "admin/confirm.html",
-        form=form,
+    return confirm_then_run(
+        lambda: infra.request_undeploy(found, requested_by=operator()),
         title=f"Undeploy {found.name}?",
         message=f"{found.name} stops being served at once and its infrastructure is "
         "destroyed (after you review the plan). The client and its settings stay.",
         button="Undeploy",
-        cancel=url_for("admin.client", client_id=client_id),
+        back=url_for("admin.client", client_id=client_id),
     )
 
 
 @bp.route("/clients/<int:client_id>/delete", methods=["GET", "POST"])
 def client_delete(client_id: int):
     found = get_or_404(LlmClient, client_id)
-    form = ActionForm()
-    if form.validate_on_submit():
-        account_id = found.account_id
-        run = attempt(lambda: infra.request_delete(found, requested_by=operator()))
-        if run is not None:
-            return redirect(url_for("admin.run", run_id=run.id))
-        return redirect(url_for("admin.account", account_id=account_id))
-    return render_template(
-        "admin/confirm.html",
-        form=form,
+    return confirm_then_run(
+        lambda: infra.request_delete(found, requested_by=operator()),
         title=f"Delete {found.name}?",
         message=f"{found.name}, its chat sessions and its infrastructure are deleted. "
         "This cannot be undone.",
         button="Delete",
-        cancel=url_for("admin.client", client_id=client_id),
+        back=url_for("admin.client", client_id=client_id),
     )

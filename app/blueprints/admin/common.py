@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, flash
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.errors import ChatdockError
@@ -39,3 +39,24 @@ def attempt(action: Callable[[], T], success: str | None = None) -> T | None:
 def operator() -> str:
     """Who asked, for runs' ``requested_by`` and ``approved_by``."""
     return f"console:{current_user.email}"
+
+
+def confirm_then_run(
+    request_run: Callable[[], InfraRun | None],
+    *,
+    title: str,
+    message: str,
+    button: str,
+    back: str,
+):
+    """A destructive action: a confirmation page (GET), then the run it starts (POST),
+    shown on its page; a refusal goes back with the reason."""
+    from app.blueprints.admin.forms import ActionForm
+
+    form = ActionForm()
+    if form.validate_on_submit():
+        run = attempt(request_run)
+        return redirect(url_for("admin.run", run_id=run.id) if run is not None else back)
+    return render_template(
+        "admin/confirm.html", form=form, title=title, message=message, button=button, cancel=back
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404, operator
+from app.blueprints.admin.common import attempt, confirm_then_run, get_or_404, operator
 from app.blueprints.admin.forms import ActionForm, AttachForm, DomainForm
 from app.models import Account, CustomDomain, LlmClient
 from app.services import domain_checks
@@ -92,17 +92,10 @@ def domain_detach(client_id: int):
 @bp.route("/domains/<int:domain_id>/delete", methods=["GET", "POST"])
 def domain_delete(domain_id: int):
     found = get_or_404(CustomDomain, domain_id)
-    form = ActionForm()
-    if form.validate_on_submit():
-        run = attempt(lambda: service.delete_domain(found, requested_by=operator()))
-        if run is not None:
-            return redirect(url_for("admin.run", run_id=run.id))
-        return redirect(url_for("admin.domain", domain_id=domain_id))
-    return render_template(
-        "admin/confirm.html",
-        form=form,
+    return confirm_then_run(
+        lambda: service.delete_domain(found, requested_by=operator()),
         title=f"Delete {found.domain}?",
         message=f"The hosted zone of {found.domain} is destroyed and the domain forgotten.",
         button="Delete",
-        cancel=url_for("admin.domain", domain_id=domain_id),
+        back=url_for("admin.domain", domain_id=domain_id),
     )
