@@ -1,7 +1,7 @@
 """Shared fixtures. The suite runs against SQLite (default) or a real PostgreSQL server
 (``TEST_DATABASE=postgresql``: a throwaway cluster is started, or ``TEST_DATABASE_URL``
 is used). The schema is built once per run by the real Alembic migrations; each test then
-starts from empty tables."""
+starts from empty tables (and the synced model catalog)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from app import create_app
 from app.config import Settings
 from app.devservices import postgres
 from app.extensions import db
+from app.llm.catalog_sync import llm_model_migration
 from app.models import Account, LlmClient
 from app.services import accounts as account_service
 from app.services import clients as client_service
@@ -70,6 +71,7 @@ def _empty_tables() -> None:
         for table in tables:
             db.session.execute(table.delete())
     db.session.execute(text("UPDATE routing_version SET version = version + 1"))
+    llm_model_migration(db.session.connection())  # the catalog, as every migrated database has it
     db.session.commit()
 
 
