@@ -11,9 +11,9 @@ from app.data_migrations import deliver_after_migrations
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging. Keep the app's loggers working: the
+# migrations also run inside a running app (tests, data migrations that log).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

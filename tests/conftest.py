@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.config import Settings
@@ -50,6 +51,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield pg.url
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture
+def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the suite's kind (a file, or one more database on the
+    suite's PostgreSQL server), dropped afterwards: for tests that run the migrations."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -168,11 +168,10 @@ class Catalog:
         for ref, replacement in replaced:
             if replacement is None:
                 continue
-            target = self.find(ref.provider, replacement)
-            if target is None:
-                found.append(f"{ref}: replacement {replacement} is not listed for {ref.provider}")
-            elif self.is_retired(ref.provider, replacement):
+            if self.is_retired(ref.provider, replacement):
                 found.append(f"{ref}: replacement {replacement} is itself deprecated or deleted")
+            elif self.find(ref.provider, replacement) is None:
+                found.append(f"{ref}: replacement {replacement} is not listed for {ref.provider}")
         return found
 
 

@@ -82,33 +82,35 @@ class RemovalPlan:
                 by_id.setdefault(account.id, (account, []))[1].append(retirement)
         return sorted(by_id.values(), key=lambda pair: pair[0].number)
 
-    def report(self, verbosity: int, *, done: bool = False) -> list[str]:
+    def report(self, verbosity: int, *, told: int | None = None) -> list[str]:
+        """The plan in words; ``told`` (notices stored) once it ran, None for a preview."""
+        done = told is not None
         remove, move, tell = (
             ("removed", "moved", "told") if done else ("would remove", "moving", "would tell")
         )
-        clients = sum(len(r.client_ids) for r in self.retirements)
         lines = [
             f"{NAME}: {len(self.entries)} entries in DELETED_MODELS (batch "
-            f"{self.batch.hash[:12]}), {len(self.retirements)} still in the database"
+            f"{self.batch.hash[:12]}), {len(self.retirements)} of them still in the database"
         ]
         if not self.retirements:
             return [*lines, "nothing to remove"]
         if verbosity >= 1:
             for r in self.retirements:
-                n = len(r.client_ids)
                 lines.append(
-                    f"{remove} {r.entry.ref}, {move} {n} client{'s' * (n != 1)} in "
-                    f"{len(r.accounts)} account{'s' * (len(r.accounts) != 1)} to {r.target} "
-                    f"({r.why})"
+                    f"{remove} {r.entry.ref}, {move} {_count(len(r.client_ids), 'client')} in "
+                    f"{_count(len(r.accounts), 'account')} to {r.target} ({r.why})"
                 )
                 if verbosity >= 2:
                     lines += _account_lines(r.accounts, tell)
-        affected = self.accounts()
-        lines.append(
-            f"{tell} {len(affected)} account{'s' * (len(affected) != 1)} about {clients} "
-            f"client{'s' * (clients != 1)}"
-        )
-        return lines
+        affected = len(self.accounts())
+        summary = f"{tell} {_count(told if done else affected, 'account')}"
+        if done and told < affected:
+            summary += f" ({affected - told} already told about this batch)"
+        return [*lines, summary]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _account_lines(affected: tuple[AffectedAccount, ...], tell: str) -> list[str]:
@@ -140,7 +142,7 @@ class RemovalOutcome:
         }
 
     def report(self, verbosity: int) -> list[str]:
-        return self.plan.report(verbosity, done=True)
+        return self.plan.report(verbosity, told=len(self.notice_ids))
 
 
 def deleted_batch(catalog: Catalog = CATALOG, **_: Any) -> Batch:

@@ -44,12 +44,13 @@ def model_label(model: LlmModel) -> str:
     return f"{model.name} [deprecated: use {shown}]" if shown else model.name
 
 
-def _choices(provider: str) -> str:
-    names = db.session.scalars(
-        select(LlmModel.name)
-        .where(LlmModel.provider == provider, LlmModel.deprecated.is_(False))
-        .order_by(LlmModel.name)
-    ).all()
+def _choices(provider: str | None) -> str:
+    """The models a new client may choose (of one provider, or all as provider/name)."""
+    query = select(LlmModel.provider, LlmModel.name).where(LlmModel.deprecated.is_(False))
+    if provider is not None:
+        query = query.where(LlmModel.provider == provider)
+    rows = db.session.execute(query.order_by(LlmModel.provider, LlmModel.name)).all()
+    names = [name if provider else f"{p}/{name}" for p, name in rows]
     return ", ".join(names) or "none (flask models sync)"
 
 
@@ -60,15 +61,18 @@ def _row(provider: str, name: str) -> LlmModel | None:
 
 
 def _provider_of(name: str) -> str:
-    """The provider of a model named without one; unique across providers or refused."""
+    """The provider of a model named without one: the only one that has (or had) it."""
     providers = db.session.scalars(
         select(LlmModel.provider).where(LlmModel.name == name).order_by(LlmModel.provider)
-    ).all() or sorted({entry.provider for entry in CATALOG.deleted if entry.name == name})
-    if len(providers) == 1:
-        return providers[0]
-    if providers:
+    ).all() or sorted(
+        {p for p, models in CATALOG.models.items() for m in models if m.name == name}
+        | {entry.provider for entry in CATALOG.deleted if entry.name == name}
+    )
+    if len(providers) > 1:
         raise InvalidInput(f"model {name!r} exists for {', '.join(providers)}: give --provider")
-    return platform_default().provider
+    if not providers:
+        raise InvalidInput(f"unknown model {name!r}; choose one of: {_choices(None)}")
+    return providers[0]
 
 
 def choose_model(provider: str | None, name: str | None) -> LlmModel:
@@ -92,7 +96,7 @@ def choose_model(provider: str | None, name: str | None) -> LlmModel:
     provider = provider or _provider_of(name)
     model = _row(provider, name)
     deleted = CATALOG.deleted_entry(provider, name)
-    if deleted is not None or (model is not None and model.deprecated):
+    if CATALOG.is_retired(provider, name) or (model is not None and model.deprecated):
         target = CATALOG.successor(ModelRef(provider, name), platform_default())
         state = "was deleted" if deleted is not None else "is deprecated"
         raise InvalidInput(

@@ -24,8 +24,8 @@ class DeprecationNotices:
 
     def lines(self) -> list[str]:
         lines = [
-            f"told {n.account.account_number} about {n.data['model']} "
-            f"({len(n.data['clients'])} clients)"
+            f"told {n.account.account_number} about {n.data['model']}: "
+            f"{', '.join(n.data['clients'])}"
             for n in self.sent
         ]
         lines += [
