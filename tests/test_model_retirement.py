@@ -3,7 +3,11 @@ the batch; dry runs, --fake, --force, and refusals change nothing they should no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import pytest
+from flask import Flask
 from sqlalchemy import delete, func, select
 
 from app import data_migrations
@@ -12,7 +16,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.llm.catalog import CATALOG, Catalog
 from app.llm.retirement import NAME, deleted_batch
-from app.models import LlmModel, Notification
+from app.models import Account, LlmModel, Notification
 from app.services.accounts import create_account
 from app.services.clients import create_client, parse_spec
 from app.services.notifications import list_notifications
@@ -115,10 +119,22 @@ def test_the_command_refuses_a_missing_replacement_and_changes_nothing(app, acco
     assert recorded() is None and notices() == 0
 
 
-def test_dry_run_previews_everything_and_changes_nothing(make_app, app):
+@dataclass
+class Notifying:
+    """An app that notifies by webhook and email, and two accounts on deleted models."""
+
+    app: Flask
+    hooks: list[dict]
+    mails: list
+    acme: Account  # contact ops@acme.test; clients a (gpt-4-turbo) and b (claude-2.0)
+    beta: Account  # no contact email; client c (gpt-4-turbo)
+
+
+@pytest.fixture
+def notifying(make_app, app) -> Iterator[Notifying]:
     with webhook_receiver() as (hook_url, hooks), smtp_sink() as (smtp_url, mails):
-        notifying = make_app(NOTIFY_WEBHOOK_URL=hook_url, NOTIFY_SMTP_URL=smtp_url)
-        with notifying.app_context():
+        notifying_app = make_app(NOTIFY_WEBHOOK_URL=hook_url, NOTIFY_SMTP_URL=smtp_url)
+        with notifying_app.app_context():
             acme = create_account("Acme", contact_email="ops@acme.test")
             beta = create_account("Beta")
             turbo, claude = old_row("openai", "gpt-4-turbo"), old_row("anthropic", "claude-2.0")
@@ -128,68 +144,58 @@ def test_dry_run_previews_everything_and_changes_nothing(make_app, app):
                 (beta, "c", turbo),
             ]:
                 put_on(create_client(account, parse_spec(name=name)), model)
-            for run in range(2):  # before and after the migration ran: the same preview
-                result = invoke(notifying, "models", "remove-deprecated", "--dry-run", "-v", "2")
-                assert result.exit_code == 0, result.output
-                lines = result.output.splitlines()
-                assert lines[1] == (
-                    "would remove openai/gpt-4-turbo, moving 2 clients in 2 accounts to "
-                    "openai/gpt-4.1 (its replacement)"
-                )
-                assert f"    {acme.account_number} Acme: a" in lines
-                assert "        would tell: console, email ops@acme.test, webhook" in lines
-                assert f"    {beta.account_number} Beta: c" in lines
-                assert "        would tell: console, webhook" in lines
-                assert "would tell 2 accounts" in lines
-                assert lines[-1] == "dry run: nothing was changed"
-                assert model_row("openai", "gpt-4-turbo") is not None
-                assert notices() == 0 and not hooks and not mails
-                if run == 0:
-                    assert "ledger: never applied here" in lines
-                    invoke(notifying, "models", "remove-deprecated", "--fake")
-                else:
-                    assert "without --force the run is skipped" in result.output
+            yield Notifying(notifying_app, hooks, mails, acme, beta)
 
 
-def test_each_affected_account_is_told_once(make_app, app):
-    with webhook_receiver() as (hook_url, hooks), smtp_sink() as (smtp_url, mails):
-        notifying = make_app(NOTIFY_WEBHOOK_URL=hook_url, NOTIFY_SMTP_URL=smtp_url)
-        with notifying.app_context():
-            acme = create_account("Acme", contact_email="ops@acme.test")
-            beta = create_account("Beta")
-            calm = create_account("Calm")
-            turbo, claude = old_row("openai", "gpt-4-turbo"), old_row("anthropic", "claude-2.0")
-            for account, name, model in [
-                (acme, "a", turbo),
-                (acme, "b", claude),
-                (beta, "c", turbo),
-            ]:
-                put_on(create_client(account, parse_spec(name=name)), model)
-            create_client(calm, parse_spec(name="d"))
-            result = invoke(notifying, "models", "remove-deprecated")
-            assert result.exit_code == 0, result.output
-            assert "told 2 accounts" in result.output
-            assert sorted(h["account"] for h in hooks) == sorted(
-                [acme.account_number, beta.account_number]
-            )
-            acme_hook = next(h for h in hooks if h["account"] == acme.account_number)
-            assert acme_hook["subject"] == (
-                "2 models were retired: your clients now use replacements"
-            )
-            assert [m["model"] for m in acme_hook["data"]["models"]] == [
-                "openai/gpt-4-turbo",
-                "anthropic/claude-2.0",
-            ]
-            assert [m["To"] for m in mails] == ["ops@acme.test"]
-            assert list_notifications(calm) == []
+def test_dry_run_previews_everything_and_changes_nothing(notifying):
+    acme, beta = notifying.acme, notifying.beta
+    for run in range(2):  # before and after the migration ran: the same preview
+        result = invoke(notifying.app, "models", "remove-deprecated", "--dry-run", "-v", "2")
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[1] == (
+            "would remove openai/gpt-4-turbo, moving 2 clients in 2 accounts to "
+            "openai/gpt-4.1 (its replacement)"
+        )
+        assert f"    {acme.account_number} Acme: a" in lines
+        assert "        would tell: console, email ops@acme.test, webhook" in lines
+        assert f"    {beta.account_number} Beta: c" in lines
+        assert "        would tell: console, webhook" in lines
+        assert "would tell 2 accounts" in lines
+        assert lines[-1] == "dry run: nothing was changed"
+        assert model_row("openai", "gpt-4-turbo") is not None
+        assert notices() == 0 and not notifying.hooks and not notifying.mails
+        if run == 0:
+            assert "ledger: never applied here" in lines
+            invoke(notifying.app, "models", "remove-deprecated", "--fake")
+        else:
+            assert "without --force the run is skipped" in result.output
 
-            # A straggler on a removed model (the row back, a client on it): the run
-            # moves it, and its account, already told about this batch, is not told again.
-            put_on(create_client(acme, parse_spec(name="e")), old_row("openai", "gpt-4-turbo"))
-            again = invoke(notifying, "models", "remove-deprecated", "--force")
-            assert "told 0 accounts (1 already told about this batch)" in again.output
-            assert len(hooks) == 2 and len(mails) == 1
-            assert len(list_notifications(acme)) == 1
+
+def test_each_affected_account_is_told_once(notifying):
+    acme, beta, hooks, mails = notifying.acme, notifying.beta, notifying.hooks, notifying.mails
+    calm = create_account("Calm")
+    create_client(calm, parse_spec(name="d"))
+    result = invoke(notifying.app, "models", "remove-deprecated")
+    assert result.exit_code == 0, result.output
+    assert "told 2 accounts" in result.output
+    assert sorted(h["account"] for h in hooks) == sorted([acme.account_number, beta.account_number])
+    acme_hook = next(h for h in hooks if h["account"] == acme.account_number)
+    assert acme_hook["subject"] == "2 models were retired: your clients now use replacements"
+    assert [m["model"] for m in acme_hook["data"]["models"]] == [
+        "openai/gpt-4-turbo",
+        "anthropic/claude-2.0",
+    ]
+    assert [m["To"] for m in mails] == ["ops@acme.test"]
+    assert list_notifications(calm) == []
+
+    # A straggler on a removed model (the row back, a client on it): the run
+    # moves it, and its account, already told about this batch, is not told again.
+    put_on(create_client(acme, parse_spec(name="e")), old_row("openai", "gpt-4-turbo"))
+    again = invoke(notifying.app, "models", "remove-deprecated", "--force")
+    assert "told 0 accounts (1 already told about this batch)" in again.output
+    assert len(hooks) == 2 and len(mails) == 1
+    assert len(list_notifications(acme)) == 1
 
 
 def test_fake_marks_the_batch_applied_and_unmark_lets_it_run(app, account, make_client):

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.cli.common import fmt_time, service_errors, transaction
-from app.data_migrations import get_migration, ledger, mark, registry
+from app.data_migrations import DataMigration, get_migration, ledger, mark, registry
 from app.errors import NotFound
 
 data_migrations_cli = AppGroup(
@@ -33,7 +33,7 @@ def list_(substring: str | None) -> None:
             click.echo(f"    {migration.description}")
 
 
-def _state(entry: ledger.LedgerEntry | None, migration) -> str:
+def _state(entry: ledger.LedgerEntry | None, migration: DataMigration | None) -> str:
     if entry is None:
         return "pending (never applied)"
     how = "marked applied" if entry.faked else "applied"

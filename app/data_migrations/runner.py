@@ -44,6 +44,7 @@ class Outcome(Protocol):
 class DataMigration:
     name: str
     description: str
+    command: str  # the CLI command that runs it
     batch: Callable[..., Batch]
     plan: Callable[..., Plan]
     execute: Callable[[Connection, Any], Outcome]
@@ -122,18 +123,25 @@ def mark(connection: Connection, name: str) -> LedgerEntry:
     return apply(connection, name, fake=True).entry
 
 
-def run_data_migration(op: Any, name: str, **options: Any) -> Applied:
+def offline(op: Any, what: str, command: str) -> bool:
+    """True in ``flask db upgrade --sql``, where nothing can be read: the SQL then says
+    what to run once it is applied, instead of running ``what``."""
+    context = op.get_context()
+    if context.as_sql:
+        context.impl.static_output(f"-- {what} needs a database: after this SQL, run {command}")
+    return context.as_sql
+
+
+def run_data_migration(op: Any, name: str, **options: Any) -> Applied | None:
     """Run a named data migration from an Alembic revision's ``upgrade()``.
 
     ``run_data_migration(op, "remove_deprecated_models", force=True)`` is the command
     ``flask models remove-deprecated --force``, in the revision's transaction; notices
-    are delivered once the migrations committed.
+    are delivered once the migrations committed. None in ``--sql`` mode (see ``offline``).
     """
-    if op.get_context().as_sql:
-        raise RuntimeError(
-            f"data migration {name} needs a database connection; it cannot be written as "
-            "SQL (--sql): upgrade online, or run its command after applying the SQL"
-        )
+    command = get_migration(name).command + (" --force" if options.get("force") else "")
+    if offline(op, f"data migration {name}", command):
+        return None
     applied = apply(op.get_bind(), name, **options)
     for line in applied.report():
         log.info(line)

@@ -299,6 +299,7 @@ def _notice_data(
 
 REMOVE_DEPRECATED_MODELS = DataMigration(
     name=NAME,
+    command="flask models remove-deprecated",
     description="Move the clients of DELETED_MODELS to their replacements, delete those "
     "models' rows, tell each affected account.",
     batch=deleted_batch,

@@ -10,8 +10,6 @@ Revises: 3c9945def9c7
 Create Date: 2026-11-22 22:40:00.000000
 
 """
-from datetime import datetime, timezone
-
 from alembic import op
 import sqlalchemy as sa
 
@@ -74,16 +72,13 @@ def upgrade():
         batch_op.add_column(sa.Column('llm_model_id', sa.Integer(), nullable=True))
 
     # Every model a client uses gets a row (the sync below fills in what the catalog knows).
-    bind = op.get_bind()
-    now = datetime.now(timezone.utc)
-    used = bind.execute(sa.select(clients.c.provider, clients.c.model).distinct()).all()
-    if used:
-        bind.execute(models.insert(), [
-            {'provider': provider, 'name': name, 'token_limit': None, 'deprecated': False,
-             'is_default': False, 'created_at': now, 'updated_at': now}
-            for provider, name in used
-        ])
-    bind.execute(clients.update().values(llm_model_id=sa.select(models.c.id).where(
+    now = sa.func.current_timestamp()
+    op.execute(models.insert().from_select(
+        ['provider', 'name', 'token_limit', 'deprecated', 'is_default', 'created_at', 'updated_at'],
+        sa.select(clients.c.provider, clients.c.model, sa.null(), sa.false(), sa.false(), now, now)
+        .distinct(),
+    ))
+    op.execute(clients.update().values(llm_model_id=sa.select(models.c.id).where(
         models.c.provider == clients.c.provider, models.c.name == clients.c.model
     ).scalar_subquery()))
 
@@ -106,7 +101,7 @@ def downgrade():
     model_of_client = sa.select(models.c.provider, models.c.name).where(
         models.c.id == clients.c.llm_model_id
     )
-    op.get_bind().execute(clients.update().values(
+    op.execute(clients.update().values(
         provider=model_of_client.with_only_columns(models.c.provider).scalar_subquery(),
         model=model_of_client.with_only_columns(models.c.name).scalar_subquery(),
     ))
