@@ -132,9 +132,10 @@ def _ledger_state(recorded: ledger.LedgerEntry | None) -> str:
     if recorded is None:
         return "ledger: never applied here"
     when = f"{recorded.applied_at:%Y-%m-%d %H:%M UTC}"
+    how = "marked applied" if recorded.faked else "applied"
     if recorded.covers(deleted_batch()):
-        return f"ledger: this batch was applied on {when}; without --force the run is skipped"
-    return f"ledger: an older batch was applied on {when}; this batch is pending"
+        return f"ledger: this batch was {how} on {when}; without --force the run is skipped"
+    return f"ledger: an older batch was {how} on {when}; this batch is pending"
 
 
 @models.command("notify-deprecated")

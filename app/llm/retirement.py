@@ -103,8 +103,8 @@ class RemovalPlan:
                 if verbosity >= 2:
                     lines += _account_lines(r.accounts, tell)
         affected = len(self.accounts())
-        summary = f"{tell} {_count(told if done else affected, 'account')}"
-        if done and told < affected:
+        summary = f"{tell} {_count(affected if told is None else told, 'account')}"
+        if told is not None and told < affected:
             summary += f" ({affected - told} already told about this batch)"
         return [*lines, summary]
 

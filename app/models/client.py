@@ -12,11 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.common import UTCDateTime, utcnow
-from app.models.llm_model import LlmModel
 
 if TYPE_CHECKING:
     from app.models.account import Account
     from app.models.domain import CustomDomain
+    from app.models.llm_model import LlmModel
 
 CLIENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 

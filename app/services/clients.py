@@ -112,6 +112,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
             client=client.name,
             account=account.account_number,
             status=client.deployment_status.value,
+            model=f"{client.provider}/{client.model}",
         )
     return client
 
