@@ -71,12 +71,12 @@ def upgrade():
     with op.batch_alter_table('llm_clients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('llm_model_id', sa.Integer(), nullable=True))
 
-    # Every model a client uses gets a row (the sync below fills in what the catalog knows).
+    # Every model a client uses gets a row (the sync below fills in what the catalog knows;
+    # token_limit stays NULL for a model it does not know).
     now = sa.func.current_timestamp()
     op.execute(models.insert().from_select(
-        ['provider', 'name', 'token_limit', 'deprecated', 'is_default', 'created_at', 'updated_at'],
-        sa.select(clients.c.provider, clients.c.model, sa.null(), sa.false(), sa.false(), now, now)
-        .distinct(),
+        ['provider', 'name', 'deprecated', 'is_default', 'created_at', 'updated_at'],
+        sa.select(clients.c.provider, clients.c.model, sa.false(), sa.false(), now, now).distinct(),
     ))
     op.execute(clients.update().values(llm_model_id=sa.select(models.c.id).where(
         models.c.provider == clients.c.provider, models.c.name == clients.c.model
