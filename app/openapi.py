@@ -319,6 +319,26 @@ def _request_id_header() -> dict[str, Any]:
     return {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
 
 
+MODEL_WARNING_HEADERS = {
+    "X-Chatdock-Warning": {
+        "description": "Present when the client's model is deprecated: it still answers, "
+        "and will move to the named replacement when the model is removed, e.g. "
+        "`model gpt-5 is deprecated; use gpt-5.4`. Exposed to browsers (CORS).",
+        "required": False,
+        "schema": {"type": "string"},
+    },
+    "Warning": {
+        "description": 'The same warning as RFC 7234\'s `Warning: 299 - "..."`.',
+        "required": False,
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _model_warning_headers() -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in MODEL_WARNING_HEADERS}
+
+
 def _chat_operation(
     *,
     operation_id: str,
@@ -342,7 +362,7 @@ def _chat_operation(
             "200": {
                 "description": "The reply: JSON, or an event stream when the request "
                 'says `"stream": true`.\n\n' + stream_description,
-                "headers": _request_id_header(),
+                "headers": {**_request_id_header(), **_model_warning_headers()},
                 "content": {
                     **_json(reply),
                     "text/event-stream": {"example": stream_example},
@@ -578,7 +598,8 @@ def build_openapi(customer_api_domain: str = "api.localhost") -> dict[str, Any]:
                     "safe (1-64 of `A-Za-z0-9._-`), else a new one. Quote it in bug reports.",
                     "required": True,
                     "schema": {"type": "string"},
-                }
+                },
+                **MODEL_WARNING_HEADERS,
             },
             "securitySchemes": {
                 "ApiKeyHeader": {

@@ -43,6 +43,7 @@ from app.models import (
 from app.models.common import utcnow
 from app.services import accounts as account_service
 from app.services import clients as client_service
+from app.services.llm_models import choose_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = REPO_ROOT / "migrations"
@@ -130,6 +131,7 @@ def bulk_create_clients(count: int, per_account: int) -> list[str]:
             )
         ).all()
     )
+    echo_model_id = choose_model("echo", "echo-1").id
     clients: list[dict[str, Any]] = []
     hosts: list[str] = []
     for i in range(count):
@@ -139,8 +141,7 @@ def bulk_create_clients(count: int, per_account: int) -> list[str]:
             {
                 "account_id": ids[number],
                 "name": name,
-                "provider": "echo",
-                "model": "echo-1",
+                "llm_model_id": echo_model_id,
                 "system_prompt": "",
                 "temperature": 0.7,
                 "max_tokens": 1024,

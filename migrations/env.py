@@ -5,13 +5,15 @@ from flask import current_app
 
 from alembic import context
 
+from app.data_migrations import deliver_after_migrations
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging. Keep the app's loggers working: the
+# migrations also run inside a running app (tests, data migrations that log).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
@@ -99,7 +101,17 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    # Notices stored by data migrations are sent once the migrations committed.
+    with deliver_after_migrations(), connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a SQLite table by copying it and dropping the original;
+            # with foreign keys on, DROP TABLE first deletes every row, cascading to the
+            # tables that reference it (a client's sessions, keys...). So they are off
+            # while migrating (the pragma only works outside a transaction) and checked
+            # afterwards.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         conf_args.setdefault("render_item", render_item)
         context.configure(
             connection=connection,
@@ -107,8 +119,18 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migrations left broken foreign keys: {broken[:10]}")
+        finally:
+            if sqlite:  # never hand the pool a connection without foreign keys
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -1,12 +1,13 @@
 """Shared fixtures. The suite runs against SQLite (default) or a real PostgreSQL server
 (``TEST_DATABASE=postgresql``: a throwaway cluster is started, or ``TEST_DATABASE_URL``
 is used). The schema is built once per run by the real Alembic migrations; each test then
-starts from empty tables."""
+starts from empty tables (and the synced model catalog)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.config import Settings
 from app.devservices import postgres
 from app.extensions import db
+from app.llm.catalog_sync import llm_model_migration
 from app.models import Account, LlmClient
 from app.services import accounts as account_service
 from app.services import clients as client_service
@@ -51,6 +53,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
+@pytest.fixture
+def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the suite's kind (a file, or one more database on the
+    suite's PostgreSQL server), dropped afterwards: for tests that run the migrations."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated(database_url: str) -> str:
     """Run the real migrations once per test session."""
@@ -70,6 +91,7 @@ def _empty_tables() -> None:
         for table in tables:
             db.session.execute(table.delete())
     db.session.execute(text("UPDATE routing_version SET version = version + 1"))
+    llm_model_migration(db.session.connection())  # the catalog, as every migrated database has it
     db.session.commit()
 
 

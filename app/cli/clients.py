@@ -17,6 +17,7 @@ from app.models.common import utcnow
 from app.services import accounts
 from app.services import clients as service
 from app.services import infra as infra_service
+from app.services.llm_models import model_label
 
 clients = AppGroup("clients", help="LLM clients of accounts.")
 
@@ -38,8 +39,15 @@ def client_urls(client: LlmClient) -> list[str]:
 @clients.command("create")
 @click.argument("name")
 @click.option("--account", "account_number", required=True, help="Account number ####-####-####.")
-@click.option("--provider", type=click.Choice(PROVIDER_NAMES), help="Default: DEFAULT_PROVIDER.")
-@click.option("--model", help="Model name; default: the provider's default model.")
+@click.option(
+    "--provider",
+    type=click.Choice(PROVIDER_NAMES),
+    help="Default: the model's provider, else DEFAULT_PROVIDER.",
+)
+@click.option(
+    "--model",
+    help="A model of the catalog (flask models list); default: the provider's default model.",
+)
 @click.option("--system-prompt", help="System prompt sent before every conversation.")
 @click.option("--temperature", type=float)
 @click.option("--max-tokens", type=int)
@@ -80,7 +88,7 @@ def list_(account_number: str | None) -> None:
     for c in rows:
         click.echo(
             f"{c.id:>5}  {c.account.account_number:<16}{c.name:<24}"
-            f"{c.deployment_status.value:<20}{c.provider:<11}{c.model}"
+            f"{c.deployment_status.value:<20}{c.provider:<11}{model_label(c.llm_model)}"
         )
 
 
@@ -99,7 +107,7 @@ def show(name: str, account_number: str) -> None:
         "dns": client.dns_status.value,
         "tls": client.tls_status.value,
         "provider": client.provider,
-        "model": client.model,
+        "model": model_label(client.llm_model),
         "temperature": client.temperature,
         "max tokens": client.max_tokens,
         "requires API key": "yes" if client.require_api_key else "no",

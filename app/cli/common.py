@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import Connection
 
 from app.errors import ChatdockError, InvalidInput
+from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,3 +37,15 @@ def service_errors(func: F) -> F:
 
 def fmt_time(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+@contextlib.contextmanager
+def transaction(*, commit: bool = True) -> Iterator[Connection]:
+    """The session's connection for Core work (the code migrations run too): committed
+    at the end (or rolled back, ``commit=False``, for previews), rolled back on error."""
+    try:
+        yield db.session.connection()
+        if commit:
+            db.session.commit()
+    finally:
+        db.session.rollback()  # after a commit: nothing left to roll back

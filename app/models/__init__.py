@@ -4,7 +4,9 @@ from app.models.account import ACCOUNT_NUMBER_RE, Account, generate_account_numb
 from app.models.api_key import ApiKey, api_key_clients
 from app.models.chat import ChatMessage, ChatSession
 from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
+from app.models.data_migration import DataMigration
 from app.models.domain import CustomDomain, DomainStatus
+from app.models.llm_model import LlmModel
 from app.models.notification import Notification
 from app.models.routing import RoutingVersion
 from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
@@ -21,10 +23,12 @@ __all__ = [
     "ChatMessage",
     "ChatSession",
     "CustomDomain",
+    "DataMigration",
     "DeploymentStatus",
     "DomainStatus",
     "InfraRun",
     "LlmClient",
+    "LlmModel",
     "Notification",
     "ResourceStatus",
     "RoutingVersion",

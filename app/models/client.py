@@ -16,6 +16,7 @@ from app.models.common import UTCDateTime, utcnow
 if TYPE_CHECKING:
     from app.models.account import Account
     from app.models.domain import CustomDomain
+    from app.models.llm_model import LlmModel
 
 CLIENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -46,6 +47,15 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 
 class LlmClient(db.Model):
+    """A chatbot of an account.
+
+    Its model is a row of ``llm_models`` (the catalog), loaded with the client in the
+    same query (a joined eager load of a many-to-one), so the chat path still reads a
+    client and its model with one primary-key lookup. ``provider`` and ``model`` are read
+    from that row rather than copied onto the client: one source of truth, nothing to
+    keep in step when a retired model's clients are moved to its replacement.
+    """
+
     __tablename__ = "llm_clients"
     __table_args__ = (UniqueConstraint("account_id", "name", name="uq_llm_clients_account_name"),)
 
@@ -54,8 +64,9 @@ class LlmClient(db.Model):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(63))
-    provider: Mapped[str] = mapped_column(String(32))
-    model: Mapped[str] = mapped_column(String(128))
+    llm_model_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_models.id", ondelete="RESTRICT"), index=True
+    )
     system_prompt: Mapped[str] = mapped_column(Text, default="")
     temperature: Mapped[float] = mapped_column(default=0.7)
     max_tokens: Mapped[int] = mapped_column(default=1024)
@@ -79,6 +90,15 @@ class LlmClient(db.Model):
 
     account: Mapped[Account] = relationship(back_populates="clients")
     custom_domain: Mapped[CustomDomain | None] = relationship(back_populates="clients")
+    llm_model: Mapped[LlmModel] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def provider(self) -> str:
+        return self.llm_model.provider
+
+    @property
+    def model(self) -> str:
+        return self.llm_model.name
 
     @property
     def is_deployed(self) -> bool:

@@ -32,6 +32,7 @@ from app.llm.registry import get_provider
 from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
 from app.models.common import utcnow
+from app.services.llm_models import deprecation_warning
 
 
 @dataclass
@@ -46,6 +47,7 @@ class PreparedChat:
     new_turns: list[ChatTurn]
     request: ChatRequest
     api_key_id: int | None
+    model_warning: str | None = None  # the client's model is deprecated: what to use
 
     @property
     def model(self) -> str:
@@ -140,6 +142,7 @@ def prepare_chat(
         new_turns=new_turns,
         request=request,
         api_key_id=api_key.id if api_key else None,
+        model_warning=deprecation_warning(client.llm_model),
     )
 
 

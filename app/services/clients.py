@@ -14,6 +14,7 @@ from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.common import utcnow
+from app.services.llm_models import choose_model
 
 log = get_logger("chatdock.clients")
 
@@ -34,7 +35,7 @@ class ClientSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    provider: str = Field(default_factory=lambda: current_settings().DEFAULT_PROVIDER)
+    provider: str | None = None  # None: the model's provider, else DEFAULT_PROVIDER
     model: str = ""
     system_prompt: str = Field("", max_length=20_000)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
@@ -52,8 +53,8 @@ class ClientSpec(BaseModel):
 
     @field_validator("provider")
     @classmethod
-    def _provider(cls, value: str) -> str:
-        if value not in PROVIDER_NAMES:
+    def _provider(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROVIDER_NAMES:
             raise ValueError(
                 f"unknown provider {value!r}; choose one of {', '.join(PROVIDER_NAMES)}"
             )
@@ -69,13 +70,6 @@ class ClientSpec(BaseModel):
                 raise ValueError(f"invalid origin {value!r}: expected scheme://host[:port]")
             normalized.append(origin)
         return sorted(set(normalized))
-
-
-def _default_model(provider: str) -> str:
-    settings = current_settings()
-    if provider == settings.DEFAULT_PROVIDER:
-        return settings.DEFAULT_MODEL
-    return {"echo": "echo-1", "openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-6"}[provider]
 
 
 def parse_spec(**fields) -> ClientSpec:
@@ -97,8 +91,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
     client = LlmClient(
         account=account,
         name=spec.name,
-        provider=spec.provider,
-        model=spec.model or _default_model(spec.provider),
+        llm_model=_model_for(spec),
         system_prompt=spec.system_prompt,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
@@ -122,18 +115,28 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
             client=client.name,
             account=account.account_number,
             status=client.deployment_status.value,
+            model=f"{client.provider}/{client.model}",
         )
     return client
 
 
 EDITABLE_FIELDS = (
-    "provider",
     "system_prompt",
     "temperature",
     "max_tokens",
     "require_api_key",
     "allowed_origins",
 )
+
+
+def _model_for(spec: ClientSpec):
+    """The catalog row for the spec's provider and model; its refusal names the field."""
+    try:
+        return choose_model(spec.provider, spec.model)
+    except InvalidInput as error:
+        raise InvalidInput(
+            error.message, details=[{"loc": ("model",), "msg": error.message}]
+        ) from None
 
 
 def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
@@ -145,9 +148,11 @@ def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
             "a client's name cannot change (its hosts and workspace derive from it)",
             details=[{"loc": ("name",), "msg": "the name cannot change"}],
         )
+    wanted = (spec.provider or client.provider, spec.model)
+    if wanted != (client.provider, client.model):  # a client on a deprecated model may stay
+        client.llm_model = _model_for(spec)
     for field in EDITABLE_FIELDS:
         setattr(client, field, getattr(spec, field))
-    client.model = spec.model or _default_model(spec.provider)
     db.session.commit()
     if current_settings().LOG_CLIENTS:
         log.info("client_updated", client_id=client.id, client=client.name)

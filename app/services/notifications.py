@@ -82,6 +82,18 @@ def deliver(notices: Iterable[Notification | None]) -> None:
     db.session.commit()
 
 
+def delivery_channels(contact_email: str | None) -> list[str]:
+    """Where a notice to an account with this contact email goes, as ``deliver`` sends it
+    (for previews: "who would be told")."""
+    settings = current_settings()
+    channels = ["console"]
+    if settings.NOTIFY_SMTP_URL and contact_email:
+        channels.append(f"email {contact_email}")
+    if settings.NOTIFY_WEBHOOK_URL:
+        channels.append("webhook")
+    return channels
+
+
 def payload(notice: Notification) -> dict[str, Any]:
     """The JSON a webhook receives."""
     return {

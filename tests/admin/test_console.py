@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import ApiKey, LlmClient
 from app.services import accounts as account_service
 from tests.admin.conftest import csrf_token, post_form, sign_in
+from tests.catalog_support import old_row, put_on
 from tests.conftest import host_of
 
 PAGES = ["/admin/", "/admin/accounts", "/admin/clients", "/admin/domains", "/admin/runs"]
@@ -218,3 +219,32 @@ def test_delete_asks_first_and_a_refusal_loses_nothing(console, account, make_cl
     assert response.headers["Location"] == f"/admin/clients/{client.id}"
     assert "REDIS_URL" in console.get(response.headers["Location"]).get_data(as_text=True)
     assert db.session.get(LlmClient, client.id) is not None
+
+
+def test_clients_on_a_deprecated_model_are_marked(console, account, make_client):
+    client = put_on(make_client(account, "old-bot"), old_row("openai", "gpt-5", 400_000))
+    for url in ("/admin/clients", f"/admin/clients/{client.id}"):
+        page = console.get(url).get_data(as_text=True)
+        assert "deprecated: use gpt-5.4" in page, url
+    # editing other settings keeps the deprecated model (no forced move)
+    url = f"/admin/clients/{client.id}/edit"
+    response = post_form(
+        console,
+        url,
+        url,
+        {
+            "name": "old-bot",
+            "provider": "openai",
+            "model": "gpt-5",
+            "max_tokens": "50",
+            "temperature": "0.2",
+        },
+    )
+    assert response.status_code == 302
+    db.session.refresh(client)
+    assert client.model == "gpt-5" and client.max_tokens == 50
+    # choosing it anew is refused, next to the field
+    response = post_form(
+        console, url, url, {"name": "old-bot", "provider": "openai", "model": "gpt-4-turbo"}
+    )
+    assert "was deleted; use gpt-4.1" in response.get_data(as_text=True)

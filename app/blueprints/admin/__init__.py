@@ -12,6 +12,7 @@ from flask_login import current_user
 from app.config import Settings
 from app.extensions import bootstrap, db, login_manager
 from app.models import AdminUser
+from app.services.llm_models import deprecation_warning, replacement_shown
 
 bp = Blueprint(
     "admin",
@@ -57,6 +58,9 @@ def init_admin(app: Flask, settings: Settings) -> None:
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "strong"
     bootstrap.init_app(app)
+    app.jinja_env.globals.update(
+        deprecation_warning=deprecation_warning, replacement_shown=replacement_shown
+    )
     if not bp.before_request_funcs.get(None):
         bp.before_request(_console_only_for_admins)
     app.register_blueprint(bp)

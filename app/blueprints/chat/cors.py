@@ -42,5 +42,7 @@ def add_cors_headers(response: Response) -> Response:
     origin = g.get("cors_origin")
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, X-Chatdock-Warning"
+        response.headers["Access-Control-Expose-Headers"] = (
+            "X-Request-ID, X-Chatdock-Warning, Warning"
+        )
     return response

@@ -148,9 +148,9 @@ def _chat(route: ClientRoute) -> Response:
         api_key=api_key,
     )
     if body.stream:
-        return stream_reply(prepared)
+        return _with_model_warning(prepared, stream_reply(prepared))
     completion, latency_ms = chat.complete(prepared)
-    return jsonify(
+    response = jsonify(
         session_key=prepared.session_key,
         client=prepared.client_name,
         model=completion.model or prepared.model,
@@ -164,6 +164,16 @@ def _chat(route: ClientRoute) -> Response:
         },
         latency_ms=latency_ms,
     )
+    return _with_model_warning(prepared, response)
+
+
+def _with_model_warning(prepared: chat.PreparedChat, response: Response) -> Response:
+    """Clients on a deprecated model keep working; every answer says what to use instead
+    (``X-Chatdock-Warning`` for people and browsers, RFC 7234's ``Warning`` for tools)."""
+    if prepared.model_warning:
+        response.headers["X-Chatdock-Warning"] = prepared.model_warning
+        response.headers["Warning"] = f'299 - "{prepared.model_warning}"'
+    return response
 
 
 def stream_reply(prepared: chat.PreparedChat) -> Response:
@@ -228,9 +238,10 @@ def _openai_chat(route: ClientRoute) -> Response:
     model = prepared.model
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return _stream_openai(prepared, completion_id, created, model, include_usage)
+        stream = _stream_openai(prepared, completion_id, created, model, include_usage)
+        return _with_model_warning(prepared, stream)
     completion, _ = chat.complete(prepared)
-    return jsonify(
+    response = jsonify(
         id=completion_id,
         object="chat.completion",
         created=created,
@@ -249,6 +260,7 @@ def _openai_chat(route: ClientRoute) -> Response:
             "total_tokens": completion.usage.total_tokens,
         },
     )
+    return _with_model_warning(prepared, response)
 
 
 def _stream_openai(

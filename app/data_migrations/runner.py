@@ -1,0 +1,149 @@
+"""Named data migrations: "run this command once, with options", from the CLI or Alembic.
+
+A data migration is registered under a name with three functions: ``batch`` (what it
+would process now), ``plan`` (read-only; validates and raises before any change) and
+``execute`` (applies a plan in the caller's transaction). ``apply`` runs one through the
+ledger; ``run_data_migration`` does the same inside an Alembic revision, on the
+revision's connection, so the release's migration and the operator's command run the
+very same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import Connection
+
+from app.data_migrations import ledger
+from app.data_migrations.ledger import Batch, LedgerEntry
+from app.data_migrations.notices import defer_delivery
+from app.errors import InvalidInput
+
+log = logging.getLogger("alembic.data_migrations")
+
+
+class Plan(Protocol):
+    """What a data migration would do; ``report`` words it for the operator."""
+
+    def report(self, verbosity: int) -> list[str]: ...
+
+
+class Outcome(Protocol):
+    """What it did: ``details`` go to the ledger, ``notice_ids`` are delivered after commit."""
+
+    details: dict[str, Any]
+    notice_ids: Sequence[int]
+
+    def report(self, verbosity: int) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class DataMigration:
+    name: str
+    description: str
+    command: str  # the CLI command that runs it
+    batch: Callable[..., Batch]
+    plan: Callable[..., Plan]
+    execute: Callable[[Connection, Any], Outcome]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The result of ``apply``: ran, skipped (this batch was applied before) or faked."""
+
+    name: str
+    status: Literal["ran", "skipped", "faked"]
+    entry: LedgerEntry
+    outcome: Outcome | None = None
+
+    @property
+    def notice_ids(self) -> Sequence[int]:
+        return self.outcome.notice_ids if self.outcome is not None else ()
+
+    def report(self, verbosity: int = 1) -> list[str]:
+        when = self.entry.applied_at.strftime("%Y-%m-%d %H:%M UTC")
+        batch = self.entry.batch_hash[:12]
+        if self.status == "skipped":
+            how = "marked applied" if self.entry.faked else "applied"
+            return [
+                f"{self.name}: already {how} on {when} for this batch ({batch}); "
+                "--force runs it again"
+            ]
+        if self.status == "faked":
+            return [f"{self.name}: marked applied for batch {batch} without running"]
+        assert self.outcome is not None
+        return [*self.outcome.report(verbosity), f"{self.name}: recorded batch {batch}"]
+
+
+def registry() -> dict[str, DataMigration]:
+    """Every data migration by name (imported here, where they are listed)."""
+    from app.llm.retirement import REMOVE_DEPRECATED_MODELS
+
+    return {m.name: m for m in (REMOVE_DEPRECATED_MODELS,)}
+
+
+def get_migration(name: str) -> DataMigration:
+    migrations = registry()
+    if name not in migrations:
+        raise InvalidInput(
+            f"unknown data migration {name!r}; known: {', '.join(sorted(migrations))}"
+        )
+    return migrations[name]
+
+
+def preview(connection: Connection, name: str, **options: Any) -> Plan:
+    """What ``name`` would do now, whatever the ledger says; changes nothing."""
+    return get_migration(name).plan(connection, **options)
+
+
+def apply(
+    connection: Connection, name: str, *, force: bool = False, fake: bool = False, **options: Any
+) -> Applied:
+    """Run ``name`` in the caller's transaction unless the ledger has its current batch.
+
+    ``force`` runs it anyway; ``fake`` records the batch without running it. The caller
+    commits, then delivers ``Applied.notice_ids``.
+    """
+    migration = get_migration(name)
+    batch = migration.batch(**options)
+    if fake:
+        return Applied(name, "faked", ledger.record(connection, name, batch, {"faked": True}))
+    recorded = ledger.get(connection, name)
+    if recorded is not None and recorded.covers(batch) and not force:
+        return Applied(name, "skipped", recorded)
+    outcome = migration.execute(connection, migration.plan(connection, **options))
+    return Applied(name, "ran", ledger.record(connection, name, batch, outcome.details), outcome)
+
+
+def mark(connection: Connection, name: str) -> LedgerEntry:
+    """Record ``name``'s current batch as applied without running it."""
+    return apply(connection, name, fake=True).entry
+
+
+def offline(op: Any, what: str, command: str) -> bool:
+    """True in ``flask db upgrade --sql``, where nothing can be read: the SQL then says
+    what to run once it is applied, instead of running ``what``."""
+    context = op.get_context()
+    if context.as_sql:
+        context.impl.static_output(f"-- {what} needs a database: after this SQL, run {command}")
+    return context.as_sql
+
+
+def run_data_migration(op: Any, name: str, **options: Any) -> Applied | None:
+    """Run a named data migration from an Alembic revision's ``upgrade()``.
+
+    ``run_data_migration(op, "remove_deprecated_models", force=True)`` is the command
+    ``flask models remove-deprecated --force``, in the revision's transaction; notices
+    are delivered once the migrations committed. None in ``--sql`` mode (see ``offline``).
+    """
+    command = get_migration(name).command + (" --force" if options.get("force") else "")
+    if offline(op, f"data migration {name}", command):
+        return None
+    applied = apply(op.get_bind(), name, **options)
+    for line in applied.report():
+        log.info(line)
+    defer_delivery(applied.notice_ids)
+    return applied

@@ -1,0 +1,50 @@
+"""LLM models: the database's copy of the catalog in ``app/llm/catalog.py``.
+
+Clients reference a row, so the database itself guarantees that every client has a
+model and that a model in use cannot be deleted (``ON DELETE RESTRICT`` on the client's
+foreign key). Rows are written by the catalog sync and the retirement of deleted models,
+never by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.llm.catalog import ModelRef
+from app.models.common import UTCDateTime, utcnow
+
+
+class LlmModel(db.Model):
+    __tablename__ = "llm_models"
+    __table_args__ = (
+        UniqueConstraint("provider", "name", name="uq_llm_models_provider_name"),
+        # At most one default per provider, whatever writes the rows.
+        Index(
+            "uq_llm_models_one_default",
+            "provider",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128))
+    # None for a model the catalog never listed (kept from a client that used it).
+    token_limit: Mapped[int | None] = mapped_column()
+    deprecated: Mapped[bool] = mapped_column(default=False)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.provider, self.name)
+
+    def __repr__(self) -> str:
+        return f"<LlmModel {self.provider}/{self.name}{' deprecated' if self.deprecated else ''}>"
