@@ -37,6 +37,17 @@ def sync() -> None:
         click.echo(line)
 
 
+@models.command("add")
+@click.argument("provider", type=click.Choice(PROVIDER_NAMES))
+@click.argument("name")
+@click.option("--token-limit", type=int, help="Context window in tokens, if known.")
+@service_errors
+def add(provider: str, name: str, token_limit: int | None) -> None:
+    """Offer a model the catalog does not list (e.g. served through OPENAI_BASE_URL)."""
+    model = llm_models.add_custom_model(provider, name, token_limit)
+    click.echo(f"added {model.provider}/{model.name}: clients may now use it")
+
+
 @models.command("list")
 @click.option("--provider", type=click.Choice(PROVIDER_NAMES), help="Only this provider's.")
 @click.option("--deprecated", is_flag=True, help="Only deprecated models.")

@@ -7,12 +7,13 @@ Reads the ``llm_models`` rows (what clients can reference) and the catalog in co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.llm.catalog import CATALOG, ModelRef, platform_default
 from app.models import Account, LlmClient, LlmModel
@@ -73,6 +74,27 @@ def _provider_of(name: str) -> str:
     if not providers:
         raise InvalidInput(f"unknown model {name!r}; choose one of: {_choices(None)}")
     return providers[0]
+
+
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+
+
+def add_custom_model(provider: str, name: str, token_limit: int | None = None) -> LlmModel:
+    """A model the catalog does not list, e.g. one a self-hosted OpenAI-compatible server
+    (``OPENAI_BASE_URL``: Ollama, vLLM) serves. The sync leaves such rows alone."""
+    name = (name or "").strip()
+    if not MODEL_NAME_RE.match(name):
+        raise InvalidInput(f"invalid model name {name!r}")
+    if token_limit is not None and token_limit < 1:
+        raise InvalidInput("the token limit must be at least 1")
+    if CATALOG.find(provider, name) is not None or _row(provider, name) is not None:
+        raise Conflict(f"model {provider}/{name} already exists")
+    if CATALOG.is_retired(provider, name):
+        raise InvalidInput(f"model {provider}/{name} was deleted from the catalog")
+    model = LlmModel(provider=provider, name=name, token_limit=token_limit)
+    db.session.add(model)
+    db.session.commit()
+    return model
 
 
 def choose_model(provider: str | None, name: str | None) -> LlmModel:
