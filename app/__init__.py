@@ -51,9 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_version_bump()
     app.extensions["chatdock.hosts"] = HostResolver(
         customer_api_domain=settings.CUSTOMER_API_DOMAIN,
-        platform_hosts=frozenset(
-            h.strip().lower() for h in settings.PLATFORM_HOSTS.split(",") if h.strip()
-        ),
+        platform_hosts=settings.platform_hosts,
         dev_hosts_enabled=settings.DEV_HOSTS_ENABLED,
         check_seconds=settings.HOST_INDEX_CHECK_SECONDS,
         domain_grace=timedelta(hours=settings.DOMAIN_GRACE_HOURS),

@@ -198,6 +198,11 @@ class Settings(BaseSettings):
         description="Proxies in front of the app (ingress): trust that many X-Forwarded-* hops.",
     )
 
+    @property
+    def platform_hosts(self) -> frozenset[str]:
+        """PLATFORM_HOSTS as a set of lower-case host names."""
+        return frozenset(h.strip().lower() for h in self.PLATFORM_HOSTS.split(",") if h.strip())
+
 
 @lru_cache
 def get_settings() -> Settings:

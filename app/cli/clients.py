@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import click
 from flask.cli import AppGroup
 
 from app.cli.common import fmt_time, service_errors
 from app.cli.runs import finish
 from app.config import current_settings
-from app.hosts import default_host
 from app.llm.registry import PROVIDER_NAMES
 from app.models import LlmClient
-from app.models.common import utcnow
 from app.services import accounts
 from app.services import clients as service
 from app.services import infra as infra_service
@@ -24,15 +20,7 @@ clients = AppGroup("clients", help="LLM clients of accounts.")
 
 def client_urls(client: LlmClient) -> list[str]:
     """Where a client answers (https in production; the dev server prints its own)."""
-    host = default_host(
-        client.name, client.account.account_number, current_settings().CUSTOMER_API_DOMAIN
-    )
-    hosts = [host]
-    domain = client.custom_domain
-    grace = timedelta(hours=current_settings().DOMAIN_GRACE_HOURS)
-    until = domain.serving_until(grace) if domain is not None else None
-    if until is not None and until > utcnow():
-        hosts.insert(0, f"{client.name}.{domain.domain}")  # the canonical host comes first
+    hosts = service.client_hosts(client)
     return [f"{h}/llm-client/" for h in hosts] + [f"/api/v0/llm-clients/{client.id}/{client.name}/"]
 
 

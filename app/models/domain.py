@@ -68,10 +68,6 @@ class CustomDomain(db.Model):
     clients: Mapped[list[LlmClient]] = relationship(back_populates="custom_domain")
 
     @property
-    def is_verified(self) -> bool:
-        return self.status == DomainStatus.VERIFIED
-
-    @property
     def ever_verified(self) -> bool:
         """Client records in the zone exist once a domain was verified, and stay while it
         lives: a lost delegation only stops serving (after the grace), so fixing the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.config import current_settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.hosts import normalize_origin
+from app.hosts import default_host, normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
@@ -165,6 +167,19 @@ def mark_deployed_without_infrastructure(client: LlmClient) -> None:
     client.dns_status = ResourceStatus.UNMANAGED
     client.tls_status = ResourceStatus.UNMANAGED
     client.deployed_at = utcnow()
+
+
+def client_hosts(client: LlmClient) -> list[str]:
+    """Where the client answers, canonical host first: its custom-domain host while that
+    domain is served (verified, or lost within the grace period), then its default host."""
+    settings = current_settings()
+    hosts = [default_host(client.name, client.account.account_number, settings.CUSTOMER_API_DOMAIN)]
+    domain = client.custom_domain
+    grace = timedelta(hours=settings.DOMAIN_GRACE_HOURS)
+    until = domain.serving_until(grace) if domain is not None else None
+    if until is not None and until > utcnow():
+        hosts.insert(0, f"{client.name}.{domain.domain}")
+    return hosts
 
 
 def get_client(account: Account, name: str) -> LlmClient:

@@ -69,12 +69,17 @@ def schedule_check(domain: CustomDomain, at: datetime) -> None:
     """Commit ``next_check_at`` and hand RQ's scheduler a job for that time."""
     domain.next_check_at = at
     db.session.commit()
+    _enqueue_check(domain.id, at)
+
+
+def _enqueue_check(domain_id: int, at: datetime) -> None:
+    """A verify job for ``at`` (now, or through RQ's scheduler); the row already says it."""
     queue = job_queue()
-    job_id = f"domain-{domain.id}-check-{at.timestamp():.0f}"
+    job_id = f"domain-{domain_id}-check-{at.timestamp():.0f}"
     if at <= utcnow():
-        queue.enqueue(VERIFY_JOB, domain.id, at.timestamp(), job_id=job_id)
+        queue.enqueue(VERIFY_JOB, domain_id, at.timestamp(), job_id=job_id)
     else:
-        queue.enqueue_at(at, VERIFY_JOB, domain.id, at.timestamp(), job_id=job_id)
+        queue.enqueue_at(at, VERIFY_JOB, domain_id, at.timestamp(), job_id=job_id)
 
 
 def is_due(domain: CustomDomain, scheduled_for: float) -> bool:
@@ -116,7 +121,8 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
         next_at = _next_retry(domain, now, settings)
         if next_at is None and domain.status == DomainStatus.FAILED:
             notices.append(_notice_gave_up(domain))
-    db.session.commit()
+    domain.next_check_at = next_at
+    db.session.commit()  # one commit: the result, the status and the next check
     notifications.deliver(notices)
     log.info(
         "domain_checked",
@@ -127,10 +133,7 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
         next_check_at=next_at.isoformat() if next_at else None,
     )
     if next_at is not None:
-        schedule_check(domain, next_at)
-    else:
-        domain.next_check_at = None
-        db.session.commit()
+        _enqueue_check(domain.id, next_at)
     if first_verification:
         redeploy_attached_clients(domain, "verified")
     return result

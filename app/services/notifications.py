@@ -9,7 +9,7 @@ recording the outcome on each row. A ``dedupe_key`` already stored for the accou
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -62,11 +62,7 @@ def deliver(notices: Iterable[Notification | None]) -> None:
     if not sent:
         return
     for notice in sent:
-        channels = []
-        if settings.NOTIFY_WEBHOOK_URL:
-            channels.append(_post_webhook)
-        if settings.NOTIFY_SMTP_URL and notice.account.contact_email:
-            channels.append(_send_email)
+        channels = [send for _, send in _senders(settings, notice.account.contact_email)]
         if not channels:
             continue  # stored only: the console and `flask accounts notifications` show it
         errors = [error for send in channels for error in _try(send, notice, settings)]
@@ -85,13 +81,18 @@ def deliver(notices: Iterable[Notification | None]) -> None:
 def delivery_channels(contact_email: str | None) -> list[str]:
     """Where a notice to an account with this contact email goes, as ``deliver`` sends it
     (for previews: "who would be told")."""
-    settings = current_settings()
-    channels = ["console"]
+    senders = _senders(current_settings(), contact_email)
+    return ["console", *(label for label, _ in senders)]
+
+
+def _senders(settings, contact_email: str | None) -> list[tuple[str, Callable]]:
+    """The channels configured for an account: the one rule ``deliver`` and previews share."""
+    senders: list[tuple[str, Callable]] = []
     if settings.NOTIFY_SMTP_URL and contact_email:
-        channels.append(f"email {contact_email}")
+        senders.append((f"email {contact_email}", _send_email))
     if settings.NOTIFY_WEBHOOK_URL:
-        channels.append("webhook")
-    return channels
+        senders.append(("webhook", _post_webhook))
+    return senders
 
 
 def payload(notice: Notification) -> dict[str, Any]:

@@ -3,8 +3,6 @@ deploy, undeploy and delete (with confirmation), and one client's page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -17,25 +15,11 @@ from app.blueprints.admin.forms import (
     DeployForm,
     attach_errors,
 )
-from app.config import current_settings
 from app.errors import ChatdockError, InvalidInput
 from app.extensions import db
-from app.hosts import default_host
 from app.models import Account, DeploymentStatus, InfraRun, LlmClient
-from app.models.common import utcnow
 from app.services import clients as service
 from app.services import infra
-
-
-def client_hosts(client: LlmClient) -> list[str]:
-    """Where the client answers, canonical host first (a served custom host, if any)."""
-    settings = current_settings()
-    hosts = [default_host(client.name, client.account.account_number, settings.CUSTOMER_API_DOMAIN)]
-    domain = client.custom_domain
-    until = domain.serving_until(timedelta(hours=settings.DOMAIN_GRACE_HOURS)) if domain else None
-    if until is not None and until > utcnow():
-        hosts.insert(0, f"{client.name}.{domain.domain}")
-    return hosts
 
 
 def host_url(host: str) -> str:
@@ -56,7 +40,7 @@ def clients():
         clients=rows,
         status=status,
         statuses=[s.value for s in DeploymentStatus],
-        client_hosts=client_hosts,
+        client_hosts=service.client_hosts,
         host_url=host_url,
     )
 
@@ -111,7 +95,7 @@ def client(client_id: int):
     return render_template(
         "admin/client.html",
         client=found,
-        hosts=client_hosts(found),
+        hosts=service.client_hosts(found),
         host_url=host_url,
         runs=runs,
         deploy_form=DeployForm(),
