@@ -42,6 +42,25 @@ def latest_run() -> InfraRun:
     return db.session.execute(select(InfraRun).order_by(InfraRun.id.desc()).limit(1)).scalar_one()
 
 
+def first_run_of(client_id: int, timeout: float = 30) -> InfraRun:
+    """The client's first run: requested by the worker right after it verified the domain
+    (just after the domain's own commit, so poll for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        run = (
+            db.session.execute(
+                select(InfraRun).where(InfraRun.client_id == client_id).order_by(InfraRun.id)
+            )
+            .scalars()
+            .first()
+        )
+        if run is not None:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"no run for client {client_id} after {timeout}s")
+
+
 def invoke(cli, *args: str, exit_code: int = 0) -> str:
     result = cli.invoke(args=list(args))
     assert result.exit_code == exit_code, result.output
@@ -90,7 +109,9 @@ def test_custom_domain_from_add_to_delete(
     assert "is delegated to" in domain.last_check_result
 
     # the attached client gets its record on the custom domain through a reviewed run
-    client_run = wait_until(latest_run().id, {RunStatus.AWAITING_APPROVAL, RunStatus.ERRORED})
+    client_run = wait_until(
+        first_run_of(client_id).id, {RunStatus.AWAITING_APPROVAL, RunStatus.ERRORED}
+    )
     assert client_run.requested_by == "domain verified: example.test"
     assert "bot.example.test" in client_run.plan_text
     invoke(cli, "infra", "approve", str(client_run.id), "--wait")
