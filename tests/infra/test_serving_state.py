@@ -340,3 +340,13 @@ def test_enqueue_failure_after_commit_is_recovered_by_the_reconciler(infra_app, 
     run = db.session.get(InfraRun, run_id)
     assert run.rq_job_id and "attempt 1" in run.log
     assert run.status == RunStatus.APPLIED, run.log
+
+
+def test_approving_a_run_still_planning_says_so(infra_app, live):
+    run = infra.request_deploy(live)
+    result = infra_app.test_cli_runner().invoke(args=["infra", "approve", str(run.id)])
+    assert result.exit_code == 1
+    assert f"run {run.id} is still queued: there is no plan to approve yet" in result.output
+    assert f"flask infra approve {run.id} --wait" in result.output
+    db.session.refresh(run)
+    assert run.status == RunStatus.QUEUED and run.approved_at is None
