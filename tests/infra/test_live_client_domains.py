@@ -79,7 +79,7 @@ def test_custom_hosts_follow_applies_and_detach_fails_closed(
         verified_run = wait_until(verified_run.id, SETTLED)
         assert verified_run.status == RunStatus.APPLIED, verified_run.log
         applied_at = epoch(verified_run)
-        loop.wait_for_samples(custom, time.time())
+        loop.wait_for_samples(custom, applied_at + 1.0)
         loop.assert_refused(custom, started, applied_at)
         assert loop.first_served(custom) >= applied_at
         loop.assert_served(custom, applied_at + 1.0)
