@@ -118,7 +118,10 @@ class KubernetesTarget:
             ("INGRESS_CLASS", self.ingress_class),
             ("CERT_ISSUER", self.cert_issuer),
         ):
-            _require(re.match(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", value), f"bad {name} {value!r}")
+            _require(
+                len(value) <= 253 and re.match(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", value),
+                f"bad {name} {value!r}",
+            )
 
 
 @dataclass(frozen=True, slots=True)
