@@ -15,11 +15,8 @@ from app.logging_setup import get_logger
 from app.models import ResourceStatus
 
 log = get_logger("chatdock.kubernetes")
-_TLS_STATUS = {
-    "ready": ResourceStatus.READY,
-    "pending": ResourceStatus.PENDING,
-    "failed": ResourceStatus.ERRORED,
-}
+# Seconds one API call may take: a worker must not hang on an unreachable cluster.
+API_TIMEOUT_SECONDS = 10
 
 
 class CertificateState(enum.StrEnum):
@@ -28,6 +25,13 @@ class CertificateState(enum.StrEnum):
     READY = "ready"  # condition Ready is True: the secret holds a valid certificate
     PENDING = "pending"  # not (yet) Ready: being issued, or not created yet
     FAILED = "failed"  # Ready is False and the last issuance failed (see the message)
+
+
+_TLS_STATUS = {
+    CertificateState.READY: ResourceStatus.READY,
+    CertificateState.PENDING: ResourceStatus.PENDING,
+    CertificateState.FAILED: ResourceStatus.ERRORED,
+}
 
 
 def _api_client() -> client.ApiClient:
@@ -47,7 +51,9 @@ def delete_secret(namespace: str, name: str) -> bool:
     client's TLS key would otherwise stay in the cluster.
     """
     try:
-        client.CoreV1Api(_api_client()).delete_namespaced_secret(name=name, namespace=namespace)
+        client.CoreV1Api(_api_client()).delete_namespaced_secret(
+            name=name, namespace=namespace, _request_timeout=API_TIMEOUT_SECONDS
+        )
     except ApiException as error:
         if error.status == 404:
             return False
@@ -66,7 +72,12 @@ def certificate_state(namespace: str, name: str) -> tuple[CertificateState, str]
     group, version = CERT_MANAGER_API_VERSION.split("/")
     try:
         certificate = client.CustomObjectsApi(_api_client()).get_namespaced_custom_object(
-            group=group, version=version, namespace=namespace, plural="certificates", name=name
+            group=group,
+            version=version,
+            namespace=namespace,
+            plural="certificates",
+            name=name,
+            _request_timeout=API_TIMEOUT_SECONDS,
         )
     except ApiException as error:
         if error.status == 404:
@@ -104,4 +115,4 @@ def client_tls_status(namespace: str, account_number: str, client_name: str) -> 
         log.warning("certificate_check_failed", certificate=name, error=type(error).__name__)
         return ResourceStatus.PENDING
     log.info("certificate_state", certificate=name, state=state.value, message=message)
-    return _TLS_STATUS[state.value]
+    return _TLS_STATUS[state]

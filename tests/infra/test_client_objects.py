@@ -16,8 +16,10 @@ import copy
 import json
 import re
 import shutil
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -268,25 +270,27 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def write_kubeconfig(directory: Path, server: str) -> Path:
+    """A kubeconfig whose only cluster is ``server`` (what KUBECONFIG points at)."""
+    path = directory / "kubeconfig"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": "test-token"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 @pytest.fixture
 def api_server(tmp_path: Path) -> Iterator[FakeApiServer]:
     server = FakeApiServer(("127.0.0.1", 0), _Handler)
     server.certificates, server.requests = {}, []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    kubeconfig = tmp_path / "kubeconfig"
-    url = f"http://127.0.0.1:{server.server_port}"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": url}}],
-                "users": [{"name": "u", "user": {"token": "test-token"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
+    kubeconfig = write_kubeconfig(tmp_path, f"http://127.0.0.1:{server.server_port}")
     with env(KUBECONFIG=str(kubeconfig)):
         yield server
     server.shutdown()
@@ -334,6 +338,17 @@ def test_an_unreachable_cluster_leaves_tls_pending(tmp_path: Path) -> None:
     kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n")
     with env(KUBECONFIG=str(kubeconfig)):
         assert kubernetes.client_tls_status("chatdock", ACCOUNT, "demo") == ResourceStatus.PENDING
+
+
+def test_a_cluster_that_does_not_answer_leaves_tls_pending(tmp_path: Path, monkeypatch) -> None:
+    """A listening socket that never answers: the call times out instead of hanging."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    kubeconfig = write_kubeconfig(tmp_path, f"http://127.0.0.1:{silent.getsockname()[1]}")
+    monkeypatch.setattr(kubernetes, "API_TIMEOUT_SECONDS", 0.5)
+    started = time.monotonic()
+    with silent, env(KUBECONFIG=str(kubeconfig)):
+        assert kubernetes.client_tls_status("chatdock", ACCOUNT, "demo") == ResourceStatus.PENDING
+    assert time.monotonic() - started < 5
 
 
 def test_an_apply_sets_tls_status_from_the_certificate(
