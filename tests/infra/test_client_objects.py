@@ -38,6 +38,7 @@ from app.infra.render import ClientWorkspaceSpec, render_client_workspace
 from app.models import DeploymentStatus, InfraRun, LlmClient, ResourceStatus, RunKind, RunStatus
 from tests.conftest import env
 from tests.k8s_schemas import (
+    CERT_MANAGER_CRD,
     is_dns_subdomain,
     name_problems,
     validate_certificate,
@@ -118,6 +119,13 @@ def test_objects_are_valid_kubernetes_and_cert_manager(case: str, tmp_path: Path
     assert certificate["spec"]["secretTemplate"]["labels"] == certificate["metadata"]["labels"]
     assert "commonName" not in certificate["spec"]  # <= 64 characters; hosts may be 253
     assert "annotations" not in ingress["metadata"]  # no ingress-shim second Certificate
+
+
+def test_the_pinned_crd_is_a_valid_crd_of_certificates() -> None:
+    crd = yaml.safe_load(CERT_MANAGER_CRD.read_text())
+    validate_kubernetes(crd)  # a CustomResourceDefinition the pinned Kubernetes accepts
+    assert crd["metadata"]["name"] == "certificates.cert-manager.io"
+    assert [v["name"] for v in crd["spec"]["versions"] if v["storage"]] == ["v1"]
 
 
 def test_longest_host_still_gives_valid_names(tmp_path: Path) -> None:
@@ -240,14 +248,14 @@ class FakeApiServer(ThreadingHTTPServer):
     """Answers GET of cert-manager Certificates as the API server does (JSON, 404 Status)."""
 
     certificates: dict[tuple[str, str], dict[str, Any]]
-    requests: list[str]
+    requests: list[tuple[str, str]]  # path, Authorization
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: FakeApiServer
 
     def do_GET(self) -> None:
-        self.server.requests.append(self.path)
+        self.server.requests.append((self.path, self.headers["Authorization"]))
         match = re.fullmatch(
             r"/apis/cert-manager\.io/v1/namespaces/([^/]+)/certificates/([^/?]+)", self.path
         )
@@ -328,8 +336,11 @@ def test_tls_status_reads_the_certificate(api_server, conditions, status) -> Non
         validate_certificate(certificate)  # the answers are what cert-manager writes
         api_server.certificates["chatdock", f"{ACCOUNT}-demo"] = certificate
     assert kubernetes.client_tls_status("chatdock", ACCOUNT, "demo") == status
-    assert api_server.requests == [
-        f"/apis/cert-manager.io/v1/namespaces/chatdock/certificates/{ACCOUNT}-demo"
+    assert api_server.requests == [  # with the kubeconfig user's token
+        (
+            f"/apis/cert-manager.io/v1/namespaces/chatdock/certificates/{ACCOUNT}-demo",
+            "Bearer test-token",
+        )
     ]
 
 
