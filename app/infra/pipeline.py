@@ -20,6 +20,7 @@ from sqlalchemy import select
 from app.config import Settings, current_settings
 from app.extensions import db
 from app.hosts import default_host
+from app.infra import kubernetes
 from app.infra.locks import WorkspaceLock
 from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
 from app.infra.render import (
@@ -459,7 +460,11 @@ def sync_client_status(run: InfraRun) -> None:
         client.deployment_status = DeploymentStatus.DEPLOYED
         client.dns_status = ResourceStatus.READY
         client.tls_status = (
-            ResourceStatus.READY if settings.KUBERNETES_ENABLED else ResourceStatus.UNMANAGED
+            kubernetes.client_tls_status(
+                settings.KUBERNETES_NAMESPACE, run.account_number, client.name
+            )
+            if settings.KUBERNETES_ENABLED
+            else ResourceStatus.UNMANAGED
         )
         client.deployed_at = client.deployed_at or utcnow()
         if run.hosts:
