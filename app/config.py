@@ -7,9 +7,19 @@ configured. The README's settings table is generated from the descriptions here.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+DEV_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class InsecureSettings(RuntimeError):
+    """Settings no production process may run with (not a ValueError: pydantic would wrap
+    it and echo the input values, the secret among them)."""
 
 
 class Settings(BaseSettings):
@@ -17,8 +27,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
 
+    ENVIRONMENT: Literal["development", "production"] = Field(
+        "development",
+        description="development (the run command, tests) or production: production refuses "
+        "to start with the default or a short (under 32 characters) SECRET_KEY.",
+    )
     SECRET_KEY: SecretStr = Field(
-        SecretStr("dev-insecure-change-me"),
+        SecretStr(DEV_SECRET_KEY),
         description="Flask secret key (sessions, CSRF). Set a long random value in production.",
     )
     DATABASE_URL: str = Field(
@@ -197,6 +212,19 @@ class Settings(BaseSettings):
         0,
         description="Proxies in front of the app (ingress): trust that many X-Forwarded-* hops.",
     )
+
+    @model_validator(mode="after")
+    def _refuse_a_known_secret_key_in_production(self) -> Settings:
+        """Anyone can sign a session or remember cookie with the published default key."""
+        if self.ENVIRONMENT == "production":
+            key = self.SECRET_KEY.get_secret_value()
+            if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+                raise InsecureSettings(
+                    "ENVIRONMENT=production needs its own SECRET_KEY of at least "
+                    f"{MIN_SECRET_KEY_LENGTH} characters (the default is public); e.g. "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+        return self
 
     @property
     def platform_hosts(self) -> frozenset[str]:
