@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings, get_settings
@@ -13,6 +14,13 @@ from app.extensions import csrf, db, limiter, migrate
 from app.hosts import HostResolver, install_version_bump
 from app.logging_setup import configure_logging
 from app.security_headers import init_security_headers
+
+
+def _engine_options(settings: Settings) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if make_url(settings.DATABASE_URL).get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}
+    return options
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY.get_secret_value(),
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
         MAX_CONTENT_LENGTH=settings.MAX_CONTENT_LENGTH,
         SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
         SESSION_COOKIE_HTTPONLY=True,

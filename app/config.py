@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         "sqlite:///chatdock.db",
         description="SQLAlchemy URL. Relative SQLite paths live in the instance folder.",
     )
+    SQLITE_BUSY_TIMEOUT_SECONDS: float = Field(
+        15.0,
+        description="SQLite only (WAL mode): how long a write waits for another writer's "
+        "transaction before failing.",
+    )
     REDIS_URL: str = Field("", description="Redis URL; empty disables Redis (readyz skips it).")
     CUSTOMER_API_DOMAIN: str = Field(
         "api.localhost", description="Base domain of client hosts: {name}.{account}.{domain}."
