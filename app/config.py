@@ -199,8 +199,14 @@ class Settings(BaseSettings):
     )
     NOTIFY_SMTP_URL: str = Field(
         "",
-        description="smtp://[user:password@]host:port to email notifications to an account's "
-        "contact email ('' = no email).",
+        description="smtp://[user:password@]host:port (or smtps://) to email notifications "
+        "to an account's contact email ('' = no email).",
+    )
+    NOTIFY_SMTP_CA_FILE: str = Field(
+        "",
+        description="CA bundle (PEM) that verifies the SMTP server's certificate ('' = the "
+        "system's). smtp:// uses STARTTLS when offered and refuses to log in without it; "
+        "smtps:// is TLS from the start.",
     )
     NOTIFY_EMAIL_FROM: str = Field(
         "chatdock@localhost", description="Sender address of notification emails."
