@@ -21,6 +21,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import redis
@@ -57,9 +58,15 @@ class AppWorker(SimpleWorker):
 class SchedulerThread(threading.Thread):
     """RQ's scheduler (retries, delayed domain checks) as a daemon thread of the worker."""
 
-    def __init__(self, queues: list[Queue], connection: redis.Redis, interval: float = 1.0):
+    def __init__(
+        self, queues: list[Queue], connection: redis.Redis, name: str, interval: float = 1.0
+    ):
         super().__init__(name="rq-scheduler", daemon=True)
-        self.scheduler = RQScheduler(queues, connection=connection, interval=int(interval))
+        # One name per worker process, kept across reconnections: a lock this process
+        # held before an outage is simply refreshed afterwards.
+        self.scheduler = RQScheduler(
+            queues, connection=connection, interval=int(interval), name=name
+        )
         self.interval = interval
         self._stopping = threading.Event()
         self._registered = False
@@ -140,11 +147,12 @@ def run_worker(
     then a Redis error is the caller's), riding out Redis outages: each outage is
     logged once, then Redis is retried with backoff and a fresh worker started."""
     AppWorker.stop_requested = False
+    scheduler_name = uuid.uuid4().hex
     outage_started: float | None = None
     attempt = 0
     while True:
         queue = make_queue()
-        scheduler = SchedulerThread([queue], queue.connection)
+        scheduler = SchedulerThread([queue], queue.connection, scheduler_name)
         try:
             queue.connection.ping()
             if outage_started is not None:

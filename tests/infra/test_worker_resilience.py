@@ -110,8 +110,11 @@ def test_the_worker_waits_out_a_redis_outage_and_works_again(redis, start_worker
     wait_for(lambda: job.get_status(refresh=True) == "started", what="the job to start")
 
     redis.stop()  # the job finishes while Redis is down: RQ's own loop quits on that
-    wait_for(lambda: "worker.redis_unreachable" in log.read_text(), what="the outage log")
-    assert proc.poll() is None, log.read_text()
+    wait_for(
+        lambda: "worker.redis_unreachable" in log.read_text() or proc.poll() is not None,
+        what="the worker to notice the outage",
+    )
+    assert proc.poll() is None, log.read_text()  # it did not quit
 
     redis.start()  # a fresh server on the same port (nothing persisted)
     wait_for(lambda: _workers(redis), what="the worker to register again")
@@ -139,3 +142,26 @@ def test_a_killed_workers_scheduler_dies_with_it_and_the_next_one_schedules(redi
     assert time.monotonic() - started < 30  # not after the dead holder's lock expired (61 s)
     assert connection.get(lock).decode() != holder
     assert second.poll() is None, log.read_text()
+
+
+def test_a_burst_worker_without_redis_exits_1_with_the_reason(migrated):
+    from app.devservices import free_port
+
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi.py",
+        "DATABASE_URL": migrated,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        "SECRET_KEY": "test-secret-key",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Error: Redis (REDIS_URL) is unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
