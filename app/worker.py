@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import SchedulerNotFound
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
@@ -83,7 +84,10 @@ class SchedulerThread(threading.Thread):
                 if not self._redis_down:
                     log.warning("scheduler.redis_unreachable", error=str(error))
                 self._redis_down = True
-                self.scheduler._acquired_locks = set()  # re-acquired (or lost) once back
+                # Once back: register again (a restarted Redis lost our metadata) and
+                # take or refresh the locks (ours by name, if they survived).
+                self._registered = False
+                self.scheduler._acquired_locks = set()
             self._stopping.wait(self.interval)
         with contextlib.suppress(*REDIS_ERRORS):
             self.scheduler.release_locks()
@@ -117,13 +121,14 @@ def release_dead_local_lock(connection: redis.Redis, lock_key: str) -> bool:
     if holder is None:
         return False
     name = holder.decode()
-    with contextlib.suppress(Exception):
+    try:
         other = RQScheduler.fetch(name, connection)
-        if other.hostname != socket.gethostname() or _process_alive(other.pid):
-            return False
-    # No metadata left (expired with its holder), or a dead local process.
+    except (SchedulerNotFound, KeyError, ValueError):
+        return False  # no (complete) metadata: cannot tell, so the TTL decides
+    if other.hostname != socket.gethostname() or _process_alive(other.pid):
+        return False
     if release_lock(connection, lock_key, name):
-        log.warning("scheduler.stale_lock_released", lock=lock_key, holder=name)
+        log.warning("scheduler.stale_lock_released", lock=lock_key, holder=name, pid=other.pid)
         return True
     return False
 
