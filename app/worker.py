@@ -156,6 +156,9 @@ def run_worker(
     outage_started: float | None = None
     attempt = 0
     while True:
+        _stop_on_signals()  # RQ's work() installs its own handlers while it runs
+        if AppWorker.stop_requested:
+            return
         queue = make_queue()
         scheduler = SchedulerThread([queue], queue.connection, scheduler_name)
         try:
@@ -201,17 +204,19 @@ def _redis_answers(queue: Queue) -> bool:
         return False
 
 
-def _sleep_unless_stopped(seconds: float) -> None:
-    """Wait between reconnection attempts; SIGINT/SIGTERM end the wait (and the worker)."""
+def _stop_on_signals() -> None:
+    """SIGINT/SIGTERM outside RQ's work loop (reconnecting, waiting): stop, gracefully."""
 
     def stop(signum, frame) -> None:
         AppWorker.stop_requested = True
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        deadline = time.monotonic() + seconds
-        while not AppWorker.stop_requested and time.monotonic() < deadline:
-            time.sleep(max(0.0, min(0.2, deadline - time.monotonic())))
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+
+
+def _sleep_unless_stopped(seconds: float) -> None:
+    """Wait between reconnection attempts; a stop request ends the wait."""
+    _stop_on_signals()
+    deadline = time.monotonic() + seconds
+    while not AppWorker.stop_requested and time.monotonic() < deadline:
+        time.sleep(max(0.0, min(0.2, deadline - time.monotonic())))
