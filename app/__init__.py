@@ -6,12 +6,21 @@ import os
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings, get_settings
 from app.extensions import csrf, db, limiter, migrate
 from app.hosts import HostResolver, install_version_bump
 from app.logging_setup import configure_logging
+from app.security_headers import init_security_headers
+
+
+def _engine_options(settings: Settings) -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if make_url(settings.DATABASE_URL).get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}
+    return options
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -24,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY.get_secret_value(),
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
         MAX_CONTENT_LENGTH=settings.MAX_CONTENT_LENGTH,
         SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
         SESSION_COOKIE_HTTPONLY=True,
@@ -33,6 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_ENABLED=bool(settings.CHAT_RATE_LIMIT or settings.ADMIN_LOGIN_RATE_LIMIT),
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
         RATELIMIT_KEY_PREFIX="chatdock",
+        # Redis down must not turn the console's login (or chat) into 500s: count in
+        # memory meanwhile (Flask-Limiter logs the outage), back to Redis once it answers.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         REMEMBER_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
@@ -48,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    init_security_headers(app, settings)
     install_version_bump()
     app.extensions["chatdock.hosts"] = HostResolver(
         customer_api_domain=settings.CUSTOMER_API_DOMAIN,

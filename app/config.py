@@ -7,9 +7,18 @@ configured. The README's settings table is generated from the descriptions here.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class InsecureSettings(RuntimeError):
+    """Settings no production process may run with (not a ValueError: pydantic would wrap
+    it and echo the input values, the secret among them)."""
 
 
 class Settings(BaseSettings):
@@ -17,13 +26,23 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
 
+    ENVIRONMENT: Literal["development", "production"] = Field(
+        "development",
+        description="development (the run command, tests) or production: production refuses "
+        "to start with the default or a short (under 32 characters) SECRET_KEY.",
+    )
     SECRET_KEY: SecretStr = Field(
-        SecretStr("dev-insecure-change-me"),
+        SecretStr(DEV_SECRET_KEY),
         description="Flask secret key (sessions, CSRF). Set a long random value in production.",
     )
     DATABASE_URL: str = Field(
         "sqlite:///chatdock.db",
         description="SQLAlchemy URL. Relative SQLite paths live in the instance folder.",
+    )
+    SQLITE_BUSY_TIMEOUT_SECONDS: float = Field(
+        15.0,
+        description="SQLite only (WAL mode): how long a write waits for another writer's "
+        "transaction before failing.",
     )
     REDIS_URL: str = Field("", description="Redis URL; empty disables Redis (readyz skips it).")
     CUSTOMER_API_DOMAIN: str = Field(
@@ -186,8 +205,14 @@ class Settings(BaseSettings):
     )
     NOTIFY_SMTP_URL: str = Field(
         "",
-        description="smtp://[user:password@]host:port to email notifications to an account's "
-        "contact email ('' = no email).",
+        description="smtp://[user:password@]host:port (or smtps://) to email notifications "
+        "to an account's contact email ('' = no email).",
+    )
+    NOTIFY_SMTP_CA_FILE: str = Field(
+        "",
+        description="CA bundle (PEM) that verifies the SMTP server's certificate ('' = the "
+        "system's). smtp:// uses STARTTLS when offered and refuses to log in without it; "
+        "smtps:// is TLS from the start.",
     )
     NOTIFY_EMAIL_FROM: str = Field(
         "chatdock@localhost", description="Sender address of notification emails."
@@ -203,6 +228,19 @@ class Settings(BaseSettings):
         0,
         description="Proxies in front of the app (ingress): trust that many X-Forwarded-* hops.",
     )
+
+    @model_validator(mode="after")
+    def _refuse_a_known_secret_key_in_production(self) -> Settings:
+        """Anyone can sign a session or remember cookie with the published default key."""
+        if self.ENVIRONMENT == "production":
+            key = self.SECRET_KEY.get_secret_value()
+            if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+                raise InsecureSettings(
+                    "ENVIRONMENT=production needs its own SECRET_KEY of at least "
+                    f"{MIN_SECRET_KEY_LENGTH} characters (the default is public); e.g. "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+        return self
 
     @property
     def platform_hosts(self) -> frozenset[str]:

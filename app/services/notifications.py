@@ -9,6 +9,7 @@ recording the outcome on each row. A ``dedupe_key`` already stored for the accou
 from __future__ import annotations
 
 import smtplib
+import ssl
 from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from typing import Any
@@ -135,17 +136,36 @@ def _post_webhook(notice: Notification, settings) -> None:
     response.raise_for_status()
 
 
+class PlaintextLoginRefused(smtplib.SMTPException):
+    """The server offers no STARTTLS: the password is never sent in clear."""
+
+
 def _send_email(notice: Notification, settings) -> None:
+    """Send one notice by SMTP: implicit TLS for ``smtps://``; for ``smtp://`` STARTTLS
+    whenever the server offers it, and required before any login (no TLS, no password)."""
     url = urlsplit(settings.NOTIFY_SMTP_URL)
     message = EmailMessage()
     message["From"] = settings.NOTIFY_EMAIL_FROM
     message["To"] = notice.account.contact_email
     message["Subject"] = f"[chatdock] {notice.subject}"
     message.set_content(notice.body or notice.subject)
-    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    with smtp_class(
-        url.hostname or "localhost", url.port or 25, timeout=settings.NOTIFY_TIMEOUT_SECONDS
-    ) as smtp:
+    host, timeout = url.hostname or "localhost", settings.NOTIFY_TIMEOUT_SECONDS
+    context = ssl.create_default_context(cafile=settings.NOTIFY_SMTP_CA_FILE or None)
+    if url.scheme == "smtps":
+        smtp = smtplib.SMTP_SSL(host, url.port or 465, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, url.port or 25, timeout=timeout)
+    with smtp:
+        if url.scheme != "smtps":
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            elif url.username:
+                raise PlaintextLoginRefused(
+                    f"{host} offers no STARTTLS: refusing to send the SMTP password in clear "
+                    "(use a server with STARTTLS, or smtps://)"
+                )
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
         smtp.send_message(message)

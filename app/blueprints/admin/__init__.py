@@ -26,9 +26,16 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> AdminUser | None:
-    user = db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+def _load_user(session_id: str) -> AdminUser | None:
+    """The admin of a session or remember cookie: ``<id>.<session_version>``; a cookie
+    from before the admin's last sign-out (or password change) names an old version."""
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(AdminUser, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
 
 
 def _console_only_for_admins() -> None:

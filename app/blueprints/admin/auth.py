@@ -54,6 +54,9 @@ def login():
 @bp.post("/logout")
 def logout():
     if ActionForm().validate_on_submit():
+        if current_user.is_authenticated:
+            current_user.end_sessions()
+            db.session.commit()
         logout_user()
         flash("Signed out.", "info")
     return redirect(url_for("admin.login"))

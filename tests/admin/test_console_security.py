@@ -1,0 +1,140 @@
+"""Production defaults of the console: sign-out ends the session server-side, pages
+carry frame protection and the usual security headers."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from app.services.users import create_admin
+from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token, post_form
+
+COOKIES = ("session", "remember_token")
+
+
+def _sign_in_remembered(http: FlaskClient) -> None:
+    page = http.get("/admin/login").get_data(as_text=True)
+    response = http.post(
+        "/admin/login",
+        data={
+            "email": ADMIN_EMAIL,
+            "password": ADMIN_PASSWORD,
+            "remember": "y",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert response.status_code == 302
+
+
+def _captured(http: FlaskClient) -> dict[str, str]:
+    return {name: http.get_cookie(name).value for name in COOKIES if http.get_cookie(name)}
+
+
+def _replay(app, cookies: dict[str, str]):
+    """The console's home page as a new browser holding only the copied cookies sees it
+    (in a fresh app context, as each request in production: Flask-Login caches the
+    user on ``g``)."""
+    thief = app.test_client()
+    for name, value in cookies.items():
+        thief.set_cookie(name, value)
+    with app.app_context():
+        return thief.get("/admin/")
+
+
+def test_cookies_copied_before_sign_out_do_not_work_after_it(app, admin):
+    http = app.test_client()
+    _sign_in_remembered(http)
+    stolen = _captured(http)
+    assert set(stolen) == set(COOKIES)
+    assert _replay(app, stolen).status_code == 200  # they work until sign-out
+
+    assert post_form(http, "/admin/", "/admin/logout").status_code == 302
+
+    for name in COOKIES:  # the session cookie alone, and the remember cookie alone
+        response = _replay(app, {name: stolen[name]})
+        assert response.status_code == 302, name
+        assert response.headers["Location"].startswith("/admin/login")
+
+
+def test_signing_in_again_after_sign_out_works(app, admin):
+    http = app.test_client()
+    _sign_in_remembered(http)
+    post_form(http, "/admin/", "/admin/logout")
+    _sign_in_remembered(http)
+    assert http.get("/admin/").status_code == 200
+
+
+def test_a_new_password_ends_the_sessions_made_with_the_old_one(app, admin):
+    http = app.test_client()
+    _sign_in_remembered(http)
+    stolen = _captured(http)
+    create_admin(ADMIN_EMAIL, "another long passphrase")
+    assert _replay(app, stolen).status_code == 302
+
+
+def test_the_console_cannot_be_framed_and_carries_security_headers(http):
+    response = http.get("/admin/login")
+    assert response.status_code == 200
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP: no HSTS
+
+
+def test_https_responses_ask_browsers_to_keep_to_https(http):
+    response = http.get("/admin/login", base_url="https://localhost")
+    assert response.status_code == 200  # no redirect either way: TLS is the ingress's job
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_plain_http_is_not_redirected_and_the_cookie_flag_stays_a_setting(app, admin):
+    http = app.test_client()
+    page = http.get("/admin/login")
+    assert page.status_code == 200
+    cookie = http.get_cookie("session")
+    assert cookie is not None and not cookie.secure and cookie.http_only
+
+
+def test_chat_answers_carry_nosniff_too(http, demo):
+    from tests.conftest import host_of
+
+    response = http.post(
+        "/llm-client/",
+        headers={"Host": host_of(demo)},
+        json={"messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _login_statuses(app, remote_addr: str, forwarded_for: list[str]) -> list[int]:
+    """Wrong-password attempts from one peer, each claiming another X-Forwarded-For."""
+    statuses = []
+    for claimed in forwarded_for:
+        with app.app_context():
+            http = app.test_client()
+            environ = {"REMOTE_ADDR": remote_addr}
+            page = http.get("/admin/login", environ_base=environ).get_data(as_text=True)
+            response = http.post(
+                "/admin/login",
+                data={"email": ADMIN_EMAIL, "password": "wrong!", "csrf_token": csrf_token(page)},
+                headers={"X-Forwarded-For": claimed},
+                environ_base=environ,
+            )
+            statuses.append(response.status_code)
+    return statuses
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(make_app, admin):
+    app = make_app(ADMIN_LOGIN_RATE_LIMIT="2/minute", TRUSTED_PROXY_COUNT=0)
+    claims = ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+    assert _login_statuses(app, "192.0.2.10", claims) == [401, 401, 429]
+
+
+def test_one_trusted_proxy_means_only_the_hop_it_added_counts(make_app, admin):
+    app = make_app(ADMIN_LOGIN_RATE_LIMIT="2/minute", TRUSTED_PROXY_COUNT=1)
+    # The caller forges the left part; the proxy appends the address it saw (the right).
+    claims = [f"203.0.113.{n}, 198.51.100.7" for n in (1, 2, 3)]
+    assert _login_statuses(app, "192.0.2.11", claims) == [401, 401, 429]
+    other_caller = ["203.0.113.1, 198.51.100.8"]
+    assert _login_statuses(app, "192.0.2.11", other_caller) == [401]
