@@ -241,11 +241,14 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
 
 
 def set_status(run: InfraRun, status: RunStatus, **fields) -> None:
+    """Move the run, and its client with it, in one commit: whoever sees the run's new
+    status sees the client's too."""
     run.status = status
     for key, value in fields.items():
         setattr(run, key, value)
     if status in FINAL_STATUSES:
         run.finished_at = utcnow()
+    sync_client_status(run, commit=False)
     db.session.commit()
 
 
@@ -443,7 +446,7 @@ def is_latest_run(run: InfraRun) -> bool:
     return later is None
 
 
-def sync_client_status(run: InfraRun) -> None:
+def sync_client_status(run: InfraRun, *, commit: bool = True) -> None:
     """Serving follows what was applied, and nothing else.
 
     An applied deploy serves the hosts it created; a destroy ends serving (which the
@@ -482,7 +485,8 @@ def sync_client_status(run: InfraRun) -> None:
         and is_latest_run(run)
     ):
         client.deployment_status = DeploymentStatus.DRAFT
-    db.session.commit()
+    if commit:
+        db.session.commit()
     if settings.LOG_CLIENTS and client.deployment_status != before:
         client_log.info(
             "client_status",
