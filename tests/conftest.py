@@ -60,6 +60,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """Start one throwaway PostgreSQL server for the whole run, in the main process: the
     xdist workers inherit its URL and each creates its own database on it."""
     config.addinivalue_line("markers", "database: the test uses the test database (automatic)")
+    # A run started in the background (scripts/test's PostgreSQL pass, nohup, CI) inherits
+    # SIGINT ignored, and so would every process the tests start: tests check that
+    # terraform stops on SIGINT.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(config, "workerinput"):
         return
     # scripts/test stops a pass with SIGTERM: end it like Ctrl-C, so that cleanups run and
