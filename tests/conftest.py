@@ -1,12 +1,15 @@
 """Shared fixtures. The suite runs against SQLite (default) or a real PostgreSQL server
 (``TEST_DATABASE=postgresql``: a throwaway cluster is started, or ``TEST_DATABASE_URL``
-is used). The schema is built once per run by the real Alembic migrations; each test then
-starts from empty tables (and the synced model catalog)."""
+is used; under pytest-xdist each worker gets its own database on that server). The
+schema is built once per worker by the real Alembic migrations; each test then starts
+from empty tables (and the synced model catalog). Tests that use the database are marked
+``database`` (by their fixtures), so a second database's pass can skip the others."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,14 +44,85 @@ def _settings(database_url: str, **overrides) -> Settings:
     return Settings(_env_file=None, **base)
 
 
+DATABASE_FIXTURE = "database_url"  # every fixture that touches the test database uses it
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database (the second database's pass: "
+        "the tests that touch no database already ran in the first)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start one throwaway PostgreSQL server for the whole run, in the main process: the
+    xdist workers inherit its URL and each creates its own database on it."""
+    config.addinivalue_line("markers", "database: the test uses the test database (automatic)")
+    # A run started in the background (scripts/test's PostgreSQL pass, nohup, CI) inherits
+    # SIGINT ignored, and so would every process the tests start: tests check that
+    # terraform stops on SIGINT.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(config, "workerinput"):
+        return
+    # scripts/test stops a pass with SIGTERM: end it like Ctrl-C, so that cleanups run and
+    # the throwaway servers stop.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if os.environ.get("TEST_DATABASE_URL"):
+        return
+    if os.environ.get("TEST_DATABASE", "sqlite") != "postgresql":
+        return
+    stack = contextlib.ExitStack()
+    config.add_cleanup(stack.close)
+    pg = stack.enter_context(postgres())
+    stack.callback(os.environ.pop, "TEST_DATABASE_URL", None)
+    os.environ["TEST_DATABASE_URL"] = pg.url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that use the test database; with ``--database-tests-only`` run only
+    those."""
+    skipped = []
+    for item in items:
+        if DATABASE_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+        elif config.getoption("--database-tests-only"):
+            skipped.append(item)
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if item not in skipped]
+
+
+@contextlib.contextmanager
+def new_database(server_url: str, name: str) -> Iterator[str]:
+    """A new, empty database ``name`` on the PostgreSQL server of ``server_url``, dropped
+    afterwards; yields its URL."""
+    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    kind = os.environ.get("TEST_DATABASE", "sqlite")
-    if os.environ.get("TEST_DATABASE_URL"):
-        yield os.environ["TEST_DATABASE_URL"]
-    elif kind == "postgresql":
-        with postgres() as pg:
-            yield pg.url
+    """The test database: SQLite in a temporary file, else a PostgreSQL database (under
+    xdist, one database per worker on the run's server, so that workers never share
+    tables)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker:
+        with new_database(url, f"{make_url(url).database}_{worker}") as worker_url:
+            yield worker_url
+    elif url:
+        yield url
     else:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
@@ -60,16 +134,8 @@ def scratch_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if make_url(database_url).get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'scratch.db'}"
         return
-    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    name = f"scratch_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        server.dispose()
+    with new_database(database_url, f"scratch_{uuid.uuid4().hex[:12]}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

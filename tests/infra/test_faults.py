@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -31,6 +32,25 @@ def terraform_processes_in(path: Path) -> list[int]:
             if Path(os.readlink(entry / "cwd")).resolve() == path.resolve():
                 found.append(int(entry.name))
     return found
+
+
+def terraform_applying_in(path: Path) -> bool:
+    """Whether ``terraform apply`` runs in ``path`` now."""
+    for pid in terraform_processes_in(path):
+        with contextlib.suppress(OSError):
+            if b"apply" in (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0"):
+                return True
+    return False
+
+
+def poll(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Whether ``condition`` holds within ``timeout`` seconds (checked every ``interval``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def test_endpoint_down_during_apply_is_retried_then_errored(
@@ -71,15 +91,16 @@ def test_endpoint_down_during_apply_is_retried_then_errored(
 
 
 def test_killed_worker_releases_the_lock_and_a_new_deploy_converges(
-    infra_app, worker_process, account, make_client, route53, zone_id
+    infra_app, infra_settings, worker_process, account, make_client, route53, zone_id
 ):
     client = make_client(account, "survivor", deployed=False)
     host = host_of(client)
+    workspace = Path(infra_settings["WORKSPACES_DIR"]) / account.account_number / "survivor"
     first = worker_process()
     run = infra.request_deploy(client, auto_approve=True)
     run = wait_until(run.id, {RunStatus.APPLYING, RunStatus.APPLIED, RunStatus.ERRORED})
     assert run.status == RunStatus.APPLYING, run.log
-    time.sleep(2)  # terraform is applying now
+    assert poll(lambda: terraform_applying_in(workspace), timeout=60), "terraform never applied"
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
 
@@ -109,5 +130,5 @@ def test_job_timeout_leaves_no_terraform_process(
             assert run.status == RunStatus.ERRORED
             assert "timed out" in run.error
             workspace = Path(infra_settings["WORKSPACES_DIR"]) / account.account_number / "stuck"
-            time.sleep(1)
+            assert poll(lambda: not terraform_processes_in(workspace), timeout=10)
             assert terraform_processes_in(workspace) == []

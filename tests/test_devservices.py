@@ -1,0 +1,82 @@
+"""The throwaway servers must be ours: a free port picked for one may be taken by another
+process (another test run, another worker) before the server binds it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from app import devservices
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on (a plain socket here)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def pick_first(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
+    """Make the next free-port pick return ``port``, as if it were taken just after."""
+    ports = iter([port])
+    real = devservices.free_port
+    monkeypatch.setattr(devservices, "free_port", lambda: next(ports, None) or real())
+
+
+def test_redis_server_does_not_accept_another_redis_on_its_port(monkeypatch, tmp_path):
+    impostor_port = devservices.free_port()
+    impostor = subprocess.Popen(
+        [
+            *(devservices.redis_binary(), "--port", str(impostor_port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        theirs = redis.Redis(port=impostor_port)
+        deadline = time.monotonic() + 30
+        while not _answers(theirs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        theirs.set("owner", "someone else")
+        pick_first(monkeypatch, impostor_port)
+        with devservices.redis_server() as url:
+            ours = redis.Redis.from_url(url)
+            assert ours.connection_pool.connection_kwargs["port"] != impostor_port
+            assert ours.get("owner") is None
+            assert ours.info("server")["process_id"] != impostor.pid
+        assert theirs.get("owner") == b"someone else"  # and the other server is left alone
+    finally:
+        impostor.terminate()
+        impostor.wait(timeout=10)
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_redis_server_retries_when_its_port_is_taken(monkeypatch, taken_port):
+    pick_first(monkeypatch, taken_port)
+    with devservices.redis_server() as url:
+        client = redis.Redis.from_url(url)
+        assert client.connection_pool.connection_kwargs["port"] != taken_port
+        assert client.ping()
+
+
+def test_postgres_retries_when_its_port_is_taken(monkeypatch, taken_port):
+    pick_first(monkeypatch, taken_port)
+    with devservices.postgres() as pg:
+        assert pg.port != taken_port
+        engine = create_engine(pg.url)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT current_database()")).scalar() == "chatdock"
+        engine.dispose()
