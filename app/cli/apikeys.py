@@ -26,7 +26,7 @@ def create(account_number: str, client_names: tuple[str, ...], expires_in_days, 
     key = issued.api_key
     click.echo(issued.plaintext)
     click.echo(
-        f"key id {key.key_id}; scope: {', '.join(c.name for c in scoped) or 'all clients'}; "
+        f"key id {key.key_id}; scope: {key.scope_label}; "
         f"expires: {fmt_time(key.expires_at) if key.expires_at else 'never'}",
         err=True,
     )
@@ -42,12 +42,11 @@ def list_(account_number: str) -> None:
     if not rows:
         click.echo("no API keys: flask apikeys create --account NUMBER")
         return
-    click.echo(f"{'KEY ID':<14}{'STATUS':<9}{'EXPIRES':<22}{'LAST USED':<22}{'SCOPE':<24}LABEL")
+    click.echo(f"{'KEY ID':<14}{'STATUS':<9}{'EXPIRES':<22}{'LAST USED':<22}{'SCOPE':<25}LABEL")
     for key in rows:
-        scope = ",".join(c.name for c in key.clients) or "all clients"
         click.echo(
             f"{key.key_id:<14}{service.key_status(key):<9}{fmt_time(key.expires_at):<22}"
-            f"{fmt_time(key.last_used_at):<22}{scope:<24}{key.label}"
+            f"{fmt_time(key.last_used_at):<22}{key.scope_label:<24} {key.label}"
         )
 
 
