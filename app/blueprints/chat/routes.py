@@ -42,8 +42,15 @@ def _route_from_host() -> ClientRoute:
 
 
 def _route_from_path(client_id: int, name: str) -> ClientRoute:
+    """/api/v0 paths answer on platform hosts and on the client's own hosts: never on
+    another client's host (another tenant's domain must not serve this client)."""
     route = g.host_index.by_id.get(client_id)
-    if route is None or route.name != name.lower():
+    on_host = g.get("host_route")
+    if (
+        route is None
+        or route.name != name.lower()
+        or (on_host and on_host.client_id != route.client_id)
+    ):
         raise NotFound(f"no client {client_id}/{name}", code="client_not_found")
     return _served(route)
 
