@@ -222,6 +222,32 @@ def test_rate_limit_is_429_json_per_client(app, make_app, make_client):
         assert post(http, second, body).status_code == 200  # another client's own budget
 
 
+def test_rate_limit_is_one_bucket_per_client_whatever_the_path(app, make_app, make_client):
+    """Issue 17, Medium 8: the limit was counted once per endpoint."""
+    from app.services.accounts import create_account
+
+    limited = make_app(CHAT_RATE_LIMIT="4/minute")
+    http = limited.test_client()
+    with limited.app_context():
+        account = create_account("Busy")
+        bot, other = make_client(account, "bot"), make_client(account, "other")
+        body = {"messages": [user("hi")]}
+        by_path = f"/api/v0/llm-clients/{bot.id}/bot/"
+        calls = [
+            (host_of(bot), "/llm-client/"),
+            (host_of(bot), "/v1/chat/completions"),
+            ("localhost", by_path),
+            ("localhost", by_path + "v1/chat/completions"),
+        ]
+        for host, path in calls:
+            assert http.post(path, json=body, headers={"Host": host}).status_code == 200, path
+        for host, path in [*calls, (host_of(bot), by_path)]:
+            refused = http.post(path, json=body, headers={"Host": host})
+            assert refused.status_code == 429, path
+            assert refused.json["error"]["code"] == "rate_limited"
+        assert post(http, other, body).status_code == 200  # another client's own budget
+
+
 def test_nul_characters_are_refused_before_the_provider_is_called(http, demo):
     for body in (
         {"messages": [user("a\u0000b")]},

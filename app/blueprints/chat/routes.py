@@ -21,6 +21,7 @@ from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
 from app.llm.base import ChatTurn, ProviderError, StreamChunk
 from app.logging_setup import get_logger
+from app.request_hooks import resolver
 from app.services import api_keys, chat
 
 HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
@@ -128,12 +129,18 @@ def _rate_limit() -> str:
 
 
 def _rate_key() -> str:
-    """One bucket per client (by id on /api/v0, by host on client hosts) and caller."""
-    client = (request.view_args or {}).get("client_id") or normalize_host(request.host)
+    """One bucket per client and caller, whatever the path or host that reached it: the
+    client's id (from the /api/v0 path, else from the host index) and the address.
+    This runs before the Host check, so it resolves the host itself."""
+    client = (request.view_args or {}).get("client_id")
+    if client is None:
+        route = resolver().lookup_host(db.session, request.host)
+        client = route.client_id if route else f"host:{normalize_host(request.host)}"
     return f"chat:{client}:{request.remote_addr}"
 
 
-rate_limited = limiter.limit(_rate_limit, key_func=_rate_key, methods=["POST"])
+# One shared scope: every chat endpoint draws on the same bucket of a key.
+rate_limited = limiter.shared_limit(_rate_limit, scope="chat", key_func=_rate_key, methods=["POST"])
 
 
 # --- the native contract -------------------------------------------------------------
