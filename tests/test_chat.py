@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -171,6 +172,39 @@ def test_body_over_the_limit_is_413(make_app, app, make_client):
         assert response.status_code == 413
         assert response.json["error"]["code"] == "payload_too_large"
         assert counts() == (0, 0)
+
+
+def test_a_chunked_body_over_the_limit_is_413_too(make_app, app, make_client):
+    """Issue 17, Low: without Content-Length the body was cut at the limit and answered
+    400 invalid_json. (Servers that de-chunk, like gunicorn, set wsgi.input_terminated.)"""
+    small = make_app(MAX_CONTENT_LENGTH=2_000)
+    with small.app_context():
+        from app.services.accounts import create_account
+
+        client = make_client(create_account("Small"), "demo")
+        http = small.test_client()
+
+        def chunked(body: dict):
+            return http.post(
+                "/llm-client/",
+                input_stream=io.BytesIO(json.dumps(body).encode()),
+                headers={
+                    "Host": host_of(client),
+                    "Content-Type": "application/json",
+                    "Transfer-Encoding": "chunked",
+                },
+                environ_overrides={"wsgi.input_terminated": True},
+            )
+
+        response = chunked({"messages": [user("x" * 5_000)]})
+        assert response.status_code == 413, response.json
+        assert response.json["error"]["code"] == "payload_too_large"
+        assert counts() == (0, 0)
+        fits = {"messages": [user("x" * 100)]}
+        padding = 2_000 - len(json.dumps(fits)) - len(', "stream": false')
+        exact = {"messages": [user("x" * (100 + padding))], "stream": False}
+        assert len(json.dumps(exact)) == 2_000
+        assert chunked(exact).status_code == 200
 
 
 def test_provider_failure_is_502_and_nothing_is_stored(http, demo):

@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from flask import Response, g, jsonify, request, stream_with_context
+from flask import Response, current_app, g, jsonify, request, stream_with_context
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
@@ -64,9 +66,23 @@ def _presented_key() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def read_body() -> bytes:
+    """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included.
+
+    Without a Content-Length, werkzeug's stream stops quietly at the limit (the body
+    looks merely truncated), so read one byte past it to tell "too large" apart."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None or request.content_length is not None:
+        return request.get_data(cache=False)  # a declared length over the limit is a 413
+    data = get_input_stream(request.environ, max_content_length=limit + 1).read()
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def parse_body(schema: type[Schema]) -> Schema:
     """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
-    data = request.get_data(cache=False)
+    data = read_body()
     if not data:
         raise InvalidInput("the request body must be a JSON object", code="invalid_json")
     try:
