@@ -238,6 +238,17 @@ def test_wrong_method_and_unknown_path_are_json(http, demo):
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
 
 
+def test_405_says_which_methods_are_allowed(http, demo):
+    """Issue 17, Low: 405 answers carried no Allow header (RFC 9110, 15.5.6)."""
+    for path in ("/llm-client/", "/v1/chat/completions", f"/api/v0/llm-clients/{demo.id}/demo/"):
+        response = http.put(path, json={}, headers={"Host": host_of(demo)})
+        assert response.status_code == 405, path
+        assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+        assert response.json["error"]["code"] == "method_not_allowed"
+    console = http.delete("/admin/login", headers={"Host": "localhost"})
+    assert console.status_code == 405 and "POST" in console.headers["Allow"]
+
+
 def test_rate_limit_is_429_json_per_client(app, make_app, make_client):
     from app.services.accounts import create_account
 
