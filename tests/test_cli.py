@@ -41,6 +41,17 @@ def test_accounts_create_refuses_an_empty_name(cli):
     assert count(Account) == 0
 
 
+@pytest.mark.parametrize(
+    "name", ["Acme\nEvil 0000-0000-0000", "Tab\there", "Bell\x07", "RTL\u202egnp"]
+)
+def test_accounts_create_refuses_control_characters(cli, name):
+    """Issue 17, Low: a newline in a name broke `flask accounts list`."""
+    result = cli("accounts", "create", "--name", name)
+    assert result.exit_code == 2, result.output
+    assert "control characters" in result.output
+    assert count(Account) == 0
+
+
 def test_account_numbers_are_immutable(account):
     with pytest.raises(ValueError, match="never changes"):
         account.account_number = "1111-2222-3333"
