@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     LOCK_TTL_SECONDS: int = Field(
         60, description="Workspace lock lifetime; renewed while a job runs, expires on a crash."
     )
+    RECONCILE_SECONDS: float = Field(
+        30.0,
+        description="How often a worker reconciles Redis with the database: re-enqueues runs "
+        "queued without a job, marks runs abandoned by a dead worker errored, re-arms lost "
+        "domain checks (0 = never; `flask infra reconcile` runs it once).",
+    )
     LOG_JOBS: bool = Field(True, description="Log start and result of every job.")
     LOG_CLIENTS: bool = Field(True, description="Log client lifecycle changes.")
     LOG_LEVEL: str = Field("INFO", description="Log level of the app's structured JSON logs.")

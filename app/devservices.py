@@ -168,18 +168,32 @@ AWS_TEST_ENV = {
 }
 
 
+MOTO_SEED = 20261202
+
+
 @contextlib.contextmanager
-def moto_server(attempts: int = 5) -> Iterator[str]:
+def moto_server(attempts: int = 5, recording: Path | None = None) -> Iterator[str]:
     """moto's server (Route53, ACM, S3, ...) on a free loopback port; yields its URL.
 
     Ready only once *this* process prints its banner for the port: another process may
-    grab a free port between our pick and moto's bind, and we must not talk to it."""
+    grab a free port between our pick and moto's bind, and we must not talk to it.
+
+    ``recording``: keep the AWS state across restarts. moto appends every request to that
+    file; a new server replays it before anything else, after the same random seed as
+    the first one, so zones, records and certificates come back with the same IDs (the
+    Terraform state and the database keep pointing at them)."""
     import sys
+
+    import requests
 
     binary = Path(sys.executable).with_name("moto_server")
     command = [str(binary)] if binary.exists() else [sys.executable, "-m", "moto.server"]
     root = Path(tempfile.mkdtemp(prefix="chatdock-moto-"))
     log = root / "moto.log"
+    env = {**os.environ, **AWS_TEST_ENV}
+    if recording is not None:
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        env.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(recording))
     proc = None
     try:
         for _ in range(attempts):
@@ -189,14 +203,22 @@ def moto_server(attempts: int = 5) -> Iterator[str]:
                     [*command, "-H", "127.0.0.1", "-p", str(port)],
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, **AWS_TEST_ENV},
+                    env=env,
                 )
             if _serves(proc, log, f"Running on http://127.0.0.1:{port}"):
                 break
             _stop(proc)
         else:
             raise ServiceUnavailable(f"moto_server did not start: {log.read_text()[-2000:]}")
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        if recording is not None:
+            if recording.exists() and recording.stat().st_size:
+                # The recording starts with the seed request: replaying it re-seeds first.
+                replay = requests.post(f"{url}/moto-api/recorder/replay-recording", timeout=600)
+                replay.raise_for_status()
+            else:
+                requests.post(f"{url}/moto-api/seed?a={MOTO_SEED}", timeout=30).raise_for_status()
+        yield url
     finally:
         if proc is not None:
             _stop(proc)

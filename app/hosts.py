@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Account, CustomDomain, DeploymentStatus, LlmClient
-from app.models.domain import FOREVER, serving_until
+from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
+from app.models.domain import FOREVER, DomainStatus, serving_until
 from app.models.routing import RoutingVersion
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -39,7 +39,10 @@ _ROUTED_ATTRS = {
         "name",
         "account_id",
         "deployment_status",
+        "live_hosts",
+        "dns_status",
         "custom_domain_id",
+        "custom_domain",  # set through the relationship, the column changes only in the flush
         "require_api_key",
         "allowed_origins",
     ),
@@ -103,6 +106,32 @@ def default_host(client_name: str, account_number: str, customer_api_domain: str
     return f"{client_name}.{account_number}.{customer_api_domain}".lower()
 
 
+def custom_host_serving_until(
+    client_name: str,
+    domain: str | None,
+    domain_status: DomainStatus | None,
+    delegation_lost_at: datetime | None,
+    grace: timedelta,
+    live_hosts: list[str] | None,
+    unmanaged: bool,
+) -> tuple[str, datetime] | None:
+    """The client's custom host and until when it is served, or None when it is not.
+
+    Served while its domain is attached and served (verified, or lost within the grace
+    period) and once the apply that creates its record succeeded (the host is in the
+    client's ``live_hosts``); clients served without infrastructure (unmanaged) need no
+    apply. The one rule for the host index and for what the CLI and console show."""
+    if not domain or domain_status is None:
+        return None
+    host = f"{client_name}.{domain}".lower()
+    if not unmanaged and host not in (live_hosts or ()):
+        return None
+    until = serving_until(domain_status, delegation_lost_at, grace)
+    if until is None or until <= datetime.now(UTC):
+        return None
+    return host, until
+
+
 @dataclass(frozen=True, slots=True)
 class ClientRoute:
     """What a request needs to know about the client behind a host."""
@@ -162,6 +191,8 @@ class HostIndex:
                 LlmClient.deployment_status,
                 LlmClient.require_api_key,
                 LlmClient.allowed_origins,
+                LlmClient.live_hosts,
+                LlmClient.dns_status,
                 Account.account_number,
                 CustomDomain.domain,
                 CustomDomain.status,
@@ -177,16 +208,17 @@ class HostIndex:
         by_host: dict[str, ClientRoute] = {}
         by_id: dict[int, ClientRoute] = {}
         expiring: dict[str, float] = {}
-        now = datetime.now(UTC)
         for row in rows:
-            cid, name, account_id, status, require_key, origins, number = row[:7]
-            domain, domain_status, lost_at = row[7:]
+            cid, name, account_id, status, require_key, origins, live, dns, number = row[:9]
+            domain, domain_status, lost_at = row[9:]
             hosts = [default_host(name, number, customer_api_domain)]
-            until = serving_until(domain_status, lost_at, grace) if domain else None
-            if until is not None and until > now:
-                hosts.append(f"{name}.{domain}".lower())
-                if until != FOREVER:
-                    expiring[hosts[-1]] = until.timestamp()
+            custom = custom_host_serving_until(
+                name, domain, domain_status, lost_at, grace, live, dns == ResourceStatus.UNMANAGED
+            )
+            if custom is not None:
+                hosts.append(custom[0])
+                if custom[1] != FOREVER:
+                    expiring[custom[0]] = custom[1].timestamp()
             route = ClientRoute(
                 client_id=cid,
                 name=name,

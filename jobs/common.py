@@ -18,9 +18,9 @@ from app import signals
 from app.config import current_settings
 from app.extensions import db
 from app.infra.locks import LockTimeout
-from app.infra.pipeline import StalePlan, set_status, sync_client_status
+from app.infra.pipeline import RunNotLive, StalePlan, set_status, sync_client_status
 from app.infra.run_log import RunLog
-from app.infra.terraform import TerraformError
+from app.infra.terraform import TerraformAborted, TerraformError
 from app.logging_setup import get_logger
 from app.models import InfraRun, RunStatus
 
@@ -50,14 +50,26 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs) -> Iterator[RunLo
     """Send pre_/post_ signals, log start and result, and turn failures into run state."""
     settings = current_settings()
     run_log = RunLog(run.id, echo=settings.LOG_JOBS)
-    run.attempts += 1
-    db.session.commit()
     if settings.LOG_JOBS:
-        log.info("job_started", job=job_name, run_id=run.id, attempt=run.attempts)
-    run_log(f"{job_name}: attempt {run.attempts}")
+        log.info("job_started", job=job_name, run_id=run.id)
+    run_log(f"{job_name}: started")
     signals.pre(job_name).send(job_name, run=run, **signal_kwargs)
     try:
         yield run_log
+    except RunNotLive as reason:
+        run_log(f"nothing to do: {reason}")
+        run_log.flush()
+        _no_more_retries()
+        if settings.LOG_JOBS:
+            log.info("job_skipped", job=job_name, run_id=run.id, reason=str(reason))
+        return
+    except TerraformAborted as error:
+        run_log(f"stopped: {error.reason}; the run goes back to review")
+        run_log.flush()
+        _no_more_retries()
+        _back_to_review(run, f"stopped before it finished: {error.reason}")
+        signals.post(job_name).send(job_name, run=run, **signal_kwargs)
+        return
     except (TerraformError, LockTimeout) as error:
         transient = isinstance(error, LockTimeout) or error.transient
         run_log(f"failed: {error}")
@@ -96,6 +108,24 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs) -> Iterator[RunLo
     if settings.LOG_JOBS:
         log.info("job_finished", job=job_name, run_id=run.id, status=run.status.value)
     signals.post(job_name).send(job_name, run=run, **signal_kwargs)
+
+
+def _back_to_review(run: InfraRun, reason: str) -> None:
+    """The job lost its workspace lock: another worker may hold it now, so this one
+    stops, and the run waits for a new review (its approval no longer stands; an apply
+    that had started re-plans when approved). A run another worker already marked
+    final stays so."""
+    db.session.rollback()
+    db.session.refresh(run)
+    if run.is_final:
+        return
+    if run.planned_at is None:
+        set_status(run, RunStatus.ERRORED, error=reason)
+    else:
+        set_status(
+            run, RunStatus.AWAITING_APPROVAL, error=reason, approved_at=None, approved_by=None
+        )
+    sync_client_status(run)
 
 
 def _errored(run: InfraRun, message: str, job_name: str) -> None:

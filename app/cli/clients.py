@@ -9,10 +9,11 @@ from app.cli.common import fmt_time, service_errors
 from app.cli.runs import finish
 from app.config import current_settings
 from app.llm.registry import PROVIDER_NAMES
-from app.models import LlmClient
+from app.models import LlmClient, RunStatus
 from app.services import accounts
 from app.services import clients as service
 from app.services import infra as infra_service
+from app.services.client_state import PendingChange, client_state, client_states
 from app.services.llm_models import model_label
 
 clients = AppGroup("clients", help="LLM clients of accounts.")
@@ -57,7 +58,7 @@ def create(
     spec = service.parse_spec(name=name, allowed_origins=list(allowed_origins), **opts)
     client = service.create_client(account, spec, deployed=deployed)
     click.echo(f"created client {client.name} (id {client.id}) in account {account.account_number}")
-    click.echo(f"status: {client.deployment_status}")
+    click.echo(f"status: {client.deployment_status.value}")
     for url in client_urls(client):
         click.echo(f"  {url}")
 
@@ -72,11 +73,18 @@ def list_(account_number: str | None) -> None:
     if not rows:
         click.echo("no clients yet: flask clients create NAME --account NUMBER")
         return
-    click.echo(f"{'ID':>5}  {'ACCOUNT':<16}{'NAME':<24}{'STATUS':<20}{'PROVIDER':<11}MODEL")
+    states = client_states(rows)
+    name_width = max(24, *(len(c.name) + 2 for c in rows))
+    click.echo(
+        f"{'ID':>5}  {'ACCOUNT':<16}{'NAME':<{name_width}}{'STATUS':<13}{'PROVIDER':<11}"
+        f"{'MODEL':<24}CHANGE"
+    )
     for c in rows:
+        change = states[c.id].change
         click.echo(
-            f"{c.id:>5}  {c.account.account_number:<16}{c.name:<24}"
-            f"{c.deployment_status.value:<20}{c.provider:<11}{model_label(c.llm_model)}"
+            f"{c.id:>5}  {c.account.account_number:<16}{c.name:<{name_width}}"
+            f"{c.deployment_status.value:<13}{c.provider:<11}{model_label(c.llm_model):<24}"
+            f"{change.text() if change else '-'}"
         )
 
 
@@ -87,11 +95,14 @@ def list_(account_number: str | None) -> None:
 def show(name: str, account_number: str) -> None:
     """Show one client: settings, status, hosts."""
     client = service.get_client(accounts.get_account(account_number), name)
+    state = client_state(client)
     fields = {
         "id": client.id,
         "name": client.name,
         "account": client.account.account_number,
-        "status": client.deployment_status.value,
+        "status": state.headline(),
+        "serving": state.serving_text(),
+        "change": _change_line(state.change),
         "dns": client.dns_status.value,
         "tls": client.tls_status.value,
         "provider": client.provider,
@@ -114,6 +125,17 @@ def show(name: str, account_number: str) -> None:
     click.echo("endpoints:")
     for url in client_urls(client):
         click.echo(f"  {url}")
+
+
+def _change_line(change: PendingChange | None) -> str:
+    """The pending change with what to do about it."""
+    if change is None:
+        return "none (the infrastructure is as the last apply left it)"
+    if change.status == RunStatus.AWAITING_APPROVAL:
+        return f"{change.text()}: flask infra show {change.run_id}, then approve or discard"
+    if change.failed:
+        return f"{change.text()}; its log: flask infra logs {change.run_id}"
+    return change.text()
 
 
 def _wait_option(func):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
+from redis.exceptions import RedisError
 
 from app.cli.common import echo_table, fmt_time, service_errors
 from app.cli.domains import print_domain_run_outcome
-from app.cli.runs import RUN_COLUMNS, describe, finish, run_row, summary_text
+from app.cli.runs import RUN_COLUMNS, describe, finish, run_row, summary_text, wait_for
 from app.config import current_settings
+from app.models import RunStatus
 from app.services import infra as service
+from app.services import reconcile as reconcile_service
 
 infra = AppGroup("infra", help="Terraform runs: list, inspect, approve, discard.")
 
@@ -65,10 +68,31 @@ def logs(run_id: int) -> None:
 @click.option("--wait", is_flag=True, help="Block until the apply ends; non-zero if it errored.")
 @service_errors
 def approve(run_id: int, wait: bool) -> None:
-    """Apply exactly the reviewed plan (refused if it went stale)."""
-    run = finish(service.approve_run(run_id), wait, current_settings().JOB_TIMEOUT_SECONDS)
+    """Apply exactly the reviewed plan (refused if it went stale). With --wait, a run
+    still planning is awaited first: its plan is then approved as soon as it is ready."""
+    timeout = current_settings().JOB_TIMEOUT_SECONDS
+    if wait and service.is_planning(run := service.get_run(run_id)):
+        click.echo(f"run {run.id} is still {run.status.value}: waiting for its plan", err=True)
+        run = wait_for(run, timeout)
+        if run.status == RunStatus.AWAITING_APPROVAL:
+            click.echo(summary_text(run))
+    run = finish(service.approve_run(run_id), wait, timeout)
     if wait:
         print_domain_run_outcome(run)
+
+
+@infra.command("reconcile")
+@service_errors
+def reconcile() -> None:
+    """Bring Redis in line with the database now (workers do it every RECONCILE_SECONDS):
+    enqueue runs left without a job, fail runs abandoned by a dead worker, re-arm domain
+    checks."""
+    try:
+        report = reconcile_service.sweep()
+    except RedisError as error:
+        raise click.ClickException(f"Redis is unreachable ({type(error).__name__})") from None
+    for line in report.lines():
+        click.echo(line)
 
 
 @infra.command("discard")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
 
 from app.config import current_settings
 from app.extensions import db
 from app.queue import job_queue, redis_connection
+from app.services.reconcile import start_reconciler
 
 
 class AppWorker(SimpleWorker):
@@ -30,6 +32,11 @@ def worker(burst: bool) -> None:
     settings = current_settings()
     queue = job_queue(settings)
     click.echo(f"worker on queue {queue.name!r}", err=True)
-    AppWorker([queue], connection=redis_connection(settings)).work(
-        burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL
-    )
+    reconciler = None if burst else start_reconciler(current_app._get_current_object())
+    try:
+        AppWorker([queue], connection=redis_connection(settings)).work(
+            burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL
+        )
+    finally:
+        if reconciler is not None:
+            reconciler.stop()

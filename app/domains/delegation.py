@@ -67,7 +67,7 @@ def check_delegation(
             f"{domain} does not exist in DNS (NXDOMAIN): set its NS records to {', '.join(want)}",
             missing=tuple(want),
         )
-    except (dns.exception.Timeout, dns.resolver.NoNameservers) as error:
+    except (dns.exception.DNSException, OSError) as error:  # timeout, SERVFAIL, no route
         return DelegationCheck(
             Outcome.UNKNOWN,
             f"the DNS lookup of {domain} failed ({type(error).__name__}): will check again",

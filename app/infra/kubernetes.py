@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import enum
+import os
+from collections.abc import Mapping
+from typing import Any
+
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from app.infra.client_objects import CERT_MANAGER_API_VERSION, object_name
+from app.logging_setup import get_logger
+from app.models import ResourceStatus
 
-def _core_api() -> client.CoreV1Api:
-    """In-cluster credentials when running in a pod, else the local kubeconfig."""
+log = get_logger("chatdock.kubernetes")
+# Seconds one API call may take: a worker must not hang on an unreachable cluster.
+API_TIMEOUT_SECONDS = 10
+
+
+class CertificateState(enum.StrEnum):
+    """What cert-manager says of a Certificate."""
+
+    READY = "ready"  # condition Ready is True: the secret holds a valid certificate
+    PENDING = "pending"  # not (yet) Ready: being issued, or not created yet
+    FAILED = "failed"  # Ready is False and the last issuance failed (see the message)
+
+
+_TLS_STATUS = {
+    CertificateState.READY: ResourceStatus.READY,
+    CertificateState.PENDING: ResourceStatus.PENDING,
+    CertificateState.FAILED: ResourceStatus.ERRORED,
+}
+
+
+def _api_client() -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig (``KUBECONFIG``,
+    read now: the client library reads it once, at import)."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
-    return client.CoreV1Api()
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
+    return client.ApiClient()
 
 
 def delete_secret(namespace: str, name: str) -> bool:
@@ -22,9 +51,68 @@ def delete_secret(namespace: str, name: str) -> bool:
     client's TLS key would otherwise stay in the cluster.
     """
     try:
-        _core_api().delete_namespaced_secret(name=name, namespace=namespace)
+        client.CoreV1Api(_api_client()).delete_namespaced_secret(
+            name=name, namespace=namespace, _request_timeout=API_TIMEOUT_SECONDS
+        )
     except ApiException as error:
         if error.status == 404:
             return False
         raise
     return True
+
+
+def certificate_state(namespace: str, name: str) -> tuple[CertificateState, str]:
+    """The readiness of a client's Certificate, and cert-manager's message about it.
+
+    An apply that created the Certificate says nothing about the certificate itself:
+    cert-manager issues it afterwards (an ACME order can take minutes, or fail). A missing
+    Certificate is pending (the apply may still be under way); API errors other than 404
+    propagate, so the caller decides what an unreachable cluster means.
+    """
+    group, version = CERT_MANAGER_API_VERSION.split("/")
+    try:
+        certificate = client.CustomObjectsApi(_api_client()).get_namespaced_custom_object(
+            group=group,
+            version=version,
+            namespace=namespace,
+            plural="certificates",
+            name=name,
+            _request_timeout=API_TIMEOUT_SECONDS,
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return CertificateState.PENDING, "the Certificate does not exist (yet)"
+        raise
+    return readiness(certificate)
+
+
+def readiness(certificate: Mapping[str, Any]) -> tuple[CertificateState, str]:
+    """Read a Certificate's status conditions as cert-manager writes them."""
+    conditions = {
+        c.get("type"): c for c in (certificate.get("status") or {}).get("conditions") or []
+    }
+    ready = conditions.get("Ready") or {}
+    message = str(ready.get("message") or "")
+    if ready.get("status") == "True":
+        return CertificateState.READY, message
+    # cert-manager sets Issuing=False with reason Failed when an issuance attempt failed
+    # (it retries later with backoff); Ready stays False meanwhile.
+    issuing = conditions.get("Issuing") or {}
+    if ready.get("status") == "False" and issuing.get("reason") == "Failed":
+        return CertificateState.FAILED, str(issuing.get("message") or message)
+    return CertificateState.PENDING, message or "no Ready condition yet"
+
+
+def client_tls_status(namespace: str, account_number: str, client_name: str) -> ResourceStatus:
+    """A client's ``tls_status`` from its Certificate, checked after an apply.
+
+    A cluster that cannot be asked (no credentials, unreachable, refused) leaves the status
+    pending rather than failing the run: the apply itself succeeded."""
+    name = object_name(account_number, client_name)
+    try:
+        state, message = certificate_state(namespace, name)
+    except Exception as error:  # any failure to ask means "not known yet"
+        log.warning("certificate_check_failed", certificate=name, error=type(error).__name__)
+        return ResourceStatus.PENDING
+    log.info("certificate_state", certificate=name, state=state.value, message=message)
+    return _TLS_STATUS[state]

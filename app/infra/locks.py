@@ -68,6 +68,27 @@ class WorkspaceLock:
     def lost(self) -> bool:
         return self._lost
 
+    def verify(self) -> bool:
+        """Ask Redis whether the lock is still ours (the heartbeat only notices at its
+        next beat); a Redis error counts as lost: we cannot prove we hold it."""
+        if not self._held or self._lost:
+            return False
+        try:
+            owned = self._lock.owned()
+        except RedisError as error:
+            logger.warning("could not check lock %s: %s", self.name, error)
+            owned = False
+        if not owned:
+            self._lost = True
+            logger.error("lock %s is no longer held: stopping", self.name)
+        return owned
+
+    def lost_reason(self, thorough: bool = False) -> str | None:
+        """Why the holder must stop (None while the lock is ours): the abort check of a
+        terraform runner (``thorough``: ask Redis, else the heartbeat's finding)."""
+        held = self.verify() if thorough else self.held
+        return None if held else f"the lock of workspace {self.key} was lost"
+
     def acquire(self, wait_timeout: float | None = None) -> WorkspaceLock:
         """Block until the lock is ours; ``None`` waits forever. Raises LockTimeout."""
         if self._held:

@@ -7,6 +7,7 @@ moves a run through its statuses and keeps the client's status in step.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from app.config import Settings, current_settings
 from app.extensions import db
 from app.hosts import default_host
+from app.infra import kubernetes
 from app.infra.locks import WorkspaceLock
 from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
 from app.infra.render import (
@@ -50,6 +52,18 @@ DOMAIN_KEY_PREFIX = "domains/"
 
 class StalePlan(Exception):
     """The saved plan no longer matches the configuration or the state."""
+
+
+class RunNotLive(Exception):
+    """The job's run is final, superseded by a later run, or carried by another job:
+    the job does nothing (an abandoned job that RQ runs again must not revert later
+    work)."""
+
+
+# The workspace lock of the run this job works on: terraform stops when it is lost.
+_current_lock: contextvars.ContextVar[WorkspaceLock | None] = contextvars.ContextVar(
+    "workspace_lock", default=None
+)
 
 
 def workspaces_dir(settings: Settings | None = None) -> Path:
@@ -97,13 +111,12 @@ def render_for_run(run: InfraRun, *, dry_run: bool = False) -> RenderedWorkspace
             current_settings(), run.account_number, run.target_name
         )
         return render_domain_workspace(spec, workspaces_dir(), dry_run=dry_run)
-    return render_client_workspace(
-        client_spec(
-            run.account_number, run.target_name, custom_hosts=custom_hosts_of(client_of(run))
-        ),
-        workspaces_dir(),
-        dry_run=dry_run,
+    client_workspace = client_spec(
+        run.account_number, run.target_name, custom_hosts=custom_hosts_of(client_of(run))
     )
+    if not dry_run:
+        run.hosts = [client_workspace.default_host, *(h for _, h in client_workspace.custom_hosts)]
+    return render_client_workspace(client_workspace, workspaces_dir(), dry_run=dry_run)
 
 
 def client_api_url(client: LlmClient) -> str:
@@ -124,7 +137,9 @@ def aws_env(settings: Settings) -> dict[str, str]:
 
 
 def runner_for(path: Path, log: RunLog) -> TerraformRunner:
+    """A runner that stops terraform as soon as the job's workspace lock is lost."""
     settings = current_settings()
+    lock = _current_lock.get()
     return TerraformRunner(
         path,
         binary=settings.TF_BINARY,
@@ -132,24 +147,79 @@ def runner_for(path: Path, log: RunLog) -> TerraformRunner:
         timeout=settings.TF_TIMEOUT_SECONDS,
         env=aws_env(settings),
         log=log,
+        abort=lock.lost_reason if lock is not None else None,
     )
 
 
 @contextlib.contextmanager
-def locked_workspace(run: InfraRun, log: RunLog) -> Iterator[None]:
-    """Hold the workspace's lock; waits for a run in progress to finish first."""
+def locked_workspace(run: InfraRun, log: RunLog, *, approved: bool = False) -> Iterator[None]:
+    """Hold the workspace's lock (waiting for a run in progress to finish first), and go
+    on only while ``run`` is still the live run of its workspace (see ``ensure_live``).
+
+    ``approved``: the job applies an approved plan (``apply_run``)."""
     settings = current_settings()
     lock = WorkspaceLock(
         redis_connection(settings), run.workspace_key, ttl=settings.LOCK_TTL_SECONDS
     )
     log(f"waiting for the lock of {run.workspace_key}")
     lock.acquire(wait_timeout=settings.JOB_TIMEOUT_SECONDS)
+    token = _current_lock.set(lock)
     try:
         log("lock acquired")
         _fail_abandoned_runs(run, log)
+        ensure_live(run, log, approved=approved)
         yield
     finally:
+        _current_lock.reset(token)
         lock.release()
+
+
+def ensure_live(run: InfraRun, log: RunLog, *, approved: bool = False) -> None:
+    """Raise RunNotLive unless this job may work on ``run``: the run is queued (a run
+    found in progress under our lock was abandoned by a dead worker), approved when the
+    job applies, carried by this very job, and no later run of its workspace exists (a
+    later request supersedes it: the run is discarded)."""
+    db.session.refresh(run)
+    current = current_job_id()
+    if current is not None and run.rq_job_id not in (None, current):
+        raise RunNotLive(f"run {run.id} is carried by job {run.rq_job_id}, not {current}")
+    if run.is_final:
+        raise RunNotLive(f"run {run.id} is already {run.status.value}")
+    if run.status in ACTIVE_STATUSES - {RunStatus.QUEUED}:
+        log(f"run {run.id} was left {run.status.value} by a worker that stopped: marked errored")
+        set_status(run, RunStatus.ERRORED, error=ABANDONED)
+        sync_client_status(run)
+        raise RunNotLive(f"run {run.id} was abandoned by its worker")
+    if run.status != RunStatus.QUEUED or (approved and run.approved_at is None):
+        raise RunNotLive(f"run {run.id} is {run.status.value}, not queued for this job")
+    later = db.session.execute(
+        select(InfraRun.id)
+        .where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.id > run.id,
+            InfraRun.kind != RunKind.PLAN,
+        )
+        .order_by(InfraRun.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if later is not None:
+        set_status(run, RunStatus.DISCARDED, error=f"superseded by run {later}")
+        sync_client_status(run)
+        raise RunNotLive(f"run {run.id} is superseded by run {later}")
+    run.attempts += 1
+    db.session.commit()
+    log(f"attempt {run.attempts} of run {run.id}")
+
+
+def current_job_id() -> str | None:
+    """The RQ job this process works on, if any."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.id if job is not None else None
+
+
+ABANDONED = "the worker running this run stopped (its workspace lock expired)"
 
 
 def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
@@ -163,9 +233,10 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
     ).scalars()
     for other in abandoned:
         other.status = RunStatus.ERRORED
-        other.error = "the worker running this run stopped (its workspace lock expired)"
+        other.error = ABANDONED
         other.finished_at = utcnow()
         log(f"marked run {other.id} errored: its worker stopped")
+        sync_client_status(other)
     db.session.commit()
 
 
@@ -364,32 +435,53 @@ def client_of(run: InfraRun) -> LlmClient | None:
     return db.session.get(LlmClient, run.client_id) if run.client_id else None
 
 
+def is_latest_run(run: InfraRun) -> bool:
+    """No later run of the client exists (a later run decides the client's state)."""
+    later = db.session.execute(
+        select(InfraRun.id).where(InfraRun.client_id == run.client_id, InfraRun.id > run.id)
+    ).first()
+    return later is None
+
+
 def sync_client_status(run: InfraRun) -> None:
+    """Serving follows what was applied, and nothing else.
+
+    An applied deploy serves the hosts it created; a destroy ends serving (which the
+    request already stopped); a first deploy that errored or was discarded leaves the
+    client a draft. A change of a live client that is pending, errored or discarded
+    changes nothing: the client keeps answering on the hosts of its last apply. A failed
+    undeploy stays ``undeploying`` (not served: removal fails closed)."""
     client = client_of(run)
     if client is None:
         return
     settings = current_settings()
     before = client.deployment_status
-    if run.status == RunStatus.AWAITING_APPROVAL:
-        client.deployment_status = DeploymentStatus.AWAITING_APPROVAL
-    elif run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY:
+    if run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY:
         client.deployment_status = DeploymentStatus.DEPLOYED
         client.dns_status = ResourceStatus.READY
         client.tls_status = (
-            ResourceStatus.READY if settings.KUBERNETES_ENABLED else ResourceStatus.UNMANAGED
+            kubernetes.client_tls_status(
+                settings.KUBERNETES_NAMESPACE, run.account_number, client.name
+            )
+            if settings.KUBERNETES_ENABLED
+            else ResourceStatus.UNMANAGED
         )
         client.deployed_at = client.deployed_at or utcnow()
+        if run.hosts:
+            client.live_hosts = list(run.hosts)
     elif run.status == RunStatus.DESTROYED:
         client.deployment_status = DeploymentStatus.DRAFT
         client.dns_status = ResourceStatus.NONE
         client.tls_status = ResourceStatus.NONE
         client.deployed_at = None
-    elif run.status == RunStatus.ERRORED:
-        client.deployment_status = DeploymentStatus.ERRORED
-        client.dns_status = ResourceStatus.ERRORED
-    elif run.status == RunStatus.DISCARDED:
-        was_live = client.dns_status in (ResourceStatus.READY, ResourceStatus.UNMANAGED)
-        client.deployment_status = DeploymentStatus.DEPLOYED if was_live else DeploymentStatus.DRAFT
+        client.live_hosts = []
+    elif (
+        run.status in (RunStatus.ERRORED, RunStatus.DISCARDED)
+        and run.kind == RunKind.APPLY
+        and client.deployment_status == DeploymentStatus.DEPLOYING
+        and is_latest_run(run)
+    ):
+        client.deployment_status = DeploymentStatus.DRAFT
     db.session.commit()
     if settings.LOG_CLIENTS and client.deployment_status != before:
         client_log.info(

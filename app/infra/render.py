@@ -3,7 +3,9 @@
 A workspace is self-contained: the templates of ``terraform/templates/<kind>/`` rendered,
 the modules it calls copied to ``modules/``, and every value in ``terraform.tfvars.json``
 (JSON, so no value is ever spliced into HCL; only the backend block, which cannot use
-variables, gets literals through the ``hcl`` filter). Providers are not copied: ``init``
+variables, gets literals through the ``hcl`` filter). With Kubernetes on, the client's
+Ingress and Certificate are JSON files too (``*.k8s.json``, :mod:`app.infra.client_objects`),
+which the ``ingress`` module applies as they are. Providers are not copied: ``init``
 links them from the mirror (``terraform init -plugin-dir``, in :mod:`app.infra.terraform`).
 
 Rendering is deterministic and idempotent: the same spec gives byte-identical files and
@@ -32,12 +34,14 @@ import jinja2
 
 from app.config import Settings
 from app.hosts import default_host as make_default_host
+from app.infra import client_objects
 
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
 DOMAINS_DIR_NAME = "_domains"  # never a client name: those are DNS labels
 TFVARS_FILE = "terraform.tfvars.json"
-# What Terraform reads as configuration; everything else in a workspace is not ours.
-CONFIG_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+# What Terraform reads as configuration, and the Kubernetes objects the ingress module
+# applies (hashed like the rest); everything else in a workspace is not ours.
+CONFIG_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json", ".k8s.json")
 
 _ACCOUNT_RE = re.compile(r"^\d{4}-\d{4}-\d{4}$")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -114,7 +118,10 @@ class KubernetesTarget:
             ("INGRESS_CLASS", self.ingress_class),
             ("CERT_ISSUER", self.cert_issuer),
         ):
-            _require(re.match(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", value), f"bad {name} {value!r}")
+            _require(
+                len(value) <= 253 and re.match(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", value),
+                f"bad {name} {value!r}",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +208,7 @@ class ClientWorkspaceSpec:
     @property
     def ingress_name(self) -> str:
         """Name of the client's Ingress and Certificate (unique in the shared namespace)."""
-        return f"{self.account_number}-{self.client_name}"
+        return client_objects.object_name(self.account_number, self.client_name)
 
     @property
     def tls_secret_name(self) -> str:
@@ -217,9 +224,35 @@ class ClientWorkspaceSpec:
     def state_key(self) -> str:
         return f"clients/{self.account_number}/{self.client_name}.tfstate"
 
+    def kubernetes_objects(self) -> dict[str, dict[str, Any]]:
+        """The Ingress and Certificate files of the workspace (none unless Kubernetes is on).
+
+        The ``ingress`` module applies these objects as they are."""
+        k8s = self.kubernetes
+        if k8s is None:
+            return {}
+        common = {
+            "name": self.ingress_name,
+            "namespace": k8s.namespace,
+            "hosts": self.hosts,
+            "secret_name": self.tls_secret_name,
+            "labels": client_objects.object_labels(self.account_number, self.client_name),
+        }
+        return {
+            client_objects.INGRESS_FILE: client_objects.ingress_manifest(
+                ingress_class=k8s.ingress_class,
+                service_name=k8s.service_name,
+                service_port=k8s.service_port,
+                **common,
+            ),
+            client_objects.CERTIFICATE_FILE: client_objects.certificate_manifest(
+                cluster_issuer=k8s.cert_issuer, **common
+            ),
+        }
+
     def tfvars(self) -> dict[str, Any]:
         """The values of the root module's variables."""
-        values: dict[str, Any] = {
+        return {
             "account_number": self.account_number,
             "client_name": self.client_name,
             "default_host": self.default_host,
@@ -238,22 +271,6 @@ class ClientWorkspaceSpec:
             },
             **_aws_tfvars(self.aws),
         }
-        if self.kubernetes:
-            k8s = self.kubernetes
-            values |= {
-                "ingress_name": self.ingress_name,
-                "tls_secret_name": self.tls_secret_name,
-                "kubernetes_namespace": k8s.namespace,
-                "ingress_class": k8s.ingress_class,
-                "cert_issuer": k8s.cert_issuer,
-                "ingress_service_name": k8s.service_name,
-                "ingress_service_port": k8s.service_port,
-                "kubernetes_labels": {
-                    "chatdock/account": self.account_number,
-                    "chatdock/client": self.client_name,
-                },
-            }
-        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +359,7 @@ def render_client_workspace(
     }
     modules = ("client_dns", "ingress") if spec.kubernetes else ("client_dns",)
     files = _workspace_files(terraform_dir, "client", context, modules, spec.tfvars())
+    files |= {name: _json_bytes(obj) for name, obj in spec.kubernetes_objects().items()}
     path = client_workspace_path(workspaces_dir, spec.account_number, spec.client_name)
     return RenderedWorkspace(path, config_hash(files)) if dry_run else sync_workspace(path, files)
 
@@ -410,8 +428,13 @@ def _workspace_files(
     for module in modules:
         for source in sorted((terraform_dir / "modules" / module).glob("*.tf")):
             files[f"modules/{module}/{source.name}"] = source.read_bytes()
-    files[TFVARS_FILE] = (json.dumps(tfvars, indent=2, sort_keys=True) + "\n").encode()
+    files[TFVARS_FILE] = _json_bytes(tfvars)
     return files
+
+
+def _json_bytes(value: Mapping[str, Any]) -> bytes:
+    """Sorted, indented JSON: the same values always give the same bytes (and hash)."""
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
 
 
 def _render_templates(

@@ -188,6 +188,19 @@ class TerraformTimeout(TerraformError):
         super().__init__(command, exit_code, message, **kwargs)
 
 
+class TerraformAborted(RuntimeError):
+    """The runner's ``abort`` check asked to stop (e.g. the workspace lock was lost):
+    terraform was not started, or was stopped gracefully (state saved)."""
+
+    def __init__(self, command: str, reason: str) -> None:
+        super().__init__(f"terraform {command} stopped: {reason}")
+        self.command = command
+        self.reason = reason
+
+
+AbortCheck = Callable[[bool], str | None]
+
+
 # --- live process groups: nothing may outlive the job ------------------------------------
 
 _live: dict[int, subprocess.Popen[bytes]] = {}
@@ -271,8 +284,12 @@ class TerraformRunner:
         grace: float = DEFAULT_GRACE_SECONDS,
         lock_timeout: float = 0.0,
         parent_death_signal: bool = True,
+        abort: AbortCheck | None = None,
     ) -> None:
+        """``abort(thorough)`` returns a reason to stop, or None: asked with
+        ``thorough=True`` before each command and with False every tick while one runs."""
         self.workdir = Path(workdir)
+        self.abort = abort
         self.parent_death_signal = parent_death_signal
         self.binary = binary
         self.plugin_dir = plugin_dir
@@ -372,6 +389,10 @@ class TerraformRunner:
     ) -> tuple[_Output, int]:
         """Run one command to its end; raise TerraformError unless its exit code is ok."""
         command = args[0] if args[0] != "state" else " ".join(args[:2])
+        reason = self.abort(True) if self.abort is not None else None
+        if reason is not None:
+            self.log(f"not running terraform {command}: {reason}")
+            raise TerraformAborted(command, reason)
         self.log(f"$ terraform {' '.join(args)}")
         output = _Output()
         env = self.command_env()
@@ -385,10 +406,15 @@ class TerraformRunner:
             start_new_session=True,
         )
         running: _Command | None = None
+        aborted: str | None = None
         try:
-            running = _Command(proc, output, stdout, self.log)
+            running = _Command(proc, output, stdout, self.log, self.abort)
             timed_out = not running.pump(time.monotonic() + self.timeout)
-            if timed_out:
+            aborted = running.aborted
+            if aborted is not None:
+                self.log(f"terraform {command}: {aborted}, stopping it")
+                running.stop(self.grace)
+            elif timed_out:
                 self.log(f"terraform {command}: timed out after {self.timeout:g}s, stopping it")
                 running.stop(self.grace)
         finally:
@@ -398,6 +424,8 @@ class TerraformRunner:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
         code = proc.returncode
+        if aborted is not None:
+            raise TerraformAborted(command, aborted)
         if timed_out:
             message = f"terraform {command} timed out after {self.timeout:g}s"
             raise TerraformTimeout(
@@ -417,9 +445,16 @@ class _Command:
     """One running terraform process: reads its output as it comes, and stops it."""
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], output: _Output, mode: StdoutMode, log: LogFn
+        self,
+        proc: subprocess.Popen[bytes],
+        output: _Output,
+        mode: StdoutMode,
+        log: LogFn,
+        abort: AbortCheck | None = None,
     ) -> None:
         assert proc.stdout is not None and proc.stderr is not None
+        self.abort = abort
+        self.aborted: str | None = None
         with _live_lock:
             _live[proc.pid] = proc
         self.proc, self.output, self.mode, self.log = proc, output, mode, log
@@ -432,12 +467,17 @@ class _Command:
             self.partial[pipe.fileno()], self.is_stdout[pipe.fileno()] = b"", is_stdout
         self.exited_at: float | None = None
 
-    def pump(self, deadline: float) -> bool:
-        """Read output until terraform has exited (True) or ``deadline`` passed (False)."""
+    def pump(self, deadline: float, *, abortable: bool = True) -> bool:
+        """Read output until terraform has exited (True), ``deadline`` passed or the abort
+        check asked to stop (False, with ``aborted`` set)."""
         while self.selector.get_map():
             now = time.monotonic()
             if now >= deadline:
                 return False
+            if abortable and self.abort is not None and self.exited_at is None:
+                self.aborted = self.abort(False)
+                if self.aborted is not None:
+                    return False
             if self.exited_at is None and self.proc.poll() is not None:
                 self.exited_at = now
             if self.exited_at is not None and now - self.exited_at > _ORPHAN_PIPE_SECONDS:
@@ -457,7 +497,7 @@ class _Command:
             if self.proc.poll() is not None:
                 return
             _signal_group(self.proc.pid, sig)
-            if self.pump(time.monotonic() + wait):
+            if self.pump(time.monotonic() + wait, abortable=False):
                 return
         _signal_group(self.proc.pid, signal.SIGKILL)
 

@@ -22,12 +22,18 @@ CLIENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class DeploymentStatus(enum.StrEnum):
+    """Whether the client is served: it follows the last successful apply and an
+    operator's request to stop serving, never a change that is pending or failed (the
+    pending change is the client's latest run, see ``app.services.client_state``).
+
+    ``draft``: never deployed or undeployed; ``deploying``: its first deploy is under
+    way (not served yet); ``deployed``: served on its live hosts; ``undeploying``: an
+    undeploy was asked for, so it is not served while its infrastructure is destroyed."""
+
     DRAFT = "draft"
     DEPLOYING = "deploying"
-    AWAITING_APPROVAL = "awaiting_approval"
     DEPLOYED = "deployed"
     UNDEPLOYING = "undeploying"
-    ERRORED = "errored"
 
 
 class ResourceStatus(enum.StrEnum):
@@ -82,6 +88,9 @@ class LlmClient(db.Model):
         _enum(ResourceStatus, "tls_status"), default=ResourceStatus.NONE
     )
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The hosts whose records the last successful apply created: a custom host is served
+    # only once it is here (and while its domain is attached and served).
+    live_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
     custom_domain_id: Mapped[int | None] = mapped_column(
         ForeignKey("custom_domains.id", ondelete="SET NULL"), index=True
     )

@@ -77,6 +77,12 @@ class InfraRun(db.Model):
     requested_by: Mapped[str] = mapped_column(String(254), default="")
     approved_by: Mapped[str | None] = mapped_column(String(254))
     rq_job_id: Mapped[str | None] = mapped_column(String(64))
+    # The job that carries the run out (a handle of ``jobs.registry``) and its arguments:
+    # enough for any process to enqueue it again (the reconciler, after Redis was down).
+    job_name: Mapped[str | None] = mapped_column(String(64))
+    job_args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The hosts the run's configuration serves (client runs): live once it is applied.
+    hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

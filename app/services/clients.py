@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.config import current_settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.hosts import default_host, normalize_origin
+from app.hosts import custom_host_serving_until, default_host, normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
@@ -175,10 +175,17 @@ def client_hosts(client: LlmClient) -> list[str]:
     settings = current_settings()
     hosts = [default_host(client.name, client.account.account_number, settings.CUSTOMER_API_DOMAIN)]
     domain = client.custom_domain
-    grace = timedelta(hours=settings.DOMAIN_GRACE_HOURS)
-    until = domain.serving_until(grace) if domain is not None else None
-    if until is not None and until > utcnow():
-        hosts.insert(0, f"{client.name}.{domain.domain}")
+    custom = custom_host_serving_until(
+        client.name,
+        domain.domain if domain is not None else None,
+        domain.status if domain is not None else None,
+        domain.delegation_lost_at if domain is not None else None,
+        timedelta(hours=settings.DOMAIN_GRACE_HOURS),
+        client.live_hosts,
+        client.dns_status == ResourceStatus.UNMANAGED,
+    )
+    if custom is not None:
+        hosts.insert(0, custom[0])
     return hosts
 
 

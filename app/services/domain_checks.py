@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
+
 from app.config import Settings, current_settings
 from app.domains.delegation import DelegationCheck, Outcome, check_delegation, make_resolver
 from app.errors import Conflict
@@ -27,12 +29,11 @@ from app.extensions import db
 from app.logging_setup import get_logger
 from app.models import CustomDomain, DomainStatus, Notification
 from app.models.common import utcnow
-from app.queue import job_queue
+from app.queue import JOBS, job_queue, reachable_queue
 from app.services import notifications
 from app.services.domains import holds_name, redeploy_attached_clients, rival_claims
 
 log = get_logger("chatdock.domains")
-VERIFY_JOB = "jobs.verify_domain.verify_domain"
 
 
 def backoff_delays(settings: Settings) -> list[int]:
@@ -62,6 +63,7 @@ def request_check(domain: CustomDomain) -> None:
             f"{domain.domain} has no zone yet ({domain.status.value}): its zone is made by "
             "the run that `flask domains add` started"
         )
+    reachable_queue()  # before any change: an unreachable Redis changes nothing
     now = utcnow()
     domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
     domain.failed_checks = 0
@@ -72,17 +74,25 @@ def schedule_check(domain: CustomDomain, at: datetime) -> None:
     """Commit ``next_check_at`` and hand RQ's scheduler a job for that time."""
     domain.next_check_at = at
     db.session.commit()
-    _enqueue_check(domain.id, at)
+    enqueue_check(domain.id, at)
 
 
-def _enqueue_check(domain_id: int, at: datetime) -> None:
-    """A verify job for ``at`` (now, or through RQ's scheduler); the row already says it."""
+def check_job_id(domain_id: int, at: datetime) -> str:
+    return f"domain-{domain_id}-check-{at.timestamp():.0f}"
+
+
+def enqueue_check(domain_id: int, at: datetime) -> None:
+    """A verify job for ``at`` (now, or through RQ's scheduler); the row already says it.
+    Should Redis fail, the row still has the time: the reconciler re-arms the check."""
     queue = job_queue()
-    job_id = f"domain-{domain_id}-check-{at.timestamp():.0f}"
-    if at <= utcnow():
-        queue.enqueue(VERIFY_JOB, domain_id, at.timestamp(), job_id=job_id)
-    else:
-        queue.enqueue_at(at, VERIFY_JOB, domain_id, at.timestamp(), job_id=job_id)
+    job_id = check_job_id(domain_id, at)
+    try:
+        if at <= utcnow():
+            queue.enqueue(JOBS["verify_domain"], domain_id, at.timestamp(), job_id=job_id)
+        else:
+            queue.enqueue_at(at, JOBS["verify_domain"], domain_id, at.timestamp(), job_id=job_id)
+    except RedisError as error:
+        log.warning("domain_check_not_enqueued", domain_id=domain_id, error=type(error).__name__)
 
 
 def is_due(domain: CustomDomain, scheduled_for: float) -> bool:
@@ -145,7 +155,7 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
         next_check_at=next_at.isoformat() if next_at else None,
     )
     if next_at is not None:
-        _enqueue_check(domain.id, next_at)
+        enqueue_check(domain.id, next_at)
     if first_verification:
         redeploy_attached_clients(domain, "verified")
     return result

@@ -26,7 +26,7 @@ from app.extensions import db
 from app.infra import pipeline
 from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind
 from app.models.common import utcnow
-from app.queue import job_queue
+from app.queue import reachable_queue
 from app.services.infra import enqueue_run, request_deploy
 
 
@@ -92,7 +92,7 @@ def add_domain(
     check_not_reserved(domain_name, reserved_domains())
     check_not_public_suffix(domain_name)
     domain = _claimable(account, domain_name)
-    queue = job_queue()  # before any change: fails cleanly when Redis is not configured
+    queue = reachable_queue()  # before any change: an unreachable Redis changes nothing
     if domain is None:
         domain = CustomDomain(account=account, domain=domain_name, status=DomainStatus.PENDING)
         db.session.add(domain)
@@ -101,9 +101,10 @@ def add_domain(
         except IntegrityError:
             db.session.rollback()
             raise Conflict(f"{domain_name} was just claimed by another request") from None
-    run = _new_run(domain, RunKind.APPLY, auto_approve=auto_approve, requested_by=requested_by)
+    run = _new_run(domain, RunKind.APPLY, "provision_domain", auto_approve=auto_approve)
+    run.requested_by = requested_by
     db.session.commit()
-    return domain, enqueue_run(queue, run, "jobs.domains.provision_domain", domain.id, run.id)
+    return domain, enqueue_run(queue, run)
 
 
 def attach_client(domain: CustomDomain, client: LlmClient) -> InfraRun | None:
@@ -118,6 +119,8 @@ def attach_client(domain: CustomDomain, client: LlmClient) -> InfraRun | None:
         raise Conflict(f"{domain.domain} is being deleted")
     if client.custom_domain_id == domain.id:
         return None
+    if client.is_deployed and domain.ever_verified:
+        reachable_queue()  # its run needs the queue: refuse now, with nothing changed
     client.custom_domain = domain
     db.session.commit()
     return _redeploy_if_live(client, domain, "attach")
@@ -128,6 +131,8 @@ def detach_client(client: LlmClient) -> InfraRun | None:
     domain = client.custom_domain
     if domain is None:
         return None
+    if client.is_deployed and domain.ever_verified:
+        reachable_queue()
     client.custom_domain = None
     db.session.commit()
     return _redeploy_if_live(client, domain, "detach")
@@ -143,13 +148,14 @@ def delete_domain(domain: CustomDomain, *, requested_by: str = "cli") -> InfraRu
         )
     if domain.status == DomainStatus.DELETING:
         raise Conflict(f"{domain.domain} is already being deleted")
-    queue = job_queue()
+    queue = reachable_queue()
     domain.status = DomainStatus.DELETING
     domain.next_check_at = None
-    run = _new_run(domain, RunKind.DESTROY, auto_approve=True, requested_by=requested_by)
+    run = _new_run(domain, RunKind.DESTROY, "destroy_domain", auto_approve=True)
+    run.requested_by = requested_by
     run.note = f"delete of custom domain {domain.domain}"
     db.session.commit()
-    return enqueue_run(queue, run, "jobs.domains.destroy_domain", domain.id, run.id)
+    return enqueue_run(queue, run)
 
 
 def redeploy_attached_clients(domain: CustomDomain, reason: str) -> list[InfraRun]:
@@ -204,14 +210,17 @@ def _workspace_key(domain: CustomDomain) -> str:
     return pipeline.domain_workspace_key(domain.account.account_number, domain.domain)
 
 
-def _new_run(domain: CustomDomain, kind: RunKind, **fields) -> InfraRun:
+def _new_run(domain: CustomDomain, kind: RunKind, job_name: str, **fields) -> InfraRun:
     run = InfraRun(
         workspace_key=_workspace_key(domain),
         kind=kind,
         domain_id=domain.id,
         account_number=domain.account.account_number,
         target_name=domain.domain,
+        job_name=job_name,
         **fields,
     )
     db.session.add(run)
+    db.session.flush()
+    run.job_args = [domain.id, run.id]
     return run

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import select
 
@@ -12,23 +15,35 @@ from app.infra import pipeline
 from app.logging_setup import get_logger
 from app.models import DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
-from app.queue import job_queue, retry_policy
+from app.queue import JOBS, reachable_queue, retry_policy
 
 log = get_logger("chatdock.clients")
 
 
-def enqueue_run(queue: Queue, run: InfraRun, func: str, *args) -> InfraRun:
+def enqueue_run(queue: Queue, run: InfraRun) -> InfraRun:
+    """Hand the run's job (``run.job_name``, ``run.job_args``) to RQ.
+
+    The job id is recorded first, so a worker that picks the job up at once finds the
+    run carried by it. Should Redis fail right after the run was recorded, the run stays
+    queued without a job and the reconciler enqueues it once Redis is back: the request
+    is never lost, and never half-done."""
     settings = current_settings()
-    job = queue.enqueue(
-        func,
-        *args,
-        job_id=f"run-{run.id}-{run.attempts}-{utcnow().timestamp():.0f}",
-        retry=retry_policy(settings),
-        job_timeout=settings.JOB_TIMEOUT_SECONDS,
-        description=f"{func.rsplit('.', 1)[1]} run {run.id} ({run.workspace_key})",
-    )
-    run.rq_job_id = job.id
+    run.rq_job_id = f"run-{run.id}-{uuid.uuid4().hex[:12]}"
     db.session.commit()
+    try:
+        queue.enqueue(
+            JOBS[run.job_name or ""],
+            *run.job_args,
+            job_id=run.rq_job_id,
+            retry=retry_policy(settings),
+            job_timeout=settings.JOB_TIMEOUT_SECONDS,
+            description=f"{run.job_name} run {run.id} ({run.workspace_key})",
+        )
+    except RedisError as error:
+        run.rq_job_id = None
+        db.session.commit()
+        log.warning("infra_run_not_enqueued", run_id=run.id, error=type(error).__name__)
+        return run
     if settings.LOG_CLIENTS:
         log.info(
             "infra_run_requested",
@@ -40,7 +55,8 @@ def enqueue_run(queue: Queue, run: InfraRun, func: str, *args) -> InfraRun:
     return run
 
 
-def _new_run(client: LlmClient, kind: RunKind, **fields) -> InfraRun:
+def new_client_run(client: LlmClient, kind: RunKind, job_name: str, **fields) -> InfraRun:
+    """A run of the client's workspace, carried out by job ``job_name`` (not committed)."""
     number = client.account.account_number
     run = InfraRun(
         workspace_key=pipeline.client_workspace_key(number, client.name),
@@ -48,9 +64,11 @@ def _new_run(client: LlmClient, kind: RunKind, **fields) -> InfraRun:
         client_id=client.id,
         account_number=number,
         target_name=client.name,
+        job_name=job_name,
         **fields,
     )
     db.session.add(run)
+    db.session.flush()
     return run
 
 
@@ -61,43 +79,52 @@ def request_deploy(
     drift_check: bool = False,
     requested_by: str = "cli",
 ) -> InfraRun:
-    """Plan (and, when approved, apply) the client's infrastructure in a job."""
-    queue = job_queue()  # first: fails before any change when Redis is not configured
-    run = _new_run(
+    """Plan (and, when approved, apply) the client's infrastructure in a job. A live
+    client keeps being served on its current hosts until the new plan is applied."""
+    queue = reachable_queue()  # first: an unreachable Redis refuses with nothing changed
+    run = new_client_run(
         client,
         RunKind.APPLY,
+        "deploy",
         auto_approve=auto_approve,
         drift_check=drift_check,
         requested_by=requested_by,
     )
+    run.job_args = [client.id, run.id]
     if client.deployment_status != DeploymentStatus.DEPLOYED:
         client.deployment_status = DeploymentStatus.DEPLOYING
     db.session.commit()
-    return enqueue_run(queue, run, "jobs.deploy.deploy_default_api", client.id, run.id)
+    return enqueue_run(queue, run)
 
 
 def request_undeploy(
     client: LlmClient, *, auto_approve: bool = False, requested_by: str = "cli"
 ) -> InfraRun:
-    """Destroy the client's infrastructure and stop serving it; the client stays."""
-    queue = job_queue()
-    run = _new_run(client, RunKind.DESTROY, auto_approve=auto_approve, requested_by=requested_by)
+    """Stop serving the client at once, then destroy its infrastructure; it stays."""
+    queue = reachable_queue()
+    run = new_client_run(
+        client, RunKind.DESTROY, "undeploy", auto_approve=auto_approve, requested_by=requested_by
+    )
+    run.job_args = [client.id, run.id]
     client.deployment_status = DeploymentStatus.UNDEPLOYING
     db.session.commit()
-    return enqueue_run(queue, run, "jobs.undeploy.undeploy_default_api", client.id, run.id)
+    return enqueue_run(queue, run)
 
 
 def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
     """Delete the client now; its infrastructure is destroyed by a job from its URL."""
-    queue = job_queue()
+    queue = reachable_queue()
     name, number = client.name, client.account.account_number
     api_url = pipeline.client_api_url(client)
-    run = _new_run(client, RunKind.DESTROY, auto_approve=True, requested_by=requested_by)
+    run = new_client_run(
+        client, RunKind.DESTROY, "delete", auto_approve=True, requested_by=requested_by
+    )
     run.client_id = None
     run.note = f"delete of client {name} ({api_url})"
+    run.job_args = [name, number, api_url, run.id]
     db.session.delete(client)
     db.session.commit()
-    return enqueue_run(queue, run, "jobs.delete.delete_default_api", name, number, api_url, run.id)
+    return enqueue_run(queue, run)
 
 
 def get_run(run_id: int) -> InfraRun:
@@ -121,6 +148,12 @@ def list_runs(account_number: str | None = None, client_name: str | None = None)
 def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
     """Apply exactly the reviewed plan; a stale plan is refused and a new plan offered."""
     run = get_run(run_id)
+    if is_planning(run):
+        raise Conflict(
+            f"run {run.id} is still {run.status.value}: there is no plan to approve yet "
+            f"(`flask infra approve {run.id} --wait` waits for the plan, then approves it)",
+            code="still_planning",
+        )
     if run.status != RunStatus.AWAITING_APPROVAL:
         raise Conflict(f"run {run.id} is {run.status.value}, not awaiting approval")
     workspace = pipeline.render_for_run(run, dry_run=True)
@@ -138,18 +171,38 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
             f"run {run.id}'s plan is stale ({stale}); it was discarded. Plan again: {replan}",
             code="stale_plan",
         ) from None
-    queue = job_queue()
+    queue = reachable_queue()
     run.approved_by = approved_by
     run.approved_at = utcnow()
     run.status = RunStatus.QUEUED
+    run.job_name, run.job_args = "apply", [run.id]
     db.session.commit()
-    return enqueue_run(queue, run, "jobs.deploy.apply_run", run.id)
+    return enqueue_run(queue, run)
+
+
+def is_planning(run: InfraRun) -> bool:
+    """Queued or planning, and not yet approved: its plan is still to come."""
+    return run.approved_at is None and run.status in (RunStatus.QUEUED, RunStatus.PLANNING)
 
 
 def discard_run(run_id: int) -> InfraRun:
+    """Drop a plan awaiting review: the infrastructure and what is served stay as the
+    last apply left them. Discarding an undeploy's plan serves the client again (the
+    operator called the undeploy off; its infrastructure was never touched)."""
     run = get_run(run_id)
     if run.status != RunStatus.AWAITING_APPROVAL:
         raise Conflict(f"run {run.id} is {run.status.value}; only a plan awaiting approval")
     pipeline.set_status(run, RunStatus.DISCARDED, note="discarded by an operator")
     pipeline.sync_client_status(run)
+    client = pipeline.client_of(run)
+    if (
+        client is not None
+        and run.kind == RunKind.DESTROY
+        and run.apply_started_at is None
+        and client.deployment_status == DeploymentStatus.UNDEPLOYING
+        and client.deployed_at is not None
+        and pipeline.is_latest_run(run)
+    ):
+        client.deployment_status = DeploymentStatus.DEPLOYED
+        db.session.commit()
     return run

@@ -248,3 +248,27 @@ def test_clients_on_a_deprecated_model_are_marked(console, account, make_client)
         console, url, url, {"name": "old-bot", "provider": "openai", "model": "gpt-4-turbo"}
     )
     assert "was deleted; use gpt-4.1" in response.get_data(as_text=True)
+
+
+def test_client_pages_show_serving_and_the_pending_change_apart(console, account, make_client):
+    """A deployed client whose latest change failed reads as live, with the failure."""
+    from app.models import InfraRun, RunKind, RunStatus
+
+    client = make_client(account, "steady")  # served (deployed without infrastructure)
+    run = InfraRun(
+        workspace_key=f"clients/{account.account_number}/steady",
+        kind=RunKind.APPLY,
+        status=RunStatus.ERRORED,
+        client_id=client.id,
+        account_number=account.account_number,
+        target_name="steady",
+        error="AWS endpoint unreachable",
+    )
+    db.session.add(run)
+    db.session.commit()
+    failed = f"last change failed (run {run.id}): AWS endpoint unreachable"
+    page = console.get(f"/admin/clients/{client.id}").get_data(as_text=True)
+    assert f"live on {host_of(client)}" in page
+    assert failed in page
+    for path in ("/admin/clients", f"/admin/accounts/{account.id}"):
+        assert failed in console.get(path).get_data(as_text=True), path

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import DeploymentStatus, InfraRun, RunStatus
 from app.services import infra
 from app.services.accounts import create_account
+from app.services.client_state import client_state
 from tests.conftest import CUSTOMER_DOMAIN, host_of
 from tests.infra.conftest import a_records, fresh, run_burst_worker, silent_endpoint, wait_until
 
@@ -62,7 +63,11 @@ def test_endpoint_down_during_apply_is_retried_then_errored(
         assert "retrying" in run.log
         assert "connection refused" in run.log.lower() or "connect" in run.log.lower()
         assert run.error
-        assert fresh(client_id).deployment_status == DeploymentStatus.ERRORED
+        # A first deploy that failed leaves a draft; the failure is the pending change.
+        client = fresh(client_id)
+        assert client.deployment_status == DeploymentStatus.DRAFT
+        change = client_state(client).change
+        assert change is not None and change.failed and change.run_id == run.id
 
 
 def test_killed_worker_releases_the_lock_and_a_new_deploy_converges(

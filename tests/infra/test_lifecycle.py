@@ -12,6 +12,7 @@ from app import signals
 from app.extensions import db
 from app.models import DeploymentStatus, InfraRun, RunStatus
 from app.services import infra
+from app.services.client_state import client_state
 from tests.conftest import host_of
 from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
 
@@ -81,7 +82,11 @@ def test_review_approve_and_stale_plans(
     assert run.status == RunStatus.AWAITING_APPROVAL, run.log
     changes = run.plan_summary["changes"]
     assert [(c["action"], c["type"]) for c in changes] == [("create", "aws_route53_record")]
-    assert fresh(client_id).deployment_status == DeploymentStatus.AWAITING_APPROVAL
+    # A first deploy awaiting review: not served yet, its plan is the pending change.
+    assert fresh(client_id).deployment_status == DeploymentStatus.DEPLOYING
+    assert client_state(fresh(client_id)).headline() == (
+        f"deploying, change awaiting review (run {run.id})"
+    )
     assert a_records(route53, zone_id, host) == []  # nothing applied yet
 
     infra.approve_run(run.id, approved_by="ops@example.com")

