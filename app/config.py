@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     CHAT_RATE_LIMIT: str = Field(
         "",
         description="Chat requests allowed per client and caller address, e.g. '60/minute' "
-        "(limits syntax; '' turns it off). Counted in Redis when REDIS_URL is set.",
+        "(limits syntax; '' turns it off), one budget across all its paths and hosts. "
+        "Counted in Redis when REDIS_URL is set.",
     )
     API_KEY_LAST_USED_RESOLUTION_SECONDS: int = Field(
         60, description="last_used_at of an API key is written at most this often."

@@ -67,8 +67,11 @@ def _csrf_error(error: CSRFError):
 def _http_error(error: HTTPException):
     status = error.code or 500
     message = "request body too large" if status == 413 else (error.description or error.name)
+    # Keep the exception's own headers (a 405's Allow, a 401's WWW-Authenticate), not its
+    # HTML content type.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     return error_response(
-        status, HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message
+        status, HTTP_CODES.get(status, error.name.lower().replace(" ", "_")), message, headers
     )
 
 

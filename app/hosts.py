@@ -14,6 +14,8 @@ index's version with the stamp (one primary-key read, at most every
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,17 +62,33 @@ def normalize_host(host: str) -> str:
     return host.rstrip(".")
 
 
+_HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def is_host_name(host: str) -> bool:
+    """An IP address or a DNS name of LDH labels: what a browser puts in an Origin."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return len(host) <= 253 and all(_HOST_LABEL_RE.match(label) for label in host.split("."))
+
+
 def normalize_origin(origin: str) -> str | None:
-    """``scheme://host[:port]`` in lower case, default ports dropped; None if malformed."""
+    """``scheme://host[:port]`` in lower case, default ports dropped; None if malformed
+    (user info, or a host that is neither an IP address nor a DNS name)."""
     try:
         parts = urlsplit(origin.strip())
         port = parts.port
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.hostname.lower().rstrip(".")
+    if not is_host_name(host):
+        return None
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")

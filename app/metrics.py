@@ -1,9 +1,15 @@
 """Prometheus metrics. Under gunicorn set PROMETHEUS_MULTIPROC_DIR so /metrics sums
-all workers (prometheus_client's multiprocess mode)."""
+all workers (prometheus_client's multiprocess mode).
+
+Every label takes its value from a known, small set (a request's method, route rule
+and status are chosen by the caller, and each new value would be a new series kept
+forever): methods outside the standard ones and unregistered status codes are
+``other``, endpoints are the matched route's rule or ``unmatched``."""
 
 from __future__ import annotations
 
 import os
+from http import HTTPStatus
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,6 +32,26 @@ PROVIDER_ERRORS = Counter(
     "chatdock_provider_errors_total", "LLM provider calls that failed", ["provider", "code"]
 )
 TOKENS = Counter("chatdock_llm_tokens_total", "Tokens used by LLM calls", ["provider", "kind"])
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUS_CODES = frozenset(status.value for status in HTTPStatus)
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in HTTP_METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if status in STATUS_CODES else OTHER
+
+
+def record_request(method: str, rule: str | None, status: int, seconds: float) -> None:
+    """Count one answered request; ``rule`` is the matched route's rule (None: no route)."""
+    method, endpoint = method_label(method), rule or "unmatched"
+    REQUESTS.labels(method, endpoint, status_label(status)).inc()
+    LATENCY.labels(method, endpoint).observe(seconds)
 
 
 def render_latest() -> tuple[bytes, str]:

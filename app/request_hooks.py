@@ -13,7 +13,7 @@ from app.errors import ChatdockError, Forbidden
 from app.extensions import db
 from app.hosts import HostResolver, normalize_host
 from app.logging_setup import get_logger
-from app.metrics import LATENCY, REQUESTS
+from app.metrics import record_request
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 HOST_CHECK_EXEMPT = frozenset({"health.healthz", "health.readyz", "health.metrics"})
@@ -62,10 +62,9 @@ def _check_form_origin() -> None:
 
 def _finish_request(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
-    LATENCY.labels(request.method, endpoint).observe(elapsed)
+    rule = request.url_rule.rule if request.url_rule else None
+    record_request(request.method, rule, response.status_code, elapsed)
     route = g.get("host_route")
     log.info(
         "request",

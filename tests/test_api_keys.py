@@ -110,3 +110,27 @@ def test_scope_must_stay_in_the_account(account, make_client):
     other_client = make_client(create_account("Other"), "theirs")
     with pytest.raises(Exception, match="another account"):
         api_keys.create_api_key(account, clients=[other_client])
+
+
+def test_a_scoped_key_never_widens_when_its_clients_are_deleted(
+    http, app, account, make_client, locked
+):
+    """Issue 17, High 1: deleting a key's last client removes its scope rows; the key
+    then opens nothing (an empty scope is not "all clients")."""
+    doomed = make_client(account, "doomed", require_api_key=True)
+    scoped = api_keys.create_api_key(account, clients=[doomed])
+    db.session.delete(doomed)  # what deleting the client does to its row
+    db.session.commit()
+    refused(http, locked, scoped.plaintext, 403, "api_key_forbidden")
+    listing = app.test_cli_runner().invoke(
+        args=["apikeys", "list", "--account", account.account_number]
+    )
+    assert scoped.api_key.key_id in listing.output
+    assert "no clients (its clients were deleted)" in listing.output
+    assert "all clients" not in listing.output
+
+
+def test_an_account_wide_key_says_so(http, app, account, locked):
+    wide = api_keys.create_api_key(account)
+    assert wide.api_key.all_clients and wide.api_key.scope_label == "all clients"
+    assert post(http, locked, **{"x-api-key": wide.plaintext}).status_code == 200

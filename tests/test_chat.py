@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -173,6 +174,39 @@ def test_body_over_the_limit_is_413(make_app, app, make_client):
         assert counts() == (0, 0)
 
 
+def test_a_chunked_body_over_the_limit_is_413_too(make_app, app, make_client):
+    """Issue 17, Low: without Content-Length the body was cut at the limit and answered
+    400 invalid_json. (Servers that de-chunk, like gunicorn, set wsgi.input_terminated.)"""
+    small = make_app(MAX_CONTENT_LENGTH=2_000)
+    with small.app_context():
+        from app.services.accounts import create_account
+
+        client = make_client(create_account("Small"), "demo")
+        http = small.test_client()
+
+        def chunked(body: dict):
+            return http.post(
+                "/llm-client/",
+                input_stream=io.BytesIO(json.dumps(body).encode()),
+                headers={
+                    "Host": host_of(client),
+                    "Content-Type": "application/json",
+                    "Transfer-Encoding": "chunked",
+                },
+                environ_overrides={"wsgi.input_terminated": True},
+            )
+
+        response = chunked({"messages": [user("x" * 5_000)]})
+        assert response.status_code == 413, response.json
+        assert response.json["error"]["code"] == "payload_too_large"
+        assert counts() == (0, 0)
+        fits = {"messages": [user("x" * 100)]}
+        padding = 2_000 - len(json.dumps(fits)) - len(', "stream": false')
+        exact = {"messages": [user("x" * (100 + padding))], "stream": False}
+        assert len(json.dumps(exact)) == 2_000
+        assert chunked(exact).status_code == 200
+
+
 def test_provider_failure_is_502_and_nothing_is_stored(http, demo):
     response = post(http, demo, {"messages": [user("__echo_error__")]})
     assert response.status_code == 502
@@ -204,6 +238,17 @@ def test_wrong_method_and_unknown_path_are_json(http, demo):
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
 
 
+def test_405_says_which_methods_are_allowed(http, demo):
+    """Issue 17, Low: 405 answers carried no Allow header (RFC 9110, 15.5.6)."""
+    for path in ("/llm-client/", "/v1/chat/completions", f"/api/v0/llm-clients/{demo.id}/demo/"):
+        response = http.put(path, json={}, headers={"Host": host_of(demo)})
+        assert response.status_code == 405, path
+        assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+        assert response.json["error"]["code"] == "method_not_allowed"
+    console = http.delete("/admin/login", headers={"Host": "localhost"})
+    assert console.status_code == 405 and "POST" in console.headers["Allow"]
+
+
 def test_rate_limit_is_429_json_per_client(app, make_app, make_client):
     from app.services.accounts import create_account
 
@@ -220,6 +265,32 @@ def test_rate_limit_is_429_json_per_client(app, make_app, make_client):
         assert refused.json["error"]["code"] == "rate_limited"
         assert int(refused.headers["Retry-After"]) > 0
         assert post(http, second, body).status_code == 200  # another client's own budget
+
+
+def test_rate_limit_is_one_bucket_per_client_whatever_the_path(app, make_app, make_client):
+    """Issue 17, Medium 8: the limit was counted once per endpoint."""
+    from app.services.accounts import create_account
+
+    limited = make_app(CHAT_RATE_LIMIT="4/minute")
+    http = limited.test_client()
+    with limited.app_context():
+        account = create_account("Busy")
+        bot, other = make_client(account, "bot"), make_client(account, "other")
+        body = {"messages": [user("hi")]}
+        by_path = f"/api/v0/llm-clients/{bot.id}/bot/"
+        calls = [
+            (host_of(bot), "/llm-client/"),
+            (host_of(bot), "/v1/chat/completions"),
+            ("localhost", by_path),
+            ("localhost", by_path + "v1/chat/completions"),
+        ]
+        for host, path in calls:
+            assert http.post(path, json=body, headers={"Host": host}).status_code == 200, path
+        for host, path in [*calls, (host_of(bot), by_path)]:
+            refused = http.post(path, json=body, headers={"Host": host})
+            assert refused.status_code == 429, path
+            assert refused.json["error"]["code"] == "rate_limited"
+        assert post(http, other, body).status_code == 200  # another client's own budget
 
 
 def test_nul_characters_are_refused_before_the_provider_is_called(http, demo):

@@ -41,6 +41,17 @@ def test_accounts_create_refuses_an_empty_name(cli):
     assert count(Account) == 0
 
 
+@pytest.mark.parametrize(
+    "name", ["Acme\nEvil 0000-0000-0000", "Tab\there", "Bell\x07", "RTL\u202egnp"]
+)
+def test_accounts_create_refuses_control_characters(cli, name):
+    """Issue 17, Low: a newline in a name broke `flask accounts list`."""
+    result = cli("accounts", "create", "--name", name)
+    assert result.exit_code == 2, result.output
+    assert "control characters" in result.output
+    assert count(Account) == 0
+
+
 def test_account_numbers_are_immutable(account):
     with pytest.raises(ValueError, match="never changes"):
         account.account_number = "1111-2222-3333"
@@ -131,3 +142,33 @@ def test_users_create_admin(cli):
     bad = cli("users", "create-admin", "not-an-email", "--password", "long enough pass")
     assert bad.exit_code == 2
     assert count(AdminUser) == 1
+
+
+def test_infra_runs_keeps_columns_apart_for_long_workspace_names(cli, account):
+    """Issue 17, Low: a workspace key longer than its column ran into the next one."""
+    from app.models import InfraRun, RunKind, RunStatus
+
+    long_name = "a-very-long-client-name-that-fills-most-of-a-dns-label-xxxxxxxx"
+    for name, status in ((long_name, RunStatus.AWAITING_APPROVAL), ("bot", RunStatus.APPLIED)):
+        db.session.add(
+            InfraRun(
+                workspace_key=f"{account.account_number}/{name}",
+                kind=RunKind.PLAN,
+                status=status,
+                account_number=account.account_number,
+                target_name=name,
+                plan_summary={"counts": {"create": 2, "update": 0}},
+            )
+        )
+    db.session.commit()
+    result = cli("infra", "runs")
+    assert result.exit_code == 0, result.output
+    header, *rows = result.output.rstrip("\n").splitlines()
+    columns = re.split(r"\s{2,}", header.strip())
+    assert columns == ["ID", "KIND", "STATUS", "WORKSPACE", "CHANGES", "CREATED"]
+    starts = [header.index(column) for column in columns[1:]]
+    for row in rows:
+        assert len(re.split(r"\s{2,}", row.strip())) == len(columns), row
+        for start in starts:  # every column starts where its heading does, after a gap
+            assert row[start - 2 : start] == "  " and row[start] != " ", (row, start)
+    assert f"{account.account_number}/{long_name}  c2" in rows[1]  # newest first

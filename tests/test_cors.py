@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import host_of
 
 BODY = {"messages": [{"role": "user", "content": "hi"}]}
@@ -86,3 +88,35 @@ def test_invalid_allowed_origin_rejected_on_create(account, make_client):
 
     with pytest.raises(InvalidInput, match="invalid origin"):
         make_client(account, "web", allowed_origins=["https://shop.example.com/path"])
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        'https://shop".example.com',
+        "https://<script>.example.com",
+        "https://shop.example.com>",
+        "https://user@shop.example.com",
+        "https://shop example.com",
+        "https://-shop.example.com",
+    ],
+)
+def test_origins_with_characters_no_host_has_are_refused(account, make_client, origin):
+    """Issue 17, Low: `"`, `<` and `>` in an allowed origin's host were accepted."""
+    from app.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="invalid origin"):
+        make_client(account, "web", allowed_origins=[origin])
+
+
+@pytest.mark.parametrize(
+    ("origin", "stored"),
+    [
+        ("http://localhost:3000", "http://localhost:3000"),
+        ("https://[::1]:8443", "https://[::1]:8443"),
+        ("http://127.0.0.1", "http://127.0.0.1"),
+        ("https://Shop-2.Example.com", "https://shop-2.example.com"),
+    ],
+)
+def test_real_origins_are_kept(account, make_client, origin, stored):
+    assert make_client(account, "web", allowed_origins=[origin]).allowed_origins == [stored]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.domains.names import check_not_reserved, normalize_domain
+from app.domains.names import check_not_public_suffix, check_not_reserved, normalize_domain
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import CustomDomain, DomainStatus
@@ -88,9 +88,9 @@ def test_cli_add_refuses_bad_names_and_stores_nothing(app, account, raw, reason)
     assert _domain_count() == 0
 
 
-def test_a_domain_claimed_by_another_account_is_a_conflict(app, account):
+def test_a_domain_another_account_verified_is_a_conflict(app, account):
     other = account_service.create_account("Other Inc")
-    db.session.add(CustomDomain(account=other, domain="example.com"))
+    db.session.add(CustomDomain(account=other, domain="example.com", status=DomainStatus.VERIFIED))
     db.session.commit()
     cli = app.test_cli_runner()
     for raw, reason in [
@@ -101,6 +101,22 @@ def test_a_domain_claimed_by_another_account_is_a_conflict(app, account):
         assert result.exit_code == 1, result.output
         assert reason in result.output
     assert _domain_count() == 1
+
+
+@pytest.mark.parametrize("raw", ["co.uk", "CO.UK.", "github.io", "com.au", "foo.ck"])
+def test_public_suffixes_are_refused(app, account, raw):
+    """Issue 17, Medium 6: co.uk was accepted and blocked bank.co.uk for everyone."""
+    result = app.test_cli_runner().invoke(
+        args=["domains", "add", raw, "--account", account.account_number]
+    )
+    assert result.exit_code == 2, result.output
+    assert "is a public suffix (Public Suffix List)" in result.output
+    assert _domain_count() == 0
+
+
+@pytest.mark.parametrize("raw", ["bank.co.uk", "me.github.io", "example.com.au", "www.ck"])
+def test_names_under_a_public_suffix_are_fine(raw):
+    check_not_public_suffix(normalize_domain(raw))
 
 
 def test_adding_needs_redis_and_says_so(app, account):
@@ -141,7 +157,7 @@ def test_attach_refuses_another_accounts_client(app, account, make_client):
         ]
     )
     assert result.exit_code == 1
-    assert "belongs to account" in result.output
+    assert f"no custom domain example.com for account {account.account_number}" in result.output
 
 
 def test_unknown_domain_and_account(app, account):

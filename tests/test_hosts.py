@@ -70,6 +70,27 @@ def test_api_v0_path_on_any_platform_host(http, demo):
         assert response.status_code == 200, (host, response.json)
 
 
+def test_api_v0_path_is_never_served_on_another_clients_host(http, account, demo, make_client):
+    """Issue 17, Medium 5: the /api/v0 path answered on any client host, so on another
+    tenant's host and verified custom domain too."""
+    tenant = create_account("Tenant")
+    theirs = make_client(tenant, "shop")
+    domain = CustomDomain(account=tenant, domain="tenant.example.org", status=DomainStatus.VERIFIED)
+    db.session.add(domain)
+    theirs.custom_domain = domain
+    sibling = make_client(account, "sibling")
+    db.session.commit()
+    path = f"/api/v0/llm-clients/{demo.id}/demo/"
+    for host in (host_of(theirs), "shop.tenant.example.org", host_of(sibling)):
+        response = chat(http, host, path)
+        assert response.status_code == 404, host
+        assert response.json["error"]["code"] == "client_not_found"
+        openai = http.post(path + "v1/chat/completions", json=CHAT, headers={"Host": host})
+        assert openai.status_code == 404, host
+    assert chat(http, "shop.tenant.example.org").status_code == 200  # their own client
+    assert chat(http, "localhost", path).status_code == 200
+
+
 def test_api_v0_path_needs_the_right_name(http, demo):
     response = chat(http, "localhost", f"/api/v0/llm-clients/{demo.id}/other/")
     assert response.status_code == 404

@@ -123,6 +123,27 @@ def test_bodies_come_from_the_pydantic_models(document: dict[str, Any]) -> None:
     assert components["ErrorDetail"] == error["$defs"]["ErrorDetail"]
 
 
+def test_the_bodies_say_the_last_message_must_be_from_the_user(
+    document: dict[str, Any], api_app: Flask, account, make_client
+) -> None:
+    """Issue 17, Low (schemathesis ST202): the schema accepted bodies whose last message is
+    not `user`, which the server refuses; the document must say so, with the answer."""
+    components = document["components"]["schemas"]
+    for body in ("ChatBody", "OpenAIChatBody"):
+        described = components[body]["properties"]["messages"]["description"]
+        assert "last one must have role `user`" in described and "invalid_messages" in described
+    host = host_of(make_client(account, "docs"))
+    http = api_app.test_client()
+    ending_with_assistant = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+    ]
+    for path in ("/llm-client/", "/v1/chat/completions"):
+        answer = http.post(path, json={"messages": ending_with_assistant}, headers={"Host": host})
+        assert answer.status_code == 400, answer.get_json()
+        assert answer.get_json()["error"]["code"] == "invalid_messages"
+
+
 def test_native_descriptions_carry_the_merge_rule(document: dict[str, Any]) -> None:
     rule = merge_rule()
     assert "prompt_history` is ignored" in rule

@@ -120,3 +120,33 @@ def test_client_lifecycle_logs_can_be_switched_off(app, make_app, json_logs):
     with quiet.app_context():
         create_client(create_account("Quiet"), parse_spec(name="quiet"), deployed=True)
     assert not any('"quiet"' in line for line in json_logs)
+
+
+def test_metric_labels_stay_bounded_whatever_the_request(http, demo):
+    """Issue 17, Medium 7: each made-up method name created a new series."""
+    before = http.get("/metrics").get_data(as_text=True)
+    for n in range(40):
+        http.open("/llm-client/", method=f"ZMA{n:04d}", headers={"Host": host_of(demo)})
+        http.open(f"/no/such/path/{n}", method="GET", headers={"Host": "localhost"})
+    after = http.get("/metrics").get_data(as_text=True)
+    assert "ZMA" not in after and "/no/such/path" not in after
+    name = "chatdock_http_requests_total"
+    assert metric(after, name, method="other", endpoint="unmatched", status="405") == (
+        metric(before, name, method="other", endpoint="unmatched", status="405") + 40
+    )
+    assert metric(after, name, method="GET", endpoint="unmatched", status="404") == (
+        metric(before, name, method="GET", endpoint="unmatched", status="404") + 40
+    )
+
+    def series(text: str) -> set[str]:
+        return {line.split(" ")[0] for line in text.splitlines() if line.startswith(name + "{")}
+
+    # 80 odd requests add at most their two bounded series (and the /metrics call's own).
+    assert len(series(after) - series(before)) <= 3
+
+
+def test_metric_status_labels_are_real_status_codes():
+    from app.metrics import method_label, status_label
+
+    assert [method_label(m) for m in ("GET", "PROPFIND", "ZMAAAA")] == ["GET", "other", "other"]
+    assert [status_label(s) for s in (200, 418, 299, 999)] == ["200", "418", "other", "other"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import fmt_time, service_errors
+from app.cli.common import echo_table, fmt_time, service_errors
 from app.services import accounts, clients
 from app.services import api_keys as service
 
@@ -26,7 +26,7 @@ def create(account_number: str, client_names: tuple[str, ...], expires_in_days, 
     key = issued.api_key
     click.echo(issued.plaintext)
     click.echo(
-        f"key id {key.key_id}; scope: {', '.join(c.name for c in scoped) or 'all clients'}; "
+        f"key id {key.key_id}; scope: {key.scope_label}; "
         f"expires: {fmt_time(key.expires_at) if key.expires_at else 'never'}",
         err=True,
     )
@@ -42,13 +42,19 @@ def list_(account_number: str) -> None:
     if not rows:
         click.echo("no API keys: flask apikeys create --account NUMBER")
         return
-    click.echo(f"{'KEY ID':<14}{'STATUS':<9}{'EXPIRES':<22}{'LAST USED':<22}{'SCOPE':<24}LABEL")
-    for key in rows:
-        scope = ",".join(c.name for c in key.clients) or "all clients"
-        click.echo(
-            f"{key.key_id:<14}{service.key_status(key):<9}{fmt_time(key.expires_at):<22}"
-            f"{fmt_time(key.last_used_at):<22}{scope:<24}{key.label}"
-        )
+    headers = ["KEY ID", "STATUS", "EXPIRES", "LAST USED", "SCOPE", "LABEL"]
+    table = [
+        [
+            key.key_id,
+            service.key_status(key),
+            fmt_time(key.expires_at),
+            fmt_time(key.last_used_at),
+            key.scope_label,
+            key.label,
+        ]
+        for key in rows
+    ]
+    echo_table(headers, table)
 
 
 @apikeys.command("revoke")

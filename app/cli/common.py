@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Connection
+from tabulate import tabulate
 
 from app.errors import ChatdockError, InvalidInput
 from app.extensions import db
@@ -49,3 +50,11 @@ def transaction(*, commit: bool = True) -> Iterator[Connection]:
             db.session.commit()
     finally:
         db.session.rollback()  # after a commit: nothing left to roll back
+
+
+def echo_table(headers: list[str], rows: list[list[Any]], right: frozenset[int] = frozenset()):
+    """Print rows under headers in columns as wide as their widest cell, two spaces
+    apart, so long values (workspace keys, names) never run into the next column."""
+    align = ["right" if i in right else "left" for i in range(len(headers))]
+    text = tabulate(rows, headers, tablefmt="plain", disable_numparse=True, colalign=align)
+    click.echo(text)

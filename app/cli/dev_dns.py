@@ -11,6 +11,7 @@ from app.domains.dev_dns import DelegationFile
 from app.domains.names import normalize_domain
 from app.errors import Conflict
 from app.services import domains as domain_service
+from app.services.accounts import get_account
 
 dev_dns = AppGroup("dev-dns", help="Development DNS: set or remove a domain's delegation.")
 
@@ -25,11 +26,13 @@ def _delegations() -> DelegationFile:
 @dev_dns.command("delegate")
 @click.argument("domain")
 @click.option("--ns", "name_servers", multiple=True, help="Name server (default: its zone's).")
+@click.option("--account", "account_number", help="Whose zone (when several claim it).")
 @service_errors
-def delegate(domain: str, name_servers: tuple[str, ...]) -> None:
+def delegate(domain: str, name_servers: tuple[str, ...], account_number: str | None) -> None:
     """Answer NS queries for DOMAIN with its zone's name servers (or --ns ones)."""
     name = normalize_domain(domain)
-    servers = list(name_servers) or domain_service.get_domain(name).name_servers
+    account = get_account(account_number) if account_number else None
+    servers = list(name_servers) or domain_service.get_domain(name, account).name_servers
     if not servers:
         raise Conflict(f"{name} has no zone yet: pass --ns or wait for its run")
     _delegations().set(name, servers)

@@ -66,11 +66,12 @@ def add(domain: str, account_number: str, auto_approve: bool, wait: bool) -> Non
 
 @domains.command("verify")
 @click.argument("domain")
+@click.option("--account", "account_number", help="The account's claim (when several claim it).")
 @click.option("--wait", is_flag=True, help="Wait for the result; non-zero if not verified.")
 @service_errors
-def verify(domain: str, wait: bool) -> None:
+def verify(domain: str, wait: bool, account_number: str | None) -> None:
     """Check DOMAIN's delegation now (in a worker)."""
-    found = service.get_domain(domain)
+    found = _claim(domain, account_number)
     before = found.last_checked_at
     domain_checks.request_check(found)
     click.echo(f"check of {found.domain} queued")
@@ -107,10 +108,11 @@ def list_(account_number: str | None) -> None:
 
 @domains.command("show")
 @click.argument("domain")
+@click.option("--account", "account_number", help="The account's claim (when several claim it).")
 @service_errors
-def show(domain: str) -> None:
+def show(domain: str, account_number: str | None) -> None:
     """A domain's status, name servers, last check and its result, and its clients."""
-    found = service.get_domain(domain)
+    found = _claim(domain, account_number)
     settings = current_settings()
     until = found.serving_until(timedelta(hours=settings.DOMAIN_GRACE_HOURS))
     serving = "no"
@@ -153,8 +155,9 @@ def show(domain: str) -> None:
 @service_errors
 def attach(domain: str, client_name: str, account_number: str) -> None:
     """Serve a client at {client}.{DOMAIN} too (a new run once the domain is verified)."""
-    client = client_service.get_client(accounts.get_account(account_number), client_name)
-    found = service.get_domain(domain)
+    account = accounts.get_account(account_number)
+    client = client_service.get_client(account, client_name)
+    found = service.get_domain(domain, account)
     run = service.attach_client(found, client)
     click.echo(f"{client.name} attached to {found.domain}: {client.name}.{found.domain}")
     _explain(run, found)
@@ -178,16 +181,22 @@ def detach(client_name: str, account_number: str) -> None:
 
 @domains.command("delete")
 @click.argument("domain")
+@click.option("--account", "account_number", help="The account's claim (when several claim it).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--wait", is_flag=True, help="Block until the zone is destroyed.")
 @service_errors
-def delete(domain: str, yes: bool, wait: bool) -> None:
+def delete(domain: str, yes: bool, wait: bool, account_number: str | None) -> None:
     """Destroy DOMAIN's zone and forget it (refused while a client uses it)."""
-    found = service.get_domain(domain)
+    found = _claim(domain, account_number)
     if not yes:
         click.confirm(f"delete custom domain {found.domain} and its hosted zone?", abort=True)
     run = service.delete_domain(found)
     finish(run, wait, current_settings().JOB_TIMEOUT_SECONDS)
+
+
+def _claim(domain: str, account_number: str | None) -> CustomDomain:
+    account = accounts.get_account(account_number) if account_number else None
+    return service.get_domain(domain, account)
 
 
 def _explain(run: InfraRun | None, domain: CustomDomain) -> None:

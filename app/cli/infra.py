@@ -6,9 +6,9 @@ import click
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
 
-from app.cli.common import fmt_time, service_errors
+from app.cli.common import echo_table, fmt_time, service_errors
 from app.cli.domains import print_domain_run_outcome
-from app.cli.runs import describe, finish, run_row, summary_text, wait_for
+from app.cli.runs import RUN_COLUMNS, describe, finish, run_row, summary_text, wait_for
 from app.config import current_settings
 from app.models import RunStatus
 from app.services import infra as service
@@ -27,9 +27,7 @@ def runs(client_name: str | None, account_number: str | None) -> None:
     if not rows:
         click.echo("no runs yet: flask clients deploy NAME --account NUMBER")
         return
-    click.echo(f"{'ID':>5}  {'KIND':<8}{'STATUS':<19}{'WORKSPACE':<44}{'CHANGES':<12}CREATED")
-    for run in rows:
-        click.echo(run_row(run))
+    echo_table(RUN_COLUMNS, [run_row(run) for run in rows], right=frozenset({0}))
 
 
 @infra.command("show")

@@ -62,10 +62,18 @@ def summary_text(run: InfraRun) -> str:
     return PlanSummary.from_dict(run.plan_summary).text()
 
 
-def run_row(run: InfraRun) -> str:
+RUN_COLUMNS = ["ID", "KIND", "STATUS", "WORKSPACE", "CHANGES", "CREATED"]
+
+
+def run_row(run: InfraRun) -> list[str]:
+    """A run's cells under RUN_COLUMNS (printed with ``echo_table``)."""
     counts = (run.plan_summary or {}).get("counts", {})
     changes = " ".join(f"{k[0]}{v}" for k, v in counts.items() if v) or "-"
-    return (
-        f"{run.id:>5}  {run.kind.value:<8}{run.status.value:<19}{run.workspace_key:<44}"
-        f"{changes:<12}{fmt_time(run.created_at)}"
-    )
+    return [
+        str(run.id),
+        run.kind.value,
+        run.status.value,
+        run.workspace_key,
+        changes,
+        fmt_time(run.created_at),
+    ]

@@ -2,8 +2,10 @@
 
 Names go through IDNA (UTS #46: upper case folded, internationalized names to their
 ``xn--`` form), then the rules a hosted zone needs: two or more LDH labels, not an IP
-address, not a special-use name, and not overlapping a platform domain (a zone for a
-parent of ours, or inside ours, would let an account capture platform hosts).
+address, not a special-use name, not a public suffix (``co.uk``, ``github.io``: a name
+under which unrelated parties register theirs, from the Public Suffix List that
+``publicsuffixlist`` bundles, read offline), and not overlapping a platform domain (a
+zone for a parent of ours, or inside ours, would let an account capture platform hosts).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import cache
 
 import idna
+from publicsuffixlist import PublicSuffixList
 
 from app.errors import InvalidInput
 
@@ -63,6 +67,21 @@ def check_not_reserved(domain: str, reserved: Iterable[str]) -> None:
             raise InvalidInput(
                 f"{domain} overlaps the platform's domain {name}: it cannot be a custom domain"
             )
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    """The bundled list (ICANN and private sections), parsed once per process."""
+    return PublicSuffixList()
+
+
+def check_not_public_suffix(domain: str) -> None:
+    """Refuse a public suffix: claiming one would block every name registered under it."""
+    if _public_suffixes().is_public(domain):
+        raise InvalidInput(
+            f"{domain} is a public suffix (Public Suffix List): names under it belong to "
+            f"different owners; add your own domain, e.g. yourname.{domain}"
+        )
 
 
 def _is_ip_address(text: str) -> bool:

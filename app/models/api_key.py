@@ -1,11 +1,16 @@
-"""API keys: shown once, stored as a hash, owned by one account, optionally scoped."""
+"""API keys: shown once, stored as a hash, owned by one account, optionally scoped.
+
+A key opens every client of its account only when ``all_clients`` says so. A scoped key
+keeps its clients in ``api_key_clients``; deleting a client removes its rows there, so a
+scope can only narrow: a scoped key whose clients are all gone opens nothing (an empty
+scope never means "all")."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -33,6 +38,7 @@ class ApiKey(db.Model):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     label: Mapped[str] = mapped_column(String(200), default="")
+    all_clients: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -42,5 +48,8 @@ class ApiKey(db.Model):
     clients: Mapped[list[LlmClient]] = relationship(secondary=api_key_clients)
 
     @property
-    def is_scoped(self) -> bool:
-        return bool(self.clients)
+    def scope_label(self) -> str:
+        """What the key opens, as listings show it."""
+        if self.all_clients:
+            return "all clients"
+        return ", ".join(c.name for c in self.clients) or "no clients (its clients were deleted)"

@@ -6,6 +6,10 @@ the reason in ``last_check_result``. Failed domains are re-checked with backoff 
 ``verify_deadline``; verified ones every day. ``deleting`` while the zone is destroyed.
 A verified domain whose delegation is lost keeps serving until ``delegation_lost_at``
 plus the grace period (setting ``DOMAIN_GRACE_HOURS``).
+
+Claims: several accounts may claim the same name (one row each, each with its own
+zone); only a verified claim holds the name, and at most one claim of a name is
+verified (a partial unique index). See :func:`holds_name`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import enum
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -33,14 +37,27 @@ class DomainStatus(enum.StrEnum):
     DELETING = "deleting"
 
 
+VERIFIED_ONLY = text("status = 'verified'")
+
+
 class CustomDomain(db.Model):
     __tablename__ = "custom_domains"
+    __table_args__ = (
+        UniqueConstraint("account_id", "domain", name="uq_custom_domains_account_id_domain"),
+        Index(
+            "uq_custom_domains_verified_domain",
+            "domain",
+            unique=True,
+            sqlite_where=VERIFIED_ONLY,
+            postgresql_where=VERIFIED_ONLY,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
     status: Mapped[DomainStatus] = mapped_column(
         Enum(
             DomainStatus,
@@ -78,6 +95,19 @@ class CustomDomain(db.Model):
         """Until when its client hosts are served: ``datetime.max`` (UTC) while verified,
         the end of the grace period after a lost delegation, else None (not served)."""
         return serving_until(self.status, self.delegation_lost_at, grace)
+
+    def holds_name(self, now: datetime, grace: timedelta) -> bool:
+        """Whether this claim keeps other accounts off its name (and names inside or
+        above it): while verified, and after a lost delegation while it is re-checked
+        (``verify_deadline``) or still served (the grace). Unverified claims hold
+        nothing: they never lock another account out."""
+        if self.status == DomainStatus.VERIFIED:
+            return True
+        if self.status != DomainStatus.FAILED or self.delegation_lost_at is None:
+            return False
+        until = serving_until(self.status, self.delegation_lost_at, grace)
+        deadline = self.verify_deadline
+        return (deadline is not None and deadline > now) or (until is not None and until > now)
 
 
 FOREVER = datetime.max.replace(tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -11,6 +13,9 @@ from app.models import ACCOUNT_NUMBER_RE, Account, generate_account_number
 from app.services.users import EMAIL_RE
 
 MAX_NUMBER_ATTEMPTS = 10
+# Unicode control, format (e.g. bidi overrides), surrogate, private-use and unassigned
+# characters, and line/paragraph separators: none belongs in a one-line name.
+NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def create_account(name: str, contact_email: str | None = None) -> Account:
@@ -18,6 +23,11 @@ def create_account(name: str, contact_email: str | None = None) -> Account:
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("account name must be 1 to 200 characters")
+    if any(unicodedata.category(ch) in NAME_FORBIDDEN_CATEGORIES for ch in name):
+        raise InvalidInput(
+            "account name must not contain control characters (newlines, tabs, "
+            "direction overrides): it is shown on one line"
+        )
     contact_email = (contact_email or "").strip().lower() or None
     if contact_email and (not EMAIL_RE.match(contact_email) or len(contact_email) > 254):
         raise InvalidInput(f"invalid contact email {contact_email!r}")

@@ -60,6 +60,7 @@ def create_api_key(
         secret_hash=_hash_secret(secret),
         account=account,
         label=label.strip()[:200],
+        all_clients=not clients,
         clients=list(clients or ()),
         expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
@@ -127,14 +128,20 @@ def authenticate(raw_key: str | None, route: ClientRoute) -> ApiKey | None:
         raise Unauthorized(f"API key {api_key.key_id} is {status}", code=f"api_key_{status}")
     if api_key.account_id != route.account_id:
         raise Forbidden("this API key does not open this client", code="api_key_forbidden")
-    scoped = db.session.execute(
-        select(api_key_clients.c.client_id).where(api_key_clients.c.api_key_id == api_key.id)
-    ).scalars()
-    scope = set(scoped)
-    if scope and route.client_id not in scope:
+    if not api_key.all_clients and not _in_scope(api_key, route.client_id):
         raise Forbidden("this API key is limited to other clients", code="api_key_forbidden")
     _touch_last_used(api_key)
     return api_key
+
+
+def _in_scope(api_key: ApiKey, client_id: int) -> bool:
+    """A scoped key opens only the clients still listed (none once they are all deleted)."""
+    row = db.session.execute(
+        select(api_key_clients.c.client_id)
+        .where(api_key_clients.c.api_key_id == api_key.id)
+        .where(api_key_clients.c.client_id == client_id)
+    ).first()
+    return row is not None
 
 
 def _touch_last_used(api_key: ApiKey) -> None:

@@ -6,6 +6,9 @@ A check asks DNS (:mod:`app.domains.delegation`) and moves the domain:
 - not delegated: ``failed`` with the reason; a verified domain that loses its delegation
   keeps serving for the grace period and the account is told.
 - unknown (timeout, SERVFAIL): nothing changes but the recorded result.
+- claims: a delegation to this zone while another account holds the name counts as not
+  delegated; the first verification of a name fails every other account's claim of it
+  (or of a name inside or above it), and tells those accounts.
 
 The next check is a time in the row (``next_check_at``) and a job scheduled for then
 with RQ's scheduler (never a sleep in a worker): with backoff after a failure while the
@@ -28,7 +31,7 @@ from app.models import CustomDomain, DomainStatus, Notification
 from app.models.common import utcnow
 from app.queue import JOBS, job_queue, reachable_queue
 from app.services import notifications
-from app.services.domains import redeploy_attached_clients
+from app.services.domains import holds_name, redeploy_attached_clients, rival_claims
 
 log = get_logger("chatdock.domains")
 
@@ -106,6 +109,14 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
         settings.DNS_RESOLVER_ADDRESS, settings.DNS_RESOLVER_PORT, settings.DNS_TIMEOUT_SECONDS
     )
     result = check_delegation(resolver, domain.domain, domain.name_servers)
+    rivals = rival_claims(domain)
+    holder = next((rival for rival in rivals if holds_name(rival)), None)
+    if result.outcome == Outcome.DELEGATED and holder is not None:
+        result = DelegationCheck(
+            Outcome.NOT_DELEGATED,
+            f"{holder.domain} is verified for another account; this claim can be verified "
+            "once that one lapses",
+        )
     now = utcnow()
     first_verification = False
     notices: list[Notification | None] = []
@@ -120,6 +131,7 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
         domain.delegation_lost_at = None
         domain.failed_checks = 0
         next_at: datetime | None = now + timedelta(hours=settings.DOMAIN_RECHECK_HOURS)
+        notices += [_lose_claim(rival, domain) for rival in rivals if _is_open(rival)]
     else:
         if result.outcome == Outcome.NOT_DELEGATED:
             if domain.status == DomainStatus.VERIFIED:
@@ -158,6 +170,28 @@ def _next_retry(domain: CustomDomain, now: datetime, settings: Settings) -> date
     if domain.verify_deadline is None or at > domain.verify_deadline:
         return None
     return at
+
+
+def _is_open(claim: CustomDomain) -> bool:
+    return claim.status not in (DomainStatus.DELETING, DomainStatus.VERIFIED)
+
+
+def _lose_claim(claim: CustomDomain, winner: CustomDomain):
+    """Another account verified first: this claim fails, its checks stop (its account
+    may delete it, or run `flask domains verify` once the winner's claim lapses)."""
+    claim.status = DomainStatus.FAILED
+    claim.next_check_at = None
+    claim.last_check_result = f"{winner.domain} was verified first by another account"
+    return notifications.notify(
+        claim.account,
+        "domain.claim_lost",
+        f"{claim.domain} was verified by another account",
+        f"Another account delegated {winner.domain} to its zone first, so it holds the "
+        f"name and your claim of {claim.domain} has failed. Delete it with: flask domains "
+        f"delete {claim.domain} --account {claim.account.account_number}",
+        data={"domain": claim.domain, "winner": winner.domain},
+        dedupe_key=f"domain-claim-lost:{claim.id}:{winner.id}:{winner.verified_at.isoformat()}",
+    )
 
 
 def _notice_lost(domain: CustomDomain, result: DelegationCheck, settings: Settings):

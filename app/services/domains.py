@@ -1,17 +1,31 @@
 """Custom domains of an account: add (a hosted zone, through a reviewed run), attach
-clients, delete. Delegation checks live in :mod:`app.services.domain_checks`."""
+clients, delete. Delegation checks live in :mod:`app.services.domain_checks`.
+
+The claim rule: any number of accounts may claim a name that no other account holds
+(each gets its own zone and name servers); the first whose delegation check succeeds
+wins and holds the name (:meth:`CustomDomain.holds_name`), and the other claims of that
+name, or of names inside or above it, fail and their accounts are told. An unverified
+claim never locks anyone out."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
-from app.domains.names import check_not_reserved, normalize_domain, overlaps
+from app.domains.names import (
+    check_not_public_suffix,
+    check_not_reserved,
+    normalize_domain,
+    overlaps,
+)
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.infra import pipeline
 from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind
+from app.models.common import utcnow
 from app.queue import reachable_queue
 from app.services.infra import enqueue_run, request_deploy
 
@@ -24,14 +38,31 @@ def reserved_domains() -> list[str]:
     return [n.strip().lower().rstrip(".") for n in names if n.strip()]
 
 
-def get_domain(raw: str) -> CustomDomain:
+def get_domain(raw: str, account: Account | None = None) -> CustomDomain:
+    """The claim of ``raw`` (of ``account`` when given; needed when several accounts
+    claim the name)."""
     domain = normalize_domain(raw)
-    found = db.session.execute(
-        select(CustomDomain).where(CustomDomain.domain == domain)
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"no custom domain {domain}")
-    return found
+    query = select(CustomDomain).where(CustomDomain.domain == domain).order_by(CustomDomain.id)
+    if account is not None:
+        query = query.where(CustomDomain.account_id == account.id)
+    found = list(db.session.execute(query).scalars())
+    if not found:
+        owner = f" for account {account.account_number}" if account is not None else ""
+        raise NotFound(f"no custom domain {domain}{owner}")
+    if len(found) > 1:
+        numbers = ", ".join(d.account.account_number for d in found)
+        raise Conflict(f"{domain} is claimed by accounts {numbers}: add --account NUMBER")
+    return found[0]
+
+
+def rival_claims(domain: CustomDomain) -> list[CustomDomain]:
+    """Other accounts' claims of the same name, or of names inside or above it."""
+    return [d for d in _nearby(domain.domain) if d.account_id != domain.account_id]
+
+
+def holds_name(domain: CustomDomain) -> bool:
+    grace = timedelta(hours=current_settings().DOMAIN_GRACE_HOURS)
+    return domain.holds_name(utcnow(), grace)
 
 
 def list_domains(account: Account | None = None) -> list[CustomDomain]:
@@ -59,6 +90,7 @@ def add_domain(
     discarded or errored), plans the zone again."""
     domain_name = normalize_domain(raw)
     check_not_reserved(domain_name, reserved_domains())
+    check_not_public_suffix(domain_name)
     domain = _claimable(account, domain_name)
     queue = reachable_queue()  # before any change: an unreachable Redis changes nothing
     if domain is None:
@@ -141,9 +173,8 @@ def _redeploy_if_live(client: LlmClient, domain: CustomDomain, reason: str) -> I
     return request_deploy(client, requested_by=f"domain {reason}: {domain.domain}")
 
 
-def _claimable(account: Account, domain_name: str) -> CustomDomain | None:
-    """The account's own unprovisioned domain of that name (to re-plan), or None when the
-    name is free; a Conflict when taken, or overlapping another account's domain."""
+def _nearby(domain_name: str) -> list[CustomDomain]:
+    """Every claim of ``domain_name``, of its parents and of its subdomains."""
     labels = domain_name.split(".")
     parents = [".".join(labels[i:]) for i in range(1, len(labels))]
     nearby = select(CustomDomain).where(
@@ -151,7 +182,14 @@ def _claimable(account: Account, domain_name: str) -> CustomDomain | None:
         | CustomDomain.domain.in_(parents)
         | CustomDomain.domain.endswith(f".{domain_name}", autoescape=True)
     )
-    for other in db.session.execute(nearby).scalars():
+    return list(db.session.execute(nearby.order_by(CustomDomain.id)).scalars())
+
+
+def _claimable(account: Account, domain_name: str) -> CustomDomain | None:
+    """The account's own unprovisioned domain of that name (to re-plan), or None when the
+    account may claim it; a Conflict when it has it already, or another account holds
+    it (or a name inside or above it). Other accounts' unverified claims do not count."""
+    for other in _nearby(domain_name):
         if other.domain == domain_name and other.account_id == account.id:
             if other.status == DomainStatus.PENDING and not other.zone_id:
                 return other
@@ -159,9 +197,11 @@ def _claimable(account: Account, domain_name: str) -> CustomDomain | None:
                 f"{domain_name} is already added to account {account.account_number} "
                 f"({other.status.value}): flask domains show {domain_name}"
             )
+        if other.account_id == account.id or not holds_name(other):
+            continue
         if other.domain == domain_name:
             raise Conflict(f"{domain_name} is already claimed by another account")
-        if overlaps(domain_name, other.domain) and other.account_id != account.id:
+        if overlaps(domain_name, other.domain):
             raise Conflict(f"{domain_name} overlaps {other.domain}, claimed by another account")
     return None
 

@@ -185,3 +185,49 @@ def test_a_superseded_scheduled_check_does_nothing(domain, dev_dns):
     assert verify_domain(domain.id, stale_time) == "superseded"
     assert domain.last_checked_at is None
     assert verify_domain(domain.id, domain.next_check_at.timestamp()) == "failed"
+
+
+RIVAL_NS = ["ns-7.awsdns-07.com", "ns-8.awsdns-08.net"]
+
+
+def test_several_accounts_may_claim_a_name_and_the_first_to_verify_wins(infra_app, domain, dev_dns):
+    """Issue 17, Medium 6: an unverified claim locked the name for every other account."""
+    from app.errors import Conflict
+    from app.services.accounts import create_account
+    from app.services.domains import add_domain
+
+    rival_account = create_account("Rival")
+    rival, _ = add_domain(rival_account, "example.test")  # the first claim is unverified
+    zone_ready(rival, "Z0RIVAL", RIVAL_NS)
+    sub, _ = add_domain(rival_account, "shop.example.test")  # inside: an overlapping claim
+    assert {d.account_id for d in (domain, rival, sub)} == {domain.account_id, rival_account.id}
+
+    dev_dns.delegate("example.test", RIVAL_NS)  # the registrar points at the rival's zone
+    run_check(rival)
+    assert rival.status == DomainStatus.VERIFIED
+    db.session.refresh(domain)
+    assert domain.status == DomainStatus.FAILED and domain.next_check_at is None
+    assert "verified first by another account" in domain.last_check_result
+    [lost] = notices("domain.claim_lost")
+    assert lost.account_id == domain.account_id and "example.test" in lost.subject
+    assert "bot.example.test" not in served_hosts(infra_app)
+
+    # The name is held now: nobody else may claim it or a name inside it.
+    latecomer = create_account("Late")
+    for name in ("example.test", "api.example.test"):
+        with pytest.raises(Conflict, match="claimed by another account"):
+            add_domain(latecomer, name)
+    # A check of the losing claim cannot take the name while it is held.
+    dev_dns.delegate("example.test", ZONE_NS)
+    request_check(domain)
+    run_check(domain)
+    assert domain.status == DomainStatus.FAILED
+    assert "verified for another account" in domain.last_check_result
+
+    cli = infra_app.test_cli_runner()
+    shown = cli.invoke(args=["domains", "show", "example.test"])
+    assert shown.exit_code == 1 and "claimed by accounts" in shown.output
+    mine = cli.invoke(
+        args=["domains", "show", "example.test", "--account", rival_account.account_number]
+    )
+    assert mine.exit_code == 0 and "verified" in mine.output

@@ -71,3 +71,45 @@ def test_every_dashboard_page_works_for_our_jobs(infra_app, account, make_client
     response = http.post("/admin/rq/job/fails/requeue", headers=console)
     assert response.status_code == 200 and response.get_json()["status"] == "OK"
     assert "fails" in job_queue().get_job_ids()
+
+
+def failed_jobs() -> list[str]:
+    return job_queue().failed_job_registry.get_job_ids()
+
+
+def test_state_changes_are_refused_cross_site_whatever_the_method(infra_app, account, make_client):
+    """Issue 17, Medium 4: a cross-site GET (a link or an <img>, sent with the Lax cookie)
+    must not requeue; the console's own requests still work."""
+    our_jobs(account, make_client)
+    create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    http = infra_app.test_client()
+    sign_in(http)
+    assert failed_jobs() == ["fails"]
+    cross_site = [
+        {},  # a typed URL or a stripped Referer: nothing says it is ours
+        {"Referer": "https://evil.example/page"},
+        {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/"},
+        {"Sec-Fetch-Site": "same-site"},  # e.g. from a client's host under the same site
+        {"Origin": "null"},
+    ]
+    for headers in cross_site:
+        for method in ("GET", "POST"):
+            response = http.open("/admin/rq/requeue/chatdock", method=method, headers=headers)
+            assert response.status_code == 403, (method, headers)
+    assert failed_jobs() == ["fails"]
+    # Read-only pages need no such proof (they are opened by typing or following links).
+    assert http.get("/admin/rq/0/data/queues.json").status_code == 200
+
+    own = http.get("/admin/rq/requeue/chatdock", headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 200 and own.get_json() == {"status": "OK", "count": 1}
+    assert failed_jobs() == []
+
+
+def test_compact_works_on_an_empty_queue(infra_app):
+    """Issue 17, Low: "compact" on an empty queue answered 500."""
+    create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    http = infra_app.test_client()
+    sign_in(http)
+    response = http.post("/admin/rq/queue/chatdock/compact", headers={"Origin": "http://localhost"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.get_json() == {"status": "OK"}

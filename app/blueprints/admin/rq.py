@@ -1,21 +1,42 @@
 """The RQ dashboard (rq-dashboard) under /admin/rq, for signed-in admins only.
 
 Its blueprint is mounted as it is; we add the guard (login, and the same-origin rule for
-its POST buttons, which post without our CSRF token) and point it at REDIS_URL. Without
+every request that changes something, whatever its method: its buttons post without our
+CSRF token, and its "requeue all" also answers GET) and point it at REDIS_URL. Without
 Redis, /admin/rq is a console page saying so. Pinned to rq-dashboard 0.9.0 (needs ``six``);
 its job page breaks for jobs with dependencies on rq 2.6+, and no job of ours has any
 (tests open every page for each of our job kinds)."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, g, redirect, render_template, request, url_for
+from collections.abc import Callable
+
+from flask import Flask, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from redis.exceptions import ResponseError
 
 from app.config import Settings
 from app.extensions import csrf
 from app.request_hooks import resolver
 
 RQ_PREFIX = "/admin/rq"
+# The dashboard's pages and JSON reads; every other endpoint of it changes something
+# (requeue, delete, empty, compact, and whatever a later version adds).
+READ_ONLY_ENDPOINTS = frozenset(
+    f"rq_dashboard.{name}"
+    for name in (
+        "static",
+        "favicon",
+        "queues_overview",
+        "workers_overview",
+        "jobs_overview",
+        "job_view",
+        "list_queues",
+        "list_jobs",
+        "job_info",
+        "list_workers",
+    )
+)
 
 
 def mount_rq_dashboard(app: Flask, settings: Settings) -> None:
@@ -30,6 +51,8 @@ def mount_rq_dashboard(app: Flask, settings: Settings) -> None:
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=RQ_PREFIX)
     csrf.exempt(rq_dashboard.blueprint)
     app.before_request(_guard_rq_dashboard)
+    compact = "rq_dashboard.compact_queue"
+    app.view_functions[compact] = _empty_queue_is_compact(app.view_functions[compact])
 
 
 def _guard_rq_dashboard():
@@ -39,11 +62,36 @@ def _guard_rq_dashboard():
         abort(404)
     if not current_user.is_authenticated:
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    if request.method == "POST":
-        source = request.headers.get("Origin") or request.headers.get("Referer") or ""
-        if not resolver().is_trusted_origin(source):
-            abort(403, "the RQ dashboard's buttons work from the console only")
+    if request.endpoint not in READ_ONLY_ENDPOINTS and not _same_origin():
+        abort(403, "the RQ dashboard's buttons work from the console only")
     return None
+
+
+def _same_origin() -> bool:
+    """The request comes from a console page: the browser says so (Sec-Fetch-Site), or
+    its Origin (else its Referer) is a platform host. A request with none of these (a
+    typed URL, a stripped Referer) is not trusted to change anything."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("Origin")
+    source = origin if origin is not None else request.headers.get("Referer", "")
+    return resolver().is_trusted_origin(source)
+
+
+def _empty_queue_is_compact(view: Callable) -> Callable:
+    """rq's ``Queue.compact`` renames the queue's key, which Redis refuses when the queue
+    is empty (no key): an empty queue is already compact."""
+
+    def compact_queue(queue_name: str):
+        try:
+            return view(queue_name=queue_name)
+        except ResponseError as error:
+            if "no such key" not in str(error).lower():
+                raise
+            return jsonify(status="OK")
+
+    return compact_queue
 
 
 def _no_redis():

@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from flask import Response, g, jsonify, request, stream_with_context
+from flask import Response, current_app, g, jsonify, request, stream_with_context
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
@@ -21,6 +23,7 @@ from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
 from app.llm.base import ChatTurn, ProviderError, StreamChunk
 from app.logging_setup import get_logger
+from app.request_hooks import resolver
 from app.services import api_keys, chat
 
 HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
@@ -42,8 +45,15 @@ def _route_from_host() -> ClientRoute:
 
 
 def _route_from_path(client_id: int, name: str) -> ClientRoute:
+    """/api/v0 paths answer on platform hosts and on the client's own hosts: never on
+    another client's host (another tenant's domain must not serve this client)."""
     route = g.host_index.by_id.get(client_id)
-    if route is None or route.name != name.lower():
+    on_host = g.get("host_route")
+    if (
+        route is None
+        or route.name != name.lower()
+        or (on_host and on_host.client_id != route.client_id)
+    ):
         raise NotFound(f"no client {client_id}/{name}", code="client_not_found")
     return _served(route)
 
@@ -56,9 +66,23 @@ def _presented_key() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def read_body() -> bytes:
+    """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included.
+
+    Without a Content-Length, werkzeug's stream stops quietly at the limit (the body
+    looks merely truncated), so read one byte past it to tell "too large" apart."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None or request.content_length is not None:
+        return request.get_data(cache=False)  # a declared length over the limit is a 413
+    data = get_input_stream(request.environ, max_content_length=limit + 1).read()
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def parse_body(schema: type[Schema]) -> Schema:
     """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
-    data = request.get_data(cache=False)
+    data = read_body()
     if not data:
         raise InvalidInput("the request body must be a JSON object", code="invalid_json")
     try:
@@ -121,12 +145,18 @@ def _rate_limit() -> str:
 
 
 def _rate_key() -> str:
-    """One bucket per client (by id on /api/v0, by host on client hosts) and caller."""
-    client = (request.view_args or {}).get("client_id") or normalize_host(request.host)
+    """One bucket per client and caller, whatever the path or host that reached it: the
+    client's id (from the /api/v0 path, else from the host index) and the address.
+    This runs before the Host check, so it resolves the host itself."""
+    client = (request.view_args or {}).get("client_id")
+    if client is None:
+        route = resolver().lookup_host(db.session, request.host)
+        client = route.client_id if route else f"host:{normalize_host(request.host)}"
     return f"chat:{client}:{request.remote_addr}"
 
 
-rate_limited = limiter.limit(_rate_limit, key_func=_rate_key, methods=["POST"])
+# One shared scope: every chat endpoint draws on the same bucket of a key.
+rate_limited = limiter.shared_limit(_rate_limit, scope="chat", key_func=_rate_key, methods=["POST"])
 
 
 # --- the native contract -------------------------------------------------------------

@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 SESSION_KEY_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 # Text may hold anything but NUL, which PostgreSQL text cannot store.
 NO_NUL = r"^[^\x00]*$"
+# JSON Schema cannot constrain an array's last item, so the document says it in words.
+LAST_IS_USER = (
+    "The new turns, oldest first. The last one must have role `user`: the server refuses "
+    "anything else with 400 `invalid_messages`."
+)
 
 
 class Message(BaseModel):
@@ -37,7 +42,7 @@ class ChatBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, description=LAST_IS_USER)
     prompt_history: list[HistoryItem] = Field(default_factory=list)
     session_key: StrictStr | None = Field(default=None, pattern=SESSION_KEY_PATTERN)
     stream: StrictBool = False
@@ -108,7 +113,7 @@ class OpenAIChatBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: StrictStr | None = None
-    messages: list[OpenAIMessage] = Field(min_length=1)
+    messages: list[OpenAIMessage] = Field(min_length=1, description=LAST_IS_USER)
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     temperature: StrictFloat | StrictInt | None = Field(default=None, ge=0, le=2)
