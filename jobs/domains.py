@@ -9,7 +9,7 @@ from app.extensions import db
 from app.infra import pipeline
 from app.infra.render import RenderedWorkspace
 from app.infra.run_log import RunLog
-from app.models import CustomDomain, InfraRun, RunKind, RunStatus
+from app.models import CustomDomain, InfraRun, RunKind
 from app.services.domain_checks import zone_ready
 from jobs.common import job_context, load_run
 
@@ -34,8 +34,8 @@ def destroy_domain(domain_id: int, run_id: int) -> str:
     ):
         workspace = pipeline.render_for_run(run)
         pipeline.plan(run, workspace, log)
-        if pipeline.apply(run, workspace, log):
-            forget_domain(run, workspace, log)
+        # The row goes before the run shows destroyed: whoever waits for it sees it gone.
+        pipeline.apply(run, workspace, log, lambda: forget_domain(run, workspace, log))
     return run.status.value
 
 
@@ -70,8 +70,4 @@ def forget_domain(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> N
 def apply_domain_run(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
     """Apply an approved domain run (from ``apply_run``) with its after-steps."""
     hook = record_zone(run, workspace, log) if run.kind == RunKind.APPLY else None
-    if not pipeline.apply(run, workspace, log, hook):
-        return False
-    if run.status == RunStatus.DESTROYED:
-        forget_domain(run, workspace, log)
-    return True
+    return pipeline.apply(run, workspace, log, hook or (lambda: forget_domain(run, workspace, log)))

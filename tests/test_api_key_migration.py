@@ -11,7 +11,7 @@ from app.models import ApiKey
 from app.models.common import utcnow
 from tests.test_model_migrations import MIGRATIONS, add_account, app_on
 
-BEFORE_FLAG = "7d1e5a0c2b6f"
+BEFORE_FLAG = "5e0b7a2c91d4"
 keys = sa.table(
     "api_keys",
     sa.column("id", sa.Integer),

@@ -7,7 +7,7 @@ scope rows today are scoped; keys without any are account-wide, as they were iss
 (a key already widened by a deletion cannot be told apart from one issued account-wide).
 
 Revision ID: 5b1e0a7c9d42
-Revises: 7d1e5a0c2b6f
+Revises: 5e0b7a2c91d4
 Create Date: 2026-12-02 03:40:00.000000
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "5b1e0a7c9d42"
-down_revision = "7d1e5a0c2b6f"
+down_revision = "5e0b7a2c91d4"
 branch_labels = None
 depends_on = None
 
