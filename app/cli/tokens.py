@@ -25,7 +25,10 @@ def _user(email: str) -> AdminUser:
 @click.argument("email")
 @click.option("--label", default="", help="What the token is for.")
 @click.option(
-    "--expires-in-days", type=int, default=service.DEFAULT_DAYS, show_default=True,
+    "--expires-in-days",
+    type=int,
+    default=service.DEFAULT_DAYS,
+    show_default=True,
     help=f"1 to {service.MAX_DAYS}.",
 )
 @service_errors

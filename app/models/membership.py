@@ -48,9 +48,7 @@ class AccountMember(db.Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[MemberRole] = mapped_column(
-        _role_enum()
-    )
+    role: Mapped[MemberRole] = mapped_column(_role_enum())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     account: Mapped[Account] = relationship()

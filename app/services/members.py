@@ -152,7 +152,11 @@ def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> Ac
     require_account(actor, member.account_id, owner=True)
     if member.user_id == actor.id and not actor.is_platform_admin:
         raise Forbidden("you cannot change your own role")
-    if member.role == MemberRole.OWNER and role != MemberRole.OWNER and _owners(member.account_id) == 1:
+    if (
+        member.role == MemberRole.OWNER
+        and role != MemberRole.OWNER
+        and _owners(member.account_id) == 1
+    ):
         raise Conflict("the account's last owner stays an owner")
     member.role = role
     db.session.commit()

@@ -41,7 +41,9 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(user: AdminUser, label: str = "", expires_in_days: int = DEFAULT_DAYS) -> IssuedToken:
+def create_token(
+    user: AdminUser, label: str = "", expires_in_days: int = DEFAULT_DAYS
+) -> IssuedToken:
     """Issue a token acting as ``user``; every token expires (at most MAX_DAYS)."""
     if not 1 <= expires_in_days <= MAX_DAYS:
         raise InvalidInput(f"expires-in-days must be between 1 and {MAX_DAYS}")

@@ -22,7 +22,10 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static", "admin.accept_invitation"})
+# What an account member (not a platform admin) reaches in the console so far: their
+# tokens, for the management API, and signing out. Every other page is admins' only.
+MEMBER_ENDPOINTS = frozenset({"admin.tokens", "admin.token_revoke", "admin.logout"})
 
 
 @login_manager.user_loader
@@ -42,8 +45,14 @@ def _console_only_for_admins() -> None:
     """Client hosts never serve the console; every page but the login needs an admin."""
     if g.get("host_route") is not None:
         abort(404)
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    if current_user.is_authenticated:
+        if current_user.is_platform_admin or request.endpoint in MEMBER_ENDPOINTS:
+            return None
+        if request.endpoint == "admin.home":
+            return redirect(url_for("admin.tokens"))
+        abort(403)
     return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
 
 
@@ -57,6 +66,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         keys,
         runs,
         sandbox,
+        tokens,
     )
     from app.blueprints.admin.rq import mount_rq_dashboard
 

@@ -39,6 +39,8 @@ def _guard_rq_dashboard():
         abort(404)
     if not current_user.is_authenticated:
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if not current_user.is_platform_admin:
+        abort(403)
     if request.method == "POST":
         source = request.headers.get("Origin") or request.headers.get("Referer") or ""
         if not resolver().is_trusted_origin(source):
@@ -49,4 +51,6 @@ def _guard_rq_dashboard():
 def _no_redis():
     if not current_user.is_authenticated:
         return redirect(url_for("admin.login", next=RQ_PREFIX + "/"))
+    if not current_user.is_platform_admin:
+        abort(403)
     return render_template("admin/rq_missing.html")
