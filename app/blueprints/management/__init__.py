@@ -28,6 +28,7 @@ from app.services import tokens
 bp = Blueprint("management", __name__, url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
 MAX_PER_PAGE = 200
+ID_MAX = 2**31 - 1  # ids are 32-bit in every database: larger ones are simply not found
 DEFAULT_PER_PAGE = 50
 
 
@@ -68,7 +69,8 @@ def operation(
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         view = idempotent(view) if creates else view
-        bp.add_url_rule(rule, endpoint=view.__name__, view_func=view, methods=[method])
+        bounded = rule.replace("<int:", f"<int(min=1, max={ID_MAX}):")
+        bp.add_url_rule(bounded, endpoint=view.__name__, view_func=view, methods=[method])
         OPERATIONS.append(
             Operation(
                 method.lower(),

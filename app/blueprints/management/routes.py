@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, url_for
 from sqlalchemy import select
 
 from app.blueprints.management import answer, caller, operation, page_of, parse_body, who
@@ -83,16 +83,16 @@ def _client_out(client: LlmClient, state=None) -> s.ClientOut:
     )
 
 
-def _key_out(key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra) -> s.ApiKeyOut:
+def _key_out(api_key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra) -> s.ApiKeyOut:
     return model(
-        id=key.id,
-        key_id=key.key_id,
-        label=key.label,
-        status=api_keys.key_status(key),
-        client_ids=sorted(c.id for c in key.clients),
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        last_used_at=key.last_used_at,
+        id=api_key.id,
+        key_id=api_key.key_id,
+        label=api_key.label,
+        status=api_keys.key_status(api_key),
+        client_ids=sorted(c.id for c in api_key.clients),
+        created_at=api_key.created_at,
+        expires_at=api_key.expires_at,
+        last_used_at=api_key.last_used_at,
         **extra,
     )
 
@@ -209,9 +209,7 @@ def members_list(account_id: int):
 def members_invite(account_id: int):
     account = access.account_for(caller(), account_id, owner=True)
     spec = parse_body(s.InvitationIn)
-    from flask import url_for
-
-    link = url_for("admin.accept_invitation", token="", _external=True)
+    link = url_for("admin.accept_invitation", token="-", _external=True)[:-1]
     issued = members.invite(caller(), account, spec.email, MemberRole(spec.role), link)
     invitation = issued.invitation
     return answer(

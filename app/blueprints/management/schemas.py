@@ -4,11 +4,12 @@ document's schemas are generated from these models."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Item = TypeVar("Item")
+ObjectId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class Page(BaseModel, Generic[Item]):
@@ -125,7 +126,9 @@ class ClientPatch(Strict):
 
 
 class AttachIn(Strict):
-    domain_id: int | None = Field(description="The domain to serve the client at; null detaches.")
+    domain_id: ObjectId | None = Field(
+        description="The domain to serve the client at; null detaches."
+    )
 
 
 # --- API keys -------------------------------------------------------------------------
@@ -150,7 +153,7 @@ class ApiKeyCreated(ApiKeyOut):
 
 class ApiKeyIn(Strict):
     label: str = Field("", max_length=200)
-    client_ids: list[int] = Field(default_factory=list, max_length=100)
+    client_ids: list[ObjectId] = Field(default_factory=list, max_length=100)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
 
 
