@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,21 +17,24 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
+from app.logging_setup import get_logger
 from app.models import Account, AccountInvitation, AccountMember, AdminUser, MemberRole
 from app.models.common import utcnow
 from app.services import notifications
 from app.services.access import require_account
-from app.services.users import normalize_email, set_user
+from app.services.users import find_user, normalize_email, set_user
 
 INVITATION_DAYS = 7
+log = get_logger("chatdock.members")
 
 
 @dataclass(frozen=True)
 class IssuedInvitation:
-    """A fresh invitation: ``token`` exists only here and in the email, never stored."""
+    """A fresh invitation: ``token`` (in ``link``) exists only here and in the email."""
 
     invitation: AccountInvitation
     token: str
+    link: str
 
 
 def parse_role(value: str) -> MemberRole:
@@ -76,10 +80,9 @@ def add_member(account: Account, user: AdminUser, role: MemberRole) -> AccountMe
 def invite(
     actor: AdminUser, account: Account, email: str, role: MemberRole, accept_url: str
 ) -> IssuedInvitation:
-    """Invite ``email``: a notice to the account carrying the link ``accept_url`` + token.
-
-    The link is sent by the account's notification channels (webhook and email as
-    configured) and never stored; only its hash is."""
+    """Invite ``email``: the link (``accept_url`` + token) is emailed to that address when
+    email is configured, and handed back once to the inviter; only its hash is stored.
+    The account's notices record the invitation, never the link."""
     require_account(actor, account.id, owner=True)
     email = normalize_email(email)
     already = db.session.execute(
@@ -99,18 +102,29 @@ def invite(
         expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
     )
     db.session.add(invitation)
+    subject = f"{email} is invited to account {account.name} as {role.value}"
     notice = notifications.notify(
         account,
         "member_invited",
-        f"{email} is invited to account {account.name} as {role.value}",
+        subject,
         f"{actor.email} invited {email} to join account {account.account_number} as "
-        f"{role.value}. The link, valid for {INVITATION_DAYS} days and once:\n"
-        f"{accept_url}{token}",
+        f"{role.value}; the invitation is valid for {INVITATION_DAYS} days.",
         data={"email": email, "role": role.value},
     )
     db.session.commit()
     notifications.deliver([notice])
-    return IssuedInvitation(invitation=invitation, token=token)
+    link = f"{accept_url}{token}"
+    if notifications.email_configured():
+        try:
+            notifications.send_email(
+                email,
+                f"You are invited to {account.name} on chatdock",
+                f"{actor.email} invites you to account {account.name} as {role.value}.\n"
+                f"Open this link within {INVITATION_DAYS} days (it works once):\n{link}\n",
+            )
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("invitation_email_failed", error=type(error).__name__)
+    return IssuedInvitation(invitation=invitation, token=token, link=link)
 
 
 def pending_invitation(token: str) -> AccountInvitation:
@@ -125,10 +139,18 @@ def pending_invitation(token: str) -> AccountInvitation:
     return invitation
 
 
-def accept(token: str, password: str) -> AccountMember:
-    """Join the invitation's account, setting the user's password; the link is spent."""
+def accept(token: str, password: str | None, signed_in: AdminUser | None) -> AccountMember:
+    """Join the invitation's account; the link is spent.
+
+    A new user sets their password here. An existing user must be signed in as the
+    invited address, and their password is never touched: a link cannot take over an
+    account that already exists."""
     invitation = pending_invitation(token)
-    user, _ = set_user(invitation.email, password, platform_admin=False, commit=False)
+    user = find_user(invitation.email)
+    if user is None:
+        user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+    elif signed_in is None or signed_in.id != user.id:
+        raise Forbidden(f"{invitation.email} already has a user: sign in as it, then open the link")
     invitation.accepted_at = utcnow()
     member = AccountMember(account=invitation.account, user=user, role=invitation.role)
     db.session.add(member)

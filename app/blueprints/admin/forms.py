@@ -133,5 +133,6 @@ class TokenForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    password = PasswordField("Choose a password", validators=[DataRequired(), Length(max=200)])
+    # Checked by the members service: required for a new user, ignored for an existing one.
+    password = PasswordField("Choose a password", validators=[Optional(), Length(max=200)])
     submit = SubmitField("Join the account")

@@ -11,6 +11,7 @@ from app.blueprints.admin.forms import AcceptInvitationForm, ActionForm, TokenFo
 from app.errors import ChatdockError, NotFound
 from app.services import members
 from app.services import tokens as tokens_service
+from app.services.users import find_user
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -57,9 +58,13 @@ def accept_invitation(token: str):
         ), 404
     form = AcceptInvitationForm()
     if form.validate_on_submit():
-        member = attempt(lambda: members.accept(token, form.password.data))
+        signed_in = current_user if current_user.is_authenticated else None
+        member = attempt(lambda: members.accept(token, form.password.data, signed_in))
         if member is not None:
             login_user(member.user)
             flash(f"You joined {member.account.name}.", "success")
             return redirect(url_for("admin.home"))
-    return render_template("admin/invitation.html", form=form, invitation=invitation)
+    existing = find_user(invitation.email) is not None
+    return render_template(
+        "admin/invitation.html", form=form, invitation=invitation, existing=existing
+    )

@@ -28,6 +28,7 @@ from app.services import tokens
 bp = Blueprint("management", __name__, url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
 MAX_PER_PAGE = 200
+SECRET_FIELDS = frozenset({"key", "accept_url"})  # answered once, never stored
 ID_MAX = 2**31 - 1  # ids are 32-bit in every database: larger ones are simply not found
 DEFAULT_PER_PAGE = 50
 
@@ -166,8 +167,8 @@ def _fingerprint() -> str:
 
 def _without_secret(body: Any) -> Any:
     """A stored answer never keeps a secret: a replay of a key's creation has no key."""
-    if isinstance(body, dict) and "key" in body:
-        return {**body, "key": None}
+    if isinstance(body, dict):
+        return {k: None if k in SECRET_FIELDS else v for k, v in body.items()}
     return body
 
 

@@ -200,7 +200,7 @@ def members_list(account_id: int):
 @operation(
     "POST",
     "/accounts/<int:account_id>/members",
-    summary="Invite someone by email (owners); the link goes out by the account's notices",
+    summary="Invite someone by email (owners): a single-use link, emailed and answered once",
     response=s.InvitationOut,
     status=201,
     body=s.InvitationIn,
@@ -218,6 +218,7 @@ def members_invite(account_id: int):
             email=invitation.email,
             role=invitation.role.value,
             expires_at=invitation.expires_at,
+            accept_url=issued.link,
         ),
         201,
     )

@@ -56,12 +56,15 @@ class InvitationIn(Strict):
 
 
 class InvitationOut(BaseModel):
-    """The invitation; its link goes out by the account's notification channels only."""
+    """The invitation; the link is emailed to the invitee (when email is configured)."""
 
     id: int
     email: str
     role: Literal["owner", "member"]
     expires_at: datetime
+    accept_url: str | None = Field(
+        description="The single-use link, in this answer only (null in a replay): pass it on."
+    )
 
 
 class RoleIn(Strict):
