@@ -8,11 +8,15 @@ existence is not revealed. Owners also manage the account's members.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
 
 from app.errors import Forbidden, NotFound
 from app.extensions import db
-from app.models import Account, AccountMember, AdminUser, MemberRole
+from app.models import Account, AccountMember, AdminUser, InfraRun, MemberRole
+
+T = TypeVar("T")
 
 
 def role_in(user: AdminUser, account_id: int) -> MemberRole | None:
@@ -55,6 +59,25 @@ def require_platform_admin(user: AdminUser, what: str) -> None:
     """Refuse what only platform admins may do (approving plans, the catalog, accounts)."""
     if not user.is_platform_admin:
         raise Forbidden(f"only platform admins may {what}", code="admin_only")
+
+
+def account_id_of(obj: object) -> int | None:
+    """The account an object belongs to (a run names its account by number)."""
+    if isinstance(obj, Account):
+        return obj.id
+    if isinstance(obj, InfraRun):
+        return db.session.execute(
+            select(Account.id).where(Account.account_number == obj.account_number)
+        ).scalar_one_or_none()
+    return obj.account_id  # type: ignore[attr-defined]
+
+
+def filter_visible(user: AdminUser, objects: list[T]) -> list[T]:
+    """The objects of the accounts the user reaches, in their order."""
+    visible = visible_account_ids(user)
+    if visible is None:
+        return list(objects)
+    return [o for o in objects if account_id_of(o) in visible]
 
 
 def account_for(user: AdminUser, account_id: int, *, owner: bool = False) -> Account:

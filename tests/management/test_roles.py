@@ -52,13 +52,28 @@ def _console(app, email: str):
     return http
 
 
-def test_a_member_reaches_neither_the_rq_dashboard_nor_admin_pages(app, tenant_a: Tenant):
+def test_a_member_reaches_neither_the_rq_dashboard_nor_admin_only_pages(
+    app, tenant_a: Tenant, tenant_b: Tenant
+):
     http = _console(app, tenant_a.owner.email)
     assert http.get("/admin/rq/").status_code == 403
-    for page in ("/admin/accounts", "/admin/clients", "/admin/runs", "/admin/domains"):
-        assert http.get(page).status_code == 403, page
-    assert http.get("/admin/").headers["Location"].endswith("/admin/tokens")
-    assert "API tokens" in http.get("/admin/tokens").get_data(as_text=True)
+    assert http.get("/admin/accounts/new").status_code == 403
+    run_page = http.get(f"/admin/runs/{tenant_a.run.id}").get_data(as_text=True)
+    assert "awaiting review by the platform" in run_page
+    assert "Approve and apply" not in run_page
+    approve = http.post(
+        f"/admin/runs/{tenant_a.run.id}/approve", data={"csrf_token": csrf_token(run_page)}
+    )
+    assert approve.status_code == 403
+    db.session.refresh(tenant_a.run)
+    assert tenant_a.run.status == RunStatus.AWAITING_APPROVAL
+    for page in ("/admin/", "/admin/accounts", "/admin/clients", "/admin/runs", "/admin/domains"):
+        text = http.get(page).get_data(as_text=True)
+        assert tenant_b.account.name not in text and tenant_b.domain.domain not in text, page
+        assert tenant_b.account.account_number not in text, page
+    accounts = http.get("/admin/accounts").get_data(as_text=True)
+    assert tenant_a.account.name in accounts and "New account" not in accounts
+    assert tenant_a.domain.domain in http.get("/admin/domains").get_data(as_text=True)
 
 
 def test_nobody_raises_their_own_role(api, tenant_a: Tenant):

@@ -23,9 +23,9 @@ bp = Blueprint(
     static_url_path="/static",
 )
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static", "admin.accept_invitation"})
-# What an account member (not a platform admin) reaches in the console so far: their
-# tokens, for the management API, and signing out. Every other page is admins' only.
-MEMBER_ENDPOINTS = frozenset({"admin.tokens", "admin.token_revoke", "admin.logout"})
+# What only platform admins do in the console; every other page shows an account member
+# only their accounts' objects (``common.get_or_404``, ``common.visible``).
+ADMIN_ONLY_ENDPOINTS = frozenset({"admin.account_new"})
 
 
 @login_manager.user_loader
@@ -48,10 +48,8 @@ def _console_only_for_admins() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if current_user.is_authenticated:
-        if current_user.is_platform_admin or request.endpoint in MEMBER_ENDPOINTS:
+        if current_user.is_platform_admin or request.endpoint not in ADMIN_ONLY_ENDPOINTS:
             return None
-        if request.endpoint == "admin.home":
-            return redirect(url_for("admin.tokens"))
         abort(403)
     return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
 
