@@ -30,8 +30,9 @@ def create_admin(email: str, password: str) -> None:
 @click.password_option(help="Prompted for (hidden, twice) when not given.")
 @service_errors
 def create_member(email: str, account_number: str, role: str, password: str) -> None:
-    """Create a customer user (not an admin) as a member of one account."""
+    """Create a customer user (not an admin) as a member of one account (an existing
+    user gets the new password too; nothing changes when they already are a member)."""
     account = get_account(account_number)
-    user, _ = service.set_user(email, password, platform_admin=False)
+    user, _ = service.set_user(email, password, platform_admin=False, commit=False)
     add_member(account, user, parse_role(role))
     click.echo(f"{user.email} is {role} of account {account.account_number}")

@@ -273,3 +273,21 @@ def test_an_invitation_never_sets_an_existing_users_password(
     joined = admin.post(link, data={"csrf_token": csrf_token(page)})
     assert joined.status_code == 302, joined.get_data(as_text=True)
     assert db.session.execute(select(AccountInvitation.accepted_at)).scalar_one() is not None
+
+
+def test_flask_users_create_member_makes_a_customer_of_one_account(app, api, tenant_a: Tenant):
+    number = tenant_a.account.account_number
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-member", "new@alpha.test", "--account", number, "--role", "owner"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"new@alpha.test is owner of account {number}" in result.output
+    token = app.test_cli_runner().invoke(args=["tokens", "create", "new@alpha.test"]).stdout
+    accounts = api(token.strip())("GET", "/accounts").get_json()["items"]
+    assert [(a["id"], a["role"]) for a in accounts] == [(tenant_a.account.id, "owner")]
+    again = app.test_cli_runner().invoke(
+        args=["users", "create-member", "new@alpha.test", "--account", number],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert again.exit_code == 1 and "already a member" in again.output
