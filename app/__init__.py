@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.blueprints.api import bp as api_bp
     from app.blueprints.chat import bp as chat_bp
     from app.blueprints.health import bp as health_bp
+    from app.blueprints.management import init_management
     from app.cli import register_cli
     from app.error_handlers import register_error_handlers
     from app.request_hooks import register_request_hooks
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(chat_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(chat_bp)
+    init_management(app)
     init_admin(app, settings)
     register_cli(app)
     return app

@@ -27,6 +27,7 @@ from app.blueprints.chat.schemas import (
     Usage,
 )
 from app.models import CLIENT_NAME_RE
+from app.openapi_management import management_openapi
 from app.services import chat as chat_service
 
 OPENAPI_VERSION = "3.1.0"
@@ -552,7 +553,26 @@ def _paths(customer_api_domain: str) -> dict[str, Any]:
 
 
 def build_openapi(customer_api_domain: str = "api.localhost") -> dict[str, Any]:
-    """Build the document (uncached; see :func:`openapi_document`)."""
+    """Build the document (uncached; see :func:`openapi_document`): the chat API, and
+    the management API (``app.openapi_management``)."""
+    document = _chat_document(customer_api_domain)
+    management = management_openapi(REF_TEMPLATE)
+    components = document["components"]
+    for part in ("schemas", "responses", "securitySchemes"):
+        clash = {
+            n
+            for n in set(components[part]) & set(management[part])
+            if components[part][n] != management[part][n]
+        }
+        assert not clash, f"management {part} clash with the chat API's: {clash}"
+        components[part].update(management[part])
+    document["paths"].update(management["paths"])
+    document["tags"].append(management["tag"])
+    document["info"]["title"] = "chatdock API"
+    return document
+
+
+def _chat_document(customer_api_domain: str) -> dict[str, Any]:
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

@@ -15,6 +15,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.models import models
+    from app.cli.tokens import tokens
     from app.cli.users import users
     from app.cli.worker import worker
 
@@ -24,6 +25,7 @@ def register_cli(app: Flask) -> None:
         apikeys,
         domains,
         users,
+        tokens,
         demo,
         dev_dns,
         infra,

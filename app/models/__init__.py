@@ -7,6 +7,13 @@ from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, Resou
 from app.models.data_migration import DataMigration
 from app.models.domain import CustomDomain, DomainStatus
 from app.models.llm_model import LlmModel
+from app.models.membership import (
+    AccountInvitation,
+    AccountMember,
+    IdempotentRequest,
+    MemberRole,
+    PersonalAccessToken,
+)
 from app.models.notification import Notification
 from app.models.routing import RoutingVersion
 from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
@@ -18,6 +25,8 @@ __all__ = [
     "CLIENT_NAME_RE",
     "FINAL_STATUSES",
     "Account",
+    "AccountInvitation",
+    "AccountMember",
     "AdminUser",
     "ApiKey",
     "ChatMessage",
@@ -26,10 +35,13 @@ __all__ = [
     "DataMigration",
     "DeploymentStatus",
     "DomainStatus",
+    "IdempotentRequest",
     "InfraRun",
     "LlmClient",
     "LlmModel",
+    "MemberRole",
     "Notification",
+    "PersonalAccessToken",
     "ResourceStatus",
     "RoutingVersion",
     "RunKind",

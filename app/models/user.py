@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models.common import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from app.models.membership import AccountMember
+
 
 class AdminUser(UserMixin, db.Model):
-    """An operator; Flask-Login's mixin gives the session id (``get_id``)."""
+    """A user of the console and the management API: a platform admin (an operator), or
+    a customer who sees only the accounts of their memberships. Flask-Login's mixin
+    gives the session id (``get_id``)."""
 
     __tablename__ = "admin_users"
 
@@ -26,6 +32,11 @@ class AdminUser(UserMixin, db.Model):
     # Part of the id in the signed session and remember cookies: bumping it (sign-out,
     # new password) makes every cookie issued before worthless, wherever it was copied.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    is_platform_admin: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    memberships: Mapped[list[AccountMember]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def get_id(self) -> str:
         return f"{self.id}.{self.session_version}"

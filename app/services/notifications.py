@@ -141,14 +141,25 @@ class PlaintextLoginRefused(smtplib.SMTPException):
 
 
 def _send_email(notice: Notification, settings) -> None:
-    """Send one notice by SMTP: implicit TLS for ``smtps://``; for ``smtp://`` STARTTLS
+    send_email(
+        notice.account.contact_email, notice.subject, notice.body or notice.subject, settings
+    )
+
+
+def email_configured() -> bool:
+    return bool(current_settings().NOTIFY_SMTP_URL)
+
+
+def send_email(to: str, subject: str, body: str, settings=None) -> None:
+    """Send one email by SMTP: implicit TLS for ``smtps://``; for ``smtp://`` STARTTLS
     whenever the server offers it, and required before any login (no TLS, no password)."""
+    settings = settings or current_settings()
     url = urlsplit(settings.NOTIFY_SMTP_URL)
     message = EmailMessage()
     message["From"] = settings.NOTIFY_EMAIL_FROM
-    message["To"] = notice.account.contact_email
-    message["Subject"] = f"[chatdock] {notice.subject}"
-    message.set_content(notice.body or notice.subject)
+    message["To"] = to
+    message["Subject"] = f"[chatdock] {subject}"
+    message.set_content(body)
     host, timeout = url.hostname or "localhost", settings.NOTIFY_TIMEOUT_SECONDS
     context = ssl.create_default_context(cafile=settings.NOTIFY_SMTP_CA_FILE or None)
     if url.scheme == "smtps":

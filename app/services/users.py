@@ -1,4 +1,4 @@
-"""Admin users."""
+"""Users: platform admins, and customers who are members of accounts."""
 
 from __future__ import annotations
 
@@ -14,21 +14,45 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12
 
 
-def create_admin(email: str, password: str) -> tuple[AdminUser, bool]:
-    """Create an admin, or set a new password for an existing one. Returns (user, created)."""
-    email = email.strip().lower()
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
     if not EMAIL_RE.match(email) or len(email) > 254:
         raise InvalidInput(f"invalid email address {email!r}")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    return email
+
+
+def check_password_rules(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    user = db.session.execute(
-        select(AdminUser).where(AdminUser.email == email)
+
+
+def find_user(email: str) -> AdminUser | None:
+    return db.session.execute(
+        select(AdminUser).where(AdminUser.email == normalize_email(email))
     ).scalar_one_or_none()
+
+
+def create_admin(email: str, password: str) -> tuple[AdminUser, bool]:
+    """Create an admin, or set a new password for an existing one. Returns (user, created)."""
+    return set_user(email, password, platform_admin=True)
+
+
+def set_user(
+    email: str, password: str, *, platform_admin: bool, commit: bool = True
+) -> tuple[AdminUser, bool]:
+    """Create a user, or set the password of an existing one; ``platform_admin`` makes
+    them an operator (never taken away here). Returns (user, created)."""
+    email = normalize_email(email)
+    check_password_rules(password)
+    user = find_user(email)
     created = user is None
     if user is None:
-        user = AdminUser(email=email)
+        user = AdminUser(email=email, is_platform_admin=platform_admin)
         db.session.add(user)
+    elif platform_admin:
+        user.is_platform_admin = True
     user.set_password(password)
     user.is_active = True
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user, created

@@ -22,7 +22,10 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static"})
+PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static", "admin.accept_invitation"})
+# What only platform admins do in the console; every other page shows an account member
+# only their accounts' objects (``common.get_or_404``, ``common.visible``).
+ADMIN_ONLY_ENDPOINTS = frozenset({"admin.account_new"})
 
 
 @login_manager.user_loader
@@ -42,8 +45,12 @@ def _console_only_for_admins() -> None:
     """Client hosts never serve the console; every page but the login needs an admin."""
     if g.get("host_route") is not None:
         abort(404)
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    if current_user.is_authenticated:
+        if current_user.is_platform_admin or request.endpoint not in ADMIN_ONLY_ENDPOINTS:
+            return None
+        abort(403)
     return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
 
 
@@ -57,6 +64,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         keys,
         runs,
         sandbox,
+        tokens,
     )
     from app.blueprints.admin.rq import mount_rq_dashboard
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import get_or_404
+from app.blueprints.admin.common import get_or_404, visible
 from app.blueprints.admin.forms import AccountForm, ApiKeyForm, DomainForm
 from app.errors import ChatdockError
 from app.models import Account
@@ -17,7 +17,7 @@ from app.services.notifications import list_notifications
 
 @bp.get("/accounts")
 def accounts():
-    return render_template("admin/accounts.html", accounts=service.list_accounts())
+    return render_template("admin/accounts.html", accounts=visible(service.list_accounts()))
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])

@@ -7,7 +7,14 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, confirm_then_run, get_or_404, operator
+from app.blueprints.admin.common import (
+    attempt,
+    confirm_then_run,
+    get_or_404,
+    may_auto_approve,
+    operator,
+    visible,
+)
 from app.blueprints.admin.forms import (
     ActionForm,
     AttachForm,
@@ -35,7 +42,7 @@ def clients():
     query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
     if status in {s.value for s in DeploymentStatus}:
         query = query.where(LlmClient.deployment_status == DeploymentStatus(status))
-    rows = list(db.session.execute(query).scalars())
+    rows = visible(list(db.session.execute(query).scalars()))
     return render_template(
         "admin/clients.html",
         clients=rows,
@@ -113,7 +120,9 @@ def client_deploy(client_id: int):
     if form.validate_on_submit():
         run = attempt(
             lambda: infra.request_deploy(
-                found, auto_approve=bool(form.auto_approve.data), requested_by=operator()
+                found,
+                auto_approve=may_auto_approve(form.auto_approve.data),
+                requested_by=operator(),
             ),
             "Deploy requested: a live client keeps being served until the new plan is applied.",
         )

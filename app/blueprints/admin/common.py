@@ -11,16 +11,28 @@ from flask_login import current_user
 from app.errors import ChatdockError
 from app.extensions import db
 from app.models import Account, CustomDomain, InfraRun, LlmClient
+from app.services import access
 
 T = TypeVar("T")
 Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun)
 
 
 def get_or_404(model: type[Model], object_id: int) -> Model:
+    """The object, if it exists and the signed-in user reaches its account (else 404)."""
     found = db.session.get(model, object_id)
-    if found is None:
+    if found is None or not access.may_see(current_user, access.account_id_of(found)):
         abort(404)
     return found
+
+
+def visible(objects: list[T]) -> list[T]:
+    """Only the objects of the signed-in user's accounts."""
+    return access.filter_visible(current_user, objects)
+
+
+def may_auto_approve(requested: bool) -> bool:
+    """Skipping review is the platform admins' call (members go by AUTO_APPROVE)."""
+    return bool(requested) and current_user.is_platform_admin
 
 
 def attempt(action: Callable[[], T], success: str | None = None) -> T | None:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, confirm_then_run, get_or_404, operator
+from app.blueprints.admin.common import (
+    attempt,
+    confirm_then_run,
+    get_or_404,
+    may_auto_approve,
+    operator,
+    visible,
+)
 from app.blueprints.admin.forms import ActionForm, AttachForm, DomainForm
 from app.models import Account, CustomDomain, LlmClient
 from app.services import domain_checks
@@ -15,7 +22,7 @@ from app.services import domains as service
 
 @bp.get("/domains")
 def domains():
-    return render_template("admin/domains.html", domains=service.list_domains())
+    return render_template("admin/domains.html", domains=visible(service.list_domains()))
 
 
 @bp.post("/accounts/<int:account_id>/domains")
@@ -29,7 +36,7 @@ def domain_add(account_id: int):
         lambda: service.add_domain(
             account,
             form.domain.data,
-            auto_approve=bool(form.auto_approve.data),
+            auto_approve=may_auto_approve(form.auto_approve.data),
             requested_by=operator(),
         ),
         "Domain added: its zone is being planned.",

@@ -122,3 +122,17 @@ def attach_errors(form: FlaskForm, error: InvalidInput) -> None:
 
 def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
+
+
+class TokenForm(FlaskForm):
+    label = StringField("Label", validators=[Optional(), Length(max=200)])
+    expires_in_days = IntegerField(
+        "Expires in (days)", default=90, validators=[DataRequired(), NumberRange(1, 365)]
+    )
+    submit = SubmitField("Create token")
+
+
+class AcceptInvitationForm(FlaskForm):
+    # Checked by the members service: required for a new user, ignored for an existing one.
+    password = PasswordField("Choose a password", validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Join the account")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404
 from app.blueprints.admin.forms import ActionForm, ApiKeyForm
-from app.models import Account
+from app.extensions import db
+from app.models import Account, ApiKey
+from app.services import access
 from app.services import api_keys as service
 
 
@@ -37,6 +41,9 @@ def key_create(account_id: int):
 def key_revoke(key_id: str):
     form = ActionForm()
     key = None
+    owned = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+    if owned is None or not access.may_see(current_user, owned.account_id):
+        abort(404)
     if form.validate_on_submit():
         key = attempt(lambda: service.revoke_api_key(key_id), f"Key {key_id} revoked.")
     if key is None:

@@ -62,6 +62,8 @@ def _guard_rq_dashboard():
         abort(404)
     if not current_user.is_authenticated:
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if not current_user.is_platform_admin:
+        abort(403)
     if request.endpoint not in READ_ONLY_ENDPOINTS and not _same_origin():
         abort(403, "the RQ dashboard's buttons work from the console only")
     return None
@@ -97,4 +99,6 @@ def _empty_queue_is_compact(view: Callable) -> Callable:
 def _no_redis():
     if not current_user.is_authenticated:
         return redirect(url_for("admin.login", next=RQ_PREFIX + "/"))
+    if not current_user.is_platform_admin:
+        abort(403)
     return render_template("admin/rq_missing.html")

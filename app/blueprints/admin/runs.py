@@ -5,15 +5,16 @@ is live), approve and discard (a stale plan is refused with the reason)."""
 from __future__ import annotations
 
 from flask import jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404, operator
+from app.blueprints.admin.common import attempt, get_or_404, operator, visible
 from app.blueprints.admin.forms import ActionForm
 from app.extensions import db
 from app.infra.plan_summary import PlanSummary, ResourceChange
 from app.models import ACTIVE_STATUSES, InfraRun, RunStatus
-from app.services import infra
+from app.services import access, infra
 
 REVIEW_GROUPS = ("create", "update", "replace", "delete")
 
@@ -44,7 +45,7 @@ def runs():
         query = query.where(InfraRun.status == RunStatus(status))
     return render_template(
         "admin/runs.html",
-        runs=list(db.session.execute(query).scalars()),
+        runs=visible(list(db.session.execute(query).scalars())),
         status=status,
         statuses=[s.value for s in RunStatus],
     )
@@ -74,6 +75,7 @@ def run_state(run_id: int):
 @bp.post("/runs/<int:run_id>/approve")
 def run_approve(run_id: int):
     get_or_404(InfraRun, run_id)
+    access.require_platform_admin(current_user, "approve plans")
     if ActionForm().validate_on_submit():
         attempt(
             lambda: infra.approve_run(run_id, approved_by=operator()),

@@ -1,0 +1,565 @@
+"""The management API's routes: thin, each one access check and one service call."""
+
+from __future__ import annotations
+
+from flask import Response, url_for
+from sqlalchemy import select
+
+from app.blueprints.management import answer, caller, operation, page_of, parse_body, who
+from app.blueprints.management import schemas as s
+from app.errors import InvalidInput, NotFound
+from app.extensions import db
+from app.models import (
+    Account,
+    AccountMember,
+    ApiKey,
+    CustomDomain,
+    InfraRun,
+    LlmClient,
+    MemberRole,
+)
+from app.services import access, api_keys, domain_checks, domains, infra, members, notifications
+from app.services import clients as client_service
+from app.services.accounts import create_account, list_accounts
+from app.services.client_state import client_state, client_states
+from app.services.llm_models import list_models, replacement_shown
+
+# --- renderers ------------------------------------------------------------------------
+
+
+def _account_out(account: Account) -> s.AccountOut:
+    user = caller()
+    role = "admin" if user.is_platform_admin else access.role_in(user, account.id).value
+    return s.AccountOut(
+        id=account.id,
+        account_number=account.account_number,
+        name=account.name,
+        contact_email=account.contact_email,
+        role=role,
+        created_at=account.created_at,
+    )
+
+
+def _member_out(member: AccountMember) -> s.MemberOut:
+    return s.MemberOut(
+        id=member.id,
+        user_id=member.user_id,
+        email=member.user.email,
+        role=member.role.value,
+        created_at=member.created_at,
+    )
+
+
+def _client_out(client: LlmClient, state=None) -> s.ClientOut:
+    state = state or client_state(client)
+    change = state.change
+    return s.ClientOut(
+        id=client.id,
+        account_id=client.account_id,
+        name=client.name,
+        provider=client.provider,
+        model=client.model,
+        system_prompt=client.system_prompt,
+        temperature=client.temperature,
+        max_tokens=client.max_tokens,
+        require_api_key=client.require_api_key,
+        allowed_origins=list(client.allowed_origins or []),
+        status=state.status.value,
+        serving=state.serving,
+        serving_hosts=list(state.hosts),
+        serving_since=state.since,
+        serving_text=state.serving_text(),
+        pending_change=None
+        if change is None
+        else s.PendingChangeOut(
+            run_id=change.run_id,
+            kind=change.kind.value,
+            status=change.status.value,
+            error=change.error,
+            text=change.text(),
+        ),
+        custom_domain_id=client.custom_domain_id,
+        created_at=client.created_at,
+    )
+
+
+def _key_out(api_key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra) -> s.ApiKeyOut:
+    return model(
+        id=api_key.id,
+        key_id=api_key.key_id,
+        label=api_key.label,
+        status=api_keys.key_status(api_key),
+        client_ids=sorted(c.id for c in api_key.clients),
+        created_at=api_key.created_at,
+        expires_at=api_key.expires_at,
+        last_used_at=api_key.last_used_at,
+        **extra,
+    )
+
+
+def _domain_out(domain: CustomDomain) -> s.DomainOut:
+    return s.DomainOut(
+        id=domain.id,
+        account_id=domain.account_id,
+        domain=domain.domain,
+        status=domain.status.value,
+        name_servers=list(domain.name_servers or []),
+        verified_at=domain.verified_at,
+        last_checked_at=domain.last_checked_at,
+        last_check_result=domain.last_check_result,
+        next_check_at=domain.next_check_at,
+        client_ids=sorted(c.id for c in domain.clients),
+    )
+
+
+def _run_out(run: InfraRun) -> s.RunOut:
+    return s.RunOut(
+        id=run.id,
+        kind=run.kind.value,
+        status=run.status.value,
+        account_number=run.account_number,
+        target_name=run.target_name,
+        client_id=run.client_id,
+        domain_id=run.domain_id,
+        plan_summary=run.plan_summary,
+        error=run.error,
+        note=run.note,
+        requested_by=run.requested_by,
+        approved_by=run.approved_by,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+# --- finding objects the caller may reach (404 otherwise) -----------------------------
+
+
+def _owned(model, object_id: int, what: str):
+    found = db.session.get(model, object_id)
+    if found is None:
+        raise NotFound(f"no {what} {object_id}")
+    access.require_account(caller(), found.account_id)
+    return found
+
+
+def _run(run_id: int) -> InfraRun:
+    run = db.session.get(InfraRun, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    account_id = db.session.execute(
+        select(Account.id).where(Account.account_number == run.account_number)
+    ).scalar_one_or_none()
+    access.require_account(caller(), account_id)
+    return run
+
+
+# --- accounts and members -------------------------------------------------------------
+
+
+@operation(
+    "GET", "/accounts", summary="The accounts the caller reaches", response=s.AccountOut, paged=True
+)
+def accounts_list():
+    visible = access.visible_account_ids(caller())
+    rows = [a for a in list_accounts() if visible is None or a.id in visible]
+    return page_of(rows, _account_out)
+
+
+@operation(
+    "POST",
+    "/accounts",
+    summary="Create an account (platform admins)",
+    response=s.AccountOut,
+    status=201,
+    body=s.AccountIn,
+    creates=True,
+    admin_only=True,
+)
+def accounts_create():
+    access.require_platform_admin(caller(), "create accounts")
+    spec = parse_body(s.AccountIn)
+    return answer(_account_out(create_account(spec.name, spec.contact_email)), 201)
+
+
+@operation("GET", "/accounts/<int:account_id>", summary="One account", response=s.AccountOut)
+def account_show(account_id: int):
+    return answer(_account_out(access.account_for(caller(), account_id)))
+
+
+@operation(
+    "GET",
+    "/accounts/<int:account_id>/members",
+    summary="The account's members",
+    response=s.MemberOut,
+    paged=True,
+)
+def members_list(account_id: int):
+    return page_of(members.list_members(access.account_for(caller(), account_id)), _member_out)
+
+
+@operation(
+    "POST",
+    "/accounts/<int:account_id>/members",
+    summary="Invite someone by email (owners): a single-use link, emailed and answered once",
+    response=s.InvitationOut,
+    status=201,
+    body=s.InvitationIn,
+    creates=True,
+)
+def members_invite(account_id: int):
+    account = access.account_for(caller(), account_id, owner=True)
+    spec = parse_body(s.InvitationIn)
+    link = url_for("admin.accept_invitation", token="-", _external=True)[:-1]
+    issued = members.invite(caller(), account, spec.email, MemberRole(spec.role), link)
+    invitation = issued.invitation
+    return answer(
+        s.InvitationOut(
+            id=invitation.id,
+            email=invitation.email,
+            role=invitation.role.value,
+            expires_at=invitation.expires_at,
+            accept_url=issued.link,
+        ),
+        201,
+    )
+
+
+@operation(
+    "PATCH",
+    "/accounts/<int:account_id>/members/<int:member_id>",
+    summary="Change a member's role (owners; never one's own)",
+    response=s.MemberOut,
+    body=s.RoleIn,
+)
+def member_update(account_id: int, member_id: int):
+    account = access.account_for(caller(), account_id, owner=True)
+    member = members.get_member(account, member_id)
+    spec = parse_body(s.RoleIn)
+    return answer(_member_out(members.change_role(caller(), member, MemberRole(spec.role))))
+
+
+@operation(
+    "DELETE",
+    "/accounts/<int:account_id>/members/<int:member_id>",
+    summary="Remove a member (owners)",
+    response=None,
+    status=204,
+)
+def member_remove(account_id: int, member_id: int):
+    account = access.account_for(caller(), account_id, owner=True)
+    members.remove_member(caller(), members.get_member(account, member_id))
+    return Response(status=204)
+
+
+# --- clients --------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/accounts/<int:account_id>/clients",
+    summary="The account's clients",
+    response=s.ClientOut,
+    paged=True,
+)
+def clients_list(account_id: int):
+    rows = client_service.list_clients(access.account_for(caller(), account_id))
+    states = client_states(rows)
+    return page_of(rows, lambda c: _client_out(c, states[c.id]))
+
+
+@operation(
+    "POST",
+    "/accounts/<int:account_id>/clients",
+    summary="Create a client (a draft)",
+    response=s.ClientOut,
+    status=201,
+    body=s.ClientIn,
+    creates=True,
+)
+def clients_create(account_id: int):
+    account = access.account_for(caller(), account_id)
+    spec = client_service.parse_spec(**parse_body(s.ClientIn).model_dump())
+    return answer(_client_out(client_service.create_client(account, spec)), 201)
+
+
+@operation("GET", "/clients/<int:client_id>", summary="One client", response=s.ClientOut)
+def client_show(client_id: int):
+    return answer(_client_out(_owned(LlmClient, client_id, "client")))
+
+
+@operation(
+    "PATCH",
+    "/clients/<int:client_id>",
+    summary="Change a client's settings",
+    response=s.ClientOut,
+    body=s.ClientPatch,
+)
+def client_update(client_id: int):
+    client = _owned(LlmClient, client_id, "client")
+    patch = parse_body(s.ClientPatch).model_dump(exclude_none=True)
+    current = {
+        "name": client.name,
+        "provider": client.provider,
+        "model": client.model,
+        "system_prompt": client.system_prompt,
+        "temperature": client.temperature,
+        "max_tokens": client.max_tokens,
+        "require_api_key": client.require_api_key,
+        "allowed_origins": list(client.allowed_origins or []),
+    }
+    if "provider" in patch and "model" not in patch:
+        current["model"] = ""  # another provider: its default model
+    spec = client_service.parse_spec(**{**current, **patch})
+    return answer(_client_out(client_service.update_client(client, spec)))
+
+
+@operation(
+    "DELETE",
+    "/clients/<int:client_id>",
+    summary="Delete the client and destroy its infrastructure",
+    response=s.RunOut,
+    status=202,
+)
+def client_delete(client_id: int):
+    client = _owned(LlmClient, client_id, "client")
+    return answer(_run_out(infra.request_delete(client, requested_by=who())), 202)
+
+
+@operation(
+    "POST",
+    "/clients/<int:client_id>/deploy",
+    summary="Plan the client's infrastructure; applied once an admin approves (or by policy)",
+    response=s.RunOut,
+    status=202,
+)
+def client_deploy(client_id: int):
+    client = _owned(LlmClient, client_id, "client")
+    return answer(_run_out(infra.request_deploy(client, requested_by=who())), 202)
+
+
+@operation(
+    "POST",
+    "/clients/<int:client_id>/undeploy",
+    summary="Stop serving the client",
+    response=s.RunOut,
+    status=202,
+)
+def client_undeploy(client_id: int):
+    client = _owned(LlmClient, client_id, "client")
+    return answer(_run_out(infra.request_undeploy(client, requested_by=who())), 202)
+
+
+@operation(
+    "PUT",
+    "/clients/<int:client_id>/domain",
+    summary="Serve the client at a custom domain of its account too (null: detach)",
+    response=s.ClientOut,
+    body=s.AttachIn,
+)
+def client_domain(client_id: int):
+    client = _owned(LlmClient, client_id, "client")
+    spec = parse_body(s.AttachIn)
+    if spec.domain_id is None:
+        domains.detach_client(client)
+    else:
+        domain = _owned(CustomDomain, spec.domain_id, "domain")
+        domains.attach_client(domain, client)
+    return answer(_client_out(client))
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/accounts/<int:account_id>/api-keys",
+    summary="The account's API keys (never secrets)",
+    response=s.ApiKeyOut,
+    paged=True,
+)
+def keys_list(account_id: int):
+    return page_of(api_keys.list_api_keys(access.account_for(caller(), account_id)), _key_out)
+
+
+@operation(
+    "POST",
+    "/accounts/<int:account_id>/api-keys",
+    summary="Create an API key, shown once",
+    response=s.ApiKeyCreated,
+    status=201,
+    body=s.ApiKeyIn,
+    creates=True,
+)
+def keys_create(account_id: int):
+    account = access.account_for(caller(), account_id)
+    spec = parse_body(s.ApiKeyIn)
+    scope = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
+    if any(c is None or c.account_id != account.id for c in scope):
+        raise InvalidInput("client_ids: every client must belong to this account")
+    issued = api_keys.create_api_key(account, scope, spec.expires_in_days, spec.label)
+    return answer(_key_out(issued.api_key, s.ApiKeyCreated, key=issued.plaintext), 201)
+
+
+@operation(
+    "DELETE", "/api-keys/<int:key_id>", summary="Revoke an API key at once", response=s.ApiKeyOut
+)
+def key_revoke(key_id: int):
+    key = _owned(ApiKey, key_id, "API key")
+    return answer(_key_out(api_keys.revoke_api_key(key.key_id)))
+
+
+# --- domains --------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/accounts/<int:account_id>/domains",
+    summary="The account's custom domains",
+    response=s.DomainOut,
+    paged=True,
+)
+def domains_list(account_id: int):
+    return page_of(domains.list_domains(access.account_for(caller(), account_id)), _domain_out)
+
+
+@operation(
+    "POST",
+    "/accounts/<int:account_id>/domains",
+    summary="Claim a custom domain and plan its hosted zone",
+    response=s.DomainOut,
+    status=202,
+    body=s.DomainIn,
+    creates=True,
+)
+def domains_add(account_id: int):
+    account = access.account_for(caller(), account_id)
+    spec = parse_body(s.DomainIn)
+    domain, _ = domains.add_domain(account, spec.domain, requested_by=who())
+    return answer(_domain_out(domain), 202)
+
+
+@operation(
+    "GET",
+    "/domains/<int:domain_id>",
+    summary="One domain, with its NS records",
+    response=s.DomainOut,
+)
+def domain_show(domain_id: int):
+    return answer(_domain_out(_owned(CustomDomain, domain_id, "domain")))
+
+
+@operation(
+    "POST",
+    "/domains/<int:domain_id>/verify",
+    summary="Check the delegation now (in a worker)",
+    response=s.DomainOut,
+    status=202,
+)
+def domain_verify(domain_id: int):
+    domain = _owned(CustomDomain, domain_id, "domain")
+    domain_checks.request_check(domain)
+    return answer(_domain_out(domain), 202)
+
+
+@operation(
+    "DELETE",
+    "/domains/<int:domain_id>",
+    summary="Destroy the zone and forget the domain",
+    response=s.RunOut,
+    status=202,
+)
+def domain_delete(domain_id: int):
+    domain = _owned(CustomDomain, domain_id, "domain")
+    return answer(_run_out(domains.delete_domain(domain, requested_by=who())), 202)
+
+
+# --- runs -----------------------------------------------------------------------------
+
+
+@operation(
+    "GET",
+    "/runs",
+    summary="Runs of the caller's accounts, newest first",
+    response=s.RunOut,
+    paged=True,
+)
+def runs_list():
+    visible = access.visible_account_ids(caller())
+    numbers = None
+    if visible is not None:
+        numbers = set(
+            db.session.execute(
+                select(Account.account_number).where(Account.id.in_(visible))
+            ).scalars()
+        )
+    rows = [r for r in infra.list_runs() if numbers is None or r.account_number in numbers]
+    return page_of(rows, _run_out)
+
+
+@operation("GET", "/runs/<int:run_id>", summary="One run, with its plan summary", response=s.RunOut)
+def run_show(run_id: int):
+    return answer(_run_out(_run(run_id)))
+
+
+@operation("GET", "/runs/<int:run_id>/logs", summary="A run's full log", response=s.RunLog)
+def run_logs(run_id: int):
+    run = _run(run_id)
+    return answer(s.RunLog(id=run.id, status=run.status.value, log=run.log))
+
+
+@operation(
+    "POST",
+    "/runs/<int:run_id>/approve",
+    summary="Apply exactly the reviewed plan (platform admins)",
+    response=s.RunOut,
+    status=202,
+    admin_only=True,
+)
+def run_approve(run_id: int):
+    run = _run(run_id)
+    access.require_platform_admin(caller(), "approve plans")
+    return answer(_run_out(infra.approve_run(run.id, approved_by=who())), 202)
+
+
+@operation(
+    "POST",
+    "/runs/<int:run_id>/discard",
+    summary="Drop a plan awaiting review",
+    response=s.RunOut,
+)
+def run_discard(run_id: int):
+    run = _run(run_id)
+    return answer(_run_out(infra.discard_run(run.id)))
+
+
+# --- models and notifications ---------------------------------------------------------
+
+
+@operation("GET", "/models", summary="The model catalog", response=s.ModelOut, paged=True)
+def models_list():
+    def render(row) -> s.ModelOut:
+        model = row.model
+        return s.ModelOut(
+            id=model.id,
+            provider=model.provider,
+            name=model.name,
+            token_limit=model.token_limit,
+            deprecated=model.deprecated,
+            is_default=model.is_default,
+            replacement=replacement_shown(model),
+            clients=row.clients,
+        )
+
+    return page_of(list_models(), render)
+
+
+@operation(
+    "GET",
+    "/accounts/<int:account_id>/notifications",
+    summary="The account's notices, newest first",
+    response=s.NotificationOut,
+    paged=True,
+)
+def notifications_list(account_id: int):
+    rows = notifications.list_notifications(access.account_for(caller(), account_id))
+    return page_of(rows, lambda n: s.NotificationOut.model_validate(n, from_attributes=True))

@@ -1,0 +1,164 @@
+"""The management API's part of the OpenAPI document, generated from the operations the
+routes declare (``app.blueprints.management.operation``) and their pydantic models:
+nothing here is written as JSON Schema by hand but the path and query parameters."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from app.blueprints.chat.schemas import ErrorBody
+from app.blueprints.management import (
+    DEFAULT_PER_PAGE,
+    ID_MAX,
+    MAX_PER_PAGE,
+    OPERATIONS,
+    Operation,
+)
+from app.blueprints.management import routes as _routes  # noqa: F401  (declares OPERATIONS)
+from app.blueprints.management.schemas import Page
+
+PREFIX = "/api/v1"
+SECURITY_SCHEME = "PersonalAccessToken"
+ERRORS: dict[str, tuple[str, str]] = {
+    "400": ("ManagementBadRequest", "Invalid input: `invalid_request` names each bad field."),
+    "401": (
+        "ManagementUnauthorized",
+        "No valid personal access token: `token_missing`, `token_invalid`, `token_revoked` "
+        "or `token_expired`.",
+    ),
+    "403": (
+        "ManagementForbidden",
+        "Not allowed to the caller's role: `admin_only` (platform admins: approving plans, "
+        "accounts), `forbidden` (owners: members).",
+    ),
+    "404": (
+        "ManagementNotFound",
+        "No such object, or one of an account the caller is not a member of.",
+    ),
+    "409": ("ManagementConflict", "The object's state refuses the change (the message says why)."),
+    "503": ("ManagementUnavailable", "The job queue is unreachable: nothing was changed."),
+}
+_PARAM = re.compile(r"<(?:(int):)?([a-z_]+)>")
+
+
+def _response_schema(op: Operation, refs: dict) -> tuple[type[BaseModel], Any] | None:
+    if op.response is None:
+        return None
+    model = Page[op.response] if op.paged else op.response
+    return model, refs[(model, "serialization")]
+
+
+def _models() -> list[tuple[type[BaseModel], str]]:
+    pairs: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization")]
+    for op in OPERATIONS:
+        if op.body is not None:
+            pairs.append((op.body, "validation"))
+        if op.response is not None:
+            pairs.append((Page[op.response] if op.paged else op.response, "serialization"))
+    return list(dict.fromkeys(pairs))
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+            if kind == "int"
+            else {"type": "string"},
+        }
+        for kind, name in _PARAM.findall(op.rule)
+    ]
+    if op.paged:
+        params += [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "per_page",
+                "in": "query",
+                "required": False,
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PER_PAGE,
+                    "default": DEFAULT_PER_PAGE,
+                },
+            },
+        ]
+    if op.idempotent_create:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "A retry with the same key and body gets the first answer "
+                "(header `Idempotent-Replayed: true`) and creates nothing; the same key with "
+                "another body is 409 `idempotency_conflict`.",
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
+    return params
+
+
+def management_openapi(ref_template: str) -> dict[str, Any]:
+    """``{"paths", "schemas", "responses", "securitySchemes", "tag"}`` to merge."""
+    refs, top = models_json_schema(_models(), ref_template=ref_template)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        path = PREFIX + _PARAM.sub(lambda m: "{" + m.group(2) + "}", op.rule)
+        responses: dict[str, Any] = {
+            status: {"$ref": f"#/components/responses/{name}"}
+            for status, (name, _) in ERRORS.items()
+        }
+        found = _response_schema(op, refs)
+        responses[str(op.status)] = (
+            {"description": op.summary, "content": {"application/json": {"schema": found[1]}}}
+            if found
+            else {"description": op.summary}
+        )
+        operation: dict[str, Any] = {
+            "operationId": op.endpoint,
+            "summary": op.summary,
+            "tags": ["management"],
+            "security": [{SECURITY_SCHEME: []}],
+            "parameters": _parameters(op),
+            "responses": responses,
+        }
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+            }
+        paths.setdefault(path, {})[op.method] = operation
+    error_ref = refs[(ErrorBody, "serialization")]
+    return {
+        "paths": paths,
+        "schemas": top["$defs"],
+        "responses": {
+            name: {"description": text, "content": {"application/json": {"schema": error_ref}}}
+            for name, text in ERRORS.values()
+        },
+        "securitySchemes": {
+            SECURITY_SCHEME: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal access token (`cdp_<token_id>_<secret>`), from "
+                "`flask tokens create EMAIL` or the console's API tokens page; it acts as its "
+                "user, with the user's role.",
+            }
+        },
+        "tag": {
+            "name": "management",
+            "description": "Manage accounts, members, clients, API keys, domains and runs "
+            "(`/api/v1/`): a member reaches only their accounts.",
+        },
+    }

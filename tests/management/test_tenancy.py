@@ -1,0 +1,154 @@
+"""No way into another account: every management route and every console route that
+takes an object id, generated from the app's route table, answers a member (and an
+owner) of account A with 404 or 403 for account B's objects, reading or writing, and
+changes nothing. A new route with an argument this map does not know fails here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.blueprints.management import OPERATIONS
+from app.blueprints.management import schemas as s
+from app.extensions import db
+from tests.admin.conftest import csrf_token
+from tests.management.conftest import PASSWORD, Tenant
+
+# A valid body for each request model: a missing check would act on it.
+BODIES: dict[type, dict[str, Any]] = {
+    s.AccountIn: {"name": "Intruder"},
+    s.InvitationIn: {"email": "intruder@evil.test", "role": "owner"},
+    s.RoleIn: {"role": "owner"},
+    s.ClientIn: {"name": "intruder"},
+    s.ClientPatch: {"system_prompt": "hacked"},
+    s.AttachIn: {"domain_id": None},
+    s.ApiKeyIn: {"label": "intruder"},
+    s.DomainIn: {"domain": "intruder.example"},
+}
+SKIP_METHODS = {"HEAD", "OPTIONS"}
+RULE_ARG = r"<(?:[^:>]+:)?([a-z_]+)>"
+
+
+def _ids(b: Tenant) -> dict[str, Any]:
+    """Account B's object for each URL argument."""
+    return {
+        "account_id": b.account.id,
+        "client_id": b.client.id,
+        "member_id": b.member_member.id,
+        "key_id": b.key.id,
+        "domain_id": b.domain.id,
+        "run_id": b.run.id,
+        "token_id": "000000000000",  # replaced by B's token id below
+        "token": "no-such-invitation",
+    }
+
+
+def _snapshot() -> dict[str, list]:
+    """Every row of every table (but when a token was last used)."""
+    rows = {}
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if c.name != "last_used_at"]
+        rows[table.name] = sorted(
+            (tuple(map(repr, r)) for r in db.session.execute(select(*columns)).all()),
+        )
+    db.session.rollback()
+    return rows
+
+
+def _url(app: Flask, rule, values: dict[str, Any]) -> str:
+    unknown = set(rule.arguments) - set(values)
+    assert not unknown, f"{rule.rule}: no object of account B for {unknown}: add it to _ids"
+    return re.sub(RULE_ARG, lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def _object_rules(app: Flask, prefix: str):
+    return [
+        (rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(prefix) and rule.arguments - {"filename"}
+        for method in sorted(rule.methods - SKIP_METHODS)
+    ]
+
+
+def test_every_management_route_is_covered(app: Flask):
+    """The route table and the documented operations are the same set."""
+    documented = {(o.method.upper(), re.sub(RULE_ARG, r"<\1>", o.rule)) for o in OPERATIONS}
+    routed = {
+        (method, re.sub(RULE_ARG, r"<\1>", rule.rule.removeprefix("/api/v1")))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("management.")
+        for method in rule.methods - SKIP_METHODS
+    }
+    assert routed == documented
+    assert len(_object_rules(app, "management.")) >= 20
+
+
+@pytest.mark.parametrize("who", ["member", "owner"])
+def test_management_api_never_reaches_another_account(
+    app: Flask, api, tenant_a: Tenant, tenant_b: Tenant, who: str
+):
+    caller = api(getattr(tenant_a, f"{who}_token"))
+    ids = _ids(tenant_b)
+    bodies = {(o.method.upper(), re.sub(RULE_ARG, r"<\1>", o.rule)): o.body for o in OPERATIONS}
+    before = _snapshot()
+    checked = []
+    for rule, method in _object_rules(app, "management."):
+        url = _url(app, rule, ids)
+        body_model = bodies[(method, re.sub(RULE_ARG, r"<\1>", rule.rule.removeprefix("/api/v1")))]
+        body = BODIES[body_model] if body_model is not None else None
+        response = caller(method, url.removeprefix("/api/v1"), json=body)
+        assert response.status_code in (403, 404), (method, url, response.get_json())
+        assert response.get_json()["error"]["code"] in ("not_found", "forbidden", "admin_only")
+        checked.append((method, url))
+    assert _snapshot() == before
+    assert len(checked) >= 20
+
+
+def test_lists_show_only_the_callers_accounts(api, tenant_a: Tenant, tenant_b: Tenant):
+    caller = api(tenant_a.member_token)
+    accounts = caller("GET", "/accounts").get_json()
+    assert [a["id"] for a in accounts["items"]] == [tenant_a.account.id]
+    assert accounts["items"][0]["role"] == "member"
+    runs = caller("GET", "/runs").get_json()["items"]
+    assert [r["id"] for r in runs] == [tenant_a.run.id]
+
+
+def _sign_in(http, email: str) -> None:
+    page = http.get("/admin/login").get_data(as_text=True)
+    response = http.post(
+        "/admin/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("who", ["member", "owner"])
+def test_console_never_reaches_another_account(
+    app: Flask, tenant_a: Tenant, tenant_b: Tenant, who: str
+):
+    from app.models import PersonalAccessToken
+
+    http = app.test_client()
+    _sign_in(http, getattr(tenant_a, who).email)
+    token = csrf_token(http.get("/admin/tokens").get_data(as_text=True))
+    ids = _ids(tenant_b)
+    ids["token_id"] = db.session.execute(
+        select(PersonalAccessToken.token_id).where(
+            PersonalAccessToken.user_id == getattr(tenant_b, who).id
+        )
+    ).scalar_one()
+    before = _snapshot()
+    rules = [
+        (r, m) for r, m in _object_rules(app, "admin.") if r.endpoint != "admin.accept_invitation"
+    ]
+    for rule, method in rules:
+        url = _url(app, rule, ids)
+        data = {"csrf_token": token} if method == "POST" else None
+        response = http.open(url, method=method, data=data)
+        assert response.status_code in (403, 404), (method, url, response.status_code)
+    assert _snapshot() == before
+    assert len(rules) >= 15
