@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="Chat requests allowed per client and caller address, e.g. '60/minute' "
         "(limits syntax; '' turns it off). Counted in Redis when REDIS_URL is set.",
     )
+    CHAT_LIMITS_ENABLED: bool = Field(
+        True,
+        description="Enforce the accounts' monthly token budgets and the per-minute limits of "
+        "clients and API keys (in Redis; they fail open when Redis is unreachable).",
+    )
     API_KEY_LAST_USED_RESOLUTION_SECONDS: int = Field(
         60, description="last_used_at of an API key is written at most this often."
     )

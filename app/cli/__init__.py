@@ -15,6 +15,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.models import models
+    from app.cli.usage import limits_cli, usage
     from app.cli.users import users
     from app.cli.worker import worker
 
@@ -30,5 +31,7 @@ def register_cli(app: Flask) -> None:
         models,
         data_migrations_cli,
         worker,
+        usage,
+        limits_cli,
     ):
         app.cli.add_command(group)

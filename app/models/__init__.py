@@ -10,6 +10,7 @@ from app.models.llm_model import LlmModel
 from app.models.notification import Notification
 from app.models.routing import RoutingVersion
 from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
+from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RoutingVersion",
     "RunKind",
     "RunStatus",
+    "UsageDaily",
     "api_key_clients",
     "generate_account_number",
 ]

@@ -35,6 +35,8 @@ class Account(db.Model):
     account_number: Mapped[str] = mapped_column(String(14), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    # Tokens (prompt + completion) per calendar month (UTC); None: no budget.
+    monthly_token_budget: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     clients: Mapped[list[LlmClient]] = relationship(

@@ -76,10 +76,16 @@ def list_api_keys(account: Account) -> list[ApiKey]:
     )
 
 
-def revoke_api_key(key_id: str) -> ApiKey:
+def parse_key_id(key_id: str) -> str:
+    """The 12-hex key id of a key id or a whole key (its first part), or a clear error."""
     key_id = key_id.strip().removeprefix(KEY_PREFIX).split("_")[0]
     if not KEY_ID_RE.match(key_id):
         raise InvalidInput(f"invalid key id {key_id!r}: expected 12 hex characters")
+    return key_id
+
+
+def revoke_api_key(key_id: str) -> ApiKey:
+    key_id = parse_key_id(key_id)
     api_key = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
     if api_key is None:
         raise NotFound(f"no API key {key_id}")
