@@ -8,6 +8,7 @@ from flask import Flask
 def register_cli(app: Flask) -> None:
     from app.cli.accounts import accounts
     from app.cli.apikeys import apikeys
+    from app.cli.audit import audit
     from app.cli.clients import clients
     from app.cli.data_migrations import data_migrations_cli
     from app.cli.demo import demo
@@ -33,5 +34,6 @@ def register_cli(app: Flask) -> None:
         worker,
         usage,
         limits_cli,
+        audit,
     ):
         app.cli.add_command(group)

@@ -26,7 +26,8 @@ COLUMNS = (
 )
 
 
-def _since(value: str | None) -> date | None:
+def parse_day(value: str | None) -> date | None:
+    """A --since option: YYYY-MM-DD, or a clear error (exit 2)."""
     if value is None:
         return None
     try:
@@ -59,7 +60,7 @@ def usage(
     rows = service.report(
         account_id=account.id if account else None,
         client_id=client.id if client else None,
-        since=_since(since),
+        since=parse_day(since),
         by=by,
     )
     if as_csv:

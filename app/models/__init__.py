@@ -2,6 +2,7 @@
 
 from app.models.account import ACCOUNT_NUMBER_RE, Account, generate_account_number
 from app.models.api_key import ApiKey, api_key_clients
+from app.models.audit import AuditEvent
 from app.models.chat import ChatMessage, ChatSession
 from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.data_migration import DataMigration
@@ -21,6 +22,7 @@ __all__ = [
     "Account",
     "AdminUser",
     "ApiKey",
+    "AuditEvent",
     "ChatMessage",
     "ChatSession",
     "CustomDomain",

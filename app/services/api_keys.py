@@ -23,6 +23,7 @@ from app.extensions import db
 from app.hosts import ClientRoute
 from app.models import Account, ApiKey, LlmClient, api_key_clients
 from app.models.common import utcnow
+from app.services import audit
 
 KEY_PREFIX = "cdk_"
 KEY_RE = re.compile(r"^cdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -64,6 +65,17 @@ def create_api_key(
         expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.session.add(api_key)
+    audit.record(
+        "create",
+        "api_key",
+        key_id,
+        account_id=account.id,
+        changes={
+            "label": (None, api_key.label),
+            "clients": (None, sorted(c.name for c in api_key.clients)),
+            "expires_at": (None, api_key.expires_at),
+        },
+    )
     db.session.commit()
     return IssuedKey(api_key=api_key, plaintext=f"{KEY_PREFIX}{key_id}_{secret}")
 
@@ -91,6 +103,13 @@ def revoke_api_key(key_id: str) -> ApiKey:
         raise NotFound(f"no API key {key_id}")
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
+        audit.record(
+            "revoke",
+            "api_key",
+            api_key.key_id,
+            account_id=api_key.account_id,
+            changes={"revoked_at": (None, api_key.revoked_at)},
+        )
         db.session.commit()
     return api_key
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Account, ApiKey, LlmClient
+from app.services import audit
 from app.services.api_keys import parse_key_id
 
 MAX_LIMIT = 10**12
@@ -26,8 +27,13 @@ def set_budget(account: Account, monthly_tokens: int | None) -> dict[str, tuple]
     """Returns the changed fields as {field: (before, after)}."""
     before = account.monthly_token_budget
     account.monthly_token_budget = _limit(monthly_tokens, "the monthly token budget")
+    changes = _changes({"monthly_token_budget": (before, account.monthly_token_budget)})
+    if changes:
+        audit.record(
+            "set_limits", "account", account.account_number, account_id=account.id, changes=changes
+        )
     db.session.commit()
-    return _changes({"monthly_token_budget": (before, account.monthly_token_budget)})
+    return changes
 
 
 def set_rate_limits(
@@ -47,8 +53,14 @@ def set_rate_limits(
         before = getattr(owner, field)
         setattr(owner, field, _limit(value, field.replace("_", " ")))
         changes[field] = (before, getattr(owner, field))
+    changes = _changes(changes)
+    if changes:
+        kind, ident = (
+            ("client", owner.id) if isinstance(owner, LlmClient) else ("api_key", owner.key_id)
+        )
+        audit.record("set_limits", kind, ident, account_id=owner.account_id, changes=changes)
     db.session.commit()
-    return _changes(changes)
+    return changes
 
 
 def _changes(fields: dict[str, tuple]) -> dict[str, tuple]:

@@ -12,6 +12,7 @@ from flask_login import current_user
 from app.config import Settings
 from app.extensions import bootstrap, db, login_manager
 from app.models import AdminUser
+from app.services import audit
 from app.services.llm_models import deprecation_warning, replacement_shown
 
 bp = Blueprint(
@@ -42,7 +43,12 @@ def _console_only_for_admins() -> None:
     """Client hosts never serve the console; every page but the login needs an admin."""
     if g.get("host_route") is not None:
         abort(404)
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+    if current_user.is_authenticated:
+        audit.set_request_actor(
+            audit.Actor("admin", current_user.email, "console", request.remote_addr)
+        )
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
 

@@ -1,4 +1,4 @@
-"""usage aggregates per day, client, key and model; token budget and rate limits
+"""usage aggregates per day, client, key and model; token budget and rate limits; audit trail
 
 Revision ID: 8a3f6c1d2e90
 Revises: 5e0b7a2c91d4
@@ -50,6 +50,24 @@ def upgrade():
     with op.batch_alter_table("usage_daily", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_usage_daily_day"), ["day"], unique=False)
         batch_op.create_index(batch_op.f("ix_usage_daily_account_id"), ["account_id"], unique=False)
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_type", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.String(length=254), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=True),
+        sa.Column("account_id", sa.Integer(), nullable=True),
+        sa.Column("object_type", sa.String(length=32), nullable=False),
+        sa.Column("object_id", sa.String(length=300), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_account_id"), ["account_id"], unique=False)
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("monthly_token_budget", sa.Integer(), nullable=True))
     for table in ("llm_clients", "api_keys"):
@@ -65,4 +83,5 @@ def downgrade():
             batch_op.drop_column("requests_per_minute")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_column("monthly_token_budget")
+    op.drop_table("audit_events")
     op.drop_table("usage_daily")
