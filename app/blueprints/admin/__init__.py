@@ -63,6 +63,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         keys,
         runs,
         sandbox,
+        usage,
     )
     from app.blueprints.admin.rq import mount_rq_dashboard
 

@@ -122,3 +122,26 @@ def attach_errors(form: FlaskForm, error: InvalidInput) -> None:
 
 def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
+
+
+class BudgetForm(FlaskForm):
+    monthly_tokens = IntegerField(
+        "Monthly token budget",
+        validators=[Optional(), NumberRange(0, 10**12)],
+        description="Prompt + completion tokens per calendar month (UTC); empty or 0: none.",
+    )
+    submit = SubmitField("Save budget")
+
+
+class RateLimitForm(FlaskForm):
+    requests_per_minute = IntegerField(
+        "Requests per minute",
+        validators=[Optional(), NumberRange(0, 10**12)],
+        description="Empty or 0: none.",
+    )
+    tokens_per_minute = IntegerField(
+        "Tokens per minute",
+        validators=[Optional(), NumberRange(0, 10**12)],
+        description="Empty or 0: none.",
+    )
+    submit = SubmitField("Save limits")
