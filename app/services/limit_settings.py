@@ -12,21 +12,22 @@ from app.models import Account, ApiKey, LlmClient
 from app.services import audit
 from app.services.api_keys import parse_key_id
 
-MAX_LIMIT = 10**12
+MAX_BUDGET = 10**15  # a BIGINT column
+MAX_RATE = 2**31 - 1  # INTEGER columns
 
 
-def _limit(value: int | None, what: str) -> int | None:
+def _limit(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
     if value is None or value == 0:
         return None
-    if value < 0 or value > MAX_LIMIT:
-        raise InvalidInput(f"{what} must be between 0 (no limit) and {MAX_LIMIT}, not {value}")
+    if value < 0 or value > most:
+        raise InvalidInput(f"{what} must be between 0 (no limit) and {most}, not {value}")
     return value
 
 
 def set_budget(account: Account, monthly_tokens: int | None) -> dict[str, tuple]:
     """Returns the changed fields as {field: (before, after)}."""
     before = account.monthly_token_budget
-    account.monthly_token_budget = _limit(monthly_tokens, "the monthly token budget")
+    account.monthly_token_budget = _limit(monthly_tokens, "the monthly token budget", MAX_BUDGET)
     changes = _changes({"monthly_token_budget": (before, account.monthly_token_budget)})
     if changes:
         audit.record(

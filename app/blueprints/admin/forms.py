@@ -127,7 +127,7 @@ def _clean(message: str) -> str:
 class BudgetForm(FlaskForm):
     monthly_tokens = IntegerField(
         "Monthly token budget",
-        validators=[Optional(), NumberRange(0, 10**12)],
+        validators=[Optional(), NumberRange(0, 10**15)],
         description="Prompt + completion tokens per calendar month (UTC); empty or 0: none.",
     )
     submit = SubmitField("Save budget")
@@ -136,12 +136,12 @@ class BudgetForm(FlaskForm):
 class RateLimitForm(FlaskForm):
     requests_per_minute = IntegerField(
         "Requests per minute",
-        validators=[Optional(), NumberRange(0, 10**12)],
+        validators=[Optional(), NumberRange(0, 2**31 - 1)],
         description="Empty or 0: none.",
     )
     tokens_per_minute = IntegerField(
         "Tokens per minute",
-        validators=[Optional(), NumberRange(0, 10**12)],
+        validators=[Optional(), NumberRange(0, 2**31 - 1)],
         description="Empty or 0: none.",
     )
     submit = SubmitField("Save limits")
