@@ -101,3 +101,24 @@ def test_the_trail_cannot_be_changed_through_the_application(app, account):
         db.session.delete(db.session.execute(select(AuditEvent)).scalars().first())
         db.session.commit()
     db.session.rollback()
+
+
+def test_retiring_a_model_is_recorded_once_per_model(app, account, make_client):
+    from tests.catalog_support import old_row, put_on
+
+    turbo = old_row("openai", "gpt-4-turbo")
+    put_on(make_client(account, "a"), turbo)
+    put_on(make_client(account, "b"), turbo)
+    before = len(_events())
+    _cli(app, "models", "remove-deprecated")
+    retired = (
+        db.session.execute(select(AuditEvent).where(AuditEvent.action == "retire")).scalars().all()
+    )
+    assert [(e.object_id, e.actor_type, e.changes) for e in retired] == [
+        (
+            "openai/gpt-4-turbo",
+            "cli",
+            {"replaced_by": [None, "openai/gpt-4.1"], "clients_moved": [None, 2]},
+        )
+    ]
+    assert len(_events()) == before + 1
