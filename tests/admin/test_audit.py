@@ -122,3 +122,25 @@ def test_retiring_a_model_is_recorded_once_per_model(app, account, make_client):
         )
     ]
     assert len(_events()) == before + 1
+
+
+def test_console_shows_usage_and_sets_limits(console, app, account, make_client):
+    client = make_client(account, "bot")
+    path = f"/api/v0/llm-clients/{client.id}/bot/"
+    reply = app.test_client().post(path, json={"messages": [{"role": "user", "content": "hi"}]})
+    tokens = reply.get_json()["usage"]["total_tokens"]
+    url = f"/admin/accounts/{account.id}"
+    page = console.get(url).get_data(as_text=True)
+    assert f'data-testid="tokens-this-month">{tokens}<' in page
+    assert 'id="usage-table"' in page and "vendor/chartjs/chart.umd.js" in page
+    assert post_form(console, url, f"{url}/limits", {"monthly_tokens": "5000"}).status_code == 302
+    client_url = f"/admin/clients/{client.id}"
+    post_form(console, client_url, f"{client_url}/limits", {"requests_per_minute": "30"})
+    db.session.expire_all()
+    assert account.monthly_token_budget == 5000 and client.requests_per_minute == 30
+    assert "of a <strong>5000</strong> token budget" in console.get(url).get_data(as_text=True)
+    assert _events()[-2:] == [
+        ("admin", ADMIN_EMAIL, "set_limits", "account"),
+        ("admin", ADMIN_EMAIL, "set_limits", "client"),
+    ]
+    assert console.get("/admin/static/vendor/chartjs/chart.umd.js").status_code == 200
