@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         "(limits syntax; '' turns it off), one budget across all its paths and hosts. "
         "Counted in Redis when REDIS_URL is set.",
     )
+    CHAT_LIMITS_ENABLED: bool = Field(
+        True,
+        description="Enforce the accounts' monthly token budgets and the per-minute limits of "
+        "clients and API keys (in Redis; they fail open when Redis is unreachable).",
+    )
     API_KEY_LAST_USED_RESOLUTION_SECONDS: int = Field(
         60, description="last_used_at of an API key is written at most this often."
     )

@@ -31,6 +31,13 @@ LATENCY = Histogram(
 PROVIDER_ERRORS = Counter(
     "chatdock_provider_errors_total", "LLM provider calls that failed", ["provider", "code"]
 )
+LIMITS_UNAVAILABLE = Counter(
+    "chatdock_limits_unavailable_total",
+    "Chat requests let through unchecked because Redis could not be asked (fail open)",
+)
+LIMITS_REFUSED = Counter(
+    "chatdock_limits_refused_total", "Chat requests refused by a limit", ["limit"]
+)
 TOKENS = Counter("chatdock_llm_tokens_total", "Tokens used by LLM calls", ["provider", "kind"])
 
 

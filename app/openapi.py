@@ -269,8 +269,11 @@ ERRORS: dict[str, tuple[str, str]] = {
     "413": ("PayloadTooLarge", "`payload_too_large`: the body exceeds MAX_CONTENT_LENGTH."),
     "429": (
         "RateLimited",
-        "`rate_limited` (more than CHAT_RATE_LIMIT requests to this client from this caller; "
-        "see `Retry-After`) or `provider_rate_limited` (the LLM provider rate-limited us).",
+        "`rate_limited` (more than CHAT_RATE_LIMIT requests to this client from this caller, "
+        "or a client's or API key's requests or tokens per minute; see `Retry-After`), "
+        "`budget_exhausted` (the account's monthly token budget is used up; `Retry-After` "
+        "and `details.resets_at` say when it resets) or `provider_rate_limited` (the LLM "
+        "provider rate-limited us).",
     ),
     "502": (
         "BadGateway",

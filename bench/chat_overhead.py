@@ -2,9 +2,12 @@
 
 Serves ``POST /llm-client/`` of the real app (offline ``echo`` provider, PostgreSQL,
 sessions and messages persisted) and of ``bare_app.py`` (parse JSON, answer JSON) with
-the same gunicorn settings, drives both with the same keep-alive load from this process
-and compares throughput, latency and CPU per request. Aim: the chat endpoint keeps at
-least half of the bare endpoint's throughput.
+the same gunicorn settings, and the real app again with the limits on (the client has a
+monthly token budget and requests/tokens per minute, checked in a real Redis: one Lua
+round trip before the provider call, one after; none of them is reached), drives them
+with the same keep-alive load from this process and compares throughput, latency and
+CPU per request. Aim: the chat endpoint keeps at least half of the bare endpoint's
+throughput.
 
 Run: ``.venv/bin/python bench/chat_overhead.py [--requests 3000 --connections 8]``
 
@@ -41,9 +44,10 @@ from common import (
 )
 from sqlalchemy import create_engine, func, select
 
-from app.devservices import free_port, postgres
+from app.devservices import free_port, postgres, redis_server
 from app.extensions import db
-from app.models import ChatMessage, ChatSession
+from app.models import Account, ChatMessage, ChatSession, LlmClient
+from app.services import limit_settings
 
 AIM_RATIO = 0.5
 BENCH_DIR = Path(__file__).resolve().parent
@@ -358,8 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         pg = stack.enter_context(postgres(database="chatdock_bench"))
         app = migrated_app(pg.url)
+        redis_url = stack.enter_context(redis_server())
         with app.app_context():
             host = create_clients_via_services(1)[0]
+            set_unreachable_limits()
             customer_domain = app.extensions["chatdock.settings"].CUSTOMER_API_DOMAIN
             db.engine.dispose()
         env = {
@@ -372,25 +378,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             env["HOST_INDEX_CHECK_SECONDS"] = str(args.check_seconds)
         print("Starting gunicorn for the bare and the real app...", flush=True)
         bare = stack.enter_context(gunicorn("bare", args, BENCH_DIR, "bare_app:app", {}))
-        chat = stack.enter_context(gunicorn("chat", args, REPO_ROOT, "wsgi:app", env))
+        off = env | {"CHAT_LIMITS_ENABLED": "false"}
+        on = env | {"CHAT_LIMITS_ENABLED": "true", "REDIS_URL": redis_url}
+        chat = stack.enter_context(gunicorn("chat", args, REPO_ROOT, "wsgi:app", off))
+        limited = stack.enter_context(gunicorn(LIMITED, args, REPO_ROOT, "wsgi:app", on))
         payload = http_request(host, BODY)
         pg_pid = postmaster_pid(pg.data_dir)
 
+        targets = (bare, chat, limited)
         warm: dict[str, RunResult] = {}
-        for server in (bare, chat):
+        for server in targets:
             warm[server.name] = drive(server, payload, args.warmup, args.connections, 60.0)
-        runs: dict[str, list[RunResult]] = {"bare": [], "chat": []}
+        runs: dict[str, list[RunResult]] = {server.name: [] for server in targets}
         for round_number in range(1, args.rounds + 1):
             print(f"Round {round_number}/{args.rounds}...", flush=True)
-            for server in (bare, chat):
+            for server in targets:
                 runs[server.name].append(
-                    measured(server, payload, args, pg_pid if server is chat else None)
+                    measured(server, payload, args, pg_pid if server is not bare else None)
                 )
         sessions, messages = count_rows(pg.url)
-    chat_ok = warm["chat"].ok + sum(r.ok for r in runs["chat"])
+    chat_ok = sum(warm[name].ok + sum(r.ok for r in runs[name]) for name in ("chat", LIMITED))
     report(args, runs, warm, (sessions, messages), chat_ok)
-    failed = any(r.failures for r in [*warm.values(), *runs["bare"], *runs["chat"]])
+    failed = any(r.failures for r in [*warm.values(), *(x for v in runs.values() for x in v)])
     return 1 if failed else 0
+
+
+LIMITED = "chat+limits"
+
+
+def set_unreachable_limits() -> None:
+    """Every limit set on the bench client, far above what the bench can reach: the
+    checks run in full on every request and never refuse."""
+    account = db.session.execute(db.select(Account)).scalar_one()
+    client = db.session.execute(db.select(LlmClient)).scalar_one()
+    limit_settings.set_budget(account, 10**15)
+    limit_settings.set_rate_limits(client, requests_per_minute=10**9, tokens_per_minute=2**31 - 1)
 
 
 def best(runs: list[RunResult]) -> RunResult:
@@ -420,9 +442,14 @@ def report(
         + ("app default" if args.check_seconds is None else f"{args.check_seconds:g}")
     )
     print("bare = bench/bare_app.py: Flask, parse JSON body, similar-size JSON answer")
+    print(
+        f"{LIMITED} = chat with CHAT_LIMITS_ENABLED and Redis: budget, rpm and tpm of the "
+        "client checked (one Lua call) and counted (one Lua call) per request; chat has "
+        "CHAT_LIMITS_ENABLED=false"
+    )
     print()
     rows = []
-    for name in ("bare", "chat"):
+    for name in ("bare", "chat", LIMITED):
         r = best(runs[name])
         failures = sum(x.failures.total() for x in runs[name])
         rows.append(
@@ -432,7 +459,7 @@ def report(
                 f"{percentile(r.latencies, 0.50) * 1000:.2f}",
                 f"{percentile(r.latencies, 0.99) * 1000:.2f}",
                 f"{r.per_request_ms(r.server_cpu):.3f}",
-                f"{r.per_request_ms(r.db_cpu):.3f}" if name == "chat" else "-",
+                f"{r.per_request_ms(r.db_cpu):.3f}" if name != "bare" else "-",
                 f"{r.per_request_ms(r.client_cpu):.3f}",
                 f"{sum(x.total for x in runs[name]):,}",
                 str(failures),
@@ -460,11 +487,17 @@ def report(
     cpu_chat = chat_best.per_request_ms(chat_best.server_cpu + chat_best.db_cpu)
     print()
     print(f"Throughput chat/bare: {ratio:.2f} (median of runs {median_ratio(runs):.2f})")
+    limited_best = best(runs[LIMITED])
+    print(
+        f"Throughput with limits on / off: {limited_best.rate / chat_best.rate:.2f} "
+        f"({limited_best.rate:,.0f} vs {chat_best.rate:,.0f} req/s; median of runs "
+        f"{median_ratio(runs, LIMITED, 'chat'):.2f})"
+    )
     print(
         f"Server CPU per request chat (app + PostgreSQL) / bare: {cpu_chat / cpu_bare:.1f}x "
         f"({cpu_chat:.2f} ms vs {cpu_bare:.2f} ms)"
     )
-    for name in ("bare", "chat"):
+    for name in ("bare", "chat", LIMITED):
         problems = sum((x.failures for x in [warm[name], *runs[name]]), Counter())
         if problems:
             print(f"{name}: failed responses (incl. warm-up): {dict(problems)}")
@@ -474,7 +507,7 @@ def report(
         f"Persisted by chat: {sessions:,} sessions, {messages:,} messages for {chat_ok:,} "
         f"successful chat requests ({persisted})"
     )
-    all_ok = all(not x.failures for x in [warm["chat"], *runs["chat"]])
+    all_ok = all(not x.failures for name in ("chat", LIMITED) for x in [warm[name], *runs[name]])
     verdict = "met" if ratio >= AIM_RATIO else "NOT met"
     print(
         f"Aim: chat keeps >= {AIM_RATIO:.0%} of bare throughput -> {verdict} ({ratio:.0%}); "
@@ -482,9 +515,11 @@ def report(
     )
 
 
-def median_ratio(runs: dict[str, list[RunResult]]) -> float:
-    return statistics.median(r.rate for r in runs["chat"]) / statistics.median(
-        r.rate for r in runs["bare"]
+def median_ratio(
+    runs: dict[str, list[RunResult]], top: str = "chat", bottom: str = "bare"
+) -> float:
+    return statistics.median(r.rate for r in runs[top]) / statistics.median(
+        r.rate for r in runs[bottom]
     )
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 def register_cli(app: Flask) -> None:
     from app.cli.accounts import accounts
     from app.cli.apikeys import apikeys
+    from app.cli.audit import audit
     from app.cli.clients import clients
     from app.cli.data_migrations import data_migrations_cli
     from app.cli.demo import demo
@@ -16,6 +17,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.infra import infra
     from app.cli.models import models
     from app.cli.tokens import tokens
+    from app.cli.usage import limits_cli, usage
     from app.cli.users import users
     from app.cli.worker import worker
 
@@ -32,5 +34,8 @@ def register_cli(app: Flask) -> None:
         models,
         data_migrations_cli,
         worker,
+        usage,
+        limits_cli,
+        audit,
     ):
         app.cli.add_command(group)

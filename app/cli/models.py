@@ -21,7 +21,7 @@ from app.llm.registry import PROVIDER_NAMES
 from app.llm.retirement import NAME as REMOVE_DEPRECATED
 from app.llm.retirement import deleted_batch
 from app.models.common import utcnow
-from app.services import llm_models
+from app.services import audit, llm_models
 from app.services.model_notices import notify_deprecated
 
 models = AppGroup("models", help="The LLM model catalog and its lifecycle.")
@@ -134,9 +134,24 @@ def remove_deprecated(dry_run: bool, force: bool, fake: bool, verbosity: int) ->
         return
     with transaction() as connection:
         applied = data_migrations.apply(connection, REMOVE_DEPRECATED, force=force, fake=fake)
+        _audit_retirements(applied)
     data_migrations.deliver_notices(applied.notice_ids)
     for line in applied.report(verbosity):
         click.echo(line)
+
+
+def _audit_retirements(applied) -> None:
+    """One audit event per model removed, in the removal's transaction."""
+    for retirement in applied.outcome.plan.retirements if applied.outcome else ():
+        audit.record(
+            "retire",
+            "model",
+            str(retirement.entry.ref),
+            changes={
+                "replaced_by": (None, str(retirement.target)),
+                "clients_moved": (None, len(retirement.client_ids)),
+            },
+        )
 
 
 def _ledger_state(recorded: ledger.LedgerEntry | None) -> str:

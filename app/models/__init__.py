@@ -2,6 +2,7 @@
 
 from app.models.account import ACCOUNT_NUMBER_RE, Account, generate_account_number
 from app.models.api_key import ApiKey, api_key_clients
+from app.models.audit import AuditEvent
 from app.models.chat import ChatMessage, ChatSession
 from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.data_migration import DataMigration
@@ -17,6 +18,7 @@ from app.models.membership import (
 from app.models.notification import Notification
 from app.models.routing import RoutingVersion
 from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
+from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "AccountMember",
     "AdminUser",
     "ApiKey",
+    "AuditEvent",
     "ChatMessage",
     "ChatSession",
     "CustomDomain",
@@ -46,6 +49,7 @@ __all__ = [
     "RoutingVersion",
     "RunKind",
     "RunStatus",
+    "UsageDaily",
     "api_key_clients",
     "generate_account_number",
 ]

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import db
@@ -35,6 +35,8 @@ class Account(db.Model):
     account_number: Mapped[str] = mapped_column(String(14), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    # Tokens (prompt + completion) per calendar month (UTC); None: no budget.
+    monthly_token_budget: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     clients: Mapped[list[LlmClient]] = relationship(

@@ -43,6 +43,9 @@ class ApiKey(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Rate limits of this key (None: none), counted in Redis per minute.
+    requests_per_minute: Mapped[int | None] = mapped_column()
+    tokens_per_minute: Mapped[int | None] = mapped_column()
 
     account: Mapped[Account] = relationship(back_populates="api_keys")
     clients: Mapped[list[LlmClient]] = relationship(secondary=api_key_clients)

@@ -77,6 +77,9 @@ class LlmClient(db.Model):
     temperature: Mapped[float] = mapped_column(default=0.7)
     max_tokens: Mapped[int] = mapped_column(default=1024)
     require_api_key: Mapped[bool] = mapped_column(default=False)
+    # Rate limits of the client, all callers together (None: none), per minute in Redis.
+    requests_per_minute: Mapped[int | None] = mapped_column()
+    tokens_per_minute: Mapped[int | None] = mapped_column()
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     deployment_status: Mapped[DeploymentStatus] = mapped_column(
         _enum(DeploymentStatus, "deployment_status"), default=DeploymentStatus.DRAFT

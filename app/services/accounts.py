@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import ACCOUNT_NUMBER_RE, Account, generate_account_number
+from app.services import audit
 from app.services.users import EMAIL_RE
 
 MAX_NUMBER_ATTEMPTS = 10
@@ -37,6 +38,14 @@ def create_account(name: str, contact_email: str | None = None) -> Account:
         )
         db.session.add(account)
         try:
+            db.session.flush()
+            audit.record(
+                "create",
+                "account",
+                account.account_number,
+                account_id=account.id,
+                changes={"name": (None, name), "contact_email": (None, contact_email)},
+            )
             db.session.commit()
         except IntegrityError:
             db.session.rollback()

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.hosts import ClientRoute
 from app.models import Account, ApiKey, LlmClient, api_key_clients
 from app.models.common import utcnow
+from app.services import audit
 
 KEY_PREFIX = "cdk_"
 KEY_RE = re.compile(r"^cdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -65,6 +66,17 @@ def create_api_key(
         expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.session.add(api_key)
+    audit.record(
+        "create",
+        "api_key",
+        key_id,
+        account_id=account.id,
+        changes={
+            "label": (None, api_key.label),
+            "clients": (None, sorted(c.name for c in api_key.clients)),
+            "expires_at": (None, api_key.expires_at),
+        },
+    )
     db.session.commit()
     return IssuedKey(api_key=api_key, plaintext=f"{KEY_PREFIX}{key_id}_{secret}")
 
@@ -77,15 +89,28 @@ def list_api_keys(account: Account) -> list[ApiKey]:
     )
 
 
-def revoke_api_key(key_id: str) -> ApiKey:
+def parse_key_id(key_id: str) -> str:
+    """The 12-hex key id of a key id or a whole key (its first part), or a clear error."""
     key_id = key_id.strip().removeprefix(KEY_PREFIX).split("_")[0]
     if not KEY_ID_RE.match(key_id):
         raise InvalidInput(f"invalid key id {key_id!r}: expected 12 hex characters")
+    return key_id
+
+
+def revoke_api_key(key_id: str) -> ApiKey:
+    key_id = parse_key_id(key_id)
     api_key = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
     if api_key is None:
         raise NotFound(f"no API key {key_id}")
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
+        audit.record(
+            "revoke",
+            "api_key",
+            api_key.key_id,
+            account_id=api_key.account_id,
+            changes={"revoked_at": (None, api_key.revoked_at)},
+        )
         db.session.commit()
     return api_key
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import joinedload
 
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
@@ -32,6 +33,7 @@ from app.llm.registry import get_provider
 from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
 from app.models.common import utcnow
+from app.services import limits, usage
 from app.services.llm_models import deprecation_warning
 
 
@@ -41,6 +43,7 @@ class PreparedChat:
 
     client_id: int
     client_name: str
+    account_id: int
     provider: str
     session_id: int | None  # None: a new session is created when the reply is stored
     session_key: str
@@ -48,6 +51,7 @@ class PreparedChat:
     request: ChatRequest
     api_key_id: int | None
     model_warning: str | None = None  # the client's model is deprecated: what to use
+    limits: limits.Admission | None = None  # what to count in Redis once answered
 
     @property
     def model(self) -> str:
@@ -67,7 +71,8 @@ def _overlap(history: list[ChatTurn], messages: list[ChatTurn]) -> int:
 
 
 def load_client(route: ClientRoute) -> LlmClient:
-    client = db.session.get(LlmClient, route.client_id)
+    # The account too (its token budget is checked on every request): one query.
+    client = db.session.get(LlmClient, route.client_id, options=[joinedload(LlmClient.account)])
     if client is None:
         raise NotFound("this client no longer exists", code="client_not_found")
     return client
@@ -136,6 +141,7 @@ def prepare_chat(
     return PreparedChat(
         client_id=client.id,
         client_name=client.name,
+        account_id=client.account_id,
         provider=client.provider,
         session_id=session.id if session is not None else None,
         session_key=session_key or new_session_key(),
@@ -143,11 +149,29 @@ def prepare_chat(
         request=request,
         api_key_id=api_key.id if api_key else None,
         model_warning=deprecation_warning(client.llm_model),
+        limits=limits.admit(client, api_key),
     )
 
 
-def _record_error(provider: str, error: ProviderError) -> None:
-    PROVIDER_ERRORS.labels(provider=provider, code=error.code).inc()
+def _record_error(prepared: PreparedChat, error: ProviderError, latency_ms: int) -> None:
+    """Count the failure (metrics and the usage aggregates); no turn is stored."""
+    PROVIDER_ERRORS.labels(provider=prepared.provider, code=error.code).inc()
+    usage.record(db.session.connection(), **_usage_key(prepared), latency_ms=latency_ms, error=True)
+    db.session.commit()
+
+
+def _usage_key(prepared: PreparedChat) -> dict:
+    return {
+        "account_id": prepared.account_id,
+        "client_id": prepared.client_id,
+        "client_name": prepared.client_name,
+        "api_key_id": prepared.api_key_id,
+        "model": prepared.model,
+    }
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
 
 
 def complete(prepared: PreparedChat) -> tuple[Completion, int]:
@@ -157,9 +181,9 @@ def complete(prepared: PreparedChat) -> tuple[Completion, int]:
     try:
         completion = provider.complete(prepared.request)
     except ProviderError as error:
-        _record_error(prepared.provider, error)
+        _record_error(prepared, error, _elapsed_ms(started))
         raise
-    latency_ms = int((time.perf_counter() - started) * 1000)
+    latency_ms = _elapsed_ms(started)
     persist(prepared, completion.content, completion.usage, latency_ms)
     return completion, latency_ms
 
@@ -169,22 +193,23 @@ def stream(prepared: PreparedChat) -> Iterator[StreamChunk]:
     provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     parts: list[str] = []
-    usage = Usage()
+    tokens = Usage()
     try:
         for chunk in provider.stream(prepared.request):
             parts.append(chunk.delta)
             if chunk.usage is not None:
-                usage = chunk.usage
+                tokens = chunk.usage
             yield chunk
     except ProviderError as error:
-        _record_error(prepared.provider, error)
+        _record_error(prepared, error, _elapsed_ms(started))
         raise
-    persist(prepared, "".join(parts), usage, int((time.perf_counter() - started) * 1000))
+    persist(prepared, "".join(parts), tokens, _elapsed_ms(started))
 
 
-def persist(prepared: PreparedChat, reply: str, usage: Usage, latency_ms: int) -> None:
-    """Store the new turns and the reply in one transaction, with Core inserts: this is
-    the hot path of every chat request, and no ORM object is needed afterwards."""
+def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) -> None:
+    """Store the new turns, the reply and the usage aggregate in one transaction, with
+    Core statements: this is the hot path of every chat request, and no ORM object is
+    needed afterwards. The limits' counters in Redis follow once committed."""
     connection = db.session.connection()
     session_id = prepared.session_id
     if session_id is None:
@@ -208,8 +233,8 @@ def persist(prepared: PreparedChat, reply: str, usage: Usage, latency_ms: int) -
             "session_id": session_id,
             "role": "assistant",
             "content": reply,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
+            "prompt_tokens": tokens.prompt_tokens,
+            "completion_tokens": tokens.completion_tokens,
             "latency_ms": latency_ms,
         }
     )
@@ -223,6 +248,15 @@ def persist(prepared: PreparedChat, reply: str, usage: Usage, latency_ms: int) -
             for row in rows
         ],
     )
+    usage.record(
+        connection,
+        **_usage_key(prepared),
+        prompt_tokens=tokens.prompt_tokens,
+        completion_tokens=tokens.completion_tokens,
+        latency_ms=latency_ms,
+    )
     db.session.commit()
-    TOKENS.labels(provider=prepared.provider, kind="prompt").inc(usage.prompt_tokens)
-    TOKENS.labels(provider=prepared.provider, kind="completion").inc(usage.completion_tokens)
+    if prepared.limits is not None:
+        limits.settle(prepared.limits, tokens.total_tokens)
+    TOKENS.labels(provider=prepared.provider, kind="prompt").inc(tokens.prompt_tokens)
+    TOKENS.labels(provider=prepared.provider, kind="completion").inc(tokens.completion_tokens)

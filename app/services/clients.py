@@ -16,6 +16,7 @@ from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.common import utcnow
+from app.services import audit
 from app.services.llm_models import choose_model
 
 log = get_logger("chatdock.clients")
@@ -104,6 +105,15 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
         mark_deployed_without_infrastructure(client)
     db.session.add(client)
     try:
+        db.session.flush()
+        audit.record(
+            "create",
+            "client",
+            client.id,
+            account_id=account.id,
+            changes={"name": (None, client.name), "model": (None, client.model)}
+            | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS},
+        )
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -150,11 +160,15 @@ def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
             "a client's name cannot change (its hosts and workspace derive from it)",
             details=[{"loc": ("name",), "msg": "the name cannot change"}],
         )
+    before = {field: getattr(client, field) for field in (*EDITABLE_FIELDS, "model")}
     wanted = (spec.provider or client.provider, spec.model)
     if wanted != (client.provider, client.model):  # a client on a deprecated model may stay
         client.llm_model = _model_for(spec)
     for field in EDITABLE_FIELDS:
         setattr(client, field, getattr(spec, field))
+    changes = audit.field_changes(client, (*EDITABLE_FIELDS, "model"), before)
+    if changes:
+        audit.record("update", "client", client.id, account_id=client.account_id, changes=changes)
     db.session.commit()
     if current_settings().LOG_CLIENTS:
         log.info("client_updated", client_id=client.id, client=client.name)

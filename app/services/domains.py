@@ -27,6 +27,7 @@ from app.infra import pipeline
 from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind
 from app.models.common import utcnow
 from app.queue import reachable_queue
+from app.services import audit
 from app.services.infra import enqueue_run, request_deploy
 
 
@@ -103,6 +104,7 @@ def add_domain(
             raise Conflict(f"{domain_name} was just claimed by another request") from None
     run = _new_run(domain, RunKind.APPLY, "provision_domain", auto_approve=auto_approve)
     run.requested_by = requested_by
+    _audit("add", domain, {"run": (None, run.id)})
     db.session.commit()
     return domain, enqueue_run(queue, run)
 
@@ -122,6 +124,7 @@ def attach_client(domain: CustomDomain, client: LlmClient) -> InfraRun | None:
     if client.is_deployed and domain.ever_verified:
         reachable_queue()  # its run needs the queue: refuse now, with nothing changed
     client.custom_domain = domain
+    _audit("attach", domain, {"client": (None, client.name)})
     db.session.commit()
     return _redeploy_if_live(client, domain, "attach")
 
@@ -134,6 +137,7 @@ def detach_client(client: LlmClient) -> InfraRun | None:
     if client.is_deployed and domain.ever_verified:
         reachable_queue()
     client.custom_domain = None
+    _audit("detach", domain, {"client": (client.name, None)})
     db.session.commit()
     return _redeploy_if_live(client, domain, "detach")
 
@@ -154,8 +158,13 @@ def delete_domain(domain: CustomDomain, *, requested_by: str = "cli") -> InfraRu
     run = _new_run(domain, RunKind.DESTROY, "destroy_domain", auto_approve=True)
     run.requested_by = requested_by
     run.note = f"delete of custom domain {domain.domain}"
+    _audit("delete", domain, {"run": (None, run.id)})
     db.session.commit()
     return enqueue_run(queue, run)
+
+
+def _audit(action: str, domain: CustomDomain, changes: dict) -> None:
+    audit.record(action, "domain", domain.domain, account_id=domain.account_id, changes=changes)
 
 
 def redeploy_attached_clients(domain: CustomDomain, reason: str) -> list[InfraRun]:

@@ -13,9 +13,10 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.infra import pipeline
 from app.logging_setup import get_logger
-from app.models import DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
+from app.models import Account, DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
 from app.queue import JOBS, reachable_queue, retry_policy
+from app.services import audit
 
 log = get_logger("chatdock.clients")
 
@@ -93,6 +94,7 @@ def request_deploy(
     run.job_args = [client.id, run.id]
     if client.deployment_status != DeploymentStatus.DEPLOYED:
         client.deployment_status = DeploymentStatus.DEPLOYING
+    _audit_request("deploy", client, run)
     db.session.commit()
     return enqueue_run(queue, run)
 
@@ -107,6 +109,7 @@ def request_undeploy(
     )
     run.job_args = [client.id, run.id]
     client.deployment_status = DeploymentStatus.UNDEPLOYING
+    _audit_request("undeploy", client, run)
     db.session.commit()
     return enqueue_run(queue, run)
 
@@ -122,9 +125,26 @@ def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
     run.client_id = None
     run.note = f"delete of client {name} ({api_url})"
     run.job_args = [name, number, api_url, run.id]
+    _audit_request("delete", client, run)
     db.session.delete(client)
     db.session.commit()
     return enqueue_run(queue, run)
+
+
+def _audit_request(action: str, client: LlmClient, run: InfraRun) -> None:
+    audit.record(
+        action,
+        "client",
+        client.id,
+        account_id=client.account_id,
+        changes={"run": (None, run.id), "auto_approve": (None, run.auto_approve)},
+    )
+
+
+def _account_id(run: InfraRun) -> int | None:
+    return db.session.execute(
+        select(Account.id).where(Account.account_number == run.account_number)
+    ).scalar_one_or_none()
 
 
 def get_run(run_id: int) -> InfraRun:
@@ -176,6 +196,13 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
     run.approved_at = utcnow()
     run.status = RunStatus.QUEUED
     run.job_name, run.job_args = "apply", [run.id]
+    audit.record(
+        "approve",
+        "run",
+        run.id,
+        account_id=_account_id(run),
+        changes={"status": (RunStatus.AWAITING_APPROVAL, run.status)},
+    )
     db.session.commit()
     return enqueue_run(queue, run)
 
@@ -192,6 +219,13 @@ def discard_run(run_id: int) -> InfraRun:
     run = get_run(run_id)
     if run.status != RunStatus.AWAITING_APPROVAL:
         raise Conflict(f"run {run.id} is {run.status.value}; only a plan awaiting approval")
+    audit.record(
+        "discard",
+        "run",
+        run.id,
+        account_id=_account_id(run),
+        changes={"status": (RunStatus.AWAITING_APPROVAL, RunStatus.DISCARDED)},
+    )
     pipeline.set_status(run, RunStatus.DISCARDED, note="discarded by an operator")
     pipeline.sync_client_status(run)
     client = pipeline.client_of(run)

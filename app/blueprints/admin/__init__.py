@@ -12,6 +12,7 @@ from flask_login import current_user
 from app.config import Settings
 from app.extensions import bootstrap, db, login_manager
 from app.models import AdminUser
+from app.services import audit
 from app.services.llm_models import deprecation_warning, replacement_shown
 
 bp = Blueprint(
@@ -25,7 +26,7 @@ bp = Blueprint(
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static", "admin.accept_invitation"})
 # What only platform admins do in the console; every other page shows an account member
 # only their accounts' objects (``common.get_or_404``, ``common.visible``).
-ADMIN_ONLY_ENDPOINTS = frozenset({"admin.account_new"})
+ADMIN_ONLY_ENDPOINTS = frozenset({"admin.account_new", "admin.audit_trail"})
 
 
 @login_manager.user_loader
@@ -45,6 +46,10 @@ def _console_only_for_admins() -> None:
     """Client hosts never serve the console; every page but the login needs an admin."""
     if g.get("host_route") is not None:
         abort(404)
+    if current_user.is_authenticated:
+        audit.set_request_actor(
+            audit.Actor("admin", current_user.email, "console", request.remote_addr)
+        )
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if current_user.is_authenticated:
@@ -65,6 +70,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         runs,
         sandbox,
         tokens,
+        usage,
     )
     from app.blueprints.admin.rq import mount_rq_dashboard
 

@@ -6,7 +6,8 @@ from flask import redirect, render_template, url_for
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import get_or_404, visible
-from app.blueprints.admin.forms import AccountForm, ApiKeyForm, DomainForm
+from app.blueprints.admin.forms import AccountForm, ApiKeyForm, BudgetForm, DomainForm
+from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError
 from app.models import Account
 from app.services import accounts as service
@@ -47,4 +48,7 @@ def account(account_id: int):
         notifications=list_notifications(found),
         key_form=key_form,
         domain_form=DomainForm(),
+        usage=usage_panel(found),
+        limits_form=BudgetForm(monthly_tokens=found.monthly_token_budget),
+        limits_action=url_for("admin.account_limits", account_id=found.id),
     )

@@ -20,8 +20,10 @@ from app.blueprints.admin.forms import (
     AttachForm,
     ClientForm,
     DeployForm,
+    RateLimitForm,
     attach_errors,
 )
+from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError, InvalidInput
 from app.extensions import db
 from app.models import Account, DeploymentStatus, InfraRun, LlmClient
@@ -110,6 +112,12 @@ def client(client_id: int):
         runs=runs,
         deploy_form=DeployForm(),
         action_form=ActionForm(),
+        usage=usage_panel(found.account, found),
+        limits_form=RateLimitForm(
+            requests_per_minute=found.requests_per_minute,
+            tokens_per_minute=found.tokens_per_minute,
+        ),
+        limits_action=url_for("admin.client_limits", client_id=found.id),
     )
 
 

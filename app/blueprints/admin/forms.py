@@ -136,3 +136,26 @@ class AcceptInvitationForm(FlaskForm):
     # Checked by the members service: required for a new user, ignored for an existing one.
     password = PasswordField("Choose a password", validators=[Optional(), Length(max=200)])
     submit = SubmitField("Join the account")
+
+
+class BudgetForm(FlaskForm):
+    monthly_tokens = IntegerField(
+        "Monthly token budget",
+        validators=[Optional(), NumberRange(0, 10**15)],
+        description="Prompt + completion tokens per calendar month (UTC); empty or 0: none.",
+    )
+    submit = SubmitField("Save budget")
+
+
+class RateLimitForm(FlaskForm):
+    requests_per_minute = IntegerField(
+        "Requests per minute",
+        validators=[Optional(), NumberRange(0, 2**31 - 1)],
+        description="Empty or 0: none.",
+    )
+    tokens_per_minute = IntegerField(
+        "Tokens per minute",
+        validators=[Optional(), NumberRange(0, 2**31 - 1)],
+        description="Empty or 0: none.",
+    )
+    submit = SubmitField("Save limits")

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.models import AdminUser, IdempotentRequest
-from app.services import tokens
+from app.services import audit, tokens
 
 bp = Blueprint("management", __name__, url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
@@ -98,6 +98,7 @@ def _authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     g.api_user = tokens.authenticate(raw if scheme.lower() == "bearer" else None)
+    audit.set_request_actor(audit.Actor("api", g.api_user.email, "api", request.remote_addr))
 
 
 def caller() -> AdminUser:

@@ -118,3 +118,32 @@
     });
   }
 })();
+
+// Usage charts (account and client pages): requests and tokens per day, one line per
+// client, drawn by the vendored Chart.js from the page's #usage-data JSON.
+(() => {
+  "use strict";
+  const data = document.getElementById("usage-data");
+  if (!data || typeof window.Chart === "undefined") return;
+  const usage = JSON.parse(data.textContent);
+  const draw = (canvasId, metric, title) => {
+    const canvas = document.getElementById(canvasId);
+    if (!canvas) return;
+    const datasets = Object.entries(usage.clients).map(([name, series]) => ({
+      label: name,
+      data: series[metric],
+      tension: 0.2,
+    }));
+    canvas.chart = new window.Chart(canvas, {
+      type: "line",
+      data: { labels: usage.days, datasets },
+      options: {
+        animation: false,
+        plugins: { title: { display: true, text: title } },
+        scales: { y: { beginAtZero: true } },
+      },
+    });
+  };
+  draw("usage-requests", "requests", "Requests per day");
+  draw("usage-tokens", "tokens", "Tokens per day");
+})();

@@ -1,0 +1,214 @@
+"""Limits: the monthly token budget (80% notice, 429 budget_exhausted mid-load), rate
+limits per key and client with Retry-After (also across two gunicorn processes), and
+failing open when Redis is down."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+from sqlalchemy import select
+
+from app.devservices import free_port, redis_server
+from app.extensions import db
+from app.models import Notification
+from app.services import accounts, api_keys, limit_settings, usage
+from app.services import clients as client_service
+from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
+from tests.live import serve
+
+REPO = Path(__file__).resolve().parent.parent
+BODY = {"messages": [{"role": "user", "content": "count my tokens please"}]}
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def app(make_app, redis_url):
+    """The shared fixtures' app, with Redis (emptied) for the limits."""
+    application = make_app(REDIS_URL=redis_url)
+    with application.app_context():
+        _empty_tables()
+        Redis.from_url(redis_url).flushall()
+        yield application
+        db.session.remove()
+
+
+def _path(client) -> str:
+    return f"/api/v0/llm-clients/{client.id}/{client.name}/"
+
+
+def test_a_budget_reached_mid_load_refuses_the_next_requests(app, account, make_client):
+    client = make_client(account, "alpha")
+    http = app.test_client()
+    first = http.post(_path(client), json=BODY)
+    per_request = first.get_json()["usage"]["total_tokens"]
+    assert per_request > 0
+    budget = per_request * 20
+    limit_settings.set_budget(account, budget)
+    in_flight = 6
+    path = _path(client)
+    with serve(app) as port:
+
+        def one(_: int) -> httpx.Response:
+            return httpx.post(f"http://127.0.0.1:{port}{path}", json=BODY)
+
+        with ThreadPoolExecutor(max_workers=in_flight) as pool:
+            responses = list(pool.map(one, range(40)))
+    served = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(served) + len(refused) == 40
+    assert refused, "the budget never refused a request"
+    error = refused[0].json()["error"]
+    assert error["code"] == "budget_exhausted"
+    assert "resets at" in error["message"]
+    assert error["details"]["resets_at"] == usage.next_month_start().isoformat()
+    assert int(refused[0].headers["Retry-After"]) > 0
+    used = usage.tokens_this_month(account.id)
+    assert budget <= used <= budget + in_flight * per_request
+    again = http.post(_path(client), json=BODY)
+    assert again.status_code == 429 and again.get_json()["error"]["code"] == "budget_exhausted"
+    notices = db.session.execute(
+        select(Notification).where(Notification.kind == "budget_warning")
+    ).scalars()
+    assert [n.data["budget"] for n in notices] == [budget]
+
+
+def test_rate_limits_per_key_and_client_answer_429_with_retry_after(app, account, make_client):
+    client = make_client(account, "alpha", require_api_key=True)
+    issued = api_keys.create_api_key(account, [], None, "limited")
+    other = api_keys.create_api_key(account, [], None, "other")
+    limit_settings.set_rate_limits(issued.api_key, requests_per_minute=2)
+    limit_settings.set_rate_limits(client, requests_per_minute=4)
+    http = app.test_client()
+
+    def post(key: str):
+        return http.post(_path(client), json=BODY, headers={"x-api-key": key})
+
+    window = int(time.time() // 60)
+    statuses = [post(issued.plaintext).status_code for _ in range(3)]
+    refused = post(issued.plaintext)
+    more = [post(other.plaintext).status_code for _ in range(3)]
+    if int(time.time() // 60) != window:
+        pytest.skip("the minute changed during the test; the counts belong to two windows")
+    assert statuses == [200, 200, 429]
+    assert refused.status_code == 429
+    assert "2 requests per minute" in refused.get_json()["error"]["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # the client's own limit (4) counts every key: 2 served above, 2 more, then refused
+    assert more == [200, 200, 429]
+    assert (
+        "client alpha: 4 requests per minute"
+        in post(other.plaintext).get_json()["error"]["message"]
+    )
+
+
+def test_tokens_per_minute_refuse_once_reached(app, account, make_client):
+    client = make_client(account, "alpha")
+    limit_settings.set_rate_limits(client, tokens_per_minute=1)
+    http = app.test_client()
+    window = int(time.time() // 60)
+    first = http.post(_path(client), json=BODY)
+    second = http.post(_path(client), json=BODY)
+    if int(time.time() // 60) != window:
+        pytest.skip("the minute changed during the test")
+    assert first.status_code == 200
+    assert (
+        second.status_code == 429 and "1 tokens per minute" in second.get_json()["error"]["message"]
+    )
+
+
+def test_redis_down_the_chat_still_answers_and_metrics_count_it(make_app):
+    down = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with down.app_context():
+        _empty_tables()
+        acct = accounts.create_account("Down Corp")
+        client = client_service.create_client(
+            acct, client_service.parse_spec(name="alpha"), deployed=True
+        )
+        limit_settings.set_budget(acct, 1)
+        limit_settings.set_rate_limits(client, requests_per_minute=1)
+        http = down.test_client()
+        before = _metric(http.get("/metrics").text)
+        for _ in range(3):
+            response = http.post(_path(client), json=BODY)
+            assert response.status_code == 200, response.get_json()
+        assert _metric(http.get("/metrics").text) == before + 3
+        assert usage.report(account_id=acct.id, by="client")[0].requests == 3
+        db.session.remove()
+
+
+def _metric(text: str) -> float:
+    for line in text.splitlines():
+        if line.startswith("chatdock_limits_unavailable_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@contextlib.contextmanager
+def _gunicorn(env: dict[str, str]):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"),
+            *("--log-level", "warning", "--chdir", str(REPO), "wsgi:app"),
+        ],
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_rate_limits_hold_across_two_gunicorn_processes(
+    app, migrated, redis_url, account, make_client
+):
+    env = {
+        "DATABASE_URL": migrated,
+        "REDIS_URL": redis_url,
+        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
+        "SECRET_KEY": "test-secret-key",
+        "LOG_LEVEL": "WARNING",
+        "HOST_INDEX_CHECK_SECONDS": "0",
+    }
+    with _gunicorn(env) as first, _gunicorn(env) as second:
+        for attempt in range(2):  # a second client when the minute turned mid-way
+            client = make_client(account, f"limited{attempt}")
+            limit_settings.set_rate_limits(client, requests_per_minute=5)
+            window = int(time.time() // 60)
+            path = _path(client)
+            statuses = [
+                httpx.post(f"http://127.0.0.1:{port}{path}", json=BODY).status_code
+                for port in [first, second] * 5
+            ]
+            if int(time.time() // 60) == window:
+                break
+        assert statuses.count(200) == 5 and statuses.count(429) == 5
+        assert {200, 429} <= set(statuses[0::2]) | set(statuses[1::2])
