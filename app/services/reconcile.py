@@ -5,8 +5,9 @@ disagree (Redis was down when a run was requested, was flushed or restarted, a w
 was SIGKILLed) a sweep puts things right:
 
 - a run queued without a live job gets its job again (``run.job_name``/``job_args``);
-- a run in progress whose workspace lock nobody holds was abandoned by a dead worker:
-  it is marked errored (what its client serves does not change);
+- a run in progress whose workspace lock nobody holds, still so a lock lifetime
+  (``LOCK_TTL_SECONDS``) after a sweep first saw it, was abandoned by a dead worker: it
+  is marked errored (what its client serves does not change);
 - a domain check whose time (``next_check_at``) passed with no job for it is enqueued.
 
 Every worker sweeps every ``RECONCILE_SECONDS`` (one at a time, under a Redis lock), and
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -42,6 +44,7 @@ from app.services.infra import enqueue_run
 log = get_logger("chatdock.reconcile")
 
 SWEEP_LOCK = "chatdock:lock:reconcile"
+SUSPECT_PREFIX = "chatdock:reconcile:lockless-run:"
 # A request enqueues right after it commits: leave it that long before stepping in.
 GRACE = timedelta(seconds=10)
 LIVE_JOB_STATES = frozenset(
@@ -125,15 +128,26 @@ def _fail_abandoned_runs(report: SweepReport) -> None:
     in_progress = db.session.execute(
         select(InfraRun).where(InfraRun.status.in_(IN_PROGRESS))
     ).scalars()
+    grace = max(current_settings().LOCK_TTL_SECONDS, 5)
     for run in list(in_progress):
+        suspect = f"{SUSPECT_PREFIX}{run.id}"
         if redis.exists(lock_name(run.workspace_key)):
+            redis.delete(suspect)
             continue  # its worker is alive and holds the workspace
         # A job commits its run's final status before releasing the lock: read it again.
         db.session.refresh(run)
         if run.status not in IN_PROGRESS:
             continue
+        # A live job that lost its lock stops terraform and sends its run back to review
+        # within a heartbeat: only a run still lock-less a lock lifetime later is dead.
+        first_seen = redis.get(suspect)
+        if first_seen is None:
+            redis.set(suspect, time.time(), ex=int(grace * 10))
+            continue
+        if time.time() - float(first_seen) < grace:
+            continue
+        redis.delete(suspect)
         pipeline.set_status(run, RunStatus.ERRORED, error=pipeline.ABANDONED)
-        pipeline.sync_client_status(run)
         report.abandoned.append(run.id)
 
 

@@ -86,7 +86,7 @@ def infra_settings(moto_server, redis_url, zone_id, tmp_path) -> dict[str, objec
         "WORKSPACES_DIR": str(tmp_path / "workspaces"),
         "JOB_MAX_RETRIES": 1,
         "JOB_BACKOFF_SECONDS": "1",
-        "LOCK_TTL_SECONDS": 5,
+        "LOCK_TTL_SECONDS": 15,  # a heartbeat every 5 s: survives a loaded 2-core machine
     }
 
 
