@@ -77,6 +77,7 @@ def test_clients_create_bad_input(cli, account, args, message):
     result = cli("clients", "create", *args, "--account", account.account_number)
     assert result.exit_code != 0
     assert message in result.output
+    assert "Value error" not in result.output  # the console's words too: no pydantic prefix
     assert count(LlmClient) == 0
 
 
@@ -107,6 +108,9 @@ def test_apikeys_create_list_revoke(cli, account, demo):
     assert key.split("_", 2)[2] not in listing.output
     revoked = cli("apikeys", "revoke", key_id)
     assert revoked.exit_code == 0
+    assert revoked.output.startswith(f"revoked {key_id}")
+    again = cli("apikeys", "revoke", key_id)
+    assert again.exit_code == 0 and "was already revoked at" in again.output
     assert "revoked" in cli("apikeys", "list", "--account", number).output
 
 

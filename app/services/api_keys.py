@@ -76,17 +76,20 @@ def list_api_keys(account: Account) -> list[ApiKey]:
     )
 
 
-def revoke_api_key(key_id: str) -> ApiKey:
+def revoke_api_key(key_id: str) -> tuple[ApiKey, bool]:
+    """Revoke a key at once; the flag says whether this call revoked it (False: it
+    already was, and its revocation time is kept)."""
     key_id = key_id.strip().removeprefix(KEY_PREFIX).split("_")[0]
     if not KEY_ID_RE.match(key_id):
         raise InvalidInput(f"invalid key id {key_id!r}: expected 12 hex characters")
     api_key = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
     if api_key is None:
         raise NotFound(f"no API key {key_id}")
-    if api_key.revoked_at is None:
-        api_key.revoked_at = utcnow()
-        db.session.commit()
-    return api_key
+    if api_key.revoked_at is not None:
+        return api_key, False
+    api_key.revoked_at = utcnow()
+    db.session.commit()
+    return api_key, True
 
 
 def key_status(api_key: ApiKey, now: datetime | None = None) -> str:

@@ -142,14 +142,30 @@ def test_a_key_is_shown_once_and_stored_hashed(console, account, make_client):
     make_client(account, "bot")
     url = f"/admin/accounts/{account.id}"
     response = post_form(console, url, f"{url}/keys", {"label": "ci", "expires_in_days": "30"})
-    assert response.status_code == 201
-    assert response.headers["Cache-Control"] == "no-store"
-    page = response.get_data(as_text=True)
+    assert response.status_code == 303  # post/redirect/get: a reload re-posts nothing
     key = db.session.execute(select(ApiKey)).scalar_one()
+    shown = console.get(response.headers["Location"])
+    assert shown.status_code == 200
+    assert shown.headers["Cache-Control"] == "no-store"
+    page = shown.get_data(as_text=True)
     plaintext = page.split('id="new-key"')[1].split('value="')[1].split('"')[0]
     assert plaintext.startswith(f"cdk_{key.key_id}_")
     assert plaintext not in console.get(url).get_data(as_text=True)
     assert key.secret_hash not in page and plaintext.split("_")[-1] not in key.secret_hash
+    reloaded = console.get(response.headers["Location"]).get_data(as_text=True)
+    assert plaintext not in reloaded and "was shown once" in reloaded
+    assert len(db.session.execute(select(ApiKey)).all()) == 1
+
+
+def test_revoking_twice_says_it_already_was(console, account):
+    from app.services.api_keys import create_api_key
+
+    issued = create_api_key(account, [], expires_in_days=None, label="")
+    url = f"/admin/accounts/{account.id}"
+    first = post_form(console, url, f"/admin/keys/{issued.api_key.key_id}/revoke")
+    assert f"Key {issued.api_key.key_id} revoked." in console.get(first.headers["Location"]).text
+    again = post_form(console, url, f"/admin/keys/{issued.api_key.key_id}/revoke")
+    assert "was already revoked" in console.get(again.headers["Location"]).text
 
 
 def test_error_pages_have_the_console_look(console, app):

@@ -114,11 +114,7 @@ def attach_errors(form: FlaskForm, error: InvalidInput) -> None:
         loc = detail.get("loc") or ()
         field = getattr(form, str(loc[0]), None) if loc else None
         if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors), _clean(detail.get("msg", ""))]
+            field.errors = [*list(field.errors), detail.get("msg", "")]
             placed = True
     if not placed:
         form.form_errors.append(error.message)
-
-
-def _clean(message: str) -> str:
-    return message.removeprefix("Value error, ")
