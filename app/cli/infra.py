@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 
 from app.cli.common import fmt_time, service_errors
 from app.cli.domains import print_domain_run_outcome
-from app.cli.runs import describe, finish, run_row, summary_text, wait_for
+from app.cli.runs import RUN_TABLE_HEADER, describe, finish, run_row, summary_text, wait_for
 from app.config import current_settings
 from app.models import RunStatus
 from app.services import infra as service
@@ -27,7 +27,7 @@ def runs(client_name: str | None, account_number: str | None) -> None:
     if not rows:
         click.echo("no runs yet: flask clients deploy NAME --account NUMBER")
         return
-    click.echo(f"{'ID':>5}  {'KIND':<8}{'STATUS':<19}{'WORKSPACE':<44}{'CHANGES':<12}CREATED")
+    click.echo(RUN_TABLE_HEADER)
     for run in rows:
         click.echo(run_row(run))
 
@@ -48,7 +48,7 @@ def show(run_id: int) -> None:
         ("config hash", run.config_hash or "-"),
         ("plan hash", run.plan_file_hash or "-"),
         ("rq job", run.rq_job_id or "-"),
-        ("attempts", run.attempts),
+        ("jobs run", f"{run.attempts} (a reviewed run takes two: plan, then apply)"),
     ):
         click.echo(f"{label + ':':<14}{value}")
     if run.error:
