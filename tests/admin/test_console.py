@@ -199,6 +199,18 @@ def test_sandbox_chats_with_an_undeployed_client(console, account, make_client):
     assert without_token.status_code == 400
 
 
+def test_the_sandbox_gets_the_servers_message_not_an_html_page(console, account, make_client):
+    client = make_client(account, "gpt-bot", provider="openai", deployed=False)
+    page = console.get(f"/admin/clients/{client.id}/sandbox").get_data(as_text=True)
+    response = console.post(
+        f"/admin/clients/{client.id}/sandbox/chat",
+        json={"messages": [{"role": "user", "content": "hello"}], "stream": True},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.status_code == 503
+    assert "OPENAI_API_KEY" in response.get_json()["error"]["message"]
+
+
 def test_a_stale_plan_is_refused_with_the_reason(console, account, make_client):
     from app.models import InfraRun, RunKind, RunStatus
 
