@@ -71,3 +71,15 @@ def test_every_dashboard_page_works_for_our_jobs(infra_app, account, make_client
     response = http.post("/admin/rq/job/fails/requeue", headers=console)
     assert response.status_code == 200 and response.get_json()["status"] == "OK"
     assert "fails" in job_queue().get_job_ids()
+
+
+def test_unknown_jobs_are_a_console_404_and_every_page_leads_back(infra_app):
+    create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    http = infra_app.test_client()
+    sign_in(http)
+    missing = http.get("/admin/rq/0/view/job/no-such-job")
+    assert missing.status_code == 404
+    page = missing.get_data(as_text=True)
+    assert "No such job in Redis" in page and "Back to the console" in page
+    queues = http.get("/admin/rq/0/view/jobs").get_data(as_text=True)
+    assert 'id="back-to-console" href="/admin/"' in queues
