@@ -263,7 +263,7 @@ def test_clients_on_a_deprecated_model_are_marked(console, account, make_client)
         {
             "name": "old-bot",
             "provider": "openai",
-            "model": "gpt-5",
+            "model": "openai/gpt-5",
             "max_tokens": "50",
             "temperature": "0.2",
         },
@@ -272,10 +272,26 @@ def test_clients_on_a_deprecated_model_are_marked(console, account, make_client)
     db.session.refresh(client)
     assert client.model == "gpt-5" and client.max_tokens == 50
     # choosing it anew is refused, next to the field
+    edit_page = console.get(url).get_data(as_text=True)
+    assert 'selected value="openai/gpt-5"' in edit_page  # its own model stays selectable
     response = post_form(
-        console, url, url, {"name": "old-bot", "provider": "openai", "model": "gpt-4-turbo"}
+        console, url, url, {"name": "old-bot", "provider": "openai", "model": "openai/gpt-4-turbo"}
     )
     assert "was deleted; use gpt-4.1" in response.get_data(as_text=True)
+
+
+def test_the_model_is_chosen_from_the_catalog_grouped_by_provider(console, account):
+    page = console.get(f"/admin/accounts/{account.id}/clients/new").get_data(as_text=True)
+    for provider in ("echo", "openai", "anthropic"):
+        assert f'<optgroup label="{provider}">' in page
+    assert 'value="echo/echo-1"' in page and 'value="openai/gpt-5"' not in page  # deprecated
+    url = f"/admin/accounts/{account.id}/clients/new"
+    response = post_form(
+        console, url, url, {"name": "picked", "provider": "echo", "model": "openai/gpt-5.4"}
+    )
+    assert response.status_code == 302
+    client = db.session.execute(select(LlmClient)).scalar_one()
+    assert (client.provider, client.model) == ("openai", "gpt-5.4")
 
 
 def test_client_pages_show_serving_and_the_pending_change_apart(console, account, make_client):
