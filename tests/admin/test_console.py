@@ -316,3 +316,17 @@ def test_client_pages_show_serving_and_the_pending_change_apart(console, account
     assert failed in page
     for path in ("/admin/clients", f"/admin/accounts/{account.id}"):
         assert failed in console.get(path).get_data(as_text=True), path
+
+
+def test_the_domains_page_adds_a_domain_for_a_chosen_account(console, account):
+    page = console.get("/admin/domains").get_data(as_text=True)
+    assert "Add domain" in page and f"({account.account_number})</option>" in page
+    refused = post_form(
+        console,
+        "/admin/domains",
+        "/admin/domains",
+        {"account": str(account.id), "domain": "not a domain"},
+    )
+    assert refused.status_code == 302 and refused.headers["Location"] == "/admin/domains"
+    shown = console.get("/admin/domains").get_data(as_text=True)
+    assert "alert-danger" in shown  # the service's reason, on the page the form was on

@@ -120,6 +120,12 @@ class DomainForm(FlaskForm):
     submit = SubmitField("Add domain")
 
 
+class AccountDomainForm(DomainForm):
+    """The Domains page's form: the same, for an account chosen there."""
+
+    account = SelectField("Account", coerce=int)
+
+
 class AttachForm(FlaskForm):
     client = SelectField("Client", coerce=int)
     submit = SubmitField("Attach")
