@@ -10,8 +10,8 @@ from app.blueprints.admin.common import attempt, confirm_then_run, get_or_404, o
 from app.blueprints.admin.forms import AccountDomainForm, ActionForm, AttachForm, DomainForm
 from app.models import Account, CustomDomain, LlmClient
 from app.services import domain_checks
-from app.services.accounts import list_accounts
 from app.services import domains as service
+from app.services.accounts import list_accounts
 
 
 def _account_domain_form() -> AccountDomainForm:
