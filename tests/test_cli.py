@@ -135,3 +135,11 @@ def test_users_create_admin(cli):
     bad = cli("users", "create-admin", "not-an-email", "--password", "long enough pass")
     assert bad.exit_code == 2
     assert count(AdminUser) == 1
+
+
+def test_demo_seed_prints_the_commands_with_the_real_account_number(cli):
+    result = cli("demo", "seed", "--port", "5001")
+    assert result.exit_code == 0, result.output
+    number = db.session.execute(select(Account.account_number)).scalar_one()
+    assert f"export FLASK_APP=wsgi.py ACCOUNT={number}" in result.output
+    assert f"http://demo.{number}.api.chatdock.test:5001/llm-client/" in result.output
