@@ -82,7 +82,7 @@ def verify(domain: str, wait: bool) -> None:
             raise click.ClickException("no result yet: is a worker running? (flask worker)")
         time.sleep(CHECK_POLL_SECONDS)
         db.session.refresh(found)
-    click.echo(f"{found.domain}: {found.status.value}: {found.last_check_result}")
+    click.echo(f"{found.domain}: {found.shown_status}: {found.last_check_result}")
     if found.status != DomainStatus.VERIFIED:
         raise click.exceptions.Exit(1)
 
@@ -97,10 +97,10 @@ def list_(account_number: str | None) -> None:
     if not rows:
         click.echo("no custom domains yet: flask domains add DOMAIN --account NUMBER")
         return
-    click.echo(f"{'DOMAIN':<40}{'ACCOUNT':<16}{'STATUS':<11}{'CLIENTS':>8}  LAST CHECK")
+    click.echo(f"{'DOMAIN':<40}{'ACCOUNT':<16}{'STATUS':<24}{'CLIENTS':>8}  LAST CHECK")
     for d in rows:
         click.echo(
-            f"{d.domain:<40}{d.account.account_number:<16}{d.status.value:<11}"
+            f"{d.domain:<40}{d.account.account_number:<16}{d.shown_status:<24}"
             f"{len(d.clients):>8}  {fmt_time(d.last_checked_at)}"
         )
 
@@ -121,7 +121,7 @@ def show(domain: str) -> None:
     fields = {
         "domain": found.domain,
         "account": found.account.account_number,
-        "status": found.status.value,
+        "status": found.shown_status,
         "serving": serving,
         "zone": found.zone_id or "-",
         "name servers": ", ".join(found.name_servers) or "-",

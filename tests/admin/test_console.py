@@ -330,3 +330,31 @@ def test_the_domains_page_adds_a_domain_for_a_chosen_account(console, account):
     assert refused.status_code == 302 and refused.headers["Location"] == "/admin/domains"
     shown = console.get("/admin/domains").get_data(as_text=True)
     assert "alert-danger" in shown  # the service's reason, on the page the form was on
+
+
+def test_a_new_domain_waits_for_its_delegation_before_it_shows_failed(console, account):
+    from datetime import timedelta
+
+    from app.models import CustomDomain, DomainStatus
+    from app.models.common import utcnow
+
+    domain = CustomDomain(
+        account=account,
+        domain="shop.example",
+        status=DomainStatus.FAILED,  # the first check, right after the zone was made
+        zone_id="Z1",
+        name_servers=["ns-1.awsdns.test", "ns-2.awsdns.test"],
+        last_check_result="shop.example does not exist (NXDOMAIN)",
+        next_check_at=utcnow() + timedelta(minutes=1),
+        verify_deadline=utcnow() + timedelta(hours=48),
+    )
+    db.session.add(domain)
+    db.session.commit()
+    page = console.get(f"/admin/domains/{domain.id}").get_data(as_text=True)
+    assert 'data-status="waiting for delegation"' in page and "waiting-delegation" in page
+    assert "shop.example.  NS  ns-1.awsdns.test." in page
+    assert 'data-status="waiting for delegation"' in console.get("/admin/domains").text
+    domain.next_check_at = None  # the window is over: no more re-checks
+    db.session.commit()
+    page = console.get(f"/admin/domains/{domain.id}").get_data(as_text=True)
+    assert 'data-status="failed"' in page and "waiting-delegation" not in page
