@@ -10,7 +10,6 @@ from app.cli.common import fmt_time, service_errors
 from app.cli.domains import print_domain_run_outcome
 from app.cli.runs import RUN_TABLE_HEADER, describe, finish, run_row, summary_text, wait_for
 from app.config import current_settings
-from app.models import RunStatus
 from app.services import infra as service
 from app.services import reconcile as reconcile_service
 
@@ -75,9 +74,7 @@ def approve(run_id: int, wait: bool) -> None:
     timeout = current_settings().JOB_TIMEOUT_SECONDS
     if wait and service.is_planning(run := service.get_run(run_id)):
         click.echo(f"run {run.id} is still {run.status.value}: waiting for its plan", err=True)
-        run = wait_for(run, timeout)
-        if run.status == RunStatus.AWAITING_APPROVAL:
-            click.echo(summary_text(run))
+        wait_for(run, timeout)  # prints the plan once it is made
     run = finish(service.approve_run(run_id), wait, timeout)
     if wait:
         print_domain_run_outcome(run)
