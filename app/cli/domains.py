@@ -33,7 +33,7 @@ def print_delegation(domain: CustomDomain) -> None:
         click.echo(f"  {domain.domain}.  NS  {ns}.")
     click.echo(
         "Replace any other NS records of the domain. Delegation is checked automatically "
-        f"(status now: {domain.status.value}); check at once with: "
+        f"(status now: {domain.shown_status}); check at once with: "
         f"flask domains verify {domain.domain} --wait"
     )
 
