@@ -120,7 +120,8 @@ def test_custom_domain_from_add_to_delete(
     response = http.post("/llm-client/", json=CHAT, headers={"Host": "bot.example.test"})
     assert response.status_code == 200, response.get_json()
     output = invoke(cli, "clients", "show", "bot", "--account", number)
-    assert output.index("bot.example.test/llm-client/") < output.index(f"bot.{number}.")
+    endpoints = output.split("endpoints:")[1]  # the serving: line above names hosts too
+    assert endpoints.index("bot.example.test/llm-client/") < endpoints.index(f"bot.{number}.")
 
     # the delegation goes away: the re-check fails, the host stops (grace 0), account told
     dev_dns.undelegate("example.test")
