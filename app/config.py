@@ -167,6 +167,17 @@ class Settings(BaseSettings):
     LOG_CLIENTS: bool = Field(True, description="Log client lifecycle changes.")
     LOG_LEVEL: str = Field("INFO", description="Log level of the app's structured JSON logs.")
     LOG_FORMAT: str = Field("json", description="json, or console for human-readable dev logs.")
+    CLI_LOG_LEVEL: str = Field(
+        "WARNING",
+        description="Operator commands (`flask clients ...`, every group but `flask worker`) "
+        "print only log lines of this level or above on stderr, so logs do not mix with "
+        "their output.",
+    )
+    CLI_LOG_FILE: str = Field(
+        "",
+        description="Operator commands also append all their log lines (LOG_LEVEL, JSON) to "
+        "this file ('' = none; relative paths live in the instance folder).",
+    )
     SESSION_COOKIE_SECURE: bool = Field(
         False, description="Send the admin session cookie over HTTPS only (on in production)."
     )

@@ -62,17 +62,29 @@ def _flask(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "flask", *args], env=env, cwd=ROOT, check=True)
 
 
+# When scripts/run began (it sets CHATDOCK_STARTED_AT), so both count from one start.
+_STARTED = float(os.environ.get("CHATDOCK_STARTED_AT") or time.time())
+
+
+def _step(what: str) -> None:
+    """Progress of the start, with the time since it began (the first start is long)."""
+    print(f"[{time.time() - _STARTED:3.0f}s] {what}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     args = parser.parse_args()
     settings = Settings()
     with contextlib.ExitStack() as stack:
+        _step("starting Redis")
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(redis_server())
+        _step("starting moto (the AWS endpoint; replaying instance/moto-recording.jsonl)")
         aws_endpoint = os.environ.get("AWS_ENDPOINT_URL") or stack.enter_context(
             moto_server(recording=MOTO_RECORDING)
         )
         zone_id = ensure_hosted_zone(aws_endpoint, settings.CUSTOMER_API_DOMAIN)
+        _step("starting the loopback DNS server for custom domains")
         dev_dns_file = ROOT / "instance" / "dev-dns.json"
         dns_port = stack.enter_context(dev_dns_server(dev_dns_file))
         stack_env = {
@@ -88,16 +100,13 @@ def main() -> None:
         stack.callback(FLASKENV.unlink, missing_ok=True)
         env = {**os.environ, **stack_env, "FLASK_APP": "wsgi.py"}
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", stack.enter_context(_tempdir()))
+        _step("migrating the database")
         _flask("db", "upgrade", env=env)
+        _step("seeding the demo client")
         _flask("demo", "seed", "--port", str(args.port), env=env)
         print(
             f"redis {redis_url}, AWS endpoint (moto) {aws_endpoint}, "
             f"DNS for custom domains 127.0.0.1:{dns_port}",
-            flush=True,
-        )
-        print(
-            "deploy with real terraform: .venv/bin/flask clients deploy demo --account "
-            "<number above> --auto-approve --wait",
             flush=True,
         )
         children = [
@@ -122,6 +131,7 @@ def main() -> None:
                 ],
             ),
         ]
+        _step("starting the worker and gunicorn")
         for child in children:
             child.start(env)
         print(f"serving on http://localhost:{args.port} (Ctrl-C stops everything)", flush=True)

@@ -24,8 +24,12 @@ HTTP_CODES = {
 
 
 def _for_console() -> bool:
-    """Console pages get HTML error pages in the console's look; everything else JSON."""
+    """Console pages get HTML error pages in the console's look; everything else JSON,
+    and so do the console's own script calls (the sandbox posts JSON and shows the
+    server's message, e.g. a provider's missing API key)."""
     path = request.path
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return False
     return path == "/admin" or (path.startswith("/admin/") and not path.endswith(".json"))
 
 

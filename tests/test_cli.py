@@ -88,6 +88,7 @@ def test_clients_create_bad_input(cli, account, args, message):
     result = cli("clients", "create", *args, "--account", account.account_number)
     assert result.exit_code != 0
     assert message in result.output
+    assert "Value error" not in result.output  # the console's words too: no pydantic prefix
     assert count(LlmClient) == 0
 
 
@@ -118,6 +119,9 @@ def test_apikeys_create_list_revoke(cli, account, demo):
     assert key.split("_", 2)[2] not in listing.output
     revoked = cli("apikeys", "revoke", key_id)
     assert revoked.exit_code == 0
+    assert revoked.output.startswith(f"revoked {key_id}")
+    again = cli("apikeys", "revoke", key_id)
+    assert again.exit_code == 0 and "was already revoked at" in again.output
     assert "revoked" in cli("apikeys", "list", "--account", number).output
 
 
@@ -171,4 +175,12 @@ def test_infra_runs_keeps_columns_apart_for_long_workspace_names(cli, account):
         assert len(re.split(r"\s{2,}", row.strip())) == len(columns), row
         for start in starts:  # every column starts where its heading does, after a gap
             assert row[start - 2 : start] == "  " and row[start] != " ", (row, start)
-    assert f"{account.account_number}/{long_name}  c2" in rows[1]  # newest first
+    assert f"{account.account_number}/{long_name}  2 create" in rows[1]  # newest first
+
+
+def test_demo_seed_prints_the_commands_with_the_real_account_number(cli):
+    result = cli("demo", "seed", "--port", "5001")
+    assert result.exit_code == 0, result.output
+    number = db.session.execute(select(Account.account_number)).scalar_one()
+    assert f"export FLASK_APP=wsgi.py ACCOUNT={number}" in result.output
+    assert f"http://demo.{number}.api.chatdock.test:5001/llm-client/" in result.output

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import functools
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from app.config import current_settings
+from app.logging_setup import route_command_logs
+
+
+@with_appcontext
+def _operator_logging() -> None:
+    """Group callback of operator commands: logs go to the log (CLI_LOG_FILE), and only
+    warnings and errors to stderr (CLI_LOG_LEVEL), so what the command prints is what a
+    person reads. The worker is a service: it keeps logging everything on stderr."""
+    settings = current_settings()
+    log_file = None
+    if settings.CLI_LOG_FILE:
+        log_file = Path(current_app.instance_path) / settings.CLI_LOG_FILE
+    route_command_logs(settings.CLI_LOG_LEVEL, log_file)
 
 
 def register_cli(app: Flask) -> None:
@@ -38,4 +58,17 @@ def register_cli(app: Flask) -> None:
         limits_cli,
         audit,
     ):
+        if isinstance(group, click.Group):
+            group.callback = _operator_logging
+        elif group is not worker:  # a single command: route its logs, then run it
+            group.callback = _logged(group.callback)
         app.cli.add_command(group)
+
+
+def _logged(callback):
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        _operator_logging()
+        return callback(*args, **kwargs)
+
+    return run

@@ -62,5 +62,11 @@ def list_(account_number: str) -> None:
 @service_errors
 def revoke(key_id: str) -> None:
     """Revoke a key at once."""
-    key = service.revoke_api_key(key_id)
-    click.echo(f"revoked {key.key_id} (account {key.account.account_number})")
+    key, revoked = service.revoke_api_key(key_id)
+    if revoked:
+        click.echo(f"revoked {key.key_id} (account {key.account.account_number})")
+    else:
+        click.echo(
+            f"{key.key_id} (account {key.account.account_number}) was already revoked "
+            f"at {fmt_time(key.revoked_at)}"
+        )

@@ -55,3 +55,8 @@ def seed(port: int) -> None:
         f"  curl -s http://localhost:{port}/api/v0/llm-clients/{client.id}/{client.name}/ "
         f"-H 'content-type: application/json' -d '{body}'"
     )
+    number = client.account.account_number
+    click.echo("operator commands for this account (README: Try it):")
+    click.echo(f"  export FLASK_APP=wsgi.py ACCOUNT={number}")
+    click.echo("  .venv/bin/flask clients create bot --account $ACCOUNT")
+    click.echo("  .venv/bin/flask clients deploy bot --account $ACCOUNT --wait")

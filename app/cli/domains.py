@@ -33,7 +33,7 @@ def print_delegation(domain: CustomDomain) -> None:
         click.echo(f"  {domain.domain}.  NS  {ns}.")
     click.echo(
         "Replace any other NS records of the domain. Delegation is checked automatically "
-        f"(status now: {domain.status.value}); check at once with: "
+        f"(status now: {domain.shown_status}); check at once with: "
         f"flask domains verify {domain.domain} --wait"
     )
 
@@ -83,7 +83,7 @@ def verify(domain: str, wait: bool, account_number: str | None) -> None:
             raise click.ClickException("no result yet: is a worker running? (flask worker)")
         time.sleep(CHECK_POLL_SECONDS)
         db.session.refresh(found)
-    click.echo(f"{found.domain}: {found.status.value}: {found.last_check_result}")
+    click.echo(f"{found.domain}: {found.shown_status}: {found.last_check_result}")
     if found.status != DomainStatus.VERIFIED:
         raise click.exceptions.Exit(1)
 
@@ -98,10 +98,10 @@ def list_(account_number: str | None) -> None:
     if not rows:
         click.echo("no custom domains yet: flask domains add DOMAIN --account NUMBER")
         return
-    click.echo(f"{'DOMAIN':<40}{'ACCOUNT':<16}{'STATUS':<11}{'CLIENTS':>8}  LAST CHECK")
+    click.echo(f"{'DOMAIN':<40}{'ACCOUNT':<16}{'STATUS':<24}{'CLIENTS':>8}  LAST CHECK")
     for d in rows:
         click.echo(
-            f"{d.domain:<40}{d.account.account_number:<16}{d.status.value:<11}"
+            f"{d.domain:<40}{d.account.account_number:<16}{d.shown_status:<24}"
             f"{len(d.clients):>8}  {fmt_time(d.last_checked_at)}"
         )
 
@@ -123,7 +123,7 @@ def show(domain: str, account_number: str | None) -> None:
     fields = {
         "domain": found.domain,
         "account": found.account.account_number,
-        "status": found.status.value,
+        "status": found.shown_status,
         "serving": serving,
         "zone": found.zone_id or "-",
         "name servers": ", ".join(found.name_servers) or "-",

@@ -10,7 +10,6 @@ from app.cli.common import echo_table, fmt_time, service_errors
 from app.cli.domains import print_domain_run_outcome
 from app.cli.runs import RUN_COLUMNS, describe, finish, run_row, summary_text, wait_for
 from app.config import current_settings
-from app.models import RunStatus
 from app.services import infra as service
 from app.services import reconcile as reconcile_service
 
@@ -46,7 +45,7 @@ def show(run_id: int) -> None:
         ("config hash", run.config_hash or "-"),
         ("plan hash", run.plan_file_hash or "-"),
         ("rq job", run.rq_job_id or "-"),
-        ("attempts", run.attempts),
+        ("jobs run", f"{run.attempts} (a reviewed run takes two: plan, then apply)"),
     ):
         click.echo(f"{label + ':':<14}{value}")
     if run.error:
@@ -73,9 +72,7 @@ def approve(run_id: int, wait: bool) -> None:
     timeout = current_settings().JOB_TIMEOUT_SECONDS
     if wait and service.is_planning(run := service.get_run(run_id)):
         click.echo(f"run {run.id} is still {run.status.value}: waiting for its plan", err=True)
-        run = wait_for(run, timeout)
-        if run.status == RunStatus.AWAITING_APPROVAL:
-            click.echo(summary_text(run))
+        wait_for(run, timeout)  # prints the plan once it is made
     run = finish(service.approve_run(run_id), wait, timeout)
     if wait:
         print_domain_run_outcome(run)

@@ -2,6 +2,9 @@
 
 Providers are built once per (name, settings object) so each keeps its SDK client and
 its HTTP connection pool across requests instead of reconnecting on every chat call.
+The SDK adapters are imported only when their provider is first built: importing the
+``openai`` and ``anthropic`` SDKs costs about a second, which every ``flask`` command
+and process start would otherwise pay.
 """
 
 from __future__ import annotations
@@ -9,10 +12,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from app.llm.anthropic_provider import AnthropicProvider
 from app.llm.base import ChatProvider, ProviderError
 from app.llm.echo import EchoProvider
-from app.llm.openai_compat import OpenAICompatibleProvider
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -31,12 +32,16 @@ def build_provider(name: str, settings: Settings) -> ChatProvider:
     if name == "echo":
         return EchoProvider()
     if name == "openai":
+        from app.llm.openai_compat import OpenAICompatibleProvider
+
         return OpenAICompatibleProvider(
             api_key=settings.OPENAI_API_KEY.get_secret_value(),
             base_url=settings.OPENAI_BASE_URL or None,
             timeout=settings.LLM_TIMEOUT_SECONDS,
         )
     if name == "anthropic":
+        from app.llm.anthropic_provider import AnthropicProvider
+
         return AnthropicProvider(
             api_key=settings.ANTHROPIC_API_KEY.get_secret_value(),
             base_url=settings.ANTHROPIC_BASE_URL or None,

@@ -85,6 +85,19 @@ class CustomDomain(db.Model):
     clients: Mapped[list[LlmClient]] = relationship(back_populates="custom_domain")
 
     @property
+    def shown_status(self) -> str:
+        """The status as people read it: a domain never verified whose checks fail while
+        its verification window lasts (re-checks still scheduled) is ``waiting for
+        delegation``, not ``failed``: right after its zone is made, the customer cannot
+        have delegated yet. ``failed`` once the window is over, or a delegation was lost."""
+        waiting = (
+            self.status == DomainStatus.FAILED
+            and self.verified_at is None
+            and self.next_check_at is not None
+        )
+        return "waiting for delegation" if waiting else self.status.value
+
+    @property
     def ever_verified(self) -> bool:
         """Client records in the zone exist once a domain was verified, and stay while it
         lives: a lost delegation only stops serving (after the grace), so fixing the

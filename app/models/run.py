@@ -96,5 +96,17 @@ class InfraRun(db.Model):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    @property
+    def kind_label(self) -> str:
+        """What the run did so far, for people: ``plan`` until its apply starts (a deploy
+        stopped at review, discarded or only drift-checked never applied anything), then
+        ``apply``; ``destroy plan`` / ``destroy`` likewise."""
+        applied = self.apply_started_at is not None
+        if self.kind == RunKind.DESTROY:
+            return "destroy" if applied else "destroy plan"
+        if self.kind == RunKind.APPLY and applied:
+            return "apply"
+        return "plan"
+
     def __repr__(self) -> str:
         return f"<InfraRun {self.id} {self.kind} {self.status} {self.workspace_key}>"

@@ -97,22 +97,25 @@ def parse_key_id(key_id: str) -> str:
     return key_id
 
 
-def revoke_api_key(key_id: str) -> ApiKey:
+def revoke_api_key(key_id: str) -> tuple[ApiKey, bool]:
+    """Revoke a key at once; the flag says whether this call revoked it (False: it
+    already was, and its revocation time is kept)."""
     key_id = parse_key_id(key_id)
     api_key = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
     if api_key is None:
         raise NotFound(f"no API key {key_id}")
-    if api_key.revoked_at is None:
-        api_key.revoked_at = utcnow()
-        audit.record(
-            "revoke",
-            "api_key",
-            api_key.key_id,
-            account_id=api_key.account_id,
-            changes={"revoked_at": (None, api_key.revoked_at)},
-        )
-        db.session.commit()
-    return api_key
+    if api_key.revoked_at is not None:
+        return api_key, False
+    api_key.revoked_at = utcnow()
+    audit.record(
+        "revoke",
+        "api_key",
+        api_key.key_id,
+        account_id=api_key.account_id,
+        changes={"revoked_at": (None, api_key.revoked_at)},
+    )
+    db.session.commit()
+    return api_key, True
 
 
 def key_status(api_key: ApiKey, now: datetime | None = None) -> str:

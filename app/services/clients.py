@@ -76,17 +76,24 @@ class ClientSpec(BaseModel):
 
 
 def parse_spec(**fields) -> ClientSpec:
-    """Validate fields into a ClientSpec, turning pydantic's errors into one clear message."""
+    """Validate fields into a ClientSpec, turning pydantic's errors into one clear message
+    (the same words for the CLI and the console: no "Value error," prefix)."""
     try:
         return ClientSpec(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
+        details = [
+            {**err, "msg": validation_message(err["msg"])}
+            for err in exc.errors(include_url=False, include_context=False)
+        ]
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}" for err in details
         )
-        raise InvalidInput(
-            problems, details=exc.errors(include_url=False, include_context=False)
-        ) from exc
+        raise InvalidInput(problems, details=details) from exc
+
+
+def validation_message(message: str) -> str:
+    """Pydantic's message for a validator's ValueError, without its "Value error, "."""
+    return message.removeprefix("Value error, ")
 
 
 def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False) -> LlmClient:

@@ -152,6 +152,20 @@ def list_models(provider: str | None = None, deprecated_only: bool = False) -> l
     return [ModelRow(model, count) for model, count in db.session.execute(query).all()]
 
 
+def selectable_models(keep: LlmModel | None = None) -> dict[str, list[LlmModel]]:
+    """The models a client may be given, by provider (default model first): every live,
+    non-deprecated model, plus ``keep`` (a client's current model, even deprecated, so
+    that editing its other settings does not force a move)."""
+    rows = db.session.execute(
+        select(LlmModel).order_by(LlmModel.provider, LlmModel.is_default.desc(), LlmModel.name)
+    ).scalars()
+    grouped: dict[str, list[LlmModel]] = {}
+    for model in rows:
+        if not model.deprecated or (keep is not None and model.id == keep.id):
+            grouped.setdefault(model.provider, []).append(model)
+    return grouped
+
+
 @dataclass(frozen=True)
 class Usage:
     account: Account

@@ -142,14 +142,30 @@ def test_a_key_is_shown_once_and_stored_hashed(console, account, make_client):
     make_client(account, "bot")
     url = f"/admin/accounts/{account.id}"
     response = post_form(console, url, f"{url}/keys", {"label": "ci", "expires_in_days": "30"})
-    assert response.status_code == 201
-    assert response.headers["Cache-Control"] == "no-store"
-    page = response.get_data(as_text=True)
+    assert response.status_code == 303  # post/redirect/get: a reload re-posts nothing
     key = db.session.execute(select(ApiKey)).scalar_one()
+    shown = console.get(response.headers["Location"])
+    assert shown.status_code == 200
+    assert shown.headers["Cache-Control"] == "no-store"
+    page = shown.get_data(as_text=True)
     plaintext = page.split('id="new-key"')[1].split('value="')[1].split('"')[0]
     assert plaintext.startswith(f"cdk_{key.key_id}_")
     assert plaintext not in console.get(url).get_data(as_text=True)
     assert key.secret_hash not in page and plaintext.split("_")[-1] not in key.secret_hash
+    reloaded = console.get(response.headers["Location"]).get_data(as_text=True)
+    assert plaintext not in reloaded and "was shown once" in reloaded
+    assert len(db.session.execute(select(ApiKey)).all()) == 1
+
+
+def test_revoking_twice_says_it_already_was(console, account):
+    from app.services.api_keys import create_api_key
+
+    issued = create_api_key(account, [], expires_in_days=None, label="")
+    url = f"/admin/accounts/{account.id}"
+    first = post_form(console, url, f"/admin/keys/{issued.api_key.key_id}/revoke")
+    assert f"Key {issued.api_key.key_id} revoked." in console.get(first.headers["Location"]).text
+    again = post_form(console, url, f"/admin/keys/{issued.api_key.key_id}/revoke")
+    assert "was already revoked" in console.get(again.headers["Location"]).text
 
 
 def test_error_pages_have_the_console_look(console, app):
@@ -181,6 +197,18 @@ def test_sandbox_chats_with_an_undeployed_client(console, account, make_client):
         json={"messages": [{"role": "user", "content": "hello"}], "stream": True},
     )
     assert without_token.status_code == 400
+
+
+def test_the_sandbox_gets_the_servers_message_not_an_html_page(console, account, make_client):
+    client = make_client(account, "gpt-bot", provider="openai", deployed=False)
+    page = console.get(f"/admin/clients/{client.id}/sandbox").get_data(as_text=True)
+    response = console.post(
+        f"/admin/clients/{client.id}/sandbox/chat",
+        json={"messages": [{"role": "user", "content": "hello"}], "stream": True},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.status_code == 503
+    assert "OPENAI_API_KEY" in response.get_json()["error"]["message"]
 
 
 def test_a_stale_plan_is_refused_with_the_reason(console, account, make_client):
@@ -235,7 +263,7 @@ def test_clients_on_a_deprecated_model_are_marked(console, account, make_client)
         {
             "name": "old-bot",
             "provider": "openai",
-            "model": "gpt-5",
+            "model": "openai/gpt-5",
             "max_tokens": "50",
             "temperature": "0.2",
         },
@@ -244,10 +272,26 @@ def test_clients_on_a_deprecated_model_are_marked(console, account, make_client)
     db.session.refresh(client)
     assert client.model == "gpt-5" and client.max_tokens == 50
     # choosing it anew is refused, next to the field
+    edit_page = console.get(url).get_data(as_text=True)
+    assert 'selected value="openai/gpt-5"' in edit_page  # its own model stays selectable
     response = post_form(
-        console, url, url, {"name": "old-bot", "provider": "openai", "model": "gpt-4-turbo"}
+        console, url, url, {"name": "old-bot", "provider": "openai", "model": "openai/gpt-4-turbo"}
     )
     assert "was deleted; use gpt-4.1" in response.get_data(as_text=True)
+
+
+def test_the_model_is_chosen_from_the_catalog_grouped_by_provider(console, account):
+    page = console.get(f"/admin/accounts/{account.id}/clients/new").get_data(as_text=True)
+    for provider in ("echo", "openai", "anthropic"):
+        assert f'<optgroup label="{provider}">' in page
+    assert 'value="echo/echo-1"' in page and 'value="openai/gpt-5"' not in page  # deprecated
+    url = f"/admin/accounts/{account.id}/clients/new"
+    response = post_form(
+        console, url, url, {"name": "picked", "provider": "echo", "model": "openai/gpt-5.4"}
+    )
+    assert response.status_code == 302
+    client = db.session.execute(select(LlmClient)).scalar_one()
+    assert (client.provider, client.model) == ("openai", "gpt-5.4")
 
 
 def test_client_pages_show_serving_and_the_pending_change_apart(console, account, make_client):
@@ -272,3 +316,45 @@ def test_client_pages_show_serving_and_the_pending_change_apart(console, account
     assert failed in page
     for path in ("/admin/clients", f"/admin/accounts/{account.id}"):
         assert failed in console.get(path).get_data(as_text=True), path
+
+
+def test_the_domains_page_adds_a_domain_for_a_chosen_account(console, account):
+    page = console.get("/admin/domains").get_data(as_text=True)
+    assert "Add domain" in page and f"({account.account_number})</option>" in page
+    refused = post_form(
+        console,
+        "/admin/domains",
+        "/admin/domains",
+        {"account": str(account.id), "domain": "not a domain"},
+    )
+    assert refused.status_code == 302 and refused.headers["Location"] == "/admin/domains"
+    shown = console.get("/admin/domains").get_data(as_text=True)
+    assert "alert-danger" in shown  # the service's reason, on the page the form was on
+
+
+def test_a_new_domain_waits_for_its_delegation_before_it_shows_failed(console, account):
+    from datetime import timedelta
+
+    from app.models import CustomDomain, DomainStatus
+    from app.models.common import utcnow
+
+    domain = CustomDomain(
+        account=account,
+        domain="shop.example",
+        status=DomainStatus.FAILED,  # the first check, right after the zone was made
+        zone_id="Z1",
+        name_servers=["ns-1.awsdns.test", "ns-2.awsdns.test"],
+        last_check_result="shop.example does not exist (NXDOMAIN)",
+        next_check_at=utcnow() + timedelta(minutes=1),
+        verify_deadline=utcnow() + timedelta(hours=48),
+    )
+    db.session.add(domain)
+    db.session.commit()
+    page = console.get(f"/admin/domains/{domain.id}").get_data(as_text=True)
+    assert 'data-status="waiting for delegation"' in page and "waiting-delegation" in page
+    assert "shop.example.  NS  ns-1.awsdns.test." in page
+    assert 'data-status="waiting for delegation"' in console.get("/admin/domains").text
+    domain.next_check_at = None  # the window is over: no more re-checks
+    db.session.commit()
+    page = console.get(f"/admin/domains/{domain.id}").get_data(as_text=True)
+    assert 'data-status="failed"' in page and "waiting-delegation" not in page

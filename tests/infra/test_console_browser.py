@@ -129,3 +129,56 @@ def test_first_day_of_an_operator(page: Page, worker_process, route53, zone_id):
     page.goto("/admin/rq/")
     expect(page.get_by_text("chatdock").first).to_be_visible()
     screenshot(page, "rq-dashboard")
+
+
+def test_phone_width_and_a_live_log_that_follows_its_end(browser, site, account, make_client):
+    """A phone-width clients page fits the screen; a live run's log box opens at its end,
+    keeps following it, and stays put when the reader scrolls back."""
+    from app.extensions import db
+    from app.models import InfraRun, RunKind, RunStatus
+
+    client = make_client(account, "a-client-with-a-rather-long-name", deployed=True)
+    run = InfraRun(
+        workspace_key=f"clients/{account.account_number}/{client.name}",
+        kind=RunKind.APPLY,
+        status=RunStatus.PLANNING,  # live: the page polls its log
+        client_id=client.id,
+        account_number=account.account_number,
+        target_name=client.name,
+        log="".join(f"12:00:{i % 60:02d} terraform line {i}\n" for i in range(200)),
+    )
+    db.session.add(run)
+    db.session.commit()
+    context = browser.new_context(base_url=site, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        sign_in(page)
+        page.goto("/admin/clients")
+        expect(page.locator(".clients-table")).to_be_visible()
+        overflow = page.evaluate(
+            "Math.max(document.documentElement.scrollWidth,"
+            " document.querySelector('.clients-table').scrollWidth) - window.innerWidth"
+        )
+        assert overflow <= 0, f"the clients table is {overflow}px wider than a phone"
+        screenshot(page, "clients-phone")
+
+        page.goto(f"/admin/runs/{run.id}")
+        log_box = page.locator("#run-log")
+        expect(log_box).to_contain_text("terraform line 199")
+        gap = "el => el.scrollHeight - el.scrollTop - el.clientHeight"
+        assert log_box.evaluate(gap) < 24  # opens at the end
+        run.log += "12:01:00 terraform line 200\n"
+        db.session.commit()
+        expect(log_box).to_contain_text("terraform line 200")
+        page.wait_for_function(
+            "() => { const el = document.getElementById('run-log');"
+            " return el.scrollHeight - el.scrollTop - el.clientHeight < 24; }"
+        )  # followed the new line
+        log_box.evaluate("el => { el.scrollTop = 0; }")  # the reader scrolls back
+        run.log += "12:01:01 terraform line 201\n"
+        db.session.commit()
+        expect(log_box).to_contain_text("terraform line 201")
+        assert log_box.evaluate("el => el.scrollTop") == 0  # left where the reader is
+    finally:
+        context.close()

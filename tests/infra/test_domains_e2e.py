@@ -96,7 +96,7 @@ def test_custom_domain_from_add_to_delete(
     assert domain.status == DomainStatus.FAILED
     assert "NXDOMAIN" in domain.last_check_result
     output = invoke(cli, "domains", "show", "example.test")
-    assert "status:       failed" in output and "NXDOMAIN" in output
+    assert "status:       waiting for delegation" in output and "NXDOMAIN" in output
 
     output = invoke(
         cli, "domains", "attach", "example.test", "--client", "bot", "--account", number

@@ -40,6 +40,12 @@ def test_deploy_auto_approve_then_undeploy(
     assert result.exit_code == 0, result.output
     run = db.session.execute(select(InfraRun)).scalar_one()
     assert run.status == RunStatus.APPLIED
+    # --wait streams the run: terraform's lines as they come, the plan, then the result.
+    streamed = [line for line in result.stderr.splitlines() if line.startswith("  | ")]
+    assert len(streamed) >= 3 and streamed[0][4:] in run.log
+    assert "Plan: 1 to create, 0 to update, 0 to replace, 0 to delete." in result.stdout
+    assert "result: 1 created, 0 changed, 0 destroyed" in result.stdout
+    assert f"demo: live on {host_of(client)}" in result.stdout
     assert run.plan_summary["counts"]["create"] >= 1
     assert "terraform" in run.log.lower() or "apply" in run.log.lower()
     records = a_records(route53, zone_id, host_of(client))
@@ -63,6 +69,8 @@ def test_deploy_auto_approve_then_undeploy(
         ]
     )
     assert result.exit_code == 0, result.output
+    assert "result: 0 created, 0 changed, 1 destroyed" in result.stdout
+    assert "demo: not served (draft)" in result.stdout
     assert a_records(route53, zone_id, host_of(client)) == []
     db.session.refresh(client)
     assert client.deployment_status == DeploymentStatus.DRAFT

@@ -113,3 +113,15 @@ def test_compact_works_on_an_empty_queue(infra_app):
     response = http.post("/admin/rq/queue/chatdock/compact", headers={"Origin": "http://localhost"})
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.get_json() == {"status": "OK"}
+
+
+def test_unknown_jobs_are_a_console_404_and_every_page_leads_back(infra_app):
+    create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    http = infra_app.test_client()
+    sign_in(http)
+    missing = http.get("/admin/rq/0/view/job/no-such-job")
+    assert missing.status_code == 404
+    page = missing.get_data(as_text=True)
+    assert "No such job in Redis" in page and "Back to the console" in page
+    queues = http.get("/admin/rq/0/view/jobs").get_data(as_text=True)
+    assert 'id="back-to-console" href="/admin/"' in queues

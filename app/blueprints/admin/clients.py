@@ -30,6 +30,7 @@ from app.models import Account, DeploymentStatus, InfraRun, LlmClient
 from app.services import clients as service
 from app.services import infra
 from app.services.client_state import client_state, client_states
+from app.services.llm_models import selectable_models
 
 
 def host_url(host: str) -> str:
@@ -60,6 +61,7 @@ def clients():
 def client_new(account_id: int):
     account = get_or_404(Account, account_id)
     form = ClientForm()
+    form.set_model_choices(selectable_models())
     if form.validate_on_submit():
         try:
             client = service.create_client(account, service.parse_spec(**form.spec_fields()))
@@ -76,6 +78,7 @@ def client_new(account_id: int):
 def client_edit(client_id: int):
     client = get_or_404(LlmClient, client_id)
     form = ClientForm(obj=client)
+    form.set_model_choices(selectable_models(keep=client.llm_model), current=client.llm_model)
     if request.method == "GET":
         form.allowed_origins.data = "\n".join(client.allowed_origins or [])
     form.name.render_kw = {"readonly": True}

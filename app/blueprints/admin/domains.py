@@ -14,15 +14,36 @@ from app.blueprints.admin.common import (
     operator,
     visible,
 )
-from app.blueprints.admin.forms import ActionForm, AttachForm, DomainForm
+from app.blueprints.admin.forms import AccountDomainForm, ActionForm, AttachForm, DomainForm
 from app.models import Account, CustomDomain, LlmClient
 from app.services import domain_checks
 from app.services import domains as service
+from app.services.accounts import list_accounts
+
+
+def _account_domain_form() -> AccountDomainForm:
+    form = AccountDomainForm()
+    form.account.choices = [
+        (a.id, f"{a.name} ({a.account_number})") for a in visible(list_accounts())
+    ]
+    return form
 
 
 @bp.get("/domains")
 def domains():
-    return render_template("admin/domains.html", domains=visible(service.list_domains()))
+    return render_template(
+        "admin/domains.html", domains=visible(service.list_domains()), form=_account_domain_form()
+    )
+
+
+@bp.post("/domains")
+def domain_add_for_account():
+    """Add a domain from the Domains page, for the account chosen in its form."""
+    form = _account_domain_form()
+    if not form.validate_on_submit():
+        flash("Choose an account and enter a domain, e.g. api.example.com.", "danger")
+        return redirect(url_for("admin.domains"))
+    return _add_domain(get_or_404(Account, form.account.data), form, url_for("admin.domains"))
 
 
 @bp.post("/accounts/<int:account_id>/domains")
@@ -32,6 +53,11 @@ def domain_add(account_id: int):
     if not form.validate_on_submit():
         flash("Enter a domain, e.g. api.example.com.", "danger")
         return redirect(url_for("admin.account", account_id=account_id))
+    return _add_domain(account, form, url_for("admin.account", account_id=account_id))
+
+
+def _add_domain(account: Account, form: DomainForm, back: str):
+    """Claim the domain and plan its zone; refusals go back to where the form was."""
     added = attempt(
         lambda: service.add_domain(
             account,
@@ -42,7 +68,7 @@ def domain_add(account_id: int):
         "Domain added: its zone is being planned.",
     )
     if added is None:
-        return redirect(url_for("admin.account", account_id=account_id))
+        return redirect(back)
     return redirect(url_for("admin.domain", domain_id=added[0].id))
 
 

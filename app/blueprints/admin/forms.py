@@ -48,7 +48,15 @@ class ClientForm(FlaskForm):
         description="A DNS label: lower-case letters, digits, inner hyphens. Fixed once made.",
     )
     provider = SelectField("Provider", choices=[(p, p) for p in PROVIDER_NAMES])
-    model = StringField("Model", description="Empty: the provider's default model.")
+    # "provider/name", or "" for the chosen provider's default; see set_model_choices.
+    # The service checks the choice (one rule for the CLI and the console: its message
+    # names the valid models), so the select does not refuse values on its own.
+    model = SelectField(
+        "Model",
+        choices=[],
+        validate_choice=False,
+        description="From the catalog; deprecated models are not offered.",
+    )
     system_prompt = TextAreaField("System prompt", render_kw={"rows": 4})
     temperature = FloatField("Temperature", default=0.7, validators=[Optional()])
     max_tokens = IntegerField("Max tokens", default=1024, validators=[Optional()])
@@ -60,12 +68,33 @@ class ClientForm(FlaskForm):
     )
     submit = SubmitField("Save")
 
+    def set_model_choices(self, grouped: dict[str, list[Any]], current: Any = None) -> None:
+        """Offer the catalog's models grouped by provider (``current``: a client's model,
+        selected when the form is first shown)."""
+        choices: dict[str, list[tuple[str, str]]] = {"": [("", "the provider's default model")]}
+        for provider, models in grouped.items():
+            choices[provider] = [
+                (
+                    f"{m.provider}/{m.name}",
+                    m.name
+                    + (" (default)" if m.is_default else "")
+                    + (" (deprecated)" if m.deprecated else ""),
+                )
+                for m in models
+            ]
+        self.model.choices = choices
+        if current is not None and not self.is_submitted():
+            self.model.data = f"{current.provider}/{current.name}"
+
     def spec_fields(self) -> dict[str, Any]:
         origins = [o.strip() for o in (self.allowed_origins.data or "").splitlines() if o.strip()]
+        chosen = (self.model.data or "").strip()
+        provider, _, model = chosen.rpartition("/")
         return {
             "name": (self.name.data or "").strip(),
-            "provider": self.provider.data,
-            "model": (self.model.data or "").strip(),
+            # A model chosen implies its provider; else the provider's default model.
+            "provider": provider or self.provider.data,
+            "model": model,
             "system_prompt": self.system_prompt.data or "",
             "temperature": self.temperature.data,
             "max_tokens": self.max_tokens.data,
@@ -91,6 +120,12 @@ class DomainForm(FlaskForm):
     submit = SubmitField("Add domain")
 
 
+class AccountDomainForm(DomainForm):
+    """The Domains page's form: the same, for an account chosen there."""
+
+    account = SelectField("Account", coerce=int)
+
+
 class AttachForm(FlaskForm):
     client = SelectField("Client", coerce=int)
     submit = SubmitField("Attach")
@@ -114,14 +149,10 @@ def attach_errors(form: FlaskForm, error: InvalidInput) -> None:
         loc = detail.get("loc") or ()
         field = getattr(form, str(loc[0]), None) if loc else None
         if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors), _clean(detail.get("msg", ""))]
+            field.errors = [*list(field.errors), detail.get("msg", "")]
             placed = True
     if not placed:
         form.form_errors.append(error.message)
-
-
-def _clean(message: str) -> str:
-    return message.removeprefix("Value error, ")
 
 
 class TokenForm(FlaskForm):

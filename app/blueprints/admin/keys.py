@@ -1,8 +1,9 @@
-"""API keys: create (the key is shown once, on the response page only), revoke."""
+"""API keys: create (the key is shown once, after a redirect: post/redirect/get, so a
+reload never makes a second key), revoke."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -32,9 +33,29 @@ def key_create(account_id: int):
     )
     if issued is None:
         return redirect(url_for("admin.account", account_id=account_id))
-    # Rendered, not redirected: the plaintext exists only in this response.
-    response = render_template("admin/key_created.html", account=account, issued=issued)
-    return response, 201, {"Cache-Control": "no-store"}
+    # Kept in the (signed, HttpOnly) session only until the page below shows it once.
+    session[NEW_KEY] = {"id": issued.api_key.id, "plaintext": issued.plaintext}
+    return redirect(url_for("admin.key_created", key_id=issued.api_key.id), 303)
+
+
+NEW_KEY = "new_api_key"
+
+
+@bp.get("/keys/<int:key_id>/created")
+def key_created(key_id: int):
+    """The new key, once: the session's copy is dropped as it is shown, so a reload
+    (or the back button) says it was shown instead of showing or making it again."""
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None or not access.may_see(current_user, api_key.account_id):
+        abort(404)
+    stashed = session.get(NEW_KEY) or {}
+    plaintext = stashed.get("plaintext") if stashed.get("id") == key_id else None
+    if plaintext:
+        session.pop(NEW_KEY)
+    response = render_template(
+        "admin/key_created.html", account=api_key.account, api_key=api_key, plaintext=plaintext
+    )
+    return response, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/keys/<key_id>/revoke")
@@ -45,7 +66,11 @@ def key_revoke(key_id: str):
     if owned is None or not access.may_see(current_user, owned.account_id):
         abort(404)
     if form.validate_on_submit():
-        key = attempt(lambda: service.revoke_api_key(key_id), f"Key {key_id} revoked.")
+        outcome = attempt(lambda: service.revoke_api_key(key_id))
+        if outcome is not None:
+            key, revoked = outcome
+            said = "revoked." if revoked else "was already revoked."
+            flash(f"Key {key.key_id} {said}", "success" if revoked else "info")
     if key is None:
         return redirect(url_for("admin.accounts"))
     return redirect(url_for("admin.account", account_id=key.account_id))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from redis.exceptions import ResponseError
+from rq.exceptions import NoSuchJobError
 
 from app.config import Settings
+from app.error_handlers import console_error_page
 from app.extensions import csrf
 from app.request_hooks import resolver
 
@@ -53,6 +55,8 @@ def mount_rq_dashboard(app: Flask, settings: Settings) -> None:
     app.before_request(_guard_rq_dashboard)
     compact = "rq_dashboard.compact_queue"
     app.view_functions[compact] = _empty_queue_is_compact(app.view_functions[compact])
+    app.after_request(_link_back_to_console)
+    app.register_error_handler(NoSuchJobError, _no_such_job)
 
 
 def _guard_rq_dashboard():
@@ -94,6 +98,34 @@ def _empty_queue_is_compact(view: Callable) -> Callable:
             return jsonify(status="OK")
 
     return compact_queue
+
+
+# rq-dashboard's own navbar brand; ours links back to the console in front of it.
+RQ_BRAND = '<a class="navbar-brand">RQ-dashboard</a>'
+
+
+def _link_back_to_console(response: Response) -> Response:
+    """The dashboard's pages get a way back to the console (their navbar has none)."""
+    if request.blueprint != "rq_dashboard" or response.mimetype != "text/html":
+        return response
+    if response.direct_passthrough or response.is_streamed:
+        return response
+    page = response.get_data(as_text=True)
+    back = (
+        f'<a class="navbar-brand" id="back-to-console" href="{url_for("admin.home")}">'
+        "&larr; chatdock console</a>"
+    )
+    response.set_data(page.replace(RQ_BRAND, back + RQ_BRAND, 1))
+    return response
+
+
+def _no_such_job(error: NoSuchJobError):
+    """An unknown or expired job id: a 404 in the console's look, not a 500."""
+    return console_error_page(
+        404,
+        "No such job in Redis: its id is wrong, or RQ dropped it after its result "
+        "expired. The run's page in the console keeps its log and result.",
+    )
 
 
 def _no_redis():

@@ -405,7 +405,7 @@ def keys_create(account_id: int):
 )
 def key_revoke(key_id: int):
     key = _owned(ApiKey, key_id, "API key")
-    return answer(_key_out(api_keys.revoke_api_key(key.key_id)))
+    return answer(_key_out(api_keys.revoke_api_key(key.key_id)[0]))
 
 
 # --- domains --------------------------------------------------------------------------

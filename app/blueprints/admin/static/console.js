@@ -25,14 +25,19 @@
   });
 
   // A live run's log and status, polled until the run settles; then reload the page.
+  // The log box follows the end while the run is live, unless the reader scrolled back
+  // (then it stays where they are until they scroll to the end again).
   const log = document.getElementById("run-log");
   if (log && log.dataset.live === "true") {
+    const atEnd = () => log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+    log.scrollTop = log.scrollHeight;
     const poll = async () => {
       const response = await fetch(log.dataset.stateUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) return setTimeout(poll, 4000);
       const state = await response.json();
+      const follow = atEnd();
       log.textContent = state.log || "No output yet.";
-      log.scrollTop = log.scrollHeight;
+      if (follow) log.scrollTop = log.scrollHeight;
       if (state.live) setTimeout(poll, 2000);
       else window.location.reload();
     };
