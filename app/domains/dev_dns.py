@@ -84,9 +84,18 @@ def dev_dns_server(
     """Serve the delegations on UDP (and TCP) ``address:port`` in threads; yields the port."""
     resolver = DelegationResolver(DelegationFile(delegation_file))
     quiet = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
-    udp = DNSServer(resolver, address=address, port=port, logger=quiet)
-    port = udp.server.server_address[1]
-    tcp = DNSServer(resolver, address=address, port=port, logger=quiet, tcp=True)
+    for attempt in range(5):  # a free UDP port's TCP twin may be taken: try another
+        udp = DNSServer(resolver, address=address, port=port, logger=quiet)
+        chosen = udp.server.server_address[1]
+        try:
+            tcp = DNSServer(resolver, address=address, port=chosen, logger=quiet, tcp=True)
+        except OSError:
+            udp.server.server_close()
+            if port or attempt == 4:
+                raise
+            continue
+        port = chosen
+        break
     udp.start_thread()
     tcp.start_thread()
     try:

@@ -121,7 +121,7 @@ variable "custom_records" {
 }
 
 variable "allow_overwrite" {
-  description = "Take over records that already exist with the same name (off: creating such a record fails instead of silently repointing it)."
+  description = "Take over records that already exist with the same name. On: the names are the workspace's own (a client host in our zone, or in the account's own zone), and an apply stopped after Route53 made a record but before the state recorded it (a killed worker, a lost lock) must converge on the next apply instead of failing with 'already exists'."
   type        = bool
-  default     = false
+  default     = true
 }
