@@ -60,6 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Start one throwaway PostgreSQL server for the whole run, in the main process: the
     xdist workers inherit its URL and each creates its own database on it."""
     config.addinivalue_line("markers", "database: the test uses the test database (automatic)")
+    config.addinivalue_line(
+        "markers", "sqlite_only: checks SQLite's own behaviour; not collected on another database"
+    )
     # A run started in the background (scripts/test's PostgreSQL pass, nohup, CI) inherits
     # SIGINT ignored, and so would every process the tests start: tests check that
     # terraform stops on SIGINT.
@@ -83,10 +86,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests that use the test database; with ``--database-tests-only`` run only
-    those."""
+    those; on PostgreSQL leave out the tests of SQLite's own behaviour."""
+    on_postgresql = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
     skipped = []
     for item in items:
-        if DATABASE_FIXTURE in getattr(item, "fixturenames", ()):
+        if on_postgresql and item.get_closest_marker("sqlite_only"):
+            skipped.append(item)
+        elif DATABASE_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
         elif config.getoption("--database-tests-only"):
             skipped.append(item)

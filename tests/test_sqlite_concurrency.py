@@ -14,14 +14,14 @@ from sqlalchemy import make_url, text
 from app.extensions import db
 from tests.test_chat import post, user
 
+pytestmark = pytest.mark.sqlite_only
 HOLD_SECONDS = 6.0  # longer than the sqlite3 driver's default 5 s timeout
 
 
 @pytest.fixture
 def sqlite_path(migrated: str) -> str:
     url = make_url(migrated)
-    if url.get_backend_name() != "sqlite":
-        pytest.skip("SQLite's locking; PostgreSQL runs readers and writers concurrently")
+    assert url.get_backend_name() == "sqlite", "a test of SQLite's locking"
     return url.database
 
 
