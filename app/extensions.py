@@ -1,6 +1,7 @@
 """Flask extension singletons, bound to the app in create_app()."""
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
@@ -27,6 +28,18 @@ Base.metadata.naming_convention = {
 }
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FSAModel
+
+    class Model(_FSAModel, Base):
+        """What ``db.Model`` is at run time (Flask-SQLAlchemy builds it from ``Base``'s bases
+        plus its query and bind mixins), spelled as a class: mypy cannot take an attribute
+        of an instance as a base class (python/mypy#8603)."""
+
+        __abstract__ = True
+else:
+    Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 # Limits are declared per route (the chat API, the console's login); nothing else is limited.
