@@ -99,7 +99,7 @@ def client_spec(
 def custom_hosts_of(client: LlmClient | None) -> tuple[tuple[str, str], ...]:
     """(zone id, host) of the client on its custom domain, once that domain was verified."""
     domain = client.custom_domain if client is not None else None
-    if domain is None or not domain.ever_verified or not domain.zone_id:
+    if client is None or domain is None or not domain.ever_verified or not domain.zone_id:
         return ()
     return ((domain.zone_id, f"{client.name}.{domain.domain}"),)
 
