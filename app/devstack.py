@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import boto3
 
@@ -40,11 +41,17 @@ def ensure_hosted_zone(endpoint: str, domain: str) -> str:
     for zone in route53.list_hosted_zones()["HostedZones"]:
         if zone["Name"].rstrip(".") == domain:
             return zone["Id"]
-    zone = route53.create_hosted_zone(Name=domain, CallerReference=f"chatdock-dev-{domain}")
-    return zone["HostedZone"]["Id"]
+    created = route53.create_hosted_zone(Name=domain, CallerReference=f"chatdock-dev-{domain}")
+    return created["HostedZone"]["Id"]
 
 
-def _boto_credentials() -> dict[str, str]:
+class _BotoCredentials(TypedDict):
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+def _boto_credentials() -> _BotoCredentials:
     return {
         "region_name": AWS_TEST_ENV["AWS_REGION"],
         "aws_access_key_id": AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import cast
 
 import redis
 from rq import Queue, SimpleWorker
@@ -117,7 +118,8 @@ class SchedulerThread(threading.Thread):
 def release_dead_local_lock(connection: redis.Redis, lock_key: str) -> bool:
     """Free a scheduler lock whose holder ran on this host in a process that is gone
     (a SIGKILLed worker); a holder elsewhere is left to its TTL."""
-    holder = connection.get(lock_key)
+    # redis-py types a synchronous reply as "Awaitable | Any"; GET gives bytes or None.
+    holder = cast("bytes | None", connection.get(lock_key))
     if holder is None:
         return False
     name = holder.decode()
