@@ -1,7 +1,7 @@
 """Flask extension singletons, bound to the app in create_app()."""
 
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
@@ -10,7 +10,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     class Model(_FSAModel, Base):
         """What ``db.Model`` is at run time (Flask-SQLAlchemy builds it from ``Base``'s bases
         plus its query and bind mixins), spelled as a class: mypy cannot take an attribute
-        of an instance as a base class (python/mypy#8603)."""
+        of an instance as a base class (python/mypy#8603). Every model maps a ``Table``
+        (SQLAlchemy types ``__table__`` as any ``FromClause``), which Core statements use."""
 
         __abstract__ = True
+        __table__: ClassVar[Table]
 else:
     Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)

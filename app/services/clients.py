@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
@@ -81,7 +82,7 @@ def parse_spec(**fields) -> ClientSpec:
     try:
         return ClientSpec(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        details = [
+        details: list[dict[str, Any]] = [
             {**err, "msg": validation_message(err["msg"])}
             for err in exc.errors(include_url=False, include_context=False)
         ]

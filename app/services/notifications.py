@@ -141,9 +141,10 @@ class PlaintextLoginRefused(smtplib.SMTPException):
 
 
 def _send_email(notice: Notification, settings) -> None:
-    send_email(
-        notice.account.contact_email, notice.subject, notice.body or notice.subject, settings
-    )
+    to = notice.account.contact_email
+    if not to:  # ``_senders`` offers email only to an account with an address
+        raise smtplib.SMTPException("the account has no contact email")
+    send_email(to, notice.subject, notice.body or notice.subject, settings)
 
 
 def email_configured() -> bool:
@@ -162,6 +163,7 @@ def send_email(to: str, subject: str, body: str, settings=None) -> None:
     message.set_content(body)
     host, timeout = url.hostname or "localhost", settings.NOTIFY_TIMEOUT_SECONDS
     context = ssl.create_default_context(cafile=settings.NOTIFY_SMTP_CA_FILE or None)
+    smtp: smtplib.SMTP
     if url.scheme == "smtps":
         smtp = smtplib.SMTP_SSL(host, url.port or 465, timeout=timeout, context=context)
     else:
