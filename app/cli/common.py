@@ -22,7 +22,8 @@ class ServiceFailure(click.ClickException):
 
     def __init__(self, error: ChatdockError) -> None:
         super().__init__(error.message)
-        self.exit_code = 2 if isinstance(error, InvalidInput) else 1
+        # click types exit_code as a class variable; click reads it from the instance.
+        self.exit_code = 2 if isinstance(error, InvalidInput) else 1  # type: ignore[misc]
 
 
 def service_errors(func: F) -> F:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import get_or_404, visible
+from app.blueprints.admin.common import get_or_404, required, visible
 from app.blueprints.admin.forms import AccountForm, ApiKeyForm, BudgetForm, DomainForm
 from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError
@@ -26,7 +26,9 @@ def account_new():
     form = AccountForm()
     if form.validate_on_submit():
         try:
-            account = service.create_account(form.name.data, form.contact_email.data or None)
+            account = service.create_account(
+                required(form.name.data), form.contact_email.data or None
+            )
         except ChatdockError as error:
             form.contact_email.errors = [*form.contact_email.errors, error.message]
         else:

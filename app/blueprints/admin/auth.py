@@ -9,6 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.blueprints.admin import bp
+from app.blueprints.admin.common import required
 from app.blueprints.admin.forms import ActionForm, LoginForm
 from app.config import current_settings
 from app.extensions import db, limiter
@@ -38,11 +39,15 @@ def login():
         return redirect(url_for("admin.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
+        email = required(form.email.data).strip().lower()
         user = db.session.execute(
             select(AdminUser).where(AdminUser.email == email)
         ).scalar_one_or_none()
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        if (
+            user is not None
+            and user.is_active
+            and user.check_password(required(form.password.data))
+        ):
             login_user(user, remember=bool(form.remember.data))
             log.info("admin_login", admin=user.email)
             return redirect(_safe_next(request.args.get("next")))

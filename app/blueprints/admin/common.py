@@ -30,6 +30,13 @@ def visible(objects: list[T]) -> list[T]:
     return access.filter_visible(current_user, objects)
 
 
+def required(data: T | None) -> T:
+    """A DataRequired field's data once its form validated (WTForms types it optional)."""
+    if data is None:
+        raise ValueError("a required form field has no data after validation")
+    return data
+
+
 def may_auto_approve(requested: bool) -> bool:
     """Skipping review is the platform admins' call (members go by AUTO_APPROVE)."""
     return bool(requested) and current_user.is_platform_admin

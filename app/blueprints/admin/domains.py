@@ -12,6 +12,7 @@ from app.blueprints.admin.common import (
     get_or_404,
     may_auto_approve,
     operator,
+    required,
     visible,
 )
 from app.blueprints.admin.forms import AccountDomainForm, ActionForm, AttachForm, DomainForm
@@ -61,7 +62,7 @@ def _add_domain(account: Account, form: DomainForm, back: str):
     added = attempt(
         lambda: service.add_domain(
             account,
-            form.domain.data,
+            required(form.domain.data),
             auto_approve=may_auto_approve(form.auto_approve.data),
             requested_by=operator(),
         ),

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt
+from app.blueprints.admin.common import attempt, required
 from app.blueprints.admin.forms import AcceptInvitationForm, ActionForm, TokenForm
 from app.errors import ChatdockError, NotFound
 from app.services import members
@@ -22,7 +22,7 @@ def tokens():
     if form.validate_on_submit():
         created = attempt(
             lambda: tokens_service.create_token(
-                current_user, form.label.data or "", form.expires_in_days.data
+                current_user, form.label.data or "", required(form.expires_in_days.data)
             )
         )
     return render_template(

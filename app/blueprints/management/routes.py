@@ -29,7 +29,10 @@ from app.services.llm_models import list_models, replacement_shown
 
 def _account_out(account: Account) -> s.AccountOut:
     user = caller()
-    role = "admin" if user.is_platform_admin else access.role_in(user, account.id).value
+    member = None if user.is_platform_admin else access.role_in(user, account.id)
+    if member is None and not user.is_platform_admin:
+        raise NotFound("not found")  # access.account_for lets only members through
+    role = member.value if member is not None else "admin"
     return s.AccountOut(
         id=account.id,
         account_number=account.account_number,
@@ -393,8 +396,9 @@ def keys_list(account_id: int):
 def keys_create(account_id: int):
     account = access.account_for(caller(), account_id)
     spec = parse_body(s.ApiKeyIn)
-    scope = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
-    if any(c is None or c.account_id != account.id for c in scope):
+    found = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
+    scope = [c for c in found if c is not None and c.account_id == account.id]
+    if len(scope) != len(found):
         raise InvalidInput("client_ids: every client must belong to this account")
     issued = api_keys.create_api_key(account, scope, spec.expires_in_days, spec.label)
     return answer(_key_out(issued.api_key, s.ApiKeyCreated, key=issued.plaintext), 201)
