@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import get_or_404, required, visible
@@ -17,12 +18,12 @@ from app.services.notifications import list_notifications
 
 
 @bp.get("/accounts")
-def accounts():
+def accounts() -> ResponseReturnValue:
     return render_template("admin/accounts.html", accounts=visible(service.list_accounts()))
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
-def account_new():
+def account_new() -> ResponseReturnValue:
     form = AccountForm()
     if form.validate_on_submit():
         try:
@@ -37,7 +38,7 @@ def account_new():
 
 
 @bp.get("/accounts/<int:account_id>")
-def account(account_id: int):
+def account(account_id: int) -> ResponseReturnValue:
     found = get_or_404(Account, account_id)
     key_form = ApiKeyForm()
     key_form.clients.choices = [(c.id, c.name) for c in found.clients]

@@ -4,6 +4,7 @@ attach and detach clients, delete."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import (
@@ -31,14 +32,14 @@ def _account_domain_form() -> AccountDomainForm:
 
 
 @bp.get("/domains")
-def domains():
+def domains() -> ResponseReturnValue:
     return render_template(
         "admin/domains.html", domains=visible(service.list_domains()), form=_account_domain_form()
     )
 
 
 @bp.post("/domains")
-def domain_add_for_account():
+def domain_add_for_account() -> ResponseReturnValue:
     """Add a domain from the Domains page, for the account chosen in its form."""
     form = _account_domain_form()
     if not form.validate_on_submit():
@@ -48,7 +49,7 @@ def domain_add_for_account():
 
 
 @bp.post("/accounts/<int:account_id>/domains")
-def domain_add(account_id: int):
+def domain_add(account_id: int) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
     form = DomainForm()
     if not form.validate_on_submit():
@@ -74,7 +75,7 @@ def _add_domain(account: Account, form: DomainForm, back: str):
 
 
 @bp.get("/domains/<int:domain_id>")
-def domain(domain_id: int):
+def domain(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     attach_form = AttachForm()
     attach_form.client.choices = [
@@ -90,7 +91,7 @@ def domain(domain_id: int):
 
 
 @bp.post("/domains/<int:domain_id>/verify")
-def domain_verify(domain_id: int):
+def domain_verify(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     if ActionForm().validate_on_submit():
         attempt(lambda: domain_checks.request_check(found), "Check queued: reload in a moment.")
@@ -98,7 +99,7 @@ def domain_verify(domain_id: int):
 
 
 @bp.post("/domains/<int:domain_id>/attach")
-def domain_attach(domain_id: int):
+def domain_attach(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     form = AttachForm()
     form.client.choices = [(c.id, c.name) for c in found.account.clients]
@@ -112,7 +113,7 @@ def domain_attach(domain_id: int):
 
 
 @bp.post("/clients/<int:client_id>/detach")
-def domain_detach(client_id: int):
+def domain_detach(client_id: int) -> ResponseReturnValue:
     client = get_or_404(LlmClient, client_id)
     domain_id = client.custom_domain_id
     if ActionForm().validate_on_submit():
@@ -124,7 +125,7 @@ def domain_detach(client_id: int):
 
 
 @bp.route("/domains/<int:domain_id>/delete", methods=["GET", "POST"])
-def domain_delete(domain_id: int):
+def domain_delete(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     return confirm_then_run(
         lambda: service.delete_domain(found, requested_by=operator()),

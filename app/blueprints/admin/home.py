@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import render_template
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -13,7 +14,7 @@ from app.services.access import visible_account_ids
 
 
 @bp.get("/")
-def home():
+def home() -> ResponseReturnValue:
     ids = visible_account_ids(current_user)
 
     def scoped(query, account_id):

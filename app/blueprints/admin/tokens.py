@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 
 from app.blueprints.admin import bp
@@ -15,7 +16,7 @@ from app.services.users import find_user
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
-def tokens():
+def tokens() -> ResponseReturnValue:
     """The signed-in user's tokens; a new one is shown on this answer only."""
     form = TokenForm()
     created = None
@@ -36,7 +37,7 @@ def tokens():
 
 
 @bp.post("/tokens/<token_id>/revoke")
-def token_revoke(token_id: str):
+def token_revoke(token_id: str) -> ResponseReturnValue:
     """Revoke one of the signed-in user's tokens (anyone else's is not found)."""
     if ActionForm().validate_on_submit():
         try:
@@ -48,7 +49,7 @@ def token_revoke(token_id: str):
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str):
+def accept_invitation(token: str) -> ResponseReturnValue:
     """Join an account from the emailed link: set a password, then signed in."""
     try:
         invitation = members.pending_invitation(token)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404
@@ -48,7 +49,7 @@ def usage_panel(account: Account, client: LlmClient | None = None) -> dict[str, 
 
 
 @bp.post("/accounts/<int:account_id>/limits")
-def account_limits(account_id: int):
+def account_limits(account_id: int) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
     form = BudgetForm()
     if form.validate_on_submit():
@@ -62,7 +63,7 @@ def account_limits(account_id: int):
 
 
 @bp.post("/clients/<int:client_id>/limits")
-def client_limits(client_id: int):
+def client_limits(client_id: int) -> ResponseReturnValue:
     client = get_or_404(LlmClient, client_id)
     form = RateLimitForm()
     if form.validate_on_submit():
@@ -85,7 +86,7 @@ def _flash_errors(form) -> None:
 
 
 @bp.get("/audit")
-def audit_trail():
+def audit_trail() -> ResponseReturnValue:
     """The trail, newest first, filtered by account, object (TYPE or TYPE:ID), day."""
     account_id = request.args.get("account", type=int)
     object_ref = (request.args.get("object") or "").strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.blueprints.management import answer, caller, operation, page_of, parse_body, who
@@ -162,7 +163,7 @@ def _run(run_id: int) -> InfraRun:
 @operation(
     "GET", "/accounts", summary="The accounts the caller reaches", response=s.AccountOut, paged=True
 )
-def accounts_list():
+def accounts_list() -> ResponseReturnValue:
     visible = access.visible_account_ids(caller())
     rows = [a for a in list_accounts() if visible is None or a.id in visible]
     return page_of(rows, _account_out)
@@ -178,14 +179,14 @@ def accounts_list():
     creates=True,
     admin_only=True,
 )
-def accounts_create():
+def accounts_create() -> ResponseReturnValue:
     access.require_platform_admin(caller(), "create accounts")
     spec = parse_body(s.AccountIn)
     return answer(_account_out(create_account(spec.name, spec.contact_email)), 201)
 
 
 @operation("GET", "/accounts/<int:account_id>", summary="One account", response=s.AccountOut)
-def account_show(account_id: int):
+def account_show(account_id: int) -> ResponseReturnValue:
     return answer(_account_out(access.account_for(caller(), account_id)))
 
 
@@ -196,7 +197,7 @@ def account_show(account_id: int):
     response=s.MemberOut,
     paged=True,
 )
-def members_list(account_id: int):
+def members_list(account_id: int) -> ResponseReturnValue:
     return page_of(members.list_members(access.account_for(caller(), account_id)), _member_out)
 
 
@@ -209,7 +210,7 @@ def members_list(account_id: int):
     body=s.InvitationIn,
     creates=True,
 )
-def members_invite(account_id: int):
+def members_invite(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     spec = parse_body(s.InvitationIn)
     link = url_for("admin.accept_invitation", token="-", _external=True)[:-1]
@@ -234,7 +235,7 @@ def members_invite(account_id: int):
     response=s.MemberOut,
     body=s.RoleIn,
 )
-def member_update(account_id: int, member_id: int):
+def member_update(account_id: int, member_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     member = members.get_member(account, member_id)
     spec = parse_body(s.RoleIn)
@@ -248,7 +249,7 @@ def member_update(account_id: int, member_id: int):
     response=None,
     status=204,
 )
-def member_remove(account_id: int, member_id: int):
+def member_remove(account_id: int, member_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     members.remove_member(caller(), members.get_member(account, member_id))
     return Response(status=204)
@@ -264,7 +265,7 @@ def member_remove(account_id: int, member_id: int):
     response=s.ClientOut,
     paged=True,
 )
-def clients_list(account_id: int):
+def clients_list(account_id: int) -> ResponseReturnValue:
     rows = client_service.list_clients(access.account_for(caller(), account_id))
     states = client_states(rows)
     return page_of(rows, lambda c: _client_out(c, states[c.id]))
@@ -279,14 +280,14 @@ def clients_list(account_id: int):
     body=s.ClientIn,
     creates=True,
 )
-def clients_create(account_id: int):
+def clients_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = client_service.parse_spec(**parse_body(s.ClientIn).model_dump())
     return answer(_client_out(client_service.create_client(account, spec)), 201)
 
 
 @operation("GET", "/clients/<int:client_id>", summary="One client", response=s.ClientOut)
-def client_show(client_id: int):
+def client_show(client_id: int) -> ResponseReturnValue:
     return answer(_client_out(_owned(LlmClient, client_id, "client")))
 
 
@@ -297,7 +298,7 @@ def client_show(client_id: int):
     response=s.ClientOut,
     body=s.ClientPatch,
 )
-def client_update(client_id: int):
+def client_update(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     patch = parse_body(s.ClientPatch).model_dump(exclude_none=True)
     current = {
@@ -323,7 +324,7 @@ def client_update(client_id: int):
     response=s.RunOut,
     status=202,
 )
-def client_delete(client_id: int):
+def client_delete(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     return answer(_run_out(infra.request_delete(client, requested_by=who())), 202)
 
@@ -335,7 +336,7 @@ def client_delete(client_id: int):
     response=s.RunOut,
     status=202,
 )
-def client_deploy(client_id: int):
+def client_deploy(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     return answer(_run_out(infra.request_deploy(client, requested_by=who())), 202)
 
@@ -347,7 +348,7 @@ def client_deploy(client_id: int):
     response=s.RunOut,
     status=202,
 )
-def client_undeploy(client_id: int):
+def client_undeploy(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     return answer(_run_out(infra.request_undeploy(client, requested_by=who())), 202)
 
@@ -359,7 +360,7 @@ def client_undeploy(client_id: int):
     response=s.ClientOut,
     body=s.AttachIn,
 )
-def client_domain(client_id: int):
+def client_domain(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     spec = parse_body(s.AttachIn)
     if spec.domain_id is None:
@@ -380,7 +381,7 @@ def client_domain(client_id: int):
     response=s.ApiKeyOut,
     paged=True,
 )
-def keys_list(account_id: int):
+def keys_list(account_id: int) -> ResponseReturnValue:
     return page_of(api_keys.list_api_keys(access.account_for(caller(), account_id)), _key_out)
 
 
@@ -393,7 +394,7 @@ def keys_list(account_id: int):
     body=s.ApiKeyIn,
     creates=True,
 )
-def keys_create(account_id: int):
+def keys_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = parse_body(s.ApiKeyIn)
     found = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
@@ -407,7 +408,7 @@ def keys_create(account_id: int):
 @operation(
     "DELETE", "/api-keys/<int:key_id>", summary="Revoke an API key at once", response=s.ApiKeyOut
 )
-def key_revoke(key_id: int):
+def key_revoke(key_id: int) -> ResponseReturnValue:
     key = _owned(ApiKey, key_id, "API key")
     return answer(_key_out(api_keys.revoke_api_key(key.key_id)[0]))
 
@@ -422,7 +423,7 @@ def key_revoke(key_id: int):
     response=s.DomainOut,
     paged=True,
 )
-def domains_list(account_id: int):
+def domains_list(account_id: int) -> ResponseReturnValue:
     return page_of(domains.list_domains(access.account_for(caller(), account_id)), _domain_out)
 
 
@@ -435,7 +436,7 @@ def domains_list(account_id: int):
     body=s.DomainIn,
     creates=True,
 )
-def domains_add(account_id: int):
+def domains_add(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = parse_body(s.DomainIn)
     domain, _ = domains.add_domain(account, spec.domain, requested_by=who())
@@ -448,7 +449,7 @@ def domains_add(account_id: int):
     summary="One domain, with its NS records",
     response=s.DomainOut,
 )
-def domain_show(domain_id: int):
+def domain_show(domain_id: int) -> ResponseReturnValue:
     return answer(_domain_out(_owned(CustomDomain, domain_id, "domain")))
 
 
@@ -459,7 +460,7 @@ def domain_show(domain_id: int):
     response=s.DomainOut,
     status=202,
 )
-def domain_verify(domain_id: int):
+def domain_verify(domain_id: int) -> ResponseReturnValue:
     domain = _owned(CustomDomain, domain_id, "domain")
     domain_checks.request_check(domain)
     return answer(_domain_out(domain), 202)
@@ -472,7 +473,7 @@ def domain_verify(domain_id: int):
     response=s.RunOut,
     status=202,
 )
-def domain_delete(domain_id: int):
+def domain_delete(domain_id: int) -> ResponseReturnValue:
     domain = _owned(CustomDomain, domain_id, "domain")
     return answer(_run_out(domains.delete_domain(domain, requested_by=who())), 202)
 
@@ -487,7 +488,7 @@ def domain_delete(domain_id: int):
     response=s.RunOut,
     paged=True,
 )
-def runs_list():
+def runs_list() -> ResponseReturnValue:
     visible = access.visible_account_ids(caller())
     numbers = None
     if visible is not None:
@@ -501,12 +502,12 @@ def runs_list():
 
 
 @operation("GET", "/runs/<int:run_id>", summary="One run, with its plan summary", response=s.RunOut)
-def run_show(run_id: int):
+def run_show(run_id: int) -> ResponseReturnValue:
     return answer(_run_out(_run(run_id)))
 
 
 @operation("GET", "/runs/<int:run_id>/logs", summary="A run's full log", response=s.RunLog)
-def run_logs(run_id: int):
+def run_logs(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
     return answer(s.RunLog(id=run.id, status=run.status.value, log=run.log))
 
@@ -519,7 +520,7 @@ def run_logs(run_id: int):
     status=202,
     admin_only=True,
 )
-def run_approve(run_id: int):
+def run_approve(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
     access.require_platform_admin(caller(), "approve plans")
     return answer(_run_out(infra.approve_run(run.id, approved_by=who())), 202)
@@ -531,7 +532,7 @@ def run_approve(run_id: int):
     summary="Drop a plan awaiting review",
     response=s.RunOut,
 )
-def run_discard(run_id: int):
+def run_discard(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
     return answer(_run_out(infra.discard_run(run.id)))
 
@@ -540,7 +541,7 @@ def run_discard(run_id: int):
 
 
 @operation("GET", "/models", summary="The model catalog", response=s.ModelOut, paged=True)
-def models_list():
+def models_list() -> ResponseReturnValue:
     def render(row) -> s.ModelOut:
         model = row.model
         return s.ModelOut(
@@ -564,6 +565,6 @@ def models_list():
     response=s.NotificationOut,
     paged=True,
 )
-def notifications_list(account_id: int):
+def notifications_list(account_id: int) -> ResponseReturnValue:
     rows = notifications.list_notifications(access.account_for(caller(), account_id))
     return page_of(rows, lambda n: s.NotificationOut.model_validate(n, from_attributes=True))
