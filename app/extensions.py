@@ -12,6 +12,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -52,7 +53,7 @@ bootstrap = Bootstrap5()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, connection_record: object) -> None:
     """Per-connection SQLite settings: foreign keys (SQLite ignores ON DELETE CASCADE
     without them) and write-ahead logging, so readers (chat requests) never wait for a
     writer and writers queue for the busy timeout (``SQLITE_BUSY_TIMEOUT_SECONDS``, the

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import event, inspect, select, update
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.domain import FOREVER, DomainStatus, serving_until
@@ -342,7 +342,7 @@ def bump_version(session: Session) -> None:
         session.add(RoutingVersion(id=1, version=1))
 
 
-def _bump_before_flush(session: Session, flush_context, instances) -> None:
+def _bump_before_flush(session: Session, flush_context: UOWTransaction, instances: object) -> None:
     if _touches_routing(session):
         bump_version(session)
 
