@@ -19,8 +19,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import TypedDict
 
 import boto3
@@ -152,7 +154,7 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def _tempdir():
+def _tempdir() -> Iterator[str]:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="chatdock-metrics-") as path:
@@ -183,7 +185,7 @@ def _install_stop_handlers() -> threading.Event:
     """Ctrl-C/SIGTERM set the returned event."""
     stop = threading.Event()
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)
