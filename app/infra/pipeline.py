@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -240,7 +241,7 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
     db.session.commit()
 
 
-def set_status(run: InfraRun, status: RunStatus, **fields) -> None:
+def set_status(run: InfraRun, status: RunStatus, **fields: Any) -> None:
     """Move the run, and its client with it, in one commit: whoever sees the run's new
     status sees the client's too."""
     run.status = status

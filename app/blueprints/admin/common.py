@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.errors import ChatdockError
@@ -67,7 +68,7 @@ def confirm_then_run(
     message: str,
     button: str,
     back: str,
-):
+) -> ResponseReturnValue:
     """A destructive action: a confirmation page (GET), then the run it starts (POST),
     shown on its page; a refusal goes back with the reason."""
     from app.blueprints.admin.forms import ActionForm

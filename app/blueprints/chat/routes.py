@@ -23,6 +23,7 @@ from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
 from app.llm.base import ChatTurn, ProviderError, Role, StreamChunk
 from app.logging_setup import get_logger
+from app.models import ApiKey
 from app.request_hooks import resolver
 from app.services import api_keys, chat
 
@@ -135,7 +136,7 @@ def _event_stream(body: Callable[[], Iterable[str]]) -> Response:
     return response
 
 
-def _authorized(route: ClientRoute):
+def _authorized(route: ClientRoute) -> ApiKey | None:
     check_origin(route)
     return api_keys.authenticate(_presented_key(), route)
 
@@ -340,14 +341,16 @@ def _stream_openai(
     return _event_stream(events)
 
 
-def _register(name: str, host_rule: str, path_suffix: str, handler) -> None:
+def _register(
+    name: str, host_rule: str, path_suffix: str, handler: Callable[[ClientRoute], Response]
+) -> None:
     """Serve ``handler`` on client hosts at ``host_rule`` and, on any platform host, at
     ``/api/v0/llm-clients/<id>/<name>/`` + ``path_suffix``; both rate limited."""
 
-    def on_client_host():
+    def on_client_host() -> Response:
         return handler(_route_from_host())
 
-    def by_path(client_id: int, name: str):
+    def by_path(client_id: int, name: str) -> Response:
         return handler(_route_from_path(client_id, name))
 
     options: dict[str, Any] = {"methods": CHAT_METHODS, "provide_automatic_options": False}
