@@ -27,7 +27,7 @@ from app.domains.delegation import DelegationCheck, Outcome, check_delegation, m
 from app.errors import Conflict
 from app.extensions import db
 from app.logging_setup import get_logger
-from app.models import CustomDomain, DomainStatus, Notification
+from app.models import CustomDomain, DomainStatus, LlmClient, Notification
 from app.models.common import utcnow
 from app.queue import JOBS, job_queue, reachable_queue
 from app.services import notifications
@@ -176,7 +176,9 @@ def _is_open(claim: CustomDomain) -> bool:
     return claim.status not in (DomainStatus.DELETING, DomainStatus.VERIFIED)
 
 
-def _lose_claim(claim: CustomDomain, winner: CustomDomain, verified_at: datetime):
+def _lose_claim(
+    claim: CustomDomain, winner: CustomDomain, verified_at: datetime
+) -> Notification | None:
     """Another account verified first: this claim fails, its checks stop (its account
     may delete it, or run `flask domains verify` once the winner's claim lapses)."""
     claim.status = DomainStatus.FAILED
@@ -196,7 +198,7 @@ def _lose_claim(claim: CustomDomain, winner: CustomDomain, verified_at: datetime
 
 def _notice_lost(
     domain: CustomDomain, lost_at: datetime, result: DelegationCheck, settings: Settings
-):
+) -> Notification | None:
     grace_end = lost_at + timedelta(hours=settings.DOMAIN_GRACE_HOURS)
     hosts = ", ".join(f"{c.name}.{domain.domain}" for c in sorted(domain.clients, key=_name))
     return notifications.notify(
@@ -215,7 +217,7 @@ def _notice_lost(
     )
 
 
-def _notice_restored(domain: CustomDomain, lost_at: datetime):
+def _notice_restored(domain: CustomDomain, lost_at: datetime) -> Notification | None:
     return notifications.notify(
         domain.account,
         "domain.delegation_restored",
@@ -226,7 +228,7 @@ def _notice_restored(domain: CustomDomain, lost_at: datetime):
     )
 
 
-def _notice_gave_up(domain: CustomDomain, deadline: datetime):
+def _notice_gave_up(domain: CustomDomain, deadline: datetime) -> Notification | None:
     return notifications.notify(
         domain.account,
         "domain.verification_failed",
@@ -238,5 +240,5 @@ def _notice_gave_up(domain: CustomDomain, deadline: datetime):
     )
 
 
-def _name(client) -> str:
+def _name(client: LlmClient) -> str:
     return client.name

@@ -58,7 +58,7 @@ def domain_add(account_id: int) -> ResponseReturnValue:
     return _add_domain(account, form, url_for("admin.account", account_id=account_id))
 
 
-def _add_domain(account: Account, form: DomainForm, back: str):
+def _add_domain(account: Account, form: DomainForm, back: str) -> ResponseReturnValue:
     """Claim the domain and plan its zone; refusals go back to where the form was."""
     added = attempt(
         lambda: service.add_domain(

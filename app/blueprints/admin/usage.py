@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404
@@ -80,7 +81,7 @@ def client_limits(client_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.client", client_id=client_id) + "#usage")
 
 
-def _flash_errors(form) -> None:
+def _flash_errors(form: FlaskForm) -> None:
     for field, errors in form.errors.items():
         flash(f"{field}: {'; '.join(map(str, errors))}", "danger")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from flask import Response, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -22,8 +24,8 @@ from app.models import (
 from app.services import access, api_keys, domain_checks, domains, infra, members, notifications
 from app.services import clients as client_service
 from app.services.accounts import create_account, list_accounts
-from app.services.client_state import client_state, client_states
-from app.services.llm_models import list_models, replacement_shown
+from app.services.client_state import ClientState, client_state, client_states
+from app.services.llm_models import ModelRow, list_models, replacement_shown
 
 # --- renderers ------------------------------------------------------------------------
 
@@ -54,7 +56,7 @@ def _member_out(member: AccountMember) -> s.MemberOut:
     )
 
 
-def _client_out(client: LlmClient, state=None) -> s.ClientOut:
+def _client_out(client: LlmClient, state: ClientState | None = None) -> s.ClientOut:
     state = state or client_state(client)
     change = state.change
     return s.ClientOut(
@@ -87,7 +89,7 @@ def _client_out(client: LlmClient, state=None) -> s.ClientOut:
     )
 
 
-def _key_out(api_key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra) -> s.ApiKeyOut:
+def _key_out(api_key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra: Any) -> s.ApiKeyOut:
     return model(
         id=api_key.id,
         key_id=api_key.key_id,
@@ -138,7 +140,10 @@ def _run_out(run: InfraRun) -> s.RunOut:
 # --- finding objects the caller may reach (404 otherwise) -----------------------------
 
 
-def _owned(model, object_id: int, what: str):
+Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey)
+
+
+def _owned(model: type[Owned], object_id: int, what: str) -> Owned:
     found = db.session.get(model, object_id)
     if found is None:
         raise NotFound(f"no {what} {object_id}")
@@ -542,7 +547,7 @@ def run_discard(run_id: int) -> ResponseReturnValue:
 
 @operation("GET", "/models", summary="The model catalog", response=s.ModelOut, paged=True)
 def models_list() -> ResponseReturnValue:
-    def render(row) -> s.ModelOut:
+    def render(row: ModelRow) -> s.ModelOut:
         model = row.model
         return s.ModelOut(
             id=model.id,
