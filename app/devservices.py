@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
@@ -86,7 +87,12 @@ def postgres(database: str = "chatdock") -> Iterator[Postgres]:
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     env = {**os.environ, "LC_ALL": "C.UTF-8"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "env": env, "check": True}
+    quiet: dict[str, Any] = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.PIPE,
+        "env": env,
+        "check": True,
+    }
     subprocess.run(
         [*run_as, initdb, "-D", str(data), "-U", "chatdock", "--auth=trust", "-E", "UTF8"], **quiet
     )
@@ -205,7 +211,8 @@ def _redis_serves(proc: subprocess.Popen, port: int, timeout: float = 30.0) -> b
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             with contextlib.suppress(redis.RedisError):
-                return client.info("server")["process_id"] == proc.pid
+                info = cast("dict[str, Any]", client.info("server"))  # redis-py: "Awaitable | Any"
+                return info["process_id"] == proc.pid
             time.sleep(0.05)
         return False
     finally:

@@ -19,8 +19,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import TypedDict
 
 import boto3
 
@@ -40,11 +43,17 @@ def ensure_hosted_zone(endpoint: str, domain: str) -> str:
     for zone in route53.list_hosted_zones()["HostedZones"]:
         if zone["Name"].rstrip(".") == domain:
             return zone["Id"]
-    zone = route53.create_hosted_zone(Name=domain, CallerReference=f"chatdock-dev-{domain}")
-    return zone["HostedZone"]["Id"]
+    created = route53.create_hosted_zone(Name=domain, CallerReference=f"chatdock-dev-{domain}")
+    return created["HostedZone"]["Id"]
 
 
-def _boto_credentials() -> dict[str, str]:
+class _BotoCredentials(TypedDict):
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+def _boto_credentials() -> _BotoCredentials:
     return {
         "region_name": AWS_TEST_ENV["AWS_REGION"],
         "aws_access_key_id": AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
@@ -145,7 +154,7 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def _tempdir():
+def _tempdir() -> Iterator[str]:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="chatdock-metrics-") as path:
@@ -176,7 +185,7 @@ def _install_stop_handlers() -> threading.Event:
     """Ctrl-C/SIGTERM set the returned event."""
     stop = threading.Event()
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -33,23 +34,25 @@ def _for_console() -> bool:
     return path == "/admin" or (path.startswith("/admin/") and not path.endswith(".json"))
 
 
-def console_error_page(status: int, message: str):
+def console_error_page(status: int, message: str) -> tuple[str, int]:
     titles = {400: "Bad request", 403: "Forbidden", 404: "Not found", 500: "Server error"}
     title = titles.get(status, "Error")
     return render_template("admin/error.html", status=status, title=title, message=message), status
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> ResponseReturnValue:
     if _for_console():
-        response = console_error_page(status, message)
-        return response[0], status, headers or {}
+        page, _ = console_error_page(status, message)
+        return page, status, headers or {}
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     response.headers.update(headers or {})
     return response
 
 
-def _chatdock_error(error: ChatdockError):
+def _chatdock_error(error: ChatdockError) -> ResponseReturnValue:
     if _for_console():
         return console_error_page(error.status, error.message)
     response = jsonify(error.to_dict())
@@ -58,17 +61,17 @@ def _chatdock_error(error: ChatdockError):
     return response
 
 
-def _provider_error(error: ProviderError):
+def _provider_error(error: ProviderError) -> ResponseReturnValue:
     log.warning("provider_error", code=error.code, status=error.status)
     return error_response(error.status, error.code, error.message)
 
 
-def _csrf_error(error: CSRFError):
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
     message = "The form expired or came from another site: reload the page and try again."
     return error_response(400, "csrf_failed", message)
 
 
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     status = error.code or 500
     message = "request body too large" if status == 413 else (error.description or error.name)
     # Keep the exception's own headers (a 405's Allow, a 401's WWW-Authenticate), not its
@@ -79,7 +82,7 @@ def _http_error(error: HTTPException):
     )
 
 
-def _unexpected(error: Exception):
+def _unexpected(error: Exception) -> ResponseReturnValue:
     db.session.rollback()  # a failed flush must not poison the rest of the request
     log.exception("unhandled_error", error_type=type(error).__name__)
     return error_response(

@@ -1,6 +1,7 @@
 """Flask extension singletons, bound to the app in create_app()."""
 
 import sqlite3
+from typing import TYPE_CHECKING, ClassVar
 
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
@@ -9,8 +10,9 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -27,6 +29,20 @@ Base.metadata.naming_convention = {
 }
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FSAModel
+
+    class Model(_FSAModel, Base):
+        """What ``db.Model`` is at run time (Flask-SQLAlchemy builds it from ``Base``'s bases
+        plus its query and bind mixins), spelled as a class: mypy cannot take an attribute
+        of an instance as a base class (python/mypy#8603). Every model maps a ``Table``
+        (SQLAlchemy types ``__table__`` as any ``FromClause``), which Core statements use."""
+
+        __abstract__ = True
+        __table__: ClassVar[Table]
+else:
+    Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 # Limits are declared per route (the chat API, the console's login); nothing else is limited.
@@ -37,7 +53,7 @@ bootstrap = Bootstrap5()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, connection_record: object) -> None:
     """Per-connection SQLite settings: foreign keys (SQLite ignores ON DELETE CASCADE
     without them) and write-ahead logging, so readers (chat requests) never wait for a
     writer and writers queue for the busy timeout (``SQLITE_BUSY_TIMEOUT_SECONDS``, the

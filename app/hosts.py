@@ -21,10 +21,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from math import inf
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import event, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.domain import FOREVER, DomainStatus, serving_until
@@ -32,6 +33,8 @@ from app.models.routing import RoutingVersion
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NO_ORIGINS: frozenset[str] = frozenset()
+# A session, or Flask-SQLAlchemy's ``db.session`` (a scoped_session proxying one).
+AnySession = Session | scoped_session[Any]
 
 # Attributes whose change alters what a host resolves to or who may call it.
 _ROUTED_ATTRS = {
@@ -178,7 +181,7 @@ class HostIndex:
     @classmethod
     def build(
         cls,
-        session: Session,
+        session: AnySession,
         customer_api_domain: str,
         version: int,
         grace: timedelta = timedelta(0),
@@ -259,7 +262,7 @@ class HostResolver:
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    def index(self, session: Session) -> HostIndex:
+    def index(self, session: AnySession) -> HostIndex:
         """The current index, after a cheap staleness check when one is due.
 
         One thread rebuilds a stale index while the others keep answering from the
@@ -284,7 +287,7 @@ class HostResolver:
             self._lock.release()
         return self._index
 
-    def lookup_host(self, session: Session, host: str) -> ClientRoute | None:
+    def lookup_host(self, session: AnySession, host: str) -> ClientRoute | None:
         return self.index(session).route_for(normalize_host(host))
 
     def is_platform_host(self, host: str) -> bool:
@@ -309,7 +312,7 @@ _VERSION_QUERY = select(RoutingVersion.__table__.c.version).where(
 )
 
 
-def current_version(session: Session) -> int:
+def current_version(session: AnySession) -> int:
     """The stamp, read with a prebuilt Core statement (this runs on every request)."""
     version = session.connection().execute(_VERSION_QUERY).scalar()
     return version if version is not None else 0
@@ -339,7 +342,7 @@ def bump_version(session: Session) -> None:
         session.add(RoutingVersion(id=1, version=1))
 
 
-def _bump_before_flush(session: Session, flush_context, instances) -> None:
+def _bump_before_flush(session: Session, flush_context: UOWTransaction, instances: object) -> None:
     if _touches_routing(session):
         bump_version(session)
 

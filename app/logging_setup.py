@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import structlog
+from structlog.typing import Processor
 
-_SHARED = [
+_SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -16,7 +17,7 @@ _SHARED = [
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    renderer = (
+    renderer: Processor = (
         structlog.dev.ConsoleRenderer()
         if fmt == "console"
         else structlog.processors.JSONRenderer(sort_keys=False)
@@ -40,7 +41,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
-def _formatter(renderer) -> structlog.stdlib.ProcessorFormatter:
+def _formatter(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
     return structlog.stdlib.ProcessorFormatter(
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

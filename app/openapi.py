@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app.blueprints.chat.schemas import (
     AssistantMessage,
@@ -309,6 +309,7 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _component_schemas() -> dict[str, Any]:
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]]
     pairs = [(model, "validation") for model in REQUEST_MODELS]
     pairs += [(model, "serialization") for model in RESPONSE_MODELS]
     _, schema = models_json_schema(pairs, ref_template=REF_TEMPLATE)

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app.blueprints.chat.schemas import ErrorBody
 from app.blueprints.management import (
@@ -45,20 +45,25 @@ ERRORS: dict[str, tuple[str, str]] = {
 _PARAM = re.compile(r"<(?:(int):)?([a-z_]+)>")
 
 
+def _page_of(model: type[BaseModel]) -> type[BaseModel]:
+    # A generic parametrized at run time, which mypy cannot follow.
+    return Page[model]  # type: ignore[valid-type]
+
+
 def _response_schema(op: Operation, refs: dict) -> tuple[type[BaseModel], Any] | None:
     if op.response is None:
         return None
-    model = Page[op.response] if op.paged else op.response
+    model = _page_of(op.response) if op.paged else op.response
     return model, refs[(model, "serialization")]
 
 
-def _models() -> list[tuple[type[BaseModel], str]]:
-    pairs: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization")]
+def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for op in OPERATIONS:
         if op.body is not None:
             pairs.append((op.body, "validation"))
         if op.response is not None:
-            pairs.append((Page[op.response] if op.paged else op.response, "serialization"))
+            pairs.append((_page_of(op.response) if op.paged else op.response, "serialization"))
     return list(dict.fromkeys(pairs))
 
 

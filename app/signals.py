@@ -4,7 +4,7 @@ audit, clean up) without the jobs knowing them."""
 
 from __future__ import annotations
 
-from blinker import Namespace
+from blinker import NamedSignal, Namespace
 
 _signals = Namespace()
 
@@ -24,9 +24,9 @@ pre_apply_run = _signals.signal("pre_apply_run")
 post_apply_run = _signals.signal("post_apply_run")
 
 
-def pre(job_name: str):
+def pre(job_name: str) -> NamedSignal:
     return _signals.signal(f"pre_{job_name}")
 
 
-def post(job_name: str):
+def post(job_name: str) -> NamedSignal:
     return _signals.signal(f"post_{job_name}")

@@ -23,10 +23,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from types import FrameType
+from typing import cast
 
 import redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import SchedulerNotFound
+from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
@@ -44,7 +47,7 @@ class AppWorker(SimpleWorker):
 
     stop_requested = False
 
-    def perform_job(self, job, queue) -> bool:
+    def perform_job(self, job: Job, queue: Queue) -> bool:
         try:
             return super().perform_job(job, queue)
         finally:
@@ -117,7 +120,8 @@ class SchedulerThread(threading.Thread):
 def release_dead_local_lock(connection: redis.Redis, lock_key: str) -> bool:
     """Free a scheduler lock whose holder ran on this host in a process that is gone
     (a SIGKILLed worker); a holder elsewhere is left to its TTL."""
-    holder = connection.get(lock_key)
+    # redis-py types a synchronous reply as "Awaitable | Any"; GET gives bytes or None.
+    holder = cast("bytes | None", connection.get(lock_key))
     if holder is None:
         return False
     name = holder.decode()
@@ -207,7 +211,7 @@ def _redis_answers(queue: Queue) -> bool:
 def _stop_on_signals() -> None:
     """SIGINT/SIGTERM outside RQ's work loop (reconnecting, waiting): stop, gracefully."""
 
-    def stop(signum, frame) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         AppWorker.stop_requested = True
 
     for sig in (signal.SIGINT, signal.SIGTERM):

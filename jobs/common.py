@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from rq import get_current_job
 from rq.timeouts import JobTimeoutException
@@ -46,7 +47,7 @@ def _retries_left() -> int:
 
 
 @contextlib.contextmanager
-def job_context(job_name: str, run: InfraRun, **signal_kwargs) -> Iterator[RunLog]:
+def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[RunLog]:
     """Send pre_/post_ signals, log start and result, and turn failures into run state."""
     settings = current_settings()
     run_log = RunLog(run.id, echo=settings.LOG_JOBS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from app.config import current_settings
@@ -14,7 +15,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     """The process is up; no dependency is checked (that is /readyz)."""
     return jsonify(status="ok")
 
@@ -37,7 +38,7 @@ def _check_redis(url: str) -> str | None:
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     """Ready to serve: the database answers, and Redis when it is configured."""
     checks = {"database": _check_database()}
     redis_url = current_settings().REDIS_URL
@@ -52,6 +53,6 @@ def readyz():
 
 
 @bp.get("/metrics")
-def metrics():
+def metrics() -> ResponseReturnValue:
     payload, content_type = render_latest()
     return Response(payload, content_type=content_type)

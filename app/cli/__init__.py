@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -60,14 +62,15 @@ def register_cli(app: Flask) -> None:
     ):
         if isinstance(group, click.Group):
             group.callback = _operator_logging
-        elif group is not worker:  # a single command: route its logs, then run it
+        elif group is not worker and group.callback is not None:
+            # a single command: route its logs, then run it
             group.callback = _logged(group.callback)
         app.cli.add_command(group)
 
 
-def _logged(callback):
+def _logged(callback: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(callback)
-    def run(*args, **kwargs):
+    def run(*args: Any, **kwargs: Any) -> Any:
         _operator_logging()
         return callback(*args, **kwargs)
 

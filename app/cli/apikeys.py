@@ -18,7 +18,9 @@ apikeys = AppGroup("apikeys", help="API keys of accounts (shown once, stored has
 @click.option("--expires-in-days", type=int, help="Days until the key expires (1-3650).")
 @click.option("--label", default="", help="A note to recognise the key by.")
 @service_errors
-def create(account_number: str, client_names: tuple[str, ...], expires_in_days, label: str):
+def create(
+    account_number: str, client_names: tuple[str, ...], expires_in_days: int | None, label: str
+) -> None:
     """Create a key and print it once: it cannot be shown again."""
     account = accounts.get_account(account_number)
     scoped = [clients.get_client(account, name) for name in client_names]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import fmt_time, service_errors
+from app.cli.common import F, fmt_time, service_errors
 from app.cli.runs import finish
 from app.config import current_settings
 from app.llm.registry import PROVIDER_NAMES
@@ -51,8 +53,8 @@ def client_urls(client: LlmClient) -> list[str]:
 )
 @service_errors
 def create(
-    name: str, account_number: str, deployed: bool, allowed_origins: tuple[str, ...], **opts
-):
+    name: str, account_number: str, deployed: bool, allowed_origins: tuple[str, ...], **opts: Any
+) -> None:
     """Create client NAME (a DNS label) in an account."""
     account = accounts.get_account(account_number)
     spec = service.parse_spec(name=name, allowed_origins=list(allowed_origins), **opts)
@@ -138,7 +140,7 @@ def _change_line(change: PendingChange | None) -> str:
     return change.text()
 
 
-def _wait_option(func):
+def _wait_option(func: F) -> F:
     return click.option(
         "--wait", is_flag=True, help="Block until the run ends; non-zero exit if it errored."
     )(func)
@@ -151,7 +153,9 @@ def _wait_option(func):
 @click.option("--drift-check", is_flag=True, help="Run terraform even if nothing changed.")
 @_wait_option
 @service_errors
-def deploy(name: str, account_number: str, auto_approve: bool, drift_check: bool, wait: bool):
+def deploy(
+    name: str, account_number: str, auto_approve: bool, drift_check: bool, wait: bool
+) -> None:
     """Provision the client's infrastructure (plan, review, apply) and serve it."""
     client = service.get_client(accounts.get_account(account_number), name)
     run = infra_service.request_deploy(client, auto_approve=auto_approve, drift_check=drift_check)
@@ -164,7 +168,7 @@ def deploy(name: str, account_number: str, auto_approve: bool, drift_check: bool
 @click.option("--auto-approve", is_flag=True, help="Apply the destroy plan without review.")
 @_wait_option
 @service_errors
-def undeploy(name: str, account_number: str, auto_approve: bool, wait: bool):
+def undeploy(name: str, account_number: str, auto_approve: bool, wait: bool) -> None:
     """Stop serving the client and destroy its infrastructure; the client stays."""
     client = service.get_client(accounts.get_account(account_number), name)
     run = infra_service.request_undeploy(client, auto_approve=auto_approve)
@@ -177,7 +181,7 @@ def undeploy(name: str, account_number: str, auto_approve: bool, wait: bool):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_wait_option
 @service_errors
-def delete(name: str, account_number: str, yes: bool, wait: bool):
+def delete(name: str, account_number: str, yes: bool, wait: bool) -> None:
     """Delete the client, its sessions and keys' scope, and destroy its infrastructure."""
     client = service.get_client(accounts.get_account(account_number), name)
     if not yes:

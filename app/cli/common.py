@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -22,7 +23,8 @@ class ServiceFailure(click.ClickException):
 
     def __init__(self, error: ChatdockError) -> None:
         super().__init__(error.message)
-        self.exit_code = 2 if isinstance(error, InvalidInput) else 1
+        # click types exit_code as a class variable; click reads it from the instance.
+        self.exit_code = 2 if isinstance(error, InvalidInput) else 1  # type: ignore[misc]
 
 
 def service_errors(func: F) -> F:
@@ -36,7 +38,7 @@ def service_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def fmt_time(value) -> str:
+def fmt_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
@@ -52,7 +54,9 @@ def transaction(*, commit: bool = True) -> Iterator[Connection]:
         db.session.rollback()  # after a commit: nothing left to roll back
 
 
-def echo_table(headers: list[str], rows: list[list[Any]], right: frozenset[int] = frozenset()):
+def echo_table(
+    headers: list[str], rows: list[list[Any]], right: frozenset[int] = frozenset()
+) -> None:
     """Print rows under headers in columns as wide as their widest cell, two spaces
     apart, so long values (workspace keys, names) never run into the next column."""
     align = ["right" if i in right else "left" for i in range(len(headers))]

@@ -19,7 +19,7 @@ from app.llm.catalog_sync import llm_model_migration
 from app.llm.prune import prune_check
 from app.llm.registry import PROVIDER_NAMES
 from app.llm.retirement import NAME as REMOVE_DEPRECATED
-from app.llm.retirement import deleted_batch
+from app.llm.retirement import RemovalOutcome, deleted_batch
 from app.models.common import utcnow
 from app.services import audit, llm_models
 from app.services.model_notices import notify_deprecated
@@ -140,9 +140,10 @@ def remove_deprecated(dry_run: bool, force: bool, fake: bool, verbosity: int) ->
         click.echo(line)
 
 
-def _audit_retirements(applied) -> None:
+def _audit_retirements(applied: data_migrations.Applied) -> None:
     """One audit event per model removed, in the removal's transaction."""
-    for retirement in applied.outcome.plan.retirements if applied.outcome else ():
+    outcome = applied.outcome  # None when skipped or faked
+    for retirement in outcome.plan.retirements if isinstance(outcome, RemovalOutcome) else ():
         audit.record(
             "retire",
             "model",

@@ -22,7 +22,13 @@ def worker(burst: bool) -> None:
     waited out (logged), and the scheduler runs in this process."""
     settings = current_settings()
     click.echo(f"worker on queue {settings.RQ_QUEUE!r}", err=True)
-    reconciler = None if burst else start_reconciler(current_app._get_current_object())
+    reconciler = (
+        None
+        if burst
+        else start_reconciler(
+            current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's app
+        )
+    )
     try:
         run_worker(lambda: job_queue(settings), burst=burst, logging_level=settings.LOG_LEVEL)
     except REDIS_ERRORS as error:  # --burst only: a long-running worker waits Redis out

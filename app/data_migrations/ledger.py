@@ -81,7 +81,7 @@ def record(
     connection: Connection, name: str, batch: Batch, details: dict[str, Any] | None = None
 ) -> LedgerEntry:
     """Record ``batch`` as processed by ``name`` now (replacing an older record)."""
-    values = {
+    values: dict[str, Any] = {
         "applied_at": utcnow(),
         "batch_hash": batch.hash,
         "details": {**(details or {}), "batch": list(batch.items)},

@@ -12,11 +12,11 @@ run).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.data_migrations.tables import notifications
@@ -26,7 +26,11 @@ from app.models.common import utcnow
 
 log = get_logger("chatdock.data_migrations")
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Both dialects' INSERT has on_conflict_do_nothing; the generic one has not.
+_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 _COLLECTOR = "chatdock.notices_after_migration"
 
 

@@ -34,8 +34,11 @@ class Plan(Protocol):
 class Outcome(Protocol):
     """What it did: ``details`` go to the ledger, ``notice_ids`` are delivered after commit."""
 
-    details: dict[str, Any]
-    notice_ids: Sequence[int]
+    @property
+    def details(self) -> dict[str, Any]: ...
+
+    @property
+    def notice_ids(self) -> Sequence[int]: ...
 
     def report(self, verbosity: int) -> list[str]: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -83,7 +83,8 @@ def certificate_state(namespace: str, name: str) -> tuple[CertificateState, str]
         if error.status == 404:
             return CertificateState.PENDING, "the Certificate does not exist (yet)"
         raise
-    return readiness(certificate)
+    # The custom objects API answers with the object's JSON, as a dict.
+    return readiness(cast(Mapping[str, Any], certificate))
 
 
 def readiness(certificate: Mapping[str, Any]) -> tuple[CertificateState, str]:

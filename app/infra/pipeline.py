@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -99,7 +100,7 @@ def client_spec(
 def custom_hosts_of(client: LlmClient | None) -> tuple[tuple[str, str], ...]:
     """(zone id, host) of the client on its custom domain, once that domain was verified."""
     domain = client.custom_domain if client is not None else None
-    if domain is None or not domain.ever_verified or not domain.zone_id:
+    if client is None or domain is None or not domain.ever_verified or not domain.zone_id:
         return ()
     return ((domain.zone_id, f"{client.name}.{domain.domain}"),)
 
@@ -240,7 +241,7 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
     db.session.commit()
 
 
-def set_status(run: InfraRun, status: RunStatus, **fields) -> None:
+def set_status(run: InfraRun, status: RunStatus, **fields: Any) -> None:
     """Move the run, and its client with it, in one commit: whoever sees the run's new
     status sees the client's too."""
     run.status = status

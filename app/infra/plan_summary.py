@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 Action = Literal["create", "update", "replace", "delete", "no-op", "read"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete", "no-op", "read")
@@ -159,7 +159,7 @@ def map_actions(actions: Sequence[str]) -> Action:
     if key in (("delete", "create"), ("create", "delete")):
         return "replace"
     if len(key) == 1 and key[0] in ACTIONS:
-        return cast(Action, key[0])
+        return key[0]
     raise PlanFormatError(f"unknown actions {list(actions)!r}")
 
 

@@ -231,7 +231,7 @@ class ClientWorkspaceSpec:
         k8s = self.kubernetes
         if k8s is None:
             return {}
-        common = {
+        common: dict[str, Any] = {
             "name": self.ingress_name,
             "namespace": k8s.namespace,
             "hosts": self.hosts,

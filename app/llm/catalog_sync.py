@@ -99,7 +99,7 @@ def llm_model_migration(
         )
         described = [_describe(column, row[column], value) for column, value in diff.items()]
         report.updated.append((ModelRef(row["provider"], row["name"]), described))
-    created = [
+    created: list[dict[str, Any]] = [
         {
             "provider": provider,
             "name": model.name,

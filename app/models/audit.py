@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Connection, Integer, String, event
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,5 +38,5 @@ class AuditIsAppendOnly(RuntimeError):
 
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
-def _refuse_change(mapper, connection, target: AuditEvent) -> None:
+def _refuse_change(mapper: Mapper[AuditEvent], connection: Connection, target: AuditEvent) -> None:
     raise AuditIsAppendOnly("audit events are never changed or deleted")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-class LlmClient(db.Model):
+class LlmClient(Model):
     """A chatbot of an account.
 
     Its model is a row of ``llm_models`` (the catalog), loaded with the client in the

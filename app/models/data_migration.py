@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime
 
 
-class DataMigration(db.Model):
+class DataMigration(Model):
     __tablename__ = "data_migrations"
 
     id: Mapped[int] = mapped_column(primary_key=True)

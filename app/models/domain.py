@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class DomainStatus(enum.StrEnum):
 VERIFIED_ONLY = text("status = 'verified'")
 
 
-class CustomDomain(db.Model):
+class CustomDomain(Model):
     __tablename__ = "custom_domains"
     __table_args__ = (
         UniqueConstraint("account_id", "domain", name="uq_custom_domains_account_id_domain"),

@@ -13,12 +13,12 @@ from datetime import datetime
 from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.llm.catalog import ModelRef
 from app.models.common import UTCDateTime, utcnow
 
 
-class LlmModel(db.Model):
+class LlmModel(Model):
     __tablename__ = "llm_models"
     __table_args__ = (
         UniqueConstraint("provider", "name", name="uq_llm_models_provider_name"),

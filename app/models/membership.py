@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.models.common import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _role_enum() -> Enum:
     )
 
 
-class AccountMember(db.Model):
+class AccountMember(Model):
     __tablename__ = "account_members"
     __table_args__ = (UniqueConstraint("account_id", "user_id", name="uq_account_member"),)
 
@@ -55,7 +55,7 @@ class AccountMember(db.Model):
     user: Mapped[AdminUser] = relationship(back_populates="memberships")
 
 
-class PersonalAccessToken(db.Model):
+class PersonalAccessToken(Model):
     """A user's token for the management API: shown once, only its SHA-256 stored."""
 
     __tablename__ = "personal_access_tokens"
@@ -75,7 +75,7 @@ class PersonalAccessToken(db.Model):
     user: Mapped[AdminUser] = relationship()
 
 
-class IdempotentRequest(db.Model):
+class IdempotentRequest(Model):
     """The answer to a creating POST sent with ``Idempotency-Key``, replayed on a retry."""
 
     __tablename__ = "idempotent_requests"
@@ -90,7 +90,7 @@ class IdempotentRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class AccountInvitation(db.Model):
+class AccountInvitation(Model):
     """An emailed invitation to join an account: single use, expiring, token hashed."""
 
     __tablename__ = "account_invitations"

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.account import Account
 
 
-class Notification(db.Model):
+class Notification(Model):
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("account_id", "dedupe_key", name="uq_notifications_account_dedupe"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class RoutingVersion(db.Model):
+class RoutingVersion(Model):
     __tablename__ = "routing_version"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
 
 
@@ -45,7 +45,7 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-class InfraRun(db.Model):
+class InfraRun(Model):
     __tablename__ = "infra_runs"
     __table_args__ = (Index("ix_infra_runs_workspace_created", "workspace_key", "id"),)
 

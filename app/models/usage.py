@@ -15,14 +15,14 @@ from datetime import date
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 
 USAGE_SHARDS = 8
 # Upper bounds (ms) of the latency histogram's buckets; the last bucket is "above".
 LATENCY_BUCKETS_MS = (250, 1000, 5000)
 
 
-class UsageDaily(db.Model):
+class UsageDaily(Model):
     __tablename__ = "usage_daily"
     __table_args__ = (
         UniqueConstraint("day", "client_id", "api_key_id", "model", "shard", name="uq_usage_row"),

@@ -10,14 +10,14 @@ from sqlalchemy import String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.membership import AccountMember
 
 
-class AdminUser(UserMixin, db.Model):
+class AdminUser(UserMixin, Model):
     """A user of the console and the management API: a platform admin (an operator), or
     a customer who sees only the accounts of their memberships. Flask-Login's mixin
     gives the session id (``get_id``)."""

@@ -147,8 +147,10 @@ def authenticate(raw_key: str | None, route: ClientRoute) -> ApiKey | None:
         api_key = db.session.execute(
             select(ApiKey).where(ApiKey.key_id == match.group(1))
         ).scalar_one_or_none()
-    if api_key is None or not hmac.compare_digest(
-        _hash_secret(match.group(2)), api_key.secret_hash
+    if (
+        match is None
+        or api_key is None
+        or not hmac.compare_digest(_hash_secret(match.group(2)), api_key.secret_hash)
     ):
         raise Unauthorized("invalid API key", code="api_key_invalid")
     status = key_status(api_key)

@@ -20,6 +20,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import joinedload
@@ -28,7 +29,15 @@ from app.config import current_settings
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.hosts import ClientRoute
-from app.llm.base import ChatRequest, ChatTurn, Completion, ProviderError, StreamChunk, Usage
+from app.llm.base import (
+    ChatRequest,
+    ChatTurn,
+    Completion,
+    ProviderError,
+    Role,
+    StreamChunk,
+    Usage,
+)
 from app.llm.registry import get_provider
 from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
@@ -123,7 +132,8 @@ def prepare_chat(
             .limit(settings.CHAT_HISTORY_TURNS)
         ).all()
         if stored:
-            history = [ChatTurn(role=r, content=c) for r, c in reversed(stored)]
+            # The stored roles are those of validated ChatTurns (a plain string column).
+            history = [ChatTurn(role=cast(Role, r), content=c) for r, c in reversed(stored)]
     overlap = _overlap(history, messages)
     if overlap:
         history = history[:-overlap]

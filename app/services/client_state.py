@@ -106,6 +106,7 @@ def pending_changes(client_ids: Iterable[int]) -> dict[int, PendingChange]:
     return {
         client_id: PendingChange(run_id, kind, status, error or "")
         for client_id, run_id, kind, status, error in rows
+        if client_id is not None  # always: the runs were selected by client
     }
 
 

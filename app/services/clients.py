@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
@@ -14,7 +15,14 @@ from app.extensions import db
 from app.hosts import custom_host_serving_until, default_host, normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
-from app.models import CLIENT_NAME_RE, Account, DeploymentStatus, LlmClient, ResourceStatus
+from app.models import (
+    CLIENT_NAME_RE,
+    Account,
+    DeploymentStatus,
+    LlmClient,
+    LlmModel,
+    ResourceStatus,
+)
 from app.models.common import utcnow
 from app.services import audit
 from app.services.llm_models import choose_model
@@ -75,13 +83,13 @@ class ClientSpec(BaseModel):
         return sorted(set(normalized))
 
 
-def parse_spec(**fields) -> ClientSpec:
+def parse_spec(**fields: Any) -> ClientSpec:
     """Validate fields into a ClientSpec, turning pydantic's errors into one clear message
     (the same words for the CLI and the console: no "Value error," prefix)."""
     try:
         return ClientSpec(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        details = [
+        details: list[dict[str, Any]] = [
             {**err, "msg": validation_message(err["msg"])}
             for err in exc.errors(include_url=False, include_context=False)
         ]
@@ -148,7 +156,7 @@ EDITABLE_FIELDS = (
 )
 
 
-def _model_for(spec: ClientSpec):
+def _model_for(spec: ClientSpec) -> LlmModel:
     """The catalog row for the spec's provider and model; its refusal names the field."""
     try:
         return choose_model(spec.provider, spec.model)

@@ -27,7 +27,7 @@ from app.domains.delegation import DelegationCheck, Outcome, check_delegation, m
 from app.errors import Conflict
 from app.extensions import db
 from app.logging_setup import get_logger
-from app.models import CustomDomain, DomainStatus, Notification
+from app.models import CustomDomain, DomainStatus, LlmClient, Notification
 from app.models.common import utcnow
 from app.queue import JOBS, job_queue, reachable_queue
 from app.services import notifications
@@ -125,24 +125,24 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
     if result.outcome == Outcome.DELEGATED:
         first_verification = domain.verified_at is None
         if domain.delegation_lost_at is not None:
-            notices.append(_notice_restored(domain))
+            notices.append(_notice_restored(domain, domain.delegation_lost_at))
         domain.status = DomainStatus.VERIFIED
-        domain.verified_at = domain.verified_at or now
+        verified_at = domain.verified_at = domain.verified_at or now
         domain.delegation_lost_at = None
         domain.failed_checks = 0
         next_at: datetime | None = now + timedelta(hours=settings.DOMAIN_RECHECK_HOURS)
-        notices += [_lose_claim(rival, domain) for rival in rivals if _is_open(rival)]
+        notices += [_lose_claim(rival, domain, verified_at) for rival in rivals if _is_open(rival)]
     else:
         if result.outcome == Outcome.NOT_DELEGATED:
             if domain.status == DomainStatus.VERIFIED:
                 domain.delegation_lost_at = now
                 domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
-                notices.append(_notice_lost(domain, result, settings))
+                notices.append(_notice_lost(domain, now, result, settings))
             domain.status = DomainStatus.FAILED
         domain.failed_checks += 1
         next_at = _next_retry(domain, now, settings)
         if next_at is None and domain.status == DomainStatus.FAILED:
-            notices.append(_notice_gave_up(domain))
+            notices.append(_notice_gave_up(domain, domain.verify_deadline or now))
     domain.next_check_at = next_at
     db.session.commit()  # one commit: the result, the status and the next check
     notifications.deliver(notices)
@@ -176,7 +176,9 @@ def _is_open(claim: CustomDomain) -> bool:
     return claim.status not in (DomainStatus.DELETING, DomainStatus.VERIFIED)
 
 
-def _lose_claim(claim: CustomDomain, winner: CustomDomain):
+def _lose_claim(
+    claim: CustomDomain, winner: CustomDomain, verified_at: datetime
+) -> Notification | None:
     """Another account verified first: this claim fails, its checks stop (its account
     may delete it, or run `flask domains verify` once the winner's claim lapses)."""
     claim.status = DomainStatus.FAILED
@@ -190,12 +192,14 @@ def _lose_claim(claim: CustomDomain, winner: CustomDomain):
         f"name and your claim of {claim.domain} has failed. Delete it with: flask domains "
         f"delete {claim.domain} --account {claim.account.account_number}",
         data={"domain": claim.domain, "winner": winner.domain},
-        dedupe_key=f"domain-claim-lost:{claim.id}:{winner.id}:{winner.verified_at.isoformat()}",
+        dedupe_key=f"domain-claim-lost:{claim.id}:{winner.id}:{verified_at.isoformat()}",
     )
 
 
-def _notice_lost(domain: CustomDomain, result: DelegationCheck, settings: Settings):
-    grace_end = domain.delegation_lost_at + timedelta(hours=settings.DOMAIN_GRACE_HOURS)
+def _notice_lost(
+    domain: CustomDomain, lost_at: datetime, result: DelegationCheck, settings: Settings
+) -> Notification | None:
+    grace_end = lost_at + timedelta(hours=settings.DOMAIN_GRACE_HOURS)
     hosts = ", ".join(f"{c.name}.{domain.domain}" for c in sorted(domain.clients, key=_name))
     return notifications.notify(
         domain.account,
@@ -209,22 +213,22 @@ def _notice_lost(domain: CustomDomain, result: DelegationCheck, settings: Settin
             "reason": result.reason,
             "serving_until": grace_end.isoformat(),
         },
-        dedupe_key=f"domain-lost:{domain.id}:{domain.delegation_lost_at.isoformat()}",
+        dedupe_key=f"domain-lost:{domain.id}:{lost_at.isoformat()}",
     )
 
 
-def _notice_restored(domain: CustomDomain):
+def _notice_restored(domain: CustomDomain, lost_at: datetime) -> Notification | None:
     return notifications.notify(
         domain.account,
         "domain.delegation_restored",
         f"The delegation of {domain.domain} is back",
         f"{domain.domain} is delegated to its zone again; its hosts are served.",
         data={"domain": domain.domain},
-        dedupe_key=f"domain-restored:{domain.id}:{domain.delegation_lost_at.isoformat()}",
+        dedupe_key=f"domain-restored:{domain.id}:{lost_at.isoformat()}",
     )
 
 
-def _notice_gave_up(domain: CustomDomain):
+def _notice_gave_up(domain: CustomDomain, deadline: datetime) -> Notification | None:
     return notifications.notify(
         domain.account,
         "domain.verification_failed",
@@ -232,9 +236,9 @@ def _notice_gave_up(domain: CustomDomain):
         f"{domain.last_check_result}.\nNo more automatic checks; after fixing the NS "
         f"records run: flask domains verify {domain.domain}",
         data={"domain": domain.domain, "reason": domain.last_check_result},
-        dedupe_key=f"domain-gave-up:{domain.id}:{domain.verify_deadline.isoformat()}",
+        dedupe_key=f"domain-gave-up:{domain.id}:{deadline.isoformat()}",
     )
 
 
-def _name(client) -> str:
+def _name(client: LlmClient) -> str:
     return client.name

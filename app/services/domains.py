@@ -10,6 +10,7 @@ claim never locks anyone out."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -219,7 +220,7 @@ def _workspace_key(domain: CustomDomain) -> str:
     return pipeline.domain_workspace_key(domain.account.account_number, domain.domain)
 
 
-def _new_run(domain: CustomDomain, kind: RunKind, job_name: str, **fields) -> InfraRun:
+def _new_run(domain: CustomDomain, kind: RunKind, job_name: str, **fields: Any) -> InfraRun:
     run = InfraRun(
         workspace_key=_workspace_key(domain),
         kind=kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -56,7 +57,7 @@ def enqueue_run(queue: Queue, run: InfraRun) -> InfraRun:
     return run
 
 
-def new_client_run(client: LlmClient, kind: RunKind, job_name: str, **fields) -> InfraRun:
+def new_client_run(client: LlmClient, kind: RunKind, job_name: str, **fields: Any) -> InfraRun:
     """A run of the client's workspace, carried out by job ``job_name`` (not committed)."""
     number = client.account.account_number
     run = InfraRun(

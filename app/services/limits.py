@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 from redis import Redis
@@ -127,6 +128,14 @@ def _redis(url: str) -> Redis:
         return client
 
 
+def _eval(redis: Redis, script: str, keys: list[str], args: list[int]) -> Any:
+    """EVAL, with the reply as the script returned it (an integer or a list of them).
+
+    redis-py types every EVAL argument and reply as ``str``; the arguments go as strings
+    (what Redis receives either way) and the reply is the script's."""
+    return redis.eval(script, len(keys), *keys, *(str(arg) for arg in args))
+
+
 def _fail_open(error: Exception | str) -> None:
     global _last_warning
     LIMITS_UNAVAILABLE.inc()
@@ -137,7 +146,9 @@ def _fail_open(error: Exception | str) -> None:
 
 
 def _counters(client: LlmClient, api_key: ApiKey | None, minute: int) -> list[_Counter]:
-    owners = [("client", client.id, client, f"client {client.name}")]
+    owners: list[tuple[str, int, LlmClient | ApiKey, str]] = [
+        ("client", client.id, client, f"client {client.name}")
+    ]
     if api_key is not None:
         owners.append(("key", api_key.id, api_key, f"API key {api_key.key_id}"))
     counters = []
@@ -195,10 +206,10 @@ def admit(client: LlmClient, api_key: ApiKey | None) -> Admission | None:
     args.append(WINDOW_SECONDS * 2)
     try:
         redis = _redis(settings.REDIS_URL)
-        status, value = redis.eval(CHECK_SCRIPT, len(keys), *keys, *args)
-        if status == 3:
+        status, value = _eval(redis, CHECK_SCRIPT, keys, args)
+        if status == 3 and budget is not None:  # only a budget is ever missing
             used = _seed_budget(redis, account)
-            status, value = redis.eval(CHECK_SCRIPT, len(keys), *keys, *args)
+            status, value = _eval(redis, CHECK_SCRIPT, keys, args)
             if status == 3:  # expired in between: use what the database says
                 status, value = (2, used) if used >= budget else (0, used)
     except RedisError as error:
@@ -238,8 +249,8 @@ def settle(admission: Admission, tokens: int) -> None:
     settings = current_settings()
     keys = [*admission.token_keys, admission.budget_key]
     try:
-        used = _redis(settings.REDIS_URL).eval(
-            SETTLE_SCRIPT, len(keys), *keys, tokens, WINDOW_SECONDS * 2
+        used: int = _eval(
+            _redis(settings.REDIS_URL), SETTLE_SCRIPT, keys, [tokens, WINDOW_SECONDS * 2]
         )
     except RedisError as error:
         _fail_open(error)

@@ -19,7 +19,7 @@ import httpx
 import structlog
 from sqlalchemy import select
 
-from app.config import current_settings
+from app.config import Settings, current_settings
 from app.extensions import db
 from app.models import Account, Notification
 from app.models.common import utcnow
@@ -56,6 +56,10 @@ def notify(
     return notice
 
 
+# One delivery channel: sends a notice, raises on failure.
+Sender = Callable[[Notification, Settings], None]
+
+
 def deliver(notices: Iterable[Notification | None]) -> None:
     """Send committed notices by webhook and email (as configured), then commit outcomes."""
     settings = current_settings()
@@ -86,9 +90,9 @@ def delivery_channels(contact_email: str | None) -> list[str]:
     return ["console", *(label for label, _ in senders)]
 
 
-def _senders(settings, contact_email: str | None) -> list[tuple[str, Callable]]:
+def _senders(settings: Settings, contact_email: str | None) -> list[tuple[str, Sender]]:
     """The channels configured for an account: the one rule ``deliver`` and previews share."""
-    senders: list[tuple[str, Callable]] = []
+    senders: list[tuple[str, Sender]] = []
     if settings.NOTIFY_SMTP_URL and contact_email:
         senders.append((f"email {contact_email}", _send_email))
     if settings.NOTIFY_WEBHOOK_URL:
@@ -119,7 +123,7 @@ def list_notifications(account: Account) -> list[Notification]:
     )
 
 
-def _try(send, notice: Notification, settings) -> list[str]:
+def _try(send: Sender, notice: Notification, settings: Settings) -> list[str]:
     try:
         send(notice, settings)
     except httpx.HTTPStatusError as error:  # its message would carry the URL (maybe a token)
@@ -129,7 +133,7 @@ def _try(send, notice: Notification, settings) -> list[str]:
     return []
 
 
-def _post_webhook(notice: Notification, settings) -> None:
+def _post_webhook(notice: Notification, settings: Settings) -> None:
     response = httpx.post(
         settings.NOTIFY_WEBHOOK_URL, json=payload(notice), timeout=settings.NOTIFY_TIMEOUT_SECONDS
     )
@@ -140,17 +144,18 @@ class PlaintextLoginRefused(smtplib.SMTPException):
     """The server offers no STARTTLS: the password is never sent in clear."""
 
 
-def _send_email(notice: Notification, settings) -> None:
-    send_email(
-        notice.account.contact_email, notice.subject, notice.body or notice.subject, settings
-    )
+def _send_email(notice: Notification, settings: Settings) -> None:
+    to = notice.account.contact_email
+    if not to:  # ``_senders`` offers email only to an account with an address
+        raise smtplib.SMTPException("the account has no contact email")
+    send_email(to, notice.subject, notice.body or notice.subject, settings)
 
 
 def email_configured() -> bool:
     return bool(current_settings().NOTIFY_SMTP_URL)
 
 
-def send_email(to: str, subject: str, body: str, settings=None) -> None:
+def send_email(to: str, subject: str, body: str, settings: Settings | None = None) -> None:
     """Send one email by SMTP: implicit TLS for ``smtps://``; for ``smtp://`` STARTTLS
     whenever the server offers it, and required before any login (no TLS, no password)."""
     settings = settings or current_settings()
@@ -162,6 +167,7 @@ def send_email(to: str, subject: str, body: str, settings=None) -> None:
     message.set_content(body)
     host, timeout = url.hostname or "localhost", settings.NOTIFY_TIMEOUT_SECONDS
     context = ssl.create_default_context(cafile=settings.NOTIFY_SMTP_CA_FILE or None)
+    smtp: smtplib.SMTP
     if url.scheme == "smtps":
         smtp = smtplib.SMTP_SSL(host, url.port or 465, timeout=timeout, context=context)
     else:

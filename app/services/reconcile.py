@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
 from flask import Flask
 from redis.exceptions import RedisError
@@ -140,7 +141,8 @@ def _fail_abandoned_runs(report: SweepReport) -> None:
             continue
         # A live job that lost its lock stops terraform and sends its run back to review
         # within a heartbeat: only a run still lock-less a lock lifetime later is dead.
-        first_seen = redis.get(suspect)
+        # redis-py types a synchronous reply as "Awaitable | Any"; GET gives bytes or None.
+        first_seen = cast("bytes | None", redis.get(suspect))
         if first_seen is None:
             redis.set(suspect, time.time(), ex=int(grace * 10))
             continue

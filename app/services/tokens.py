@@ -106,7 +106,11 @@ def authenticate(raw: str | None) -> AdminUser:
         token = db.session.execute(
             select(PersonalAccessToken).where(PersonalAccessToken.token_id == match.group(1))
         ).scalar_one_or_none()
-    if token is None or not hmac.compare_digest(_digest(match.group(2)), token.secret_hash):
+    if (
+        match is None
+        or token is None
+        or not hmac.compare_digest(_digest(match.group(2)), token.secret_hash)
+    ):
         raise Unauthorized("invalid token", code="token_invalid")
     status = token_status(token)
     if status != "active":

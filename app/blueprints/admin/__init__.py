@@ -7,6 +7,7 @@ login needs a signed-in admin."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.config import Settings
@@ -42,7 +43,7 @@ def _load_user(session_id: str) -> AdminUser | None:
     return user
 
 
-def _console_only_for_admins() -> None:
+def _console_only_for_admins() -> ResponseReturnValue | None:
     """Client hosts never serve the console; every page but the login needs an admin."""
     if g.get("host_route") is not None:
         abort(404)

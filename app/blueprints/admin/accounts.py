@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import get_or_404, visible
+from app.blueprints.admin.common import get_or_404, required, visible
 from app.blueprints.admin.forms import AccountForm, ApiKeyForm, BudgetForm, DomainForm
 from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError
@@ -17,16 +18,18 @@ from app.services.notifications import list_notifications
 
 
 @bp.get("/accounts")
-def accounts():
+def accounts() -> ResponseReturnValue:
     return render_template("admin/accounts.html", accounts=visible(service.list_accounts()))
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
-def account_new():
+def account_new() -> ResponseReturnValue:
     form = AccountForm()
     if form.validate_on_submit():
         try:
-            account = service.create_account(form.name.data, form.contact_email.data or None)
+            account = service.create_account(
+                required(form.name.data), form.contact_email.data or None
+            )
         except ChatdockError as error:
             form.contact_email.errors = [*form.contact_email.errors, error.message]
         else:
@@ -35,7 +38,7 @@ def account_new():
 
 
 @bp.get("/accounts/<int:account_id>")
-def account(account_id: int):
+def account(account_id: int) -> ResponseReturnValue:
     found = get_or_404(Account, account_id)
     key_form = ApiKeyForm()
     key_form.clients.choices = [(c.id, c.name) for c in found.clients]

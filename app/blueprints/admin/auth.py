@@ -5,10 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from app.blueprints.admin import bp
+from app.blueprints.admin.common import required
 from app.blueprints.admin.forms import ActionForm, LoginForm
 from app.config import current_settings
 from app.extensions import db, limiter
@@ -33,16 +35,20 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("admin.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
+        email = required(form.email.data).strip().lower()
         user = db.session.execute(
             select(AdminUser).where(AdminUser.email == email)
         ).scalar_one_or_none()
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        if (
+            user is not None
+            and user.is_active
+            and user.check_password(required(form.password.data))
+        ):
             login_user(user, remember=bool(form.remember.data))
             log.info("admin_login", admin=user.email)
             return redirect(_safe_next(request.args.get("next")))
@@ -52,7 +58,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         if current_user.is_authenticated:
             current_user.end_sessions()

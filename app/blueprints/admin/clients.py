@@ -4,6 +4,7 @@ deploy, undeploy and delete (with confirmation), and one client's page."""
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.blueprints.admin import bp
@@ -40,7 +41,7 @@ def host_url(host: str) -> str:
 
 
 @bp.get("/clients")
-def clients():
+def clients() -> ResponseReturnValue:
     status = request.args.get("status", "")
     query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
     if status in {s.value for s in DeploymentStatus}:
@@ -58,7 +59,7 @@ def clients():
 
 
 @bp.route("/accounts/<int:account_id>/clients/new", methods=["GET", "POST"])
-def client_new(account_id: int):
+def client_new(account_id: int) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
     form = ClientForm()
     form.set_model_choices(selectable_models())
@@ -75,7 +76,7 @@ def client_new(account_id: int):
 
 
 @bp.route("/clients/<int:client_id>/edit", methods=["GET", "POST"])
-def client_edit(client_id: int):
+def client_edit(client_id: int) -> ResponseReturnValue:
     client = get_or_404(LlmClient, client_id)
     form = ClientForm(obj=client)
     form.set_model_choices(selectable_models(keep=client.llm_model), current=client.llm_model)
@@ -97,7 +98,7 @@ def client_edit(client_id: int):
 
 
 @bp.get("/clients/<int:client_id>")
-def client(client_id: int):
+def client(client_id: int) -> ResponseReturnValue:
     found = get_or_404(LlmClient, client_id)
     attach_form = AttachForm()
     attach_form.client.choices = [(found.id, found.name)]
@@ -125,7 +126,7 @@ def client(client_id: int):
 
 
 @bp.post("/clients/<int:client_id>/deploy")
-def client_deploy(client_id: int):
+def client_deploy(client_id: int) -> ResponseReturnValue:
     found = get_or_404(LlmClient, client_id)
     form = DeployForm()
     if form.validate_on_submit():
@@ -143,7 +144,7 @@ def client_deploy(client_id: int):
 
 
 @bp.route("/clients/<int:client_id>/undeploy", methods=["GET", "POST"])
-def client_undeploy(client_id: int):
+def client_undeploy(client_id: int) -> ResponseReturnValue:
     found = get_or_404(LlmClient, client_id)
     return confirm_then_run(
         lambda: infra.request_undeploy(found, requested_by=operator()),
@@ -156,7 +157,7 @@ def client_undeploy(client_id: int):
 
 
 @bp.route("/clients/<int:client_id>/delete", methods=["GET", "POST"])
-def client_delete(client_id: int):
+def client_delete(client_id: int) -> ResponseReturnValue:
     found = get_or_404(LlmClient, client_id)
     return confirm_then_run(
         lambda: infra.request_delete(found, requested_by=operator()),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.errors import ChatdockError
@@ -28,6 +29,13 @@ def get_or_404(model: type[Model], object_id: int) -> Model:
 def visible(objects: list[T]) -> list[T]:
     """Only the objects of the signed-in user's accounts."""
     return access.filter_visible(current_user, objects)
+
+
+def required(data: T | None) -> T:
+    """A DataRequired field's data once its form validated (WTForms types it optional)."""
+    if data is None:
+        raise ValueError("a required form field has no data after validation")
+    return data
 
 
 def may_auto_approve(requested: bool) -> bool:
@@ -60,7 +68,7 @@ def confirm_then_run(
     message: str,
     button: str,
     back: str,
-):
+) -> ResponseReturnValue:
     """A destructive action: a confirmation page (GET), then the run it starts (POST),
     shown on its page; a refusal goes back with the reason."""
     from app.blueprints.admin.forms import ActionForm

@@ -4,6 +4,7 @@ attach and detach clients, delete."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import (
@@ -12,6 +13,7 @@ from app.blueprints.admin.common import (
     get_or_404,
     may_auto_approve,
     operator,
+    required,
     visible,
 )
 from app.blueprints.admin.forms import AccountDomainForm, ActionForm, AttachForm, DomainForm
@@ -30,14 +32,14 @@ def _account_domain_form() -> AccountDomainForm:
 
 
 @bp.get("/domains")
-def domains():
+def domains() -> ResponseReturnValue:
     return render_template(
         "admin/domains.html", domains=visible(service.list_domains()), form=_account_domain_form()
     )
 
 
 @bp.post("/domains")
-def domain_add_for_account():
+def domain_add_for_account() -> ResponseReturnValue:
     """Add a domain from the Domains page, for the account chosen in its form."""
     form = _account_domain_form()
     if not form.validate_on_submit():
@@ -47,7 +49,7 @@ def domain_add_for_account():
 
 
 @bp.post("/accounts/<int:account_id>/domains")
-def domain_add(account_id: int):
+def domain_add(account_id: int) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
     form = DomainForm()
     if not form.validate_on_submit():
@@ -56,12 +58,12 @@ def domain_add(account_id: int):
     return _add_domain(account, form, url_for("admin.account", account_id=account_id))
 
 
-def _add_domain(account: Account, form: DomainForm, back: str):
+def _add_domain(account: Account, form: DomainForm, back: str) -> ResponseReturnValue:
     """Claim the domain and plan its zone; refusals go back to where the form was."""
     added = attempt(
         lambda: service.add_domain(
             account,
-            form.domain.data,
+            required(form.domain.data),
             auto_approve=may_auto_approve(form.auto_approve.data),
             requested_by=operator(),
         ),
@@ -73,7 +75,7 @@ def _add_domain(account: Account, form: DomainForm, back: str):
 
 
 @bp.get("/domains/<int:domain_id>")
-def domain(domain_id: int):
+def domain(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     attach_form = AttachForm()
     attach_form.client.choices = [
@@ -89,7 +91,7 @@ def domain(domain_id: int):
 
 
 @bp.post("/domains/<int:domain_id>/verify")
-def domain_verify(domain_id: int):
+def domain_verify(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     if ActionForm().validate_on_submit():
         attempt(lambda: domain_checks.request_check(found), "Check queued: reload in a moment.")
@@ -97,7 +99,7 @@ def domain_verify(domain_id: int):
 
 
 @bp.post("/domains/<int:domain_id>/attach")
-def domain_attach(domain_id: int):
+def domain_attach(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     form = AttachForm()
     form.client.choices = [(c.id, c.name) for c in found.account.clients]
@@ -111,7 +113,7 @@ def domain_attach(domain_id: int):
 
 
 @bp.post("/clients/<int:client_id>/detach")
-def domain_detach(client_id: int):
+def domain_detach(client_id: int) -> ResponseReturnValue:
     client = get_or_404(LlmClient, client_id)
     domain_id = client.custom_domain_id
     if ActionForm().validate_on_submit():
@@ -123,7 +125,7 @@ def domain_detach(client_id: int):
 
 
 @bp.route("/domains/<int:domain_id>/delete", methods=["GET", "POST"])
-def domain_delete(domain_id: int):
+def domain_delete(domain_id: int) -> ResponseReturnValue:
     found = get_or_404(CustomDomain, domain_id)
     return confirm_then_run(
         lambda: service.delete_domain(found, requested_by=operator()),

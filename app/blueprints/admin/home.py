@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from flask import render_template
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.blueprints.admin import bp
 from app.extensions import db
 from app.models import Account, CustomDomain, InfraRun, LlmClient, RunStatus
 from app.services.access import visible_account_ids
 
+Query = TypeVar("Query", bound=Select)
+
 
 @bp.get("/")
-def home():
+def home() -> ResponseReturnValue:
     ids = visible_account_ids(current_user)
 
-    def scoped(query, account_id):
+    def scoped(query: Query, account_id: InstrumentedAttribute[int]) -> Query:
         return query if ids is None else query.where(account_id.in_(ids))
 
-    def count(query) -> int:
+    def count(query: Select[Any]) -> int:
         return db.session.execute(query).scalar_one()
 
     numbers = scoped(select(Account.account_number), Account.id)

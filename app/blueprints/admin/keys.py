@@ -4,6 +4,7 @@ reload never makes a second key), revoke."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from app.services import api_keys as service
 
 
 @bp.post("/accounts/<int:account_id>/keys")
-def key_create(account_id: int):
+def key_create(account_id: int) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
     form = ApiKeyForm()
     form.clients.choices = [(c.id, c.name) for c in account.clients]
@@ -42,7 +43,7 @@ NEW_KEY = "new_api_key"
 
 
 @bp.get("/keys/<int:key_id>/created")
-def key_created(key_id: int):
+def key_created(key_id: int) -> ResponseReturnValue:
     """The new key, once: the session's copy is dropped as it is shown, so a reload
     (or the back button) says it was shown instead of showing or making it again."""
     api_key = db.session.get(ApiKey, key_id)
@@ -59,7 +60,7 @@ def key_created(key_id: int):
 
 
 @bp.post("/keys/<key_id>/revoke")
-def key_revoke(key_id: str):
+def key_revoke(key_id: str) -> ResponseReturnValue:
     form = ActionForm()
     key = None
     owned = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from redis.exceptions import ResponseError
 from rq.exceptions import NoSuchJobError
@@ -59,7 +60,7 @@ def mount_rq_dashboard(app: Flask, settings: Settings) -> None:
     app.register_error_handler(NoSuchJobError, _no_such_job)
 
 
-def _guard_rq_dashboard():
+def _guard_rq_dashboard() -> ResponseReturnValue | None:
     if request.blueprint != "rq_dashboard":
         return None
     if g.get("host_route") is not None:
@@ -89,7 +90,7 @@ def _empty_queue_is_compact(view: Callable) -> Callable:
     """rq's ``Queue.compact`` renames the queue's key, which Redis refuses when the queue
     is empty (no key): an empty queue is already compact."""
 
-    def compact_queue(queue_name: str):
+    def compact_queue(queue_name: str) -> ResponseReturnValue:
         try:
             return view(queue_name=queue_name)
         except ResponseError as error:
@@ -119,7 +120,7 @@ def _link_back_to_console(response: Response) -> Response:
     return response
 
 
-def _no_such_job(error: NoSuchJobError):
+def _no_such_job(error: NoSuchJobError) -> ResponseReturnValue:
     """An unknown or expired job id: a 404 in the console's look, not a 500."""
     return console_error_page(
         404,
@@ -128,7 +129,7 @@ def _no_such_job(error: NoSuchJobError):
     )
 
 
-def _no_redis():
+def _no_redis() -> ResponseReturnValue:
     if not current_user.is_authenticated:
         return redirect(url_for("admin.login", next=RQ_PREFIX + "/"))
     if not current_user.is_platform_admin:

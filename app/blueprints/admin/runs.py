@@ -5,6 +5,7 @@ is live), approve and discard (a stale plan is refused with the reason)."""
 from __future__ import annotations
 
 from flask import jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -38,7 +39,7 @@ def is_live(run: InfraRun) -> bool:
 
 
 @bp.get("/runs")
-def runs():
+def runs() -> ResponseReturnValue:
     status = request.args.get("status", "")
     query = select(InfraRun).order_by(InfraRun.id.desc()).limit(200)
     if status in {s.value for s in RunStatus}:
@@ -52,7 +53,7 @@ def runs():
 
 
 @bp.get("/runs/<int:run_id>")
-def run(run_id: int):
+def run(run_id: int) -> ResponseReturnValue:
     found = get_or_404(InfraRun, run_id)
     summary = PlanSummary.from_dict(found.plan_summary) if found.plan_summary else None
     return render_template(
@@ -66,14 +67,14 @@ def run(run_id: int):
 
 
 @bp.get("/runs/<int:run_id>/state.json")
-def run_state(run_id: int):
+def run_state(run_id: int) -> ResponseReturnValue:
     """What the run page polls while the run is live."""
     found = get_or_404(InfraRun, run_id)
     return jsonify(status=found.status.value, live=is_live(found), log=found.log)
 
 
 @bp.post("/runs/<int:run_id>/approve")
-def run_approve(run_id: int):
+def run_approve(run_id: int) -> ResponseReturnValue:
     get_or_404(InfraRun, run_id)
     access.require_platform_admin(current_user, "approve plans")
     if ActionForm().validate_on_submit():
@@ -85,7 +86,7 @@ def run_approve(run_id: int):
 
 
 @bp.post("/runs/<int:run_id>/discard")
-def run_discard(run_id: int):
+def run_discard(run_id: int) -> ResponseReturnValue:
     get_or_404(InfraRun, run_id)
     if ActionForm().validate_on_submit():
         attempt(lambda: infra.discard_run(run_id), "Plan discarded.")

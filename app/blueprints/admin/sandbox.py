@@ -6,6 +6,7 @@ runs the same chat service as the public API and answers with its SSE stream."""
 from __future__ import annotations
 
 from flask import g, render_template
+from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import get_or_404
@@ -18,12 +19,12 @@ from app.services import chat
 
 
 @bp.get("/clients/<int:client_id>/sandbox")
-def sandbox(client_id: int):
+def sandbox(client_id: int) -> ResponseReturnValue:
     return render_template("admin/sandbox.html", client=get_or_404(LlmClient, client_id))
 
 
 @bp.post("/clients/<int:client_id>/sandbox/chat")
-def sandbox_chat(client_id: int):
+def sandbox_chat(client_id: int) -> ResponseReturnValue:
     get_or_404(LlmClient, client_id)
     route = g.host_index.by_id.get(client_id)
     if route is None:  # created a moment ago in another process: index not rebuilt yet

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt
+from app.blueprints.admin.common import attempt, required
 from app.blueprints.admin.forms import AcceptInvitationForm, ActionForm, TokenForm
 from app.errors import ChatdockError, NotFound
 from app.services import members
@@ -15,14 +16,14 @@ from app.services.users import find_user
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
-def tokens():
+def tokens() -> ResponseReturnValue:
     """The signed-in user's tokens; a new one is shown on this answer only."""
     form = TokenForm()
     created = None
     if form.validate_on_submit():
         created = attempt(
             lambda: tokens_service.create_token(
-                current_user, form.label.data or "", form.expires_in_days.data
+                current_user, form.label.data or "", required(form.expires_in_days.data)
             )
         )
     return render_template(
@@ -36,7 +37,7 @@ def tokens():
 
 
 @bp.post("/tokens/<token_id>/revoke")
-def token_revoke(token_id: str):
+def token_revoke(token_id: str) -> ResponseReturnValue:
     """Revoke one of the signed-in user's tokens (anyone else's is not found)."""
     if ActionForm().validate_on_submit():
         try:
@@ -48,7 +49,7 @@ def token_revoke(token_id: str):
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str):
+def accept_invitation(token: str) -> ResponseReturnValue:
     """Join an account from the emailed link: set a password, then signed in."""
     try:
         invitation = members.pending_invitation(token)

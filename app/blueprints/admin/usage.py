@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404
@@ -48,7 +50,7 @@ def usage_panel(account: Account, client: LlmClient | None = None) -> dict[str, 
 
 
 @bp.post("/accounts/<int:account_id>/limits")
-def account_limits(account_id: int):
+def account_limits(account_id: int) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
     form = BudgetForm()
     if form.validate_on_submit():
@@ -62,7 +64,7 @@ def account_limits(account_id: int):
 
 
 @bp.post("/clients/<int:client_id>/limits")
-def client_limits(client_id: int):
+def client_limits(client_id: int) -> ResponseReturnValue:
     client = get_or_404(LlmClient, client_id)
     form = RateLimitForm()
     if form.validate_on_submit():
@@ -79,13 +81,13 @@ def client_limits(client_id: int):
     return redirect(url_for("admin.client", client_id=client_id) + "#usage")
 
 
-def _flash_errors(form) -> None:
+def _flash_errors(form: FlaskForm) -> None:
     for field, errors in form.errors.items():
         flash(f"{field}: {'; '.join(map(str, errors))}", "danger")
 
 
 @bp.get("/audit")
-def audit_trail():
+def audit_trail() -> ResponseReturnValue:
     """The trail, newest first, filtered by account, object (TYPE or TYPE:ID), day."""
     account_id = request.args.get("account", type=int)
     object_ref = (request.args.get("object") or "").strip()

@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Response, current_app, g, jsonify, request, stream_with_context
 from pydantic import BaseModel, ValidationError
@@ -21,12 +21,13 @@ from app.config import current_settings
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
-from app.llm.base import ChatTurn, ProviderError, StreamChunk
+from app.llm.base import ChatTurn, ProviderError, Role, StreamChunk
 from app.logging_setup import get_logger
+from app.models import ApiKey
 from app.request_hooks import resolver
 from app.services import api_keys, chat
 
-HISTORY_ROLES = {"outgoing": "user", "incoming": "assistant"}
+HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
 Schema = TypeVar("Schema", bound=BaseModel)
 log = get_logger("chatdock.chat")
@@ -135,7 +136,7 @@ def _event_stream(body: Callable[[], Iterable[str]]) -> Response:
     return response
 
 
-def _authorized(route: ClientRoute):
+def _authorized(route: ClientRoute) -> ApiKey | None:
     check_origin(route)
     return api_keys.authenticate(_presented_key(), route)
 
@@ -244,7 +245,13 @@ def stream_reply(prepared: chat.PreparedChat) -> Response:
 
 # --- OpenAI-compatible ---------------------------------------------------------------
 
-OPENAI_ROLES = {"developer": "system"}
+# OpenAI's "developer" messages are system messages.
+OPENAI_ROLES: dict[str, Role] = {
+    "developer": "system",
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
 
 
 def _openai_chat(route: ClientRoute) -> Response:
@@ -254,9 +261,7 @@ def _openai_chat(route: ClientRoute) -> Response:
     body = parse_body(OpenAIChatBody)
     prepared = chat.prepare_chat(
         route,
-        messages=[
-            ChatTurn(role=OPENAI_ROLES.get(m.role, m.role), content=m.text()) for m in body.messages
-        ],
+        messages=[ChatTurn(role=OPENAI_ROLES[m.role], content=m.text()) for m in body.messages],
         prompt_history=[],
         session_key=None,
         api_key=api_key,
@@ -336,17 +341,19 @@ def _stream_openai(
     return _event_stream(events)
 
 
-def _register(name: str, host_rule: str, path_suffix: str, handler) -> None:
+def _register(
+    name: str, host_rule: str, path_suffix: str, handler: Callable[[ClientRoute], Response]
+) -> None:
     """Serve ``handler`` on client hosts at ``host_rule`` and, on any platform host, at
     ``/api/v0/llm-clients/<id>/<name>/`` + ``path_suffix``; both rate limited."""
 
-    def on_client_host():
+    def on_client_host() -> Response:
         return handler(_route_from_host())
 
-    def by_path(client_id: int, name: str):
+    def by_path(client_id: int, name: str) -> Response:
         return handler(_route_from_path(client_id, name))
 
-    options = {"methods": CHAT_METHODS, "provide_automatic_options": False}
+    options: dict[str, Any] = {"methods": CHAT_METHODS, "provide_automatic_options": False}
     bp.add_url_rule(host_rule, f"{name}_on_client_host", rate_limited(on_client_host), **options)
     bp.add_url_rule(
         f"/api/v0/llm-clients/<int:client_id>/<name>/{path_suffix}",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -137,7 +137,7 @@ def _int_arg(name: str, default: int, lowest: int, highest: int) -> int:
     return int(raw)
 
 
-def page_of(items: Sequence[Any], render: Callable[[Any], BaseModel]):
+def page_of(items: Sequence[Any], render: Callable[[Any], BaseModel]) -> Response:
     """A page of ``items`` as ``{"items", "page", "per_page", "total"}``."""
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
@@ -154,7 +154,7 @@ def page_of(items: Sequence[Any], render: Callable[[Any], BaseModel]):
     )
 
 
-def answer(model: BaseModel, status: int = 200):
+def answer(model: BaseModel, status: int = 200) -> Response:
     response = jsonify(model.model_dump(mode="json"))
     response.status_code = status
     return response
@@ -177,7 +177,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """``Idempotency-Key`` on a creating POST: a retry with the same key and body gets
     the first answer again and creates nothing; the same key with another body is 409."""
 
-    def wrapper(*args: Any, **kwargs: Any):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return view(*args, **kwargs)
@@ -220,7 +220,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def init_management(app) -> None:
+def init_management(app: Flask) -> None:
     from app.blueprints.management import routes  # noqa: F401  (register the views)
     from app.extensions import csrf
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from flask import Response, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.blueprints.management import answer, caller, operation, page_of, parse_body, who
@@ -21,15 +24,18 @@ from app.models import (
 from app.services import access, api_keys, domain_checks, domains, infra, members, notifications
 from app.services import clients as client_service
 from app.services.accounts import create_account, list_accounts
-from app.services.client_state import client_state, client_states
-from app.services.llm_models import list_models, replacement_shown
+from app.services.client_state import ClientState, client_state, client_states
+from app.services.llm_models import ModelRow, list_models, replacement_shown
 
 # --- renderers ------------------------------------------------------------------------
 
 
 def _account_out(account: Account) -> s.AccountOut:
     user = caller()
-    role = "admin" if user.is_platform_admin else access.role_in(user, account.id).value
+    member = None if user.is_platform_admin else access.role_in(user, account.id)
+    if member is None and not user.is_platform_admin:
+        raise NotFound("not found")  # access.account_for lets only members through
+    role = member.value if member is not None else "admin"
     return s.AccountOut(
         id=account.id,
         account_number=account.account_number,
@@ -50,7 +56,7 @@ def _member_out(member: AccountMember) -> s.MemberOut:
     )
 
 
-def _client_out(client: LlmClient, state=None) -> s.ClientOut:
+def _client_out(client: LlmClient, state: ClientState | None = None) -> s.ClientOut:
     state = state or client_state(client)
     change = state.change
     return s.ClientOut(
@@ -83,7 +89,7 @@ def _client_out(client: LlmClient, state=None) -> s.ClientOut:
     )
 
 
-def _key_out(api_key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra) -> s.ApiKeyOut:
+def _key_out(api_key: ApiKey, model: type[s.ApiKeyOut] = s.ApiKeyOut, **extra: Any) -> s.ApiKeyOut:
     return model(
         id=api_key.id,
         key_id=api_key.key_id,
@@ -134,7 +140,10 @@ def _run_out(run: InfraRun) -> s.RunOut:
 # --- finding objects the caller may reach (404 otherwise) -----------------------------
 
 
-def _owned(model, object_id: int, what: str):
+Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey)
+
+
+def _owned(model: type[Owned], object_id: int, what: str) -> Owned:
     found = db.session.get(model, object_id)
     if found is None:
         raise NotFound(f"no {what} {object_id}")
@@ -159,7 +168,7 @@ def _run(run_id: int) -> InfraRun:
 @operation(
     "GET", "/accounts", summary="The accounts the caller reaches", response=s.AccountOut, paged=True
 )
-def accounts_list():
+def accounts_list() -> ResponseReturnValue:
     visible = access.visible_account_ids(caller())
     rows = [a for a in list_accounts() if visible is None or a.id in visible]
     return page_of(rows, _account_out)
@@ -175,14 +184,14 @@ def accounts_list():
     creates=True,
     admin_only=True,
 )
-def accounts_create():
+def accounts_create() -> ResponseReturnValue:
     access.require_platform_admin(caller(), "create accounts")
     spec = parse_body(s.AccountIn)
     return answer(_account_out(create_account(spec.name, spec.contact_email)), 201)
 
 
 @operation("GET", "/accounts/<int:account_id>", summary="One account", response=s.AccountOut)
-def account_show(account_id: int):
+def account_show(account_id: int) -> ResponseReturnValue:
     return answer(_account_out(access.account_for(caller(), account_id)))
 
 
@@ -193,7 +202,7 @@ def account_show(account_id: int):
     response=s.MemberOut,
     paged=True,
 )
-def members_list(account_id: int):
+def members_list(account_id: int) -> ResponseReturnValue:
     return page_of(members.list_members(access.account_for(caller(), account_id)), _member_out)
 
 
@@ -206,7 +215,7 @@ def members_list(account_id: int):
     body=s.InvitationIn,
     creates=True,
 )
-def members_invite(account_id: int):
+def members_invite(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     spec = parse_body(s.InvitationIn)
     link = url_for("admin.accept_invitation", token="-", _external=True)[:-1]
@@ -231,7 +240,7 @@ def members_invite(account_id: int):
     response=s.MemberOut,
     body=s.RoleIn,
 )
-def member_update(account_id: int, member_id: int):
+def member_update(account_id: int, member_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     member = members.get_member(account, member_id)
     spec = parse_body(s.RoleIn)
@@ -245,7 +254,7 @@ def member_update(account_id: int, member_id: int):
     response=None,
     status=204,
 )
-def member_remove(account_id: int, member_id: int):
+def member_remove(account_id: int, member_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     members.remove_member(caller(), members.get_member(account, member_id))
     return Response(status=204)
@@ -261,7 +270,7 @@ def member_remove(account_id: int, member_id: int):
     response=s.ClientOut,
     paged=True,
 )
-def clients_list(account_id: int):
+def clients_list(account_id: int) -> ResponseReturnValue:
     rows = client_service.list_clients(access.account_for(caller(), account_id))
     states = client_states(rows)
     return page_of(rows, lambda c: _client_out(c, states[c.id]))
@@ -276,14 +285,14 @@ def clients_list(account_id: int):
     body=s.ClientIn,
     creates=True,
 )
-def clients_create(account_id: int):
+def clients_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = client_service.parse_spec(**parse_body(s.ClientIn).model_dump())
     return answer(_client_out(client_service.create_client(account, spec)), 201)
 
 
 @operation("GET", "/clients/<int:client_id>", summary="One client", response=s.ClientOut)
-def client_show(client_id: int):
+def client_show(client_id: int) -> ResponseReturnValue:
     return answer(_client_out(_owned(LlmClient, client_id, "client")))
 
 
@@ -294,7 +303,7 @@ def client_show(client_id: int):
     response=s.ClientOut,
     body=s.ClientPatch,
 )
-def client_update(client_id: int):
+def client_update(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     patch = parse_body(s.ClientPatch).model_dump(exclude_none=True)
     current = {
@@ -320,7 +329,7 @@ def client_update(client_id: int):
     response=s.RunOut,
     status=202,
 )
-def client_delete(client_id: int):
+def client_delete(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     return answer(_run_out(infra.request_delete(client, requested_by=who())), 202)
 
@@ -332,7 +341,7 @@ def client_delete(client_id: int):
     response=s.RunOut,
     status=202,
 )
-def client_deploy(client_id: int):
+def client_deploy(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     return answer(_run_out(infra.request_deploy(client, requested_by=who())), 202)
 
@@ -344,7 +353,7 @@ def client_deploy(client_id: int):
     response=s.RunOut,
     status=202,
 )
-def client_undeploy(client_id: int):
+def client_undeploy(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     return answer(_run_out(infra.request_undeploy(client, requested_by=who())), 202)
 
@@ -356,7 +365,7 @@ def client_undeploy(client_id: int):
     response=s.ClientOut,
     body=s.AttachIn,
 )
-def client_domain(client_id: int):
+def client_domain(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     spec = parse_body(s.AttachIn)
     if spec.domain_id is None:
@@ -377,7 +386,7 @@ def client_domain(client_id: int):
     response=s.ApiKeyOut,
     paged=True,
 )
-def keys_list(account_id: int):
+def keys_list(account_id: int) -> ResponseReturnValue:
     return page_of(api_keys.list_api_keys(access.account_for(caller(), account_id)), _key_out)
 
 
@@ -390,11 +399,12 @@ def keys_list(account_id: int):
     body=s.ApiKeyIn,
     creates=True,
 )
-def keys_create(account_id: int):
+def keys_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = parse_body(s.ApiKeyIn)
-    scope = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
-    if any(c is None or c.account_id != account.id for c in scope):
+    found = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
+    scope = [c for c in found if c is not None and c.account_id == account.id]
+    if len(scope) != len(found):
         raise InvalidInput("client_ids: every client must belong to this account")
     issued = api_keys.create_api_key(account, scope, spec.expires_in_days, spec.label)
     return answer(_key_out(issued.api_key, s.ApiKeyCreated, key=issued.plaintext), 201)
@@ -403,7 +413,7 @@ def keys_create(account_id: int):
 @operation(
     "DELETE", "/api-keys/<int:key_id>", summary="Revoke an API key at once", response=s.ApiKeyOut
 )
-def key_revoke(key_id: int):
+def key_revoke(key_id: int) -> ResponseReturnValue:
     key = _owned(ApiKey, key_id, "API key")
     return answer(_key_out(api_keys.revoke_api_key(key.key_id)[0]))
 
@@ -418,7 +428,7 @@ def key_revoke(key_id: int):
     response=s.DomainOut,
     paged=True,
 )
-def domains_list(account_id: int):
+def domains_list(account_id: int) -> ResponseReturnValue:
     return page_of(domains.list_domains(access.account_for(caller(), account_id)), _domain_out)
 
 
@@ -431,7 +441,7 @@ def domains_list(account_id: int):
     body=s.DomainIn,
     creates=True,
 )
-def domains_add(account_id: int):
+def domains_add(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = parse_body(s.DomainIn)
     domain, _ = domains.add_domain(account, spec.domain, requested_by=who())
@@ -444,7 +454,7 @@ def domains_add(account_id: int):
     summary="One domain, with its NS records",
     response=s.DomainOut,
 )
-def domain_show(domain_id: int):
+def domain_show(domain_id: int) -> ResponseReturnValue:
     return answer(_domain_out(_owned(CustomDomain, domain_id, "domain")))
 
 
@@ -455,7 +465,7 @@ def domain_show(domain_id: int):
     response=s.DomainOut,
     status=202,
 )
-def domain_verify(domain_id: int):
+def domain_verify(domain_id: int) -> ResponseReturnValue:
     domain = _owned(CustomDomain, domain_id, "domain")
     domain_checks.request_check(domain)
     return answer(_domain_out(domain), 202)
@@ -468,7 +478,7 @@ def domain_verify(domain_id: int):
     response=s.RunOut,
     status=202,
 )
-def domain_delete(domain_id: int):
+def domain_delete(domain_id: int) -> ResponseReturnValue:
     domain = _owned(CustomDomain, domain_id, "domain")
     return answer(_run_out(domains.delete_domain(domain, requested_by=who())), 202)
 
@@ -483,7 +493,7 @@ def domain_delete(domain_id: int):
     response=s.RunOut,
     paged=True,
 )
-def runs_list():
+def runs_list() -> ResponseReturnValue:
     visible = access.visible_account_ids(caller())
     numbers = None
     if visible is not None:
@@ -497,12 +507,12 @@ def runs_list():
 
 
 @operation("GET", "/runs/<int:run_id>", summary="One run, with its plan summary", response=s.RunOut)
-def run_show(run_id: int):
+def run_show(run_id: int) -> ResponseReturnValue:
     return answer(_run_out(_run(run_id)))
 
 
 @operation("GET", "/runs/<int:run_id>/logs", summary="A run's full log", response=s.RunLog)
-def run_logs(run_id: int):
+def run_logs(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
     return answer(s.RunLog(id=run.id, status=run.status.value, log=run.log))
 
@@ -515,7 +525,7 @@ def run_logs(run_id: int):
     status=202,
     admin_only=True,
 )
-def run_approve(run_id: int):
+def run_approve(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
     access.require_platform_admin(caller(), "approve plans")
     return answer(_run_out(infra.approve_run(run.id, approved_by=who())), 202)
@@ -527,7 +537,7 @@ def run_approve(run_id: int):
     summary="Drop a plan awaiting review",
     response=s.RunOut,
 )
-def run_discard(run_id: int):
+def run_discard(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
     return answer(_run_out(infra.discard_run(run.id)))
 
@@ -536,8 +546,8 @@ def run_discard(run_id: int):
 
 
 @operation("GET", "/models", summary="The model catalog", response=s.ModelOut, paged=True)
-def models_list():
-    def render(row) -> s.ModelOut:
+def models_list() -> ResponseReturnValue:
+    def render(row: ModelRow) -> s.ModelOut:
         model = row.model
         return s.ModelOut(
             id=model.id,
@@ -560,6 +570,6 @@ def models_list():
     response=s.NotificationOut,
     paged=True,
 )
-def notifications_list(account_id: int):
+def notifications_list(account_id: int) -> ResponseReturnValue:
     rows = notifications.list_notifications(access.account_for(caller(), account_id))
     return page_of(rows, lambda n: s.NotificationOut.model_validate(n, from_attributes=True))
