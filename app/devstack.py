@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FLASKENV = ROOT / ".flaskenv"
 # moto's requests, replayed on the next start: the dev AWS state outlives a restart.
 MOTO_RECORDING = ROOT / "instance" / "moto-recording.jsonl"
+DEV_STATE_BUCKET = "chatdock-terraform-state"
 
 
 def ensure_hosted_zone(endpoint: str, domain: str) -> str:
@@ -42,6 +43,14 @@ def ensure_hosted_zone(endpoint: str, domain: str) -> str:
             return zone["Id"]
     zone = route53.create_hosted_zone(Name=domain, CallerReference=f"chatdock-dev-{domain}")
     return zone["HostedZone"]["Id"]
+
+
+def ensure_state_bucket(endpoint: str, bucket: str) -> None:
+    """The S3 bucket of Terraform's state (in moto), created once: the run command uses
+    the S3 backend with its lock file, as production does."""
+    s3 = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
 
 
 def _boto_credentials() -> dict[str, str]:
@@ -84,6 +93,8 @@ def main() -> None:
             moto_server(recording=MOTO_RECORDING)
         )
         zone_id = ensure_hosted_zone(aws_endpoint, settings.CUSTOMER_API_DOMAIN)
+        state_bucket = settings.TF_STATE_BUCKET or DEV_STATE_BUCKET
+        ensure_state_bucket(aws_endpoint, state_bucket)
         _step("starting the loopback DNS server for custom domains")
         dev_dns_file = ROOT / "instance" / "dev-dns.json"
         dns_port = stack.enter_context(dev_dns_server(dev_dns_file))
@@ -94,6 +105,8 @@ def main() -> None:
             "REDIS_URL": redis_url,
             "AWS_ENDPOINT_URL": aws_endpoint,
             "ROUTE53_ZONE_ID": zone_id.rsplit("/", 1)[-1],
+            "TF_STATE_BACKEND": "s3",
+            "TF_STATE_BUCKET": state_bucket,
             **{k: os.environ.get(k, v) for k, v in AWS_TEST_ENV.items()},
         }
         write_flaskenv(stack_env)
