@@ -67,9 +67,7 @@ def upgrade():
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_audit_events_account_id"), ["account_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_events_account_id"), ["account_id"], unique=False)
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("monthly_token_budget", sa.BigInteger(), nullable=True))
     for table in ("llm_clients", "api_keys"):
