@@ -58,7 +58,7 @@ def record_zone(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> Cal
 
 def forget_domain(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
     """After a domain's destroy: drop its workspace (and its state) and its row."""
-    pipeline.forget_workspace(workspace, log)
+    pipeline.forget_workspace(run, workspace, log)
     domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
     if domain is not None:
         db.session.delete(domain)

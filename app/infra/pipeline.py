@@ -487,14 +487,25 @@ def remove_workspace(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def forget_workspace(workspace: RenderedWorkspace, log: RunLog) -> None:
-    """After the destroy of a deleted client or domain: nothing of its workspace stays,
-    neither this worker's cached folder nor the state object (and lock file) in S3.
-    Its stored plans went when its run became final."""
+def forget_workspace(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """After ``run`` destroyed a deleted client or domain: nothing of its workspace stays,
+    neither this worker's cached folder, nor the state object (and lock file) in S3, nor
+    a plan of an earlier run still awaiting review (discarded: there is nothing left to
+    apply it to). The run's own stored plan goes when it is marked destroyed."""
     remove_workspace(workspace.path)
     log(f"workspace {workspace.path} removed")
     for key in remote_state.delete_state(current_settings(), workspace.state_key):
         log(f"state object {key} deleted")
+    pending = db.session.execute(
+        select(InfraRun).where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.id < run.id,
+            InfraRun.status.not_in(FINAL_STATUSES),
+        )
+    ).scalars()
+    for other in list(pending):
+        log(f"run {other.id} discarded: its workspace is deleted")
+        set_status(other, RunStatus.DISCARDED, error=f"superseded by run {run.id} (deleted)")
 
 
 # --- the client's status follows its runs ---------------------------------------------

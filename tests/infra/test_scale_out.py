@@ -156,6 +156,8 @@ def test_a_worker_killed_mid_apply_leaves_nothing_behind_and_another_worker_conv
     assert run.status == RunStatus.APPLYING, run.log
     workspace = doomed.workspace(account.account_number, "phoenix")
     assert poll(lambda: terraform_applying_in(workspace), timeout=60), "terraform never applied"
+    lock_file = f"{state_key(run)}.tflock"
+    assert poll(lambda: lock_file in bucket_keys(s3, bucket), timeout=60), "no state lock file"
     doomed.crash(workspace)
     assert terraform_processes_in(workspace) == []
 
@@ -164,6 +166,7 @@ def test_a_worker_killed_mid_apply_leaves_nothing_behind_and_another_worker_conv
     again = infra.request_deploy(fresh(client.id), auto_approve=True)
     again = wait_until(again.id, DONE, timeout=300)
     assert again.status == RunStatus.APPLIED, again.log
+    assert "removed the state lock file of a terraform that stopped" in again.log
     db.session.expire_all()
     assert db.session.get(InfraRun, run.id).status == RunStatus.ERRORED  # abandoned
     assert len(a_records(route53, zone_id, host_of(client))) == 1
