@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FLASKENV = ROOT / ".flaskenv"
 # moto's requests, replayed on the next start: the dev AWS state outlives a restart.
 MOTO_RECORDING = ROOT / "instance" / "moto-recording.jsonl"
+DEV_STATE_BUCKET = "chatdock-terraform-state"
 
 
 def ensure_hosted_zone(endpoint: str, domain: str) -> str:
@@ -51,6 +52,14 @@ class _BotoCredentials(TypedDict):
     region_name: str
     aws_access_key_id: str
     aws_secret_access_key: str
+
+
+def ensure_state_bucket(endpoint: str, bucket: str) -> None:
+    """The S3 bucket of Terraform's state (in moto), created once: the run command uses
+    the S3 backend with its lock file, as production does."""
+    s3 = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
 
 
 def _boto_credentials() -> _BotoCredentials:
@@ -93,6 +102,8 @@ def main() -> None:
             moto_server(recording=MOTO_RECORDING)
         )
         zone_id = ensure_hosted_zone(aws_endpoint, settings.CUSTOMER_API_DOMAIN)
+        state_bucket = settings.TF_STATE_BUCKET or DEV_STATE_BUCKET
+        ensure_state_bucket(aws_endpoint, state_bucket)
         _step("starting the loopback DNS server for custom domains")
         dev_dns_file = ROOT / "instance" / "dev-dns.json"
         dns_port = stack.enter_context(dev_dns_server(dev_dns_file))
@@ -103,6 +114,8 @@ def main() -> None:
             "REDIS_URL": redis_url,
             "AWS_ENDPOINT_URL": aws_endpoint,
             "ROUTE53_ZONE_ID": zone_id.rsplit("/", 1)[-1],
+            "TF_STATE_BACKEND": "s3",
+            "TF_STATE_BUCKET": state_bucket,
             **{k: os.environ.get(k, v) for k, v in AWS_TEST_ENV.items()},
         }
         write_flaskenv(stack_env)

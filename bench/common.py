@@ -213,12 +213,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 # not pay for them.
 
 TF_PLUGIN_DIR = Path("/opt/tf-plugins")
+STATE_BUCKET = "chatdock-bench-state"
 
 
 @dataclass(frozen=True)
 class InfraStack:
-    """Throwaway PostgreSQL, Redis and moto, with the hosted zone of ``CUSTOMER_DOMAIN``,
-    plus a scratch folder (workspaces, worker logs, the workers' working directory)."""
+    """Throwaway PostgreSQL, Redis and moto, with the hosted zone of ``CUSTOMER_DOMAIN``
+    and the S3 bucket of Terraform's state (shared by all workers, as in production),
+    plus a scratch folder (workspaces, worker logs, the workers' working directories)."""
 
     database_url: str
     redis_url: str
@@ -237,6 +239,8 @@ class InfraStack:
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "ROUTE53_ZONE_ID": self.zone_id,
             "WORKSPACES_DIR": str(self.workspaces_dir),
+            "TF_STATE_BACKEND": "s3",
+            "TF_STATE_BUCKET": STATE_BUCKET,
         }
 
     def worker_env(self) -> dict[str, str]:
@@ -271,7 +275,7 @@ def infra_stack() -> Iterator[InfraStack]:
     """Start PostgreSQL, redis-server and moto's server (with the hosted zone), all fresh;
     stop them and remove every temporary file afterwards."""
     from app.devservices import moto_server, redis_server
-    from app.devstack import ensure_hosted_zone
+    from app.devstack import ensure_hosted_zone, ensure_state_bucket
 
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chatdock-bench-")))
@@ -279,6 +283,7 @@ def infra_stack() -> Iterator[InfraStack]:
         redis_url = stack.enter_context(redis_server())
         endpoint = stack.enter_context(moto_server())
         zone_id = ensure_hosted_zone(endpoint, CUSTOMER_DOMAIN).rsplit("/", 1)[-1]
+        ensure_state_bucket(endpoint, STATE_BUCKET)
         yield InfraStack(pg.url, redis_url, endpoint, zone_id, folder)
 
 
@@ -343,20 +348,24 @@ def worker_processes(
     stack: InfraStack, count: int, startup_timeout: float = 60.0
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` real ``python -m flask worker`` processes (each in its own process
-    group, output in ``folder/worker-N.log``), yielded once all are registered in Redis
-    (so start-up is not timed); stopped with :func:`stop_workers` afterwards."""
+    group, its own working directory and ``WORKSPACES_DIR`` as if on its own machine,
+    output in ``folder/worker-N.log``), yielded once all are registered in Redis (so
+    start-up is not timed); stopped with :func:`stop_workers` afterwards."""
     from redis import Redis
     from rq import Worker
 
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for number in range(count):
+            machine = stack.folder / f"machine-{number}"
+            machine.mkdir(exist_ok=True)
+            env = {**stack.worker_env(), "WORKSPACES_DIR": str(machine / "workspaces")}
             with (stack.folder / f"worker-{number}.log").open("wb") as log:
                 processes.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "flask", "worker"],
-                        cwd=stack.folder,
-                        env=stack.worker_env(),
+                        cwd=machine,
+                        env=env,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
@@ -423,11 +432,14 @@ def wait_for_runs(
     timeout: float,
     workers: Sequence[subprocess.Popen[bytes]] = (),
     poll: float = 0.1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[RunRecord]:
     """Poll the database until every run is final (applied, destroyed, discarded or
     errored); returns them in the order of ``run_ids``. Needs an app context. Raises
-    TimeoutError after ``timeout`` s, RuntimeError when every worker has exited."""
+    TimeoutError after ``timeout`` s, RuntimeError when every worker has exited.
+    ``progress(done, total)`` is called whenever more runs are final."""
     deadline = time.monotonic() + timeout
+    reported = -1
     while True:
         db.session.rollback()  # a new transaction, and no stale ORM state
         runs = {
@@ -436,6 +448,10 @@ def wait_for_runs(
                 select(InfraRun).where(InfraRun.id.in_(run_ids))
             ).scalars()
         }
+        done = sum(run.is_final for run in runs.values())
+        if progress is not None and done != reported:
+            progress(done, len(run_ids))
+            reported = done
         if len(runs) == len(run_ids) and all(run.is_final for run in runs.values()):
             return [RunRecord.of(runs[run_id]) for run_id in run_ids]
         if workers and all(p.poll() is not None for p in workers):

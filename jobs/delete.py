@@ -39,6 +39,5 @@ def delete_default_api(name: str, account_number: str, api_url: str, run_id: int
                 secret = spec.tls_secret_name
                 deleted = kubernetes.delete_secret(settings.KUBERNETES_NAMESPACE, secret)
                 log(f"certificate secret {secret}: {'deleted' if deleted else 'already gone'}")
-            pipeline.remove_workspace(workspace.path)
-            log(f"workspace {workspace.path} removed")
+            pipeline.forget_workspace(run, workspace, log)
     return run.status.value

@@ -47,5 +47,5 @@ def apply_run(run_id: int) -> str:
             and run.status == RunStatus.DESTROYED
             and run.client_id is None  # a deleted client's teardown
         ):
-            pipeline.remove_workspace(workspace.path)
+            pipeline.forget_workspace(run, workspace, log)
     return run.status.value

@@ -57,9 +57,8 @@ def record_zone(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> Cal
 
 
 def forget_domain(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
-    """After a domain's destroy: drop its workspace and its row."""
-    pipeline.remove_workspace(workspace.path)
-    log(f"workspace {workspace.path} removed")
+    """After a domain's destroy: drop its workspace (and its state) and its row."""
+    pipeline.forget_workspace(run, workspace, log)
     domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
     if domain is not None:
         db.session.delete(domain)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.config import Settings, current_settings
 from app.extensions import db
 from app.hosts import default_host
-from app.infra import kubernetes
+from app.infra import kubernetes, remote_state
 from app.infra.locks import WorkspaceLock
-from app.infra.plan_summary import PlanSummary, plan_file_hash, summarize_plan
+from app.infra.plan_summary import PlanSummary, summarize_plan
 from app.infra.render import (
     ClientWorkspaceSpec,
     DomainWorkspaceSpec,
@@ -43,6 +44,7 @@ from app.models import (
     ResourceStatus,
     RunKind,
     RunStatus,
+    StoredPlan,
 )
 from app.models.common import utcnow
 from app.queue import redis_connection
@@ -236,6 +238,7 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
         other.status = RunStatus.ERRORED
         other.error = ABANDONED
         other.finished_at = utcnow()
+        drop_stored_plans(other)
         log(f"marked run {other.id} errored: its worker stopped")
         sync_client_status(other)
     db.session.commit()
@@ -249,6 +252,7 @@ def set_status(run: InfraRun, status: RunStatus, **fields: Any) -> None:
         setattr(run, key, value)
     if status in FINAL_STATUSES:
         run.finished_at = utcnow()
+        drop_stored_plans(run)
     sync_client_status(run, commit=False)
     db.session.commit()
 
@@ -291,6 +295,7 @@ def plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> PlanResult
     """init + plan into a saved plan file + summary; the run is then awaiting approval
     unless the auto-approve policy says otherwise."""
     set_status(run, RunStatus.PLANNING, started_at=run.started_at or utcnow())
+    clear_stale_state_lock(workspace, log)
     runner = runner_for(workspace.path, log)
     runner.init()
     plan_name = f"run-{run.id}.tfplan"
@@ -300,8 +305,7 @@ def plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> PlanResult
     log.flush()
     run.plan_summary = summary.to_dict()
     run.plan_text = summary.text()
-    run.plan_file = plan_name
-    run.plan_file_hash = plan_file_hash(workspace.path / plan_name)
+    store_plan(run, workspace, plan_name)
     run.config_hash = workspace.config_hash
     run.planned_at = utcnow()
     approved = auto_approves(run, summary) or summary.no_changes
@@ -312,13 +316,40 @@ def plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> PlanResult
     return PlanResult(summary=summary, approved=approved)
 
 
+def store_plan(run: InfraRun, workspace: RenderedWorkspace, plan_name: str) -> None:
+    """Keep the plan file just written in the database (replacing the run's earlier one),
+    with its hash on the run: the worker that applies it may be on another machine.
+    Committed with the run's next status."""
+    data = (workspace.path / plan_name).read_bytes()
+    drop_stored_plans(run)
+    digest = hashlib.sha256(data).hexdigest()
+    db.session.add(StoredPlan(run_id=run.id, name=plan_name, sha256=digest, data=data))
+    run.plan_file = plan_name
+    run.plan_file_hash = digest
+
+
+def drop_stored_plans(run: InfraRun) -> None:
+    """A final run's plan can never be applied: it goes (in the caller's transaction)."""
+    db.session.execute(delete(StoredPlan).where(StoredPlan.run_id == run.id))
+
+
+def stored_plan(run: InfraRun) -> StoredPlan | None:
+    if not run.plan_file:
+        return None
+    return db.session.execute(
+        select(StoredPlan).where(StoredPlan.run_id == run.id, StoredPlan.name == run.plan_file)
+    ).scalar_one_or_none()
+
+
 def check_not_stale(run: InfraRun, workspace: RenderedWorkspace) -> None:
+    """Refuse a plan whose configuration (rendered afresh) changed, whose stored file is
+    gone or differs from what was reviewed, or that a later apply overtook."""
     if run.config_hash != workspace.config_hash:
         raise StalePlan("the configuration changed since this plan was made")
-    plan_path = workspace.path / (run.plan_file or "")
-    if not run.plan_file or not plan_path.exists():
+    saved = stored_plan(run)
+    if saved is None:
         raise StalePlan("the saved plan file is gone")
-    if plan_file_hash(plan_path) != run.plan_file_hash:
+    if hashlib.sha256(saved.data).hexdigest() != run.plan_file_hash:
         raise StalePlan("the saved plan file changed")
     later = db.session.execute(
         select(InfraRun.id).where(
@@ -348,6 +379,7 @@ def apply(
     set_status(run, busy)
     summary = PlanSummary.from_dict(run.plan_summary or {})
     if not summary.no_changes:
+        restore_plan(run, workspace, log)
         if run.apply_started_at is not None and not _replan_after_failed_apply(
             run, workspace, summary, log
         ):
@@ -367,6 +399,31 @@ def apply(
     set_status(run, done)
     _remove_plan_file(workspace, run)
     return True
+
+
+def restore_plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """Put the reviewed plan file into this worker's workspace (its folder is only a
+    cache: it may be new, or wiped since the plan) and ``terraform init`` it when it was
+    never initialised here (the S3 backend brings the state)."""
+    saved = stored_plan(run)
+    if saved is None:  # checked just before, under the lock: only a bug gets here
+        raise StalePlan("the saved plan file is gone")
+    path = workspace.path / saved.name
+    if not path.exists() or path.read_bytes() != saved.data:
+        path.write_bytes(saved.data)
+    clear_stale_state_lock(workspace, log)
+    if not (workspace.path / ".terraform").is_dir():
+        log("workspace not initialised on this worker: terraform init")
+        runner_for(workspace.path, log).init()
+
+
+def clear_stale_state_lock(workspace: RenderedWorkspace, log: RunLog) -> None:
+    """We hold the workspace lock, so a state lock file still in S3 belongs to a terraform
+    that died with its worker (SIGKILL, a lost machine): left there, it would block every
+    later run of the workspace."""
+    removed = remote_state.clear_stale_lock(current_settings(), workspace.state_key)
+    if removed is not None:
+        log(f"removed the state lock file of a terraform that stopped: {removed}")
 
 
 def plan_then_apply_if_approved(
@@ -406,8 +463,7 @@ def _replan_after_failed_apply(
         for address, action in new_changes.items()
     )
     _remove_plan_file(workspace, run)
-    run.plan_file = plan_name
-    run.plan_file_hash = plan_file_hash(workspace.path / plan_name)
+    store_plan(run, workspace, plan_name)
     run.planned_at = utcnow()
     if within:
         log("the new plan only finishes the approved changes: applying it")
@@ -430,6 +486,27 @@ def _remove_plan_file(workspace: RenderedWorkspace, run: InfraRun) -> None:
 
 def remove_workspace(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def forget_workspace(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """After ``run`` destroyed a deleted client or domain: nothing of its workspace stays,
+    neither this worker's cached folder, nor the state object (and lock file) in S3, nor
+    a plan of an earlier run still awaiting review (discarded: there is nothing left to
+    apply it to). The run's own stored plan goes when it is marked destroyed."""
+    remove_workspace(workspace.path)
+    log(f"workspace {workspace.path} removed")
+    for key in remote_state.delete_state(current_settings(), workspace.state_key):
+        log(f"state object {key} deleted")
+    pending = db.session.execute(
+        select(InfraRun).where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.id < run.id,
+            InfraRun.status.not_in(FINAL_STATUSES),
+        )
+    ).scalars()
+    for other in list(pending):
+        log(f"run {other.id} discarded: its workspace is deleted")
+        set_status(other, RunStatus.DISCARDED, error=f"superseded by run {run.id} (deleted)")
 
 
 # --- the client's status follows its runs ---------------------------------------------

@@ -24,7 +24,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -323,6 +323,7 @@ class RenderedWorkspace:
 
     path: Path
     config_hash: str
+    state_key: str = ""  # the S3 backend's object key of the workspace's state
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def render_client_workspace(
     files = _workspace_files(terraform_dir, "client", context, modules, spec.tfvars())
     files |= {name: _json_bytes(obj) for name, obj in spec.kubernetes_objects().items()}
     path = client_workspace_path(workspaces_dir, spec.account_number, spec.client_name)
-    return RenderedWorkspace(path, config_hash(files)) if dry_run else sync_workspace(path, files)
+    return _rendered(path, files, spec.state_key, dry_run)
 
 
 def render_domain_workspace(
@@ -383,7 +384,16 @@ def render_domain_workspace(
         terraform_dir, "custom_domain", context, ("custom_domain",), spec.tfvars()
     )
     path = domain_workspace_path(workspaces_dir, spec.account_number, spec.domain)
-    return RenderedWorkspace(path, config_hash(files)) if dry_run else sync_workspace(path, files)
+    return _rendered(path, files, spec.state_key, dry_run)
+
+
+def _rendered(
+    path: Path, files: Mapping[str, bytes], state_key: str, dry_run: bool
+) -> RenderedWorkspace:
+    """The rendered workspace (written to ``path`` unless ``dry_run``)."""
+    workspace = RenderedWorkspace(path, config_hash(files)) if dry_run else None
+    workspace = workspace or sync_workspace(path, files)
+    return replace(workspace, state_key=state_key)
 
 
 def sync_workspace(path: Path, files: Mapping[str, bytes]) -> RenderedWorkspace:

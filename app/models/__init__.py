@@ -17,7 +17,14 @@ from app.models.membership import (
 )
 from app.models.notification import Notification
 from app.models.routing import RoutingVersion
-from app.models.run import ACTIVE_STATUSES, FINAL_STATUSES, InfraRun, RunKind, RunStatus
+from app.models.run import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    InfraRun,
+    RunKind,
+    RunStatus,
+    StoredPlan,
+)
 from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
@@ -49,6 +56,7 @@ __all__ = [
     "RoutingVersion",
     "RunKind",
     "RunStatus",
+    "StoredPlan",
     "UsageDaily",
     "api_key_clients",
     "generate_account_number",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -110,3 +110,21 @@ class InfraRun(Model):
 
     def __repr__(self) -> str:
         return f"<InfraRun {self.id} {self.kind} {self.status} {self.workspace_key}>"
+
+
+class StoredPlan(Model):
+    """A run's saved plan file, kept in the database rather than on a worker's disk: any
+    worker on any machine applies exactly the reviewed plan. Deleted with its run, and as
+    soon as the run is final (``pipeline.set_status``)."""
+
+    __tablename__ = "stored_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("infra_runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column("bytes", LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<StoredPlan {self.name} of run {self.run_id}>"

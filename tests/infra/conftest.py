@@ -108,20 +108,21 @@ def infra_app(app, make_app, infra_settings):
 
 @pytest.fixture
 def worker_process(infra_app, infra_settings, migrated):
-    """A real `flask worker` process on the same database, Redis and moto."""
+    """A real `flask worker` process on the same database, Redis and moto (``cwd``: its
+    own working directory, as on another machine)."""
     procs: list[subprocess.Popen] = []
 
-    def start(overrides: dict[str, object] | None = None) -> subprocess.Popen:
+    def start(overrides: dict[str, object] | None = None, cwd: Path = ROOT) -> subprocess.Popen:
         env = {
             **os.environ,
             **{k: str(v) for k, v in {**infra_settings, **(overrides or {})}.items()},
             "DATABASE_URL": migrated,
             "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
-            "FLASK_APP": "wsgi.py",
+            "FLASK_APP": str(ROOT / "wsgi.py"),
             "LOG_LEVEL": "WARNING",
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env, start_new_session=True
+            [sys.executable, "-m", "flask", "worker"], cwd=cwd, env=env, start_new_session=True
         )
         procs.append(proc)
         return proc

@@ -9,8 +9,12 @@ from app.devservices import AWS_TEST_ENV, moto_server
 
 
 def route53(url: str):
+    return aws(url, "route53")
+
+
+def aws(url: str, service: str):
     return boto3.client(
-        "route53",
+        service,
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
@@ -62,3 +66,19 @@ def test_moto_state_survives_a_restart(tmp_path):
 def test_without_a_recording_moto_starts_empty(tmp_path):
     with moto_server() as url:
         assert route53(url).list_hosted_zones()["HostedZones"] == []
+
+
+def test_the_run_commands_state_bucket_is_made_once_and_keeps_terraform_state(tmp_path):
+    from app.devstack import DEV_STATE_BUCKET, ensure_state_bucket
+
+    recording = tmp_path / "instance" / "moto-recording.jsonl"
+    with moto_server(recording=recording) as url:
+        ensure_state_bucket(url, DEV_STATE_BUCKET)
+        s3 = aws(url, "s3")
+        s3.put_object(Bucket=DEV_STATE_BUCKET, Key="clients/a/b.tfstate", Body=b"{}")
+    with moto_server(recording=recording) as url:  # a restart: the bucket is there already
+        ensure_state_bucket(url, DEV_STATE_BUCKET)
+        s3 = aws(url, "s3")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [DEV_STATE_BUCKET]
+        body = s3.get_object(Bucket=DEV_STATE_BUCKET, Key="clients/a/b.tfstate")["Body"]
+        assert body.read() == b"{}"
