@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
+from app.domains.names import default_host
 from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.domain import FOREVER, DomainStatus, serving_until
 from app.models.routing import RoutingVersion
@@ -103,10 +104,6 @@ def origin_host(origin: str) -> str | None:
     except ValueError:
         return None
     return normalize_host(hostname) if hostname else None
-
-
-def default_host(client_name: str, account_number: str, customer_api_domain: str) -> str:
-    return f"{client_name}.{account_number}.{customer_api_domain}".lower()
 
 
 def custom_host_serving_until(

@@ -19,11 +19,12 @@ from app import signals
 from app.config import current_settings
 from app.extensions import db
 from app.infra.locks import LockTimeout
-from app.infra.pipeline import RunNotLive, StalePlan, set_status, sync_client_status
 from app.infra.run_log import RunLog
 from app.infra.terraform import TerraformAborted, TerraformError
 from app.logging_setup import get_logger
 from app.models import InfraRun, RunStatus
+from app.services import runs
+from app.services.runs import RunNotLive, StalePlan, set_status, sync_client_status
 
 log = get_logger("chatdock.jobs")
 
@@ -50,7 +51,7 @@ def _retries_left() -> int:
 def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[RunLog]:
     """Send pre_/post_ signals, log start and result, and turn failures into run state."""
     settings = current_settings()
-    run_log = RunLog(run.id, echo=settings.LOG_JOBS)
+    run_log = runs.run_log(run.id, echo=settings.LOG_JOBS)
     if settings.LOG_JOBS:
         log.info("job_started", job=job_name, run_id=run.id)
     run_log(f"{job_name}: started")

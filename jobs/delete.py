@@ -9,8 +9,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from app.config import current_settings
-from app.infra import kubernetes, pipeline
+from app.infra import kubernetes
 from app.infra.render import render_client_workspace
+from app.services import runs
 from jobs.common import job_context, load_run
 
 
@@ -28,16 +29,16 @@ def delete_default_api(name: str, account_number: str, api_url: str, run_id: int
     kwargs = {"name": name, "account_number": account_number, "api_url": api_url}
     with job_context("delete_default_api", run, **kwargs) as log:
         domain = customer_domain_of(api_url, name, account_number)
-        with pipeline.locked_workspace(run, log):
-            spec = pipeline.client_spec(account_number, name, customer_api_domain=domain)
-            workspace = render_client_workspace(spec, pipeline.workspaces_dir())
-            pipeline.plan(run, workspace, log)
-            if not pipeline.apply(run, workspace, log):
+        with runs.locked_workspace(run, log):
+            spec = runs.client_spec(account_number, name, customer_api_domain=domain)
+            workspace = render_client_workspace(spec, runs.workspaces_dir())
+            runs.plan(run, workspace, log)
+            if not runs.apply(run, workspace, log):
                 return run.status.value  # a retry's new plan needs review first
             settings = current_settings()
             if settings.KUBERNETES_ENABLED:
                 secret = spec.tls_secret_name
                 deleted = kubernetes.delete_secret(settings.KUBERNETES_NAMESPACE, secret)
                 log(f"certificate secret {secret}: {'deleted' if deleted else 'already gone'}")
-            pipeline.forget_workspace(run, workspace, log)
+            runs.forget_workspace(run, workspace, log)
     return run.status.value

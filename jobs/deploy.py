@@ -3,8 +3,8 @@ apply_run: apply an approved plan."""
 
 from __future__ import annotations
 
-from app.infra import pipeline
 from app.models import RunStatus
+from app.services import runs
 from jobs.common import job_context, load_run
 from jobs.domains import apply_domain_run
 
@@ -13,18 +13,18 @@ def deploy_default_api(client_id: int, run_id: int) -> str:
     run = load_run(run_id)
     with (
         job_context("deploy_default_api", run, client_id=client_id) as log,
-        pipeline.locked_workspace(run, log),
+        runs.locked_workspace(run, log),
     ):
-        workspace = pipeline.render_for_run(run)
+        workspace = runs.render_for_run(run)
         log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
-        previous = pipeline.last_applied_config(run)
+        previous = runs.last_applied_config(run)
         if (
             not run.drift_check
             and previous is not None
             and previous.config_hash == workspace.config_hash
         ):
             log(f"configuration unchanged since run {previous.id}: terraform not run")
-            pipeline.set_status(
+            runs.set_status(
                 run,
                 RunStatus.APPLIED,
                 config_hash=workspace.config_hash,
@@ -32,20 +32,20 @@ def deploy_default_api(client_id: int, run_id: int) -> str:
                 "with the real infrastructure",
             )
             return run.status.value
-        pipeline.plan_then_apply_if_approved(run, workspace, log)
+        runs.plan_then_apply_if_approved(run, workspace, log)
     return run.status.value
 
 
 def apply_run(run_id: int) -> str:
     run = load_run(run_id)
-    with job_context("apply_run", run) as log, pipeline.locked_workspace(run, log):
-        workspace = pipeline.render_for_run(run)
-        if pipeline.is_domain_run(run):
+    with job_context("apply_run", run) as log, runs.locked_workspace(run, log):
+        workspace = runs.render_for_run(run)
+        if runs.is_domain_run(run):
             apply_domain_run(run, workspace, log)
         elif (
-            pipeline.apply(run, workspace, log)
+            runs.apply(run, workspace, log)
             and run.status == RunStatus.DESTROYED
             and run.client_id is None  # a deleted client's teardown
         ):
-            pipeline.forget_workspace(run, workspace, log)
+            runs.forget_workspace(run, workspace, log)
     return run.status.value

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.extensions import db
-from app.infra import pipeline
 from app.infra.render import RenderedWorkspace
 from app.infra.run_log import RunLog
 from app.models import CustomDomain, InfraRun, RunKind
+from app.services import runs
 from app.services.domain_checks import zone_ready
 from jobs.common import job_context, load_run
 
@@ -18,11 +18,11 @@ def provision_domain(domain_id: int, run_id: int) -> str:
     run = load_run(run_id)
     with (
         job_context("provision_domain", run, domain_id=domain_id) as log,
-        pipeline.locked_workspace(run, log),
+        runs.locked_workspace(run, log),
     ):
-        workspace = pipeline.render_for_run(run)
+        workspace = runs.render_for_run(run)
         log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
-        pipeline.plan_then_apply_if_approved(run, workspace, log, record_zone(run, workspace, log))
+        runs.plan_then_apply_if_approved(run, workspace, log, record_zone(run, workspace, log))
     return run.status.value
 
 
@@ -30,12 +30,12 @@ def destroy_domain(domain_id: int, run_id: int) -> str:
     run = load_run(run_id)
     with (
         job_context("destroy_domain", run, domain_id=domain_id) as log,
-        pipeline.locked_workspace(run, log),
+        runs.locked_workspace(run, log),
     ):
-        workspace = pipeline.render_for_run(run)
-        pipeline.plan(run, workspace, log)
+        workspace = runs.render_for_run(run)
+        runs.plan(run, workspace, log)
         # The row goes before the run shows destroyed: whoever waits for it sees it gone.
-        pipeline.apply(run, workspace, log, lambda: forget_domain(run, workspace, log))
+        runs.apply(run, workspace, log, lambda: forget_domain(run, workspace, log))
     return run.status.value
 
 
@@ -47,7 +47,7 @@ def record_zone(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> Cal
         domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
         if domain is None:
             return
-        outputs = pipeline.runner_for(workspace.path, log).output_json()
+        outputs = runs.runner_for(workspace.path, log).output_json()
         zone_id = outputs["zone_id"]["value"]
         name_servers = outputs["name_servers"]["value"]
         log(f"zone {zone_id}: delegate {domain.domain} to {', '.join(name_servers)}")
@@ -58,7 +58,7 @@ def record_zone(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> Cal
 
 def forget_domain(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
     """After a domain's destroy: drop its workspace (and its state) and its row."""
-    pipeline.forget_workspace(run, workspace, log)
+    runs.forget_workspace(run, workspace, log)
     domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
     if domain is not None:
         db.session.delete(domain)
@@ -69,4 +69,4 @@ def forget_domain(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> N
 def apply_domain_run(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> bool:
     """Apply an approved domain run (from ``apply_run``) with its after-steps."""
     hook = record_zone(run, workspace, log) if run.kind == RunKind.APPLY else None
-    return pipeline.apply(run, workspace, log, hook or (lambda: forget_domain(run, workspace, log)))
+    return runs.apply(run, workspace, log, hook or (lambda: forget_domain(run, workspace, log)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.infra import pipeline
+from app.services import runs
 from jobs.common import job_context, load_run
 
 
@@ -10,8 +10,8 @@ def undeploy_default_api(client_id: int, run_id: int) -> str:
     run = load_run(run_id)
     with (
         job_context("undeploy_default_api", run, client_id=client_id) as log,
-        pipeline.locked_workspace(run, log),
+        runs.locked_workspace(run, log),
     ):
-        workspace = pipeline.render_for_run(run)
-        pipeline.plan_then_apply_if_approved(run, workspace, log)
+        workspace = runs.render_for_run(run)
+        runs.plan_then_apply_if_approved(run, workspace, log)
     return run.status.value

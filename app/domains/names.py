@@ -90,3 +90,8 @@ def _is_ip_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def default_host(client_name: str, account_number: str, customer_api_domain: str) -> str:
+    """A client's own host, ``{name}.{account_number}.{CUSTOMER_API_DOMAIN}``."""
+    return f"{client_name}.{account_number}.{customer_api_domain}".lower()

@@ -10,9 +10,8 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from app.infra.client_objects import CERT_MANAGER_API_VERSION, object_name
+from app.infra.client_objects import CERT_MANAGER_API_VERSION
 from app.logging_setup import get_logger
-from app.models import ResourceStatus
 
 log = get_logger("chatdock.kubernetes")
 # Seconds one API call may take: a worker must not hang on an unreachable cluster.
@@ -25,13 +24,6 @@ class CertificateState(enum.StrEnum):
     READY = "ready"  # condition Ready is True: the secret holds a valid certificate
     PENDING = "pending"  # not (yet) Ready: being issued, or not created yet
     FAILED = "failed"  # Ready is False and the last issuance failed (see the message)
-
-
-_TLS_STATUS = {
-    CertificateState.READY: ResourceStatus.READY,
-    CertificateState.PENDING: ResourceStatus.PENDING,
-    CertificateState.FAILED: ResourceStatus.ERRORED,
-}
 
 
 def _api_client() -> client.ApiClient:
@@ -102,18 +94,3 @@ def readiness(certificate: Mapping[str, Any]) -> tuple[CertificateState, str]:
     if ready.get("status") == "False" and issuing.get("reason") == "Failed":
         return CertificateState.FAILED, str(issuing.get("message") or message)
     return CertificateState.PENDING, message or "no Ready condition yet"
-
-
-def client_tls_status(namespace: str, account_number: str, client_name: str) -> ResourceStatus:
-    """A client's ``tls_status`` from its Certificate, checked after an apply.
-
-    A cluster that cannot be asked (no credentials, unreachable, refused) leaves the status
-    pending rather than failing the run: the apply itself succeeded."""
-    name = object_name(account_number, client_name)
-    try:
-        state, message = certificate_state(namespace, name)
-    except Exception as error:  # any failure to ask means "not known yet"
-        log.warning("certificate_check_failed", certificate=name, error=type(error).__name__)
-        return ResourceStatus.PENDING
-    log.info("certificate_state", certificate=name, state=state.value, message=message)
-    return _TLS_STATUS[state]

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from app.config import Settings
-from app.hosts import default_host as make_default_host
+from app.domains.names import default_host as make_default_host
 from app.infra import client_objects
 
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"

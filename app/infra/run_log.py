@@ -1,27 +1,31 @@
-"""A run's log: lines from terraform and the job, appended to the run row as they come.
+"""A run's log: lines from terraform and the job, handed to a writer in chunks.
 
-Lines are buffered and flushed with one UPDATE ... SET log = log || chunk at most every
-``flush_seconds`` (and at the end), so a long apply is visible while it runs without a
-write per line.
-"""
+Lines are buffered and written at most every ``flush_seconds`` (and at the end), so a long
+apply is visible while it runs without a write per line. Where the chunks go is the
+caller's (``app.services.runs.log``: appended to the run's row)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-
-from app.extensions import db
 from app.logging_setup import get_logger
-from app.models import InfraRun
 
 log = get_logger("chatdock.jobs")
 
 
 class RunLog:
-    def __init__(self, run_id: int, *, echo: bool = True, flush_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        write: Callable[[str], None],
+        *,
+        echo: bool = True,
+        flush_seconds: float = 1.0,
+    ) -> None:
         self.run_id = run_id
+        self.write = write
         self.echo = echo
         self.flush_seconds = flush_seconds
         self._buffer: list[str] = []
@@ -36,15 +40,9 @@ class RunLog:
             self.flush()
 
     def flush(self) -> None:
-        """Append buffered lines in their own short transaction."""
+        """Hand the buffered lines to the writer."""
         self._flushed_at = time.monotonic()
         if not self._buffer:
             return
         chunk, self._buffer = "".join(self._buffer), []
-        db.session.execute(
-            update(InfraRun)
-            .where(InfraRun.id == self.run_id)
-            .values(log=InfraRun.log.concat(chunk))
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        self.write(chunk)

@@ -115,7 +115,7 @@ class InfraRun(Model):
 class StoredPlan(Model):
     """A run's saved plan file, kept in the database rather than on a worker's disk: any
     worker on any machine applies exactly the reviewed plan. Deleted with its run, and as
-    soon as the run is final (``pipeline.set_status``)."""
+    soon as the run is final (``runs.set_status``)."""
 
     __tablename__ = "stored_plans"
 

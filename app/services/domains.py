@@ -24,11 +24,10 @@ from app.domains.names import (
 )
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.infra import pipeline
 from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind
 from app.models.common import utcnow
 from app.queue import reachable_queue
-from app.services import audit
+from app.services import audit, runs
 from app.services.infra import enqueue_run, request_deploy
 
 
@@ -217,7 +216,7 @@ def _claimable(account: Account, domain_name: str) -> CustomDomain | None:
 
 
 def _workspace_key(domain: CustomDomain) -> str:
-    return pipeline.domain_workspace_key(domain.account.account_number, domain.domain)
+    return runs.domain_workspace_key(domain.account.account_number, domain.domain)
 
 
 def _new_run(domain: CustomDomain, kind: RunKind, job_name: str, **fields: Any) -> InfraRun:

@@ -12,12 +12,11 @@ from sqlalchemy import select
 from app.config import current_settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.infra import pipeline
 from app.logging_setup import get_logger
 from app.models import Account, DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
 from app.queue import JOBS, reachable_queue, retry_policy
-from app.services import audit
+from app.services import audit, runs
 
 log = get_logger("chatdock.clients")
 
@@ -61,7 +60,7 @@ def new_client_run(client: LlmClient, kind: RunKind, job_name: str, **fields: An
     """A run of the client's workspace, carried out by job ``job_name`` (not committed)."""
     number = client.account.account_number
     run = InfraRun(
-        workspace_key=pipeline.client_workspace_key(number, client.name),
+        workspace_key=runs.client_workspace_key(number, client.name),
         kind=kind,
         client_id=client.id,
         account_number=number,
@@ -119,7 +118,7 @@ def request_delete(client: LlmClient, *, requested_by: str = "cli") -> InfraRun:
     """Delete the client now; its infrastructure is destroyed by a job from its URL."""
     queue = reachable_queue()
     name, number = client.name, client.account.account_number
-    api_url = pipeline.client_api_url(client)
+    api_url = runs.client_api_url(client)
     run = new_client_run(
         client, RunKind.DESTROY, "delete", auto_approve=True, requested_by=requested_by
     )
@@ -177,15 +176,15 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
         )
     if run.status != RunStatus.AWAITING_APPROVAL:
         raise Conflict(f"run {run.id} is {run.status.value}, not awaiting approval")
-    workspace = pipeline.render_for_run(run, dry_run=True)
+    workspace = runs.render_for_run(run, dry_run=True)
     try:
-        pipeline.check_not_stale(run, workspace)
-    except pipeline.StalePlan as stale:
-        pipeline.set_status(run, RunStatus.DISCARDED, error=f"stale plan: {stale}")
-        pipeline.sync_client_status(run)
+        runs.check_not_stale(run, workspace)
+    except runs.StalePlan as stale:
+        runs.set_status(run, RunStatus.DISCARDED, error=f"stale plan: {stale}")
+        runs.sync_client_status(run)
         replan = (
             f"flask domains add {run.target_name} --account {run.account_number}"
-            if pipeline.is_domain_run(run)
+            if runs.is_domain_run(run)
             else f"flask clients deploy {run.target_name} --account {run.account_number}"
         )
         raise Conflict(
@@ -227,16 +226,16 @@ def discard_run(run_id: int) -> InfraRun:
         account_id=_account_id(run),
         changes={"status": (RunStatus.AWAITING_APPROVAL, RunStatus.DISCARDED)},
     )
-    pipeline.set_status(run, RunStatus.DISCARDED, note="discarded by an operator")
-    pipeline.sync_client_status(run)
-    client = pipeline.client_of(run)
+    runs.set_status(run, RunStatus.DISCARDED, note="discarded by an operator")
+    runs.sync_client_status(run)
+    client = runs.client_of(run)
     if (
         client is not None
         and run.kind == RunKind.DESTROY
         and run.apply_started_at is None
         and client.deployment_status == DeploymentStatus.UNDEPLOYING
         and client.deployed_at is not None
-        and pipeline.is_latest_run(run)
+        and runs.is_latest_run(run)
     ):
         client.deployment_status = DeploymentStatus.DEPLOYED
         db.session.commit()

@@ -12,7 +12,7 @@ was SIGKILLed) a sweep puts things right:
 
 Every worker sweeps every ``RECONCILE_SECONDS`` (one at a time, under a Redis lock), and
 ``flask infra reconcile`` sweeps once. Sweeping twice is harmless: a job acts only for a
-run that is still queued for it (``pipeline.ensure_live``), and a domain check only when
+run that is still queued for it (``runs.ensure_live``), and a domain check only when
 its time is still the domain's next check.
 """
 
@@ -33,12 +33,12 @@ from sqlalchemy import select
 
 from app.config import current_settings
 from app.extensions import db
-from app.infra import pipeline
 from app.infra.locks import lock_name
 from app.logging_setup import get_logger
 from app.models import CustomDomain, DomainStatus, InfraRun, RunStatus
 from app.models.common import utcnow
 from app.queue import job_queue, redis_connection
+from app.services import runs
 from app.services.domain_checks import check_job_id, enqueue_check
 from app.services.infra import enqueue_run
 
@@ -149,7 +149,7 @@ def _fail_abandoned_runs(report: SweepReport) -> None:
         if time.time() - float(first_seen) < grace:
             continue
         redis.delete(suspect)
-        pipeline.set_status(run, RunStatus.ERRORED, error=pipeline.ABANDONED)
+        runs.set_status(run, RunStatus.ERRORED, error=runs.ABANDONED)
         report.abandoned.append(run.id)
 
 

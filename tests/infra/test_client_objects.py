@@ -32,10 +32,11 @@ import yaml
 
 from app.config import Settings
 from app.extensions import db
-from app.infra import kubernetes, pipeline
+from app.infra import kubernetes
 from app.infra.client_objects import CERTIFICATE_FILE, INGRESS_FILE
 from app.infra.render import ClientWorkspaceSpec, render_client_workspace
 from app.models import DeploymentStatus, InfraRun, LlmClient, ResourceStatus, RunKind, RunStatus
+from app.services import runs
 from tests.conftest import env
 from tests.k8s_schemas import (
     CERT_MANAGER_CRD,
@@ -335,7 +336,7 @@ def test_tls_status_reads_the_certificate(api_server, conditions, status) -> Non
         certificate = certificate_with(*conditions)
         validate_certificate(certificate)  # the answers are what cert-manager writes
         api_server.certificates["chatdock", f"{ACCOUNT}-demo"] = certificate
-    assert kubernetes.client_tls_status("chatdock", ACCOUNT, "demo") == status
+    assert runs.client_tls_status("chatdock", ACCOUNT, "demo") == status
     assert api_server.requests == [  # with the kubeconfig user's token
         (
             f"/apis/cert-manager.io/v1/namespaces/chatdock/certificates/{ACCOUNT}-demo",
@@ -348,7 +349,7 @@ def test_an_unreachable_cluster_leaves_tls_pending(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n")
     with env(KUBECONFIG=str(kubeconfig)):
-        assert kubernetes.client_tls_status("chatdock", ACCOUNT, "demo") == ResourceStatus.PENDING
+        assert runs.client_tls_status("chatdock", ACCOUNT, "demo") == ResourceStatus.PENDING
 
 
 def test_a_cluster_that_does_not_answer_leaves_tls_pending(tmp_path: Path, monkeypatch) -> None:
@@ -358,7 +359,7 @@ def test_a_cluster_that_does_not_answer_leaves_tls_pending(tmp_path: Path, monke
     monkeypatch.setattr(kubernetes, "API_TIMEOUT_SECONDS", 0.5)
     started = time.monotonic()
     with silent, env(KUBECONFIG=str(kubeconfig)):
-        assert kubernetes.client_tls_status("chatdock", ACCOUNT, "demo") == ResourceStatus.PENDING
+        assert runs.client_tls_status("chatdock", ACCOUNT, "demo") == ResourceStatus.PENDING
     assert time.monotonic() - started < 5
 
 
@@ -380,11 +381,11 @@ def test_an_apply_sets_tls_status_from_the_certificate(
         db.session.add(run)
         db.session.commit()
 
-        pipeline.sync_client_status(run)
+        runs.sync_client_status(run)
         client = db.session.get(LlmClient, client_id)
         assert client.deployment_status == DeploymentStatus.DEPLOYED
         assert client.tls_status == ResourceStatus.PENDING  # applied, not issued yet
 
         api_server.certificates["chatdock", name] = certificate_with(READY)
-        pipeline.sync_client_status(run)
+        runs.sync_client_status(run)
         assert db.session.get(LlmClient, client_id).tls_status == ResourceStatus.READY

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import db
-from app.infra import pipeline
 from app.infra.plan_summary import PlanSummary, summarize_plan
 from app.models import InfraRun, RunKind, RunStatus
 from app.models.common import utcnow
+from app.services import runs
 
 KEY = "clients/1111-2222-3333/demo"
 
@@ -32,25 +32,25 @@ def make_run(status: RunStatus, config_hash: str = "a", **fields) -> InfraRun:
 def test_skip_only_after_a_successful_apply_of_the_same_config(app):
     make_run(RunStatus.APPLIED, "a")
     current = make_run(RunStatus.QUEUED, None)
-    assert pipeline.last_applied_config(current).config_hash == "a"
+    assert runs.last_applied_config(current).config_hash == "a"
 
 
 def test_no_skip_after_a_destroy(app):
     make_run(RunStatus.APPLIED, "a")
     make_run(RunStatus.DESTROYED, "a", kind=RunKind.DESTROY)
-    assert pipeline.last_applied_config(make_run(RunStatus.QUEUED, None)) is None
+    assert runs.last_applied_config(make_run(RunStatus.QUEUED, None)) is None
 
 
 def test_no_skip_after_an_apply_that_failed_part_way(app):
     make_run(RunStatus.APPLIED, "a")
     make_run(RunStatus.ERRORED, "b", apply_started_at=utcnow())
-    assert pipeline.last_applied_config(make_run(RunStatus.QUEUED, None)) is None
+    assert runs.last_applied_config(make_run(RunStatus.QUEUED, None)) is None
 
 
 def test_a_plan_that_failed_before_applying_changes_nothing(app):
     make_run(RunStatus.APPLIED, "a")
     make_run(RunStatus.ERRORED, "b")  # never reached apply
-    assert pipeline.last_applied_config(make_run(RunStatus.QUEUED, None)).config_hash == "a"
+    assert runs.last_applied_config(make_run(RunStatus.QUEUED, None)).config_hash == "a"
 
 
 def creates_only() -> PlanSummary:
@@ -82,4 +82,4 @@ def creates_only() -> PlanSummary:
 def test_auto_approve_policy(make_app, policy, flag, kind, expected):
     with make_app(AUTO_APPROVE=policy).app_context():
         run = InfraRun(kind=kind, auto_approve=flag)
-        assert pipeline.auto_approves(run, creates_only()) is expected
+        assert runs.auto_approves(run, creates_only()) is expected

@@ -17,7 +17,6 @@ from rq.job import Job
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.infra import pipeline
 from app.infra.locks import WorkspaceLock
 from app.models import (
     CustomDomain,
@@ -30,7 +29,7 @@ from app.models import (
 from app.models.common import utcnow
 from app.queue import QueueUnavailable, job_queue, redis_connection
 from app.services import domains as domain_service
-from app.services import infra, reconcile
+from app.services import infra, reconcile, runs
 from app.services.client_state import client_state
 from app.services.domain_checks import check_job_id
 from tests.conftest import host_of
@@ -47,15 +46,15 @@ def finish_run(run: InfraRun, status: RunStatus, **fields) -> InfraRun:
     """Move a run as its job would, and let the client follow (no terraform here)."""
     db.session.refresh(run)
     if status == RunStatus.APPLIED and not run.hosts:
-        client = pipeline.client_of(run)
+        client = runs.client_of(run)
         run.hosts = [host_of(client), *pipeline_custom_hosts(client)]
-    pipeline.set_status(run, status, **fields)
-    pipeline.sync_client_status(run)
+    runs.set_status(run, status, **fields)
+    runs.sync_client_status(run)
     return run
 
 
 def pipeline_custom_hosts(client: LlmClient) -> list[str]:
-    return [host for _, host in pipeline.custom_hosts_of(client)]
+    return [host for _, host in runs.custom_hosts_of(client)]
 
 
 @pytest.fixture
@@ -184,7 +183,7 @@ def test_an_earlier_queued_run_is_superseded_by_a_later_one(infra_app, account, 
     second = infra.request_deploy(fresh(client.id))
     log = pipeline_log(first.id)
     with (
-        pytest.raises(pipeline.RunNotLive, match=f"superseded by run {second.id}"),
+        pytest.raises(runs.RunNotLive, match=f"superseded by run {second.id}"),
         _locked(first, log),
     ):
         pass
@@ -197,8 +196,8 @@ def test_an_earlier_queued_run_is_superseded_by_a_later_one(infra_app, account, 
 def test_a_run_left_in_progress_is_errored_by_the_next_job(infra_app, account, make_client):
     client = make_client(account, "orphan", deployed=False)
     run = infra.request_deploy(client)
-    pipeline.set_status(run, RunStatus.PLANNING)  # its worker died here
-    with pytest.raises(pipeline.RunNotLive, match="abandoned"), _locked(run, pipeline_log(run.id)):
+    runs.set_status(run, RunStatus.PLANNING)  # its worker died here
+    with pytest.raises(runs.RunNotLive, match="abandoned"), _locked(run, pipeline_log(run.id)):
         pass
     db.session.refresh(run)
     assert run.status == RunStatus.ERRORED and "worker" in run.error
@@ -206,13 +205,11 @@ def test_a_run_left_in_progress_is_errored_by_the_next_job(infra_app, account, m
 
 
 def pipeline_log(run_id: int):
-    from app.infra.run_log import RunLog
-
-    return RunLog(run_id, echo=False)
+    return runs.run_log(run_id, echo=False)
 
 
 def _locked(run: InfraRun, log):
-    return pipeline.locked_workspace(run, log)
+    return runs.locked_workspace(run, log)
 
 
 def test_lost_lock_stops_terraform_before_its_next_step(infra_app, redis_url):
@@ -250,7 +247,7 @@ def test_reconciler_enqueues_a_run_left_without_a_job_and_it_runs(infra_app, red
 
 def test_reconciler_fails_runs_abandoned_in_progress(infra_app, live):
     run = infra.request_deploy(live)
-    pipeline.set_status(run, RunStatus.APPLYING)
+    runs.set_status(run, RunStatus.APPLYING)
     # Held lock: its worker is alive; nothing happens.
     lock = WorkspaceLock(redis_connection(), run.workspace_key, ttl=30).acquire(wait_timeout=1)
     assert reconcile.sweep().abandoned == []

@@ -1,0 +1,152 @@
+"""A run's status and its client's serving state move together, in one commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from app.config import current_settings
+from app.extensions import db
+from app.infra import client_objects, kubernetes
+from app.logging_setup import get_logger
+from app.models import (
+    FINAL_STATUSES,
+    DeploymentStatus,
+    InfraRun,
+    LlmClient,
+    ResourceStatus,
+    RunKind,
+    RunStatus,
+    StoredPlan,
+)
+from app.models.common import utcnow
+
+client_log = get_logger("chatdock.clients")
+kubernetes_log = get_logger("chatdock.kubernetes")
+
+_TLS_STATUS = {
+    kubernetes.CertificateState.READY: ResourceStatus.READY,
+    kubernetes.CertificateState.PENDING: ResourceStatus.PENDING,
+    kubernetes.CertificateState.FAILED: ResourceStatus.ERRORED,
+}
+
+
+def set_status(run: InfraRun, status: RunStatus, **fields: Any) -> None:
+    """Move the run, and its client with it, in one commit: whoever sees the run's new
+    status sees the client's too."""
+    run.status = status
+    for key, value in fields.items():
+        setattr(run, key, value)
+    if status in FINAL_STATUSES:
+        run.finished_at = utcnow()
+        drop_stored_plans(run)
+    sync_client_status(run, commit=False)
+    db.session.commit()
+
+
+def last_applied_config(run: InfraRun) -> InfraRun | None:
+    """The latest run that changed (or may have changed) this workspace, if it was a
+    successful deploy. An apply that errored part-way counts as a change: after it, the
+    real infrastructure may match neither configuration, so terraform must run."""
+    latest = db.session.execute(
+        select(InfraRun)
+        .where(
+            InfraRun.workspace_key == run.workspace_key,
+            InfraRun.kind != RunKind.PLAN,
+            InfraRun.id != run.id,
+            (InfraRun.status.in_([RunStatus.APPLIED, RunStatus.DESTROYED]))
+            | ((InfraRun.status == RunStatus.ERRORED) & InfraRun.apply_started_at.is_not(None)),
+        )
+        .order_by(InfraRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return latest if latest is not None and latest.status == RunStatus.APPLIED else None
+
+
+def drop_stored_plans(run: InfraRun) -> None:
+    """A final run's plan can never be applied: it goes (in the caller's transaction)."""
+    db.session.execute(delete(StoredPlan).where(StoredPlan.run_id == run.id))
+
+
+# --- the client's status follows its runs ---------------------------------------------
+
+
+def client_of(run: InfraRun) -> LlmClient | None:
+    return db.session.get(LlmClient, run.client_id) if run.client_id else None
+
+
+def is_latest_run(run: InfraRun) -> bool:
+    """No later run of the client exists (a later run decides the client's state)."""
+    later = db.session.execute(
+        select(InfraRun.id).where(InfraRun.client_id == run.client_id, InfraRun.id > run.id)
+    ).first()
+    return later is None
+
+
+def sync_client_status(run: InfraRun, *, commit: bool = True) -> None:
+    """Serving follows what was applied, and nothing else.
+
+    An applied deploy serves the hosts it created; a destroy ends serving (which the
+    request already stopped); a first deploy that errored or was discarded leaves the
+    client a draft. A change of a live client that is pending, errored or discarded
+    changes nothing: the client keeps answering on the hosts of its last apply. A failed
+    undeploy stays ``undeploying`` (not served: removal fails closed)."""
+    client = client_of(run)
+    if client is None:
+        return
+    settings = current_settings()
+    before = client.deployment_status
+    if run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY:
+        client.deployment_status = DeploymentStatus.DEPLOYED
+        client.dns_status = ResourceStatus.READY
+        client.tls_status = (
+            client_tls_status(settings.KUBERNETES_NAMESPACE, run.account_number, client.name)
+            if settings.KUBERNETES_ENABLED
+            else ResourceStatus.UNMANAGED
+        )
+        client.deployed_at = client.deployed_at or utcnow()
+        if run.hosts:
+            client.live_hosts = list(run.hosts)
+    elif run.status == RunStatus.DESTROYED:
+        client.deployment_status = DeploymentStatus.DRAFT
+        client.dns_status = ResourceStatus.NONE
+        client.tls_status = ResourceStatus.NONE
+        client.deployed_at = None
+        client.live_hosts = []
+    elif (
+        run.status in (RunStatus.ERRORED, RunStatus.DISCARDED)
+        and run.kind == RunKind.APPLY
+        and client.deployment_status == DeploymentStatus.DEPLOYING
+        and is_latest_run(run)
+    ):
+        client.deployment_status = DeploymentStatus.DRAFT
+    if commit:
+        db.session.commit()
+    if settings.LOG_CLIENTS and client.deployment_status != before:
+        client_log.info(
+            "client_status",
+            client_id=client.id,
+            client=client.name,
+            account=run.account_number,
+            status=client.deployment_status.value,
+            previous=before.value,
+            run_id=run.id,
+        )
+
+
+def client_tls_status(namespace: str, account_number: str, client_name: str) -> ResourceStatus:
+    """A client's ``tls_status`` from its Certificate, checked after an apply.
+
+    A cluster that cannot be asked (no credentials, unreachable, refused) leaves the status
+    pending rather than failing the run: the apply itself succeeded."""
+    name = client_objects.object_name(account_number, client_name)
+    try:
+        state, message = kubernetes.certificate_state(namespace, name)
+    except Exception as error:  # any failure to ask means "not known yet"
+        kubernetes_log.warning(
+            "certificate_check_failed", certificate=name, error=type(error).__name__
+        )
+        return ResourceStatus.PENDING
+    kubernetes_log.info("certificate_state", certificate=name, state=state.value, message=message)
+    return _TLS_STATUS[state]
