@@ -184,7 +184,6 @@ def test_overlay_renders_every_kind_the_platform_needs(rendered) -> None:
         "PodDisruptionBudget",
         "Job",
         "NetworkPolicy",
-        "PersistentVolumeClaim",
     }
     assert ("Secret", "chatdock-secrets") not in rendered  # never in the repository
 
@@ -264,6 +263,22 @@ def test_worker_outlives_its_longest_job(rendered, settings_data) -> None:
     assert rendered["Job", "chatdock-migrations"]["spec"]["template"]["spec"]["containers"][0][
         "args"
     ] == ["flask", "db", "upgrade"]
+
+
+def test_workers_share_nothing_but_postgresql_redis_and_s3(rendered, settings_data) -> None:
+    """Any worker runs any step: its workspaces folder is its own cache (emptyDir), no
+    volume is shared between pods, and Terraform state is in S3."""
+    assert not [key for key in rendered if key[0] == "PersistentVolumeClaim"]
+    worker = rendered["Deployment", "chatdock-worker"]
+    pod = worker["spec"]["template"]["spec"]
+    assert all("persistentVolumeClaim" not in volume for volume in pod["volumes"])
+    (container,) = _containers(worker)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    workspaces = next(v for v in pod["volumes"] if v["name"] == "workspaces")
+    assert "emptyDir" in workspaces
+    image_env = dict(re.findall(r"(WORKSPACES_DIR)=(\S+)", (ROOT / "Dockerfile").read_text()))
+    assert mounts["workspaces"] == settings_data.get("WORKSPACES_DIR", image_env["WORKSPACES_DIR"])
+    assert settings_data["TF_STATE_BACKEND"] == "s3" and settings_data["TF_STATE_BUCKET"]
 
 
 def test_settings_are_real_settings_and_credentials_come_from_a_secret(
