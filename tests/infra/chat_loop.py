@@ -16,6 +16,7 @@ CHAT = {"messages": [{"role": "user", "content": "still there?"}]}
 class Sample:
     host: str
     started: float  # time.time() when the request was sent
+    finished: float  # time.time() when its answer came back
     status: int
 
 
@@ -39,7 +40,7 @@ class ChatLoop(threading.Thread):
             for host in list(self.hosts):
                 started = time.time()
                 status = http.post("/llm-client/", json=CHAT, headers={"Host": host}).status_code
-                self.samples.append(Sample(host, started, status))
+                self.samples.append(Sample(host, started, time.time(), status))
             self._stop_event.wait(0.05)
 
     def stop(self) -> None:
@@ -47,8 +48,14 @@ class ChatLoop(threading.Thread):
         self.join(timeout=30)
 
     def window(self, host: str, since: float, until: float | None = None) -> list[Sample]:
+        """The requests to ``host`` sent at or after ``since`` and answered before
+        ``until``: a request in flight across a change may see either side of it."""
         until = time.time() if until is None else until
-        return [s for s in list(self.samples) if s.host == host and since <= s.started < until]
+        return [
+            s
+            for s in list(self.samples)
+            if s.host == host and since <= s.started and s.finished < until
+        ]
 
     def assert_served(self, host: str, since: float, until: float | None = None) -> int:
         """Every request to ``host`` sent in the window answered 2xx (and there were some)."""
@@ -67,8 +74,9 @@ class ChatLoop(threading.Thread):
         return len(samples)
 
     def first_served(self, host: str) -> float | None:
+        """When the first successful answer from ``host`` came back."""
         return next(
-            (s.started for s in list(self.samples) if s.host == host and s.status == 200), None
+            (s.finished for s in list(self.samples) if s.host == host and s.status == 200), None
         )
 
     def wait_for_samples(
