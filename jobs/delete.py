@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 from app.config import current_settings
 from app.infra import kubernetes
-from app.infra.render import render_client_workspace
+from app.infra.render import RenderedWorkspace, render_client_workspace
+from app.infra.run_log import RunLog
+from app.models import InfraRun
 from app.services import runs
 from jobs.common import job_context, load_run
 
@@ -33,12 +35,18 @@ def delete_default_api(name: str, account_number: str, api_url: str, run_id: int
             spec = runs.client_spec(account_number, name, customer_api_domain=domain)
             workspace = render_client_workspace(spec, runs.workspaces_dir())
             runs.plan(run, workspace, log)
-            if not runs.apply(run, workspace, log):
-                return run.status.value  # a retry's new plan needs review first
-            settings = current_settings()
-            if settings.KUBERNETES_ENABLED:
-                secret = spec.tls_secret_name
-                deleted = kubernetes.delete_secret(settings.KUBERNETES_NAMESPACE, secret)
-                log(f"certificate secret {secret}: {'deleted' if deleted else 'already gone'}")
-            runs.forget_workspace(run, workspace, log)
+            runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
     return run.status.value
+
+
+def forget_client(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
+    """What the destroy leaves of a deleted client goes before its run is marked
+    destroyed, so whoever sees the run destroyed finds nothing of the client: its
+    certificate secret, its workspace, state object and pending plans."""
+    settings = current_settings()
+    if settings.KUBERNETES_ENABLED:
+        spec = runs.client_spec(run.account_number, run.target_name)
+        secret = spec.tls_secret_name
+        deleted = kubernetes.delete_secret(settings.KUBERNETES_NAMESPACE, secret)
+        log(f"certificate secret {secret}: {'deleted' if deleted else 'already gone'}")
+    runs.forget_workspace(run, workspace, log)

@@ -3,9 +3,10 @@ apply_run: apply an approved plan."""
 
 from __future__ import annotations
 
-from app.models import RunStatus
+from app.models import RunKind, RunStatus
 from app.services import runs
 from jobs.common import job_context, load_run
+from jobs.delete import forget_client
 from jobs.domains import apply_domain_run
 
 
@@ -42,10 +43,8 @@ def apply_run(run_id: int) -> str:
         workspace = runs.render_for_run(run)
         if runs.is_domain_run(run):
             apply_domain_run(run, workspace, log)
-        elif (
+        elif run.kind == RunKind.DESTROY and run.client_id is None:  # a deleted client's
+            runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
+        else:
             runs.apply(run, workspace, log)
-            and run.status == RunStatus.DESTROYED
-            and run.client_id is None  # a deleted client's teardown
-        ):
-            runs.forget_workspace(run, workspace, log)
     return run.status.value
