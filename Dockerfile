@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for the web pods, the RQ workers and the migrations Job (see deploy/ and the
-# README's "Run in production"). Not built on the development machines (no Docker there);
-# the tests lint this file with hadolint.
+# One image for the web pods, the RQ workers and the migrations Job (see deploy/ and
+# docs/operations.md, "Run in production"). Not built on the development machines (no Docker
+# there); the tests lint this file with hadolint.
 
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 

@@ -144,7 +144,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 def merge_rule() -> str:
     """The merge rule of ``messages`` and ``prompt_history``, from app/services/chat.py."""
     doc = inspect.cleandoc(chat_service.__doc__ or "")
-    _, found, rule = doc.partition("Merge rule (documented in the README):")
+    _, found, rule = doc.partition("Merge rule (documented in docs/chat-api.md):")
     return (rule if found else doc).strip().replace("``", "`")
 
 

@@ -1,6 +1,6 @@
 """One chat turn: merge the conversation, call the provider, persist the session.
 
-Merge rule (documented in the README):
+Merge rule (documented in docs/chat-api.md):
 
 1. With a ``session_key`` whose session has stored turns, the stored turns are the
    history (the server is authoritative) and ``prompt_history`` is ignored.
