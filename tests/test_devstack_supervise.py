@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from app.devstack import Child, _supervise
+from devtools.stack import Child, _supervise
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:

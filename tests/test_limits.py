@@ -19,11 +19,11 @@ import time_machine
 from redis import Redis
 from sqlalchemy import select
 
-from app.devservices import free_port, redis_server
 from app.extensions import db
 from app.models import Notification
 from app.services import accounts, api_keys, limit_settings, usage
 from app.services import clients as client_service
+from devtools.services import free_port, redis_server
 from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
 from tests.live import serve
 

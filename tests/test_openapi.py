@@ -34,11 +34,11 @@ from app.openapi import (
     OPENAI_PATH,
     REF_TEMPLATE,
     build_openapi,
-    merge_rule,
     openapi_document,
     openapi_json,
 )
 from app.services import api_keys
+from app.services.chat import MERGE_RULE
 from tests.conftest import CUSTOMER_DOMAIN, host_of
 
 SCHEMA_URL = "/api/openapi.json"
@@ -145,7 +145,7 @@ def test_the_bodies_say_the_last_message_must_be_from_the_user(
 
 
 def test_native_descriptions_carry_the_merge_rule(document: dict[str, Any]) -> None:
-    rule = merge_rule()
+    rule = MERGE_RULE
     assert "prompt_history` is ignored" in rule
     assert "must end with a `user` turn" in rule
     for path in ("/llm-client/", "/api/v0/llm-clients/{client_id}/{name}/"):

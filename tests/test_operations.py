@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from app.devservices import free_port, redis_server
 from app.services import api_keys
+from devtools.services import free_port, redis_server
 from tests.conftest import host_of
 
 BODY = {"messages": [{"role": "user", "content": "metrics please"}]}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import redis
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.config import current_settings
@@ -14,10 +17,22 @@ from app.metrics import render_latest
 bp = Blueprint("health", __name__)
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(
+        description="Per dependency: 'ok' or 'failed: <error type>'. 'redis' only when "
+        "REDIS_URL is set."
+    )
+
+
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """The process is up; no dependency is checked (that is /readyz)."""
-    return jsonify(status="ok")
+    return jsonify(Health(status="ok").model_dump())
 
 
 def _check_database() -> str | None:
@@ -45,11 +60,11 @@ def readyz() -> ResponseReturnValue:
     if redis_url:
         checks["redis"] = _check_redis(redis_url)
     ready = all(v is None for v in checks.values())
-    body = {
-        "status": "ready" if ready else "not_ready",
-        "checks": {k: "ok" if v is None else f"failed: {v}" for k, v in checks.items()},
-    }
-    return jsonify(body), 200 if ready else 503
+    body = Readiness(
+        status="ready" if ready else "not_ready",
+        checks={k: "ok" if v is None else f"failed: {v}" for k, v in checks.items()},
+    )
+    return jsonify(body.model_dump()), 200 if ready else 503
 
 
 @bp.get("/metrics")

@@ -16,10 +16,11 @@ from app.logging_setup import route_command_logs
 
 
 @with_appcontext
-def _operator_logging() -> None:
+def operator_logging() -> None:
     """Group callback of operator commands: logs go to the log (CLI_LOG_FILE), and only
     warnings and errors to stderr (CLI_LOG_LEVEL), so what the command prints is what a
-    person reads. The worker is a service: it keeps logging everything on stderr."""
+    person reads. The worker is a service: it keeps logging everything on stderr. (The
+    development commands of ``devtools``, Flask CLI plugins, use it too.)"""
     settings = current_settings()
     log_file = None
     if settings.CLI_LOG_FILE:
@@ -33,8 +34,6 @@ def register_cli(app: Flask) -> None:
     from app.cli.audit import audit
     from app.cli.clients import clients
     from app.cli.data_migrations import data_migrations_cli
-    from app.cli.demo import demo
-    from app.cli.dev_dns import dev_dns
     from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.models import models
@@ -50,8 +49,6 @@ def register_cli(app: Flask) -> None:
         domains,
         users,
         tokens,
-        demo,
-        dev_dns,
         infra,
         models,
         data_migrations_cli,
@@ -61,7 +58,7 @@ def register_cli(app: Flask) -> None:
         audit,
     ):
         if isinstance(group, click.Group):
-            group.callback = _operator_logging
+            group.callback = operator_logging
         elif group is not worker and group.callback is not None:
             # a single command: route its logs, then run it
             group.callback = _logged(group.callback)
@@ -71,7 +68,7 @@ def register_cli(app: Flask) -> None:
 def _logged(callback: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(callback)
     def run(*args: Any, **kwargs: Any) -> Any:
-        _operator_logging()
+        operator_logging()
         return callback(*args, **kwargs)
 
     return run

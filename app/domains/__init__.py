@@ -1,1 +1,2 @@
-"""Custom domains: name rules, delegation checks, and a DNS server for development."""
+"""Custom domains: name rules and delegation checks (the development DNS server is
+``devtools.dev_dns``)."""

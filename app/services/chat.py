@@ -1,17 +1,8 @@
 """One chat turn: merge the conversation, call the provider, persist the session.
 
-Merge rule (documented in docs/chat-api.md):
-
-1. With a ``session_key`` whose session has stored turns, the stored turns are the
-   history (the server is authoritative) and ``prompt_history`` is ignored.
-2. Otherwise ``prompt_history`` is the history, in the order given: ``outgoing`` items
-   become ``user`` turns and ``incoming`` items ``assistant`` turns.
-3. Where the end of the history repeats the start of ``messages`` (a UI that sends the
-   newest message in both), the repeated turns are taken once.
-4. The conversation is history + ``messages`` and must end with a ``user`` turn; the
-   client's system prompt goes first.
-
-Nothing is written when the provider fails: the same request can simply be retried.
+How ``messages`` and ``prompt_history`` merge is :data:`MERGE_RULE`, the text
+docs/chat-api.md and the OpenAPI document give callers. Nothing is written when the
+provider fails.
 """
 
 from __future__ import annotations
@@ -44,6 +35,19 @@ from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
 from app.models.common import utcnow
 from app.services import limits, usage
 from app.services.llm_models import deprecation_warning
+
+# The merge rule, for callers (Markdown): the OpenAPI document's chat descriptions quote it.
+MERGE_RULE = """\
+1. With a `session_key` whose session has stored turns, the stored turns are the
+   history (the server is authoritative) and `prompt_history` is ignored.
+2. Otherwise `prompt_history` is the history, in the order given: `outgoing` items
+   become `user` turns and `incoming` items `assistant` turns.
+3. Where the end of the history repeats the start of `messages` (a UI that sends the
+   newest message in both), the repeated turns are taken once.
+4. The conversation is history + `messages` and must end with a `user` turn; the
+   client's system prompt goes first.
+
+Nothing is written when the provider fails: the same request can simply be retried."""
 
 
 @dataclass

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 from redis import Redis
 
-from app.devservices import redis_server_process
 from app.services.users import create_admin
+from devtools.services import redis_server_process
 from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
 
 

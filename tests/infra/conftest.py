@@ -24,13 +24,13 @@ import boto3
 import pytest
 import redis
 
-from app import devservices
 from app.cli.worker import AppWorker
-from app.devservices import AWS_TEST_ENV, redis_server
-from app.domains.dev_dns import DelegationFile, dev_dns_server
 from app.extensions import db
 from app.models import InfraRun, LlmClient, RunStatus
 from app.queue import job_queue, redis_connection
+from devtools import services as devservices
+from devtools.dev_dns import DelegationFile, dev_dns_server
+from devtools.services import AWS_TEST_ENV, redis_server
 from tests.conftest import CUSTOMER_DOMAIN
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import boto3
 
-from app.devservices import AWS_TEST_ENV, moto_server
+from devtools.services import AWS_TEST_ENV, moto_server
 
 
 def route53(url: str):
@@ -69,7 +69,7 @@ def test_without_a_recording_moto_starts_empty(tmp_path):
 
 
 def test_the_run_commands_state_bucket_is_made_once_and_keeps_terraform_state(tmp_path):
-    from app.devstack import DEV_STATE_BUCKET, ensure_state_bucket
+    from devtools.stack import DEV_STATE_BUCKET, ensure_state_bucket
 
     recording = tmp_path / "instance" / "moto-recording.jsonl"
     with moto_server(recording=recording) as url:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import boto3
 
-from app.devservices import moto_server
 from app.extensions import db
 from app.models import DeploymentStatus, InfraRun, RunStatus
 from app.services import infra
 from app.services.accounts import create_account
 from app.services.client_state import client_state
+from devtools.services import moto_server
 from tests.conftest import CUSTOMER_DOMAIN, host_of
 from tests.infra.conftest import a_records, fresh, run_burst_worker, silent_endpoint, wait_until
 

@@ -25,7 +25,6 @@ import boto3
 import pytest
 
 from app.config import Settings
-from app.devservices import moto_server
 from app.infra.render import (
     TERRAFORM_DIR,
     ClientWorkspaceSpec,
@@ -37,6 +36,7 @@ from app.infra.render import (
     workspace_config_hash,
 )
 from app.infra.terraform import TerraformRunner
+from devtools.services import moto_server
 
 ACCOUNT = "3141-5926-5359"
 API_DOMAIN = "api.chatdock.test"

@@ -26,7 +26,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from app.config import Settings
-from app.devservices import free_port
 from app.infra.plan_summary import plan_file_hash, summarize_plan
 from app.infra.terraform import (
     Diagnostic,
@@ -38,6 +37,7 @@ from app.infra.terraform import (
     running_groups,
     terminate_running,
 )
+from devtools.services import free_port
 from tests.infra.conftest import silent_endpoint
 
 PLUGIN_DIR = Settings(_env_file=None).TF_PLUGIN_DIR

@@ -18,7 +18,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.scheduler import RQScheduler
 
-from app.devservices import redis_server_process
+from devtools.services import redis_server_process
 from tests.conftest import CUSTOMER_DOMAIN
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -145,7 +145,7 @@ def test_a_killed_workers_scheduler_dies_with_it_and_the_next_one_schedules(redi
 
 
 def test_a_burst_worker_without_redis_exits_1_with_the_reason(migrated):
-    from app.devservices import free_port
+    from devtools.services import free_port
 
     env = {
         **os.environ,

@@ -10,9 +10,9 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from app.blueprints.management import OPERATIONS
-from app.devservices import redis_server
 from app.extensions import db
-from app.openapi_management import PREFIX
+from app.openapi.management import PREFIX
+from devtools.services import redis_server
 from tests.conftest import _empty_tables
 from tests.management.conftest import Tenant
 from tests.test_openapi import CONFORMANCE_CHECKS, SCHEMA_URL, _run

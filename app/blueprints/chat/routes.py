@@ -16,12 +16,26 @@ from werkzeug.wsgi import get_input_stream
 
 from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
-from app.blueprints.chat.schemas import ChatBody, OpenAIChatBody
+from app.blueprints.chat.schemas import (
+    AssistantMessage,
+    ChatBody,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatReply,
+    ChunkChoice,
+    ChunkDelta,
+    CompletionChoice,
+    OpenAIChatBody,
+    StreamDelta,
+    StreamDone,
+    StreamSession,
+)
+from app.blueprints.chat.schemas import Usage as UsageOut
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
 from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
-from app.llm.base import ChatTurn, ProviderError, Role, StreamChunk
+from app.llm.base import ChatTurn, ProviderError, Role, StreamChunk, Usage
 from app.logging_setup import get_logger
 from app.models import ApiKey
 from app.request_hooks import resolver
@@ -98,9 +112,25 @@ def parse_body(schema: type[Schema]) -> Schema:
         raise InvalidInput(problems, details=errors) from None
 
 
-def _sse(event: str | None, payload: dict | str) -> str:
+def _sse(event: str | None, payload: BaseModel | dict | str) -> str:
+    """One event; a model's data is its fields set (an OpenAI chunk's empty delta: ``{}``)."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json", exclude_unset=True)
     data = payload if isinstance(payload, str) else json.dumps(payload)
     return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+
+
+def _usage(usage: Usage | None) -> UsageOut:
+    """The token counts of an answer (zeros when the provider reported none)."""
+    return UsageOut(
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        total_tokens=usage.total_tokens if usage else 0,
+    )
+
+
+def _answer(model: BaseModel) -> Response:
+    return jsonify(model.model_dump(mode="json"))
 
 
 def _primed(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
@@ -181,19 +211,17 @@ def _chat(route: ClientRoute) -> Response:
     if body.stream:
         return _with_model_warning(prepared, stream_reply(prepared))
     completion, latency_ms = chat.complete(prepared)
-    response = jsonify(
-        session_key=prepared.session_key,
-        client=prepared.client_name,
-        model=completion.model or prepared.model,
-        message={"role": "assistant", "content": completion.content},
-        reply=completion.content,
-        finish_reason=completion.finish_reason,
-        usage={
-            "prompt_tokens": completion.usage.prompt_tokens,
-            "completion_tokens": completion.usage.completion_tokens,
-            "total_tokens": completion.usage.total_tokens,
-        },
-        latency_ms=latency_ms,
+    response = _answer(
+        ChatReply(
+            session_key=prepared.session_key,
+            client=prepared.client_name,
+            model=completion.model or prepared.model,
+            message=AssistantMessage(content=completion.content),
+            reply=completion.content,
+            finish_reason=completion.finish_reason,
+            usage=_usage(completion.usage),
+            latency_ms=latency_ms,
+        )
     )
     return _with_model_warning(prepared, response)
 
@@ -211,11 +239,9 @@ def stream_reply(prepared: chat.PreparedChat) -> Response:
     """The native contract's SSE stream (also the console sandbox's)."""
     started = time.perf_counter()
     chunks = _primed(chat.stream(prepared))
-    head = {
-        "session_key": prepared.session_key,
-        "client": prepared.client_name,
-        "model": prepared.model,
-    }
+    head = StreamSession(
+        session_key=prepared.session_key, client=prepared.client_name, model=prepared.model
+    )
 
     def events() -> Iterator[str]:
         yield _sse("session", head)
@@ -223,21 +249,17 @@ def stream_reply(prepared: chat.PreparedChat) -> Response:
         for chunk in chunks:
             if chunk.delta:
                 parts.append(chunk.delta)
-                yield _sse(None, {"delta": chunk.delta})
+                yield _sse(None, StreamDelta(delta=chunk.delta))
             usage = chunk.usage or usage
             finish = chunk.finish_reason or finish
         yield _sse(
             "done",
-            {
-                "reply": "".join(parts),
-                "finish_reason": finish,
-                "usage": {
-                    "prompt_tokens": usage.prompt_tokens if usage else 0,
-                    "completion_tokens": usage.completion_tokens if usage else 0,
-                    "total_tokens": usage.total_tokens if usage else 0,
-                },
-                "latency_ms": int((time.perf_counter() - started) * 1000),
-            },
+            StreamDone(
+                reply="".join(parts),
+                finish_reason=finish,
+                usage=_usage(usage),
+                latency_ms=int((time.perf_counter() - started) * 1000),
+            ),
         )
 
     return _event_stream(events)
@@ -276,24 +298,20 @@ def _openai_chat(route: ClientRoute) -> Response:
         stream = _stream_openai(prepared, completion_id, created, model, include_usage)
         return _with_model_warning(prepared, stream)
     completion, _ = chat.complete(prepared)
-    response = jsonify(
-        id=completion_id,
-        object="chat.completion",
-        created=created,
-        model=model,
-        choices=[
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": completion.content},
-                "finish_reason": completion.finish_reason,
-                "logprobs": None,
-            }
-        ],
-        usage={
-            "prompt_tokens": completion.usage.prompt_tokens,
-            "completion_tokens": completion.usage.completion_tokens,
-            "total_tokens": completion.usage.total_tokens,
-        },
+    choice = CompletionChoice(
+        index=0,
+        message=AssistantMessage(content=completion.content),
+        finish_reason=completion.finish_reason,
+    )
+    response = _answer(
+        ChatCompletion(
+            id=completion_id,
+            object="chat.completion",
+            created=created,
+            model=model,
+            choices=[choice],
+            usage=_usage(completion.usage),
+        )
     )
     return _with_model_warning(prepared, response)
 
@@ -303,39 +321,31 @@ def _stream_openai(
 ) -> Response:
     chunks = _primed(chat.stream(prepared))
 
-    def chunk(delta: dict, finish: str | None, usage: dict | None = None) -> str:
-        payload = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
-            if delta or finish
-            else [],
-        }
+    def chunk(delta: ChunkDelta, finish: str | None, usage: Usage | None = None) -> str:
+        """A chunk with one choice, or none (the extra last chunk carrying ``usage``)."""
+        sent = delta.model_fields_set or finish
+        payload = ChatCompletionChunk(
+            id=completion_id,
+            object="chat.completion.chunk",
+            created=created,
+            model=model,
+            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)] if sent else [],
+        )
         if usage is not None:
-            payload["usage"] = usage
+            payload.usage = _usage(usage)
         return _sse(None, payload)
 
     def events() -> Iterator[str]:
-        yield chunk({"role": "assistant", "content": ""}, None)
+        yield chunk(ChunkDelta(role="assistant", content=""), None)
         usage, finish = None, "stop"
         for piece in chunks:
             if piece.delta:
-                yield chunk({"content": piece.delta}, None)
+                yield chunk(ChunkDelta(content=piece.delta), None)
             usage = piece.usage or usage
             finish = piece.finish_reason or finish
-        yield chunk({}, finish)
+        yield chunk(ChunkDelta(), finish)
         if include_usage and usage is not None:
-            yield chunk(
-                {},
-                None,
-                {
-                    "prompt_tokens": usage.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens,
-                    "total_tokens": usage.total_tokens,
-                },
-            )
+            yield chunk(ChunkDelta(), None, usage)
         yield _sse(None, "[DONE]")
 
     return _event_stream(events)

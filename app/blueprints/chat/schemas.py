@@ -1,4 +1,5 @@
-"""Request and response schemas of the chat API (pydantic; also the OpenAPI source)."""
+"""Request and response bodies of the chat API: the routes validate and answer with these
+models, and the OpenAPI document's schemas are generated from them."""
 
 from __future__ import annotations
 
@@ -70,6 +71,73 @@ class ChatReply(BaseModel):
     finish_reason: str
     usage: Usage
     latency_ms: int
+
+
+class StreamSession(BaseModel):
+    """Data of the first event (``event: session``) of a native stream."""
+
+    session_key: str
+    client: str
+    model: str
+
+
+class StreamDelta(BaseModel):
+    """Data of each unnamed event of a native stream: the next piece of the reply."""
+
+    delta: str
+
+
+class StreamDone(BaseModel):
+    """Data of the last event (``event: done``) of a native stream."""
+
+    reply: str = Field(description="The whole reply: the concatenated deltas.")
+    finish_reason: str
+    usage: Usage
+    latency_ms: int
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: str
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's ``chat.completion`` object; ``model`` is the client's model."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+
+
+# Only the fields set are sent (dumped with ``exclude_unset``): ``{}`` in the last chunk.
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: ChunkDelta
+    finish_reason: str | None
+
+
+class ChatCompletionChunk(BaseModel):
+    """Data of each event of an OpenAI-compatible stream (OpenAI's chunk object)."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = Field(
+        default=None,
+        description="Only in the extra last chunk sent with stream_options.include_usage.",
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -5,7 +5,7 @@ console use, with the object's account checked against the caller's memberships
 
 Every route is declared with :func:`operation`, which records its bodies and answers so
 that the OpenAPI document is generated from the same pydantic models
-(``app.blueprints.management.openapi``)."""
+(``app.openapi.management``)."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ from typing import TypedDict
 import boto3
 
 from app.config import Settings
-from app.devservices import AWS_TEST_ENV, moto_server, redis_server
-from app.domains.dev_dns import dev_dns_server
+from devtools.dev_dns import dev_dns_server
+from devtools.services import AWS_TEST_ENV, moto_server, redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASKENV = ROOT / ".flaskenv"

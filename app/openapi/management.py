@@ -1,6 +1,7 @@
-"""The management API's part of the OpenAPI document, generated from the operations the
-routes declare (``app.blueprints.management.operation``) and their pydantic models:
-nothing here is written as JSON Schema by hand but the path and query parameters."""
+"""The management API's part of the OpenAPI document, generated from the operation table
+the routes declare next to themselves (``app.blueprints.management.operation``: method,
+rule, models, status, summary) and their pydantic models: nothing here is written as
+JSON Schema by hand but the path and query parameters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app.blueprints.chat.schemas import ErrorBody
 from app.blueprints.management import (
@@ -20,6 +20,7 @@ from app.blueprints.management import (
 )
 from app.blueprints.management import routes as _routes  # noqa: F401  (declares OPERATIONS)
 from app.blueprints.management.schemas import Page
+from app.openapi.common import ModelRefs, json_content, model_schemas, response_ref
 
 PREFIX = "/api/v1"
 SECURITY_SCHEME = "PersonalAccessToken"
@@ -50,21 +51,16 @@ def _page_of(model: type[BaseModel]) -> type[BaseModel]:
     return Page[model]  # type: ignore[valid-type]
 
 
-def _response_schema(op: Operation, refs: dict) -> tuple[type[BaseModel], Any] | None:
+def _answer_model(op: Operation) -> type[BaseModel] | None:
     if op.response is None:
         return None
-    model = _page_of(op.response) if op.paged else op.response
-    return model, refs[(model, "serialization")]
+    return _page_of(op.response) if op.paged else op.response
 
 
-def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
-    pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
-    for op in OPERATIONS:
-        if op.body is not None:
-            pairs.append((op.body, "validation"))
-        if op.response is not None:
-            pairs.append((_page_of(op.response) if op.paged else op.response, "serialization"))
-    return list(dict.fromkeys(pairs))
+def _models() -> tuple[ModelRefs, dict[str, Any]]:
+    bodies = [op.body for op in OPERATIONS if op.body is not None]
+    answers = [model for op in OPERATIONS if (model := _answer_model(op)) is not None]
+    return model_schemas(bodies, [ErrorBody, *answers])
 
 
 def _parameters(op: Operation) -> list[dict[str, Any]]:
@@ -114,22 +110,19 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
-def management_openapi(ref_template: str) -> dict[str, Any]:
+def management_openapi() -> dict[str, Any]:
     """``{"paths", "schemas", "responses", "securitySchemes", "tag"}`` to merge."""
-    refs, top = models_json_schema(_models(), ref_template=ref_template)
+    refs, schemas = _models()
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         path = PREFIX + _PARAM.sub(lambda m: "{" + m.group(2) + "}", op.rule)
         responses: dict[str, Any] = {
-            status: {"$ref": f"#/components/responses/{name}"}
-            for status, (name, _) in ERRORS.items()
+            status: response_ref(name) for status, (name, _) in ERRORS.items()
         }
-        found = _response_schema(op, refs)
-        responses[str(op.status)] = (
-            {"description": op.summary, "content": {"application/json": {"schema": found[1]}}}
-            if found
-            else {"description": op.summary}
-        )
+        model = _answer_model(op)
+        responses[str(op.status)] = {"description": op.summary}
+        if model is not None:
+            responses[str(op.status)]["content"] = json_content(refs[(model, "serialization")])
         operation: dict[str, Any] = {
             "operationId": op.endpoint,
             "summary": op.summary,
@@ -141,15 +134,15 @@ def management_openapi(ref_template: str) -> dict[str, Any]:
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+                "content": json_content(refs[(op.body, "validation")]),
             }
         paths.setdefault(path, {})[op.method] = operation
     error_ref = refs[(ErrorBody, "serialization")]
     return {
         "paths": paths,
-        "schemas": top["$defs"],
+        "schemas": schemas,
         "responses": {
-            name: {"description": text, "content": {"application/json": {"schema": error_ref}}}
+            name: {"description": text, "content": json_content(error_ref)}
             for name, text in ERRORS.values()
         },
         "securitySchemes": {
