@@ -26,7 +26,7 @@ from app.blueprints.chat.schemas import (
     OpenAIChatBody,
     Usage,
 )
-from app.models import CLIENT_NAME_RE
+from app.names import CLIENT_NAME_RE
 from app.openapi_management import management_openapi
 from app.services import chat as chat_service
 
@@ -454,7 +454,7 @@ def _path_parameters() -> list[dict[str, Any]]:
             "in": "path",
             "required": True,
             "description": "The client's name (a DNS label); must match the id.",
-            "schema": {"type": "string", "pattern": CLIENT_NAME_RE.pattern},
+            "schema": {"type": "string", "pattern": f"^{CLIENT_NAME_RE.pattern}$"},
         },
     ]
 
