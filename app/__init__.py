@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_version_bump()
     app.extensions["chatdock.hosts"] = HostResolver(
         customer_api_domain=settings.CUSTOMER_API_DOMAIN,
-        platform_hosts=settings.platform_hosts,
+        platform_hosts=frozenset(settings.PLATFORM_HOSTS),
         dev_hosts_enabled=settings.DEV_HOSTS_ENABLED,
         check_seconds=settings.HOST_INDEX_CHECK_SECONDS,
         domain_grace=timedelta(hours=settings.DOMAIN_GRACE_HOURS),

@@ -1,24 +1,70 @@
 """Every setting of chatdock, read from the environment (and a ``.env`` file).
 
 Each field's default is the development default, so ``flask run`` works with nothing
-configured. The README's settings table is generated from the descriptions here.
+configured. Values are typed: a setting with a fixed set of values is a ``Literal`` and a
+list is comma-separated in the environment and parsed once here, so a typo stops the
+process at start with the setting's name and its valid values (:func:`get_settings`)
+instead of silently meaning something else. ``docs/settings.md`` is generated from these
+fields (``python -m app.config_docs``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
-from typing import Literal
+from ipaddress import IPv4Address
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.names import is_host_name
 
 DEV_SECRET_KEY = "dev-insecure-change-me"
 MIN_SECRET_KEY_LENGTH = 32
 
 
+ProviderName = Literal["echo", "openai", "anthropic"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
 class InsecureSettings(RuntimeError):
     """Settings no production process may run with (not a ValueError: pydantic would wrap
     it and echo the input values, the secret among them)."""
+
+
+class SettingsRefused(SystemExit):
+    """The process cannot start with its environment. A SystemExit, so ``flask ...``,
+    gunicorn's ``wsgi:app`` and the worker stop with this one message on stderr and a
+    non-zero status, not a traceback."""
+
+
+def _comma_separated(value: Any) -> Any:
+    """The environment's ``a, b,c`` as ``["a", "b", "c"]`` (empty items dropped)."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _host_names(value: Any) -> Any:
+    """Lower-case host names without a trailing dot; anything else is refused."""
+    hosts = [str(h).strip().lower().rstrip(".") for h in _comma_separated(value)]
+    bad = [h for h in hosts if not is_host_name(h)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not a host name")
+    return hosts
+
+
+IntList = Annotated[list[int], NoDecode, BeforeValidator(_comma_separated)]
+HostList = Annotated[list[str], NoDecode, BeforeValidator(_host_names)]
+IPv4List = Annotated[list[IPv4Address], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class Settings(BaseSettings):
@@ -48,8 +94,8 @@ class Settings(BaseSettings):
     CUSTOMER_API_DOMAIN: str = Field(
         "api.localhost", description="Base domain of client hosts: {name}.{account}.{domain}."
     )
-    PLATFORM_HOSTS: str = Field(
-        "",
+    PLATFORM_HOSTS: HostList = Field(
+        default_factory=list,
         description="Comma-separated extra hosts the platform serves (admin, API), e.g. "
         "'chatdock.example.com'. Client hosts come from the host index.",
     )
@@ -87,9 +133,7 @@ class Settings(BaseSettings):
     API_KEY_LAST_USED_RESOLUTION_SECONDS: int = Field(
         60, description="last_used_at of an API key is written at most this often."
     )
-    DEFAULT_PROVIDER: str = Field(
-        "echo", description="Provider of new clients (echo|openai|anthropic)."
-    )
+    DEFAULT_PROVIDER: ProviderName = Field("echo", description="Provider of new clients.")
     DEFAULT_MODEL: str = Field("echo-1", description="Model of new clients when none is given.")
     OPENAI_API_KEY: SecretStr = Field(SecretStr(""), description="Key for the openai provider.")
     OPENAI_BASE_URL: str = Field(
@@ -114,7 +158,9 @@ class Settings(BaseSettings):
     WORKSPACES_DIR: str = Field(
         "", description="Where client workspaces are rendered; empty = <instance>/workspaces."
     )
-    TF_STATE_BACKEND: str = Field("local", description="local, or s3 (with a lockfile).")
+    TF_STATE_BACKEND: Literal["local", "s3"] = Field(
+        "local", description="local, or s3 (with a lockfile)."
+    )
     TF_STATE_BUCKET: str = Field("", description="S3 bucket of the state when the backend is s3.")
     AWS_REGION: str = Field("us-east-1", description="AWS region of the provider and boto3.")
     AWS_ENDPOINT_URL: str = Field(
@@ -128,11 +174,12 @@ class Settings(BaseSettings):
     ROUTE53_ZONE_ID: str = Field(
         "", description="Hosted zone of CUSTOMER_API_DOMAIN; empty = found by name."
     )
-    DNS_RECORD_MODE: str = Field(
+    DNS_RECORD_MODE: Literal["a", "alias"] = Field(
         "a", description="a (plain A records to INGRESS_IPS) or alias (to the load balancer)."
     )
-    INGRESS_IPS: str = Field(
-        "127.0.0.1", description="Comma-separated addresses of the ingress (mode a)."
+    INGRESS_IPS: IPv4List = Field(
+        default_factory=lambda: [IPv4Address("127.0.0.1")],
+        description="Comma-separated IPv4 addresses of the ingress (mode a).",
     )
     INGRESS_LB_DNS_NAME: str = Field("", description="Load balancer DNS name (mode alias).")
     INGRESS_LB_ZONE_ID: str = Field("", description="Load balancer hosted zone id (mode alias).")
@@ -145,13 +192,17 @@ class Settings(BaseSettings):
     CERT_ISSUER: str = Field("letsencrypt", description="cert-manager ClusterIssuer name.")
     INGRESS_SERVICE_NAME: str = Field("chatdock", description="Service the ingress routes to.")
     INGRESS_SERVICE_PORT: int = Field(80, description="Port of that service.")
-    AUTO_APPROVE: str = Field(
-        "never", description="never | creates_only | always: apply plans without review."
+    AUTO_APPROVE: Literal["never", "creates_only", "always"] = Field(
+        "never",
+        description="Apply plans without review: never, only plans that create nothing but "
+        "new resources (creates_only), or always.",
     )
     RQ_QUEUE: str = Field("chatdock", description="RQ queue of infrastructure jobs.")
     JOB_MAX_RETRIES: int = Field(3, description="Retries of a job after a transient failure.")
-    JOB_BACKOFF_SECONDS: str = Field(
-        "5,15,45", description="Comma-separated waits before each retry."
+    JOB_BACKOFF_SECONDS: IntList = Field(
+        default_factory=lambda: [5, 15, 45],
+        description="Comma-separated waits (seconds) before each retry (the last repeats; "
+        "empty = 10).",
     )
     JOB_TIMEOUT_SECONDS: int = Field(1800, description="RQ job timeout of infrastructure jobs.")
     LOCK_TTL_SECONDS: int = Field(
@@ -165,9 +216,11 @@ class Settings(BaseSettings):
     )
     LOG_JOBS: bool = Field(True, description="Log start and result of every job.")
     LOG_CLIENTS: bool = Field(True, description="Log client lifecycle changes.")
-    LOG_LEVEL: str = Field("INFO", description="Log level of the app's structured JSON logs.")
-    LOG_FORMAT: str = Field("json", description="json, or console for human-readable dev logs.")
-    CLI_LOG_LEVEL: str = Field(
+    LOG_LEVEL: LogLevel = Field("INFO", description="Log level of the app's structured JSON logs.")
+    LOG_FORMAT: Literal["json", "console"] = Field(
+        "json", description="json, or console for human-readable dev logs."
+    )
+    CLI_LOG_LEVEL: LogLevel = Field(
         "WARNING",
         description="Operator commands (`flask clients ...`, every group but `flask worker`) "
         "print only log lines of this level or above on stderr, so logs do not mix with "
@@ -181,8 +234,8 @@ class Settings(BaseSettings):
     SESSION_COOKIE_SECURE: bool = Field(
         False, description="Send the admin session cookie over HTTPS only (on in production)."
     )
-    RESERVED_DOMAINS: str = Field(
-        "",
+    RESERVED_DOMAINS: HostList = Field(
+        default_factory=list,
         description="Comma-separated domains no account may add, nor their subdomains or "
         "parents (CUSTOMER_API_DOMAIN and PLATFORM_HOSTS are always reserved).",
     )
@@ -203,10 +256,10 @@ class Settings(BaseSettings):
         description="How long after its zone exists a domain's delegation is re-checked "
         "(with backoff) before it stays failed; `flask domains verify` checks any time.",
     )
-    DOMAIN_CHECK_BACKOFF_SECONDS: str = Field(
-        "60,300,900,1800,3600",
-        description="Delays before the 1st, 2nd, ... re-check after a failed check (the "
-        "last repeats), scheduled with RQ's scheduler.",
+    DOMAIN_CHECK_BACKOFF_SECONDS: IntList = Field(
+        default_factory=lambda: [60, 300, 900, 1800, 3600],
+        description="Comma-separated delays (seconds) before the 1st, 2nd, ... re-check "
+        "after a failed check (the last repeats; empty = 60), scheduled with RQ's scheduler.",
     )
     DOMAIN_RECHECK_HOURS: float = Field(
         24.0, description="Interval of the re-check of verified domains (daily)."
@@ -246,6 +299,25 @@ class Settings(BaseSettings):
         description="Proxies in front of the app (ingress): trust that many X-Forwarded-* hops.",
     )
 
+    @field_validator("TF_STATE_BACKEND", "DNS_RECORD_MODE", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        """These were always read case-insensitively (``S3`` works)."""
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("LOG_LEVEL", "CLI_LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        """Log levels, as the logging module spells them (``info`` works)."""
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("DNS_RESOLVER_ADDRESS")
+    @classmethod
+    def _ip_address_or_empty(cls, value: str) -> str:
+        if value:
+            ipaddress.ip_address(value)  # ValueError names what is wrong
+        return value
+
     @model_validator(mode="after")
     def _refuse_a_known_secret_key_in_production(self) -> Settings:
         """Anyone can sign a session or remember cookie with the published default key."""
@@ -259,16 +331,35 @@ class Settings(BaseSettings):
                 )
         return self
 
-    @property
-    def platform_hosts(self) -> frozenset[str]:
-        """PLATFORM_HOSTS as a set of lower-case host names."""
-        return frozenset(h.strip().lower() for h in self.PLATFORM_HOSTS.split(",") if h.strip())
-
 
 @lru_cache
 def get_settings() -> Settings:
-    """The settings of this process, read once."""
-    return Settings()
+    """The settings of this process, read once; refused settings stop the process."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsRefused(describe_errors(error)) from None
+    except InsecureSettings as error:
+        raise SettingsRefused(f"chatdock: {error}") from None
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per bad setting: its name, what it must be, and what it got (never the
+    value of a secret or of a URL, which may hold a password)."""
+    lines = []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else "settings"
+        where = name + "".join(f"[{part}]" for part in item["loc"][1:])
+        field = Settings.model_fields.get(name)
+        choices = get_args(field.annotation) if field is not None else ()
+        if item["type"] == "literal_error" and choices:
+            problem = "must be one of " + ", ".join(map(str, choices))
+        else:
+            problem = item["msg"].removeprefix("Value error, ")
+        hidden = field is None or field.annotation is SecretStr or "URL" in name
+        got = "" if hidden else f"; got {item['input']!r}"
+        lines.append(f"chatdock: invalid setting {where}: {problem}{got}")
+    return "\n".join(lines)
 
 
 def current_settings() -> Settings:
@@ -278,18 +369,3 @@ def current_settings() -> Settings:
     if has_app_context():
         return current_app.extensions["chatdock.settings"]
     return get_settings()
-
-
-def settings_table() -> str:
-    """The README's settings table (``python -m app.config`` prints it)."""
-    rows = ["| name | default | meaning |", "| --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
-        default = field.default
-        if isinstance(default, SecretStr):
-            default = default.get_secret_value()
-        rows.append(f"| `{name}` | `{default}` | {field.description} |")
-    return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    print(settings_table(), end="")

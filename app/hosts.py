@@ -14,8 +14,6 @@ index's version with the stamp (one primary-key read, at most every
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from app.domains.names import default_host
 from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.domain import FOREVER, DomainStatus, serving_until
 from app.models.routing import RoutingVersion
+from app.names import is_host_name
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NO_ORIGINS: frozenset[str] = frozenset()
@@ -64,19 +63,6 @@ def normalize_host(host: str) -> str:
     if host.count(":") == 1:
         host = host.split(":", 1)[0]
     return host.rstrip(".")
-
-
-_HOST_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def is_host_name(host: str) -> bool:
-    """An IP address or a DNS name of LDH labels: what a browser puts in an Origin."""
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    return len(host) <= 253 and all(_HOST_LABEL_RE.match(label) for label in host.split("."))
 
 
 def normalize_origin(origin: str) -> str | None:

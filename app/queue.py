@@ -64,5 +64,4 @@ def retry_policy(settings: Settings | None = None) -> Retry | None:
     settings = settings or current_settings()
     if settings.JOB_MAX_RETRIES <= 0:
         return None
-    intervals = [int(x) for x in settings.JOB_BACKOFF_SECONDS.split(",") if x.strip()] or [10]
-    return Retry(max=settings.JOB_MAX_RETRIES, interval=intervals)
+    return Retry(max=settings.JOB_MAX_RETRIES, interval=settings.JOB_BACKOFF_SECONDS or [10])

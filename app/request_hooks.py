@@ -15,7 +15,7 @@ from app.hosts import HostResolver, normalize_host
 from app.logging_setup import get_logger
 from app.metrics import record_request
 
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch
 HOST_CHECK_EXEMPT = frozenset({"health.healthz", "health.readyz", "health.metrics"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -29,7 +29,7 @@ def resolver() -> HostResolver:
 def _start_request() -> None:
     g.started = time.perf_counter()
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 

@@ -11,7 +11,6 @@ zone for a parent of ours, or inside ours, would let an account capture platform
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable
 from functools import cache
 
@@ -19,8 +18,8 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 from app.errors import InvalidInput
+from app.names import is_dns_label
 
-_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # RFC 6761 / 6762 names that never have a public zone.
 SPECIAL_USE = ("localhost", "invalid", "local", "arpa", "onion")
 
@@ -41,7 +40,7 @@ def normalize_domain(raw: str) -> str:
         raise InvalidInput(f"{raw!r} is a single label; use a full domain such as example.com")
     if len(domain) > 253:
         raise InvalidInput(f"{raw!r} is longer than 253 characters")
-    bad = [label for label in labels if not _LABEL_RE.match(label)]
+    bad = [label for label in labels if not is_dns_label(label)]
     if bad:
         raise InvalidInput(
             f"{raw!r} is not a valid domain name: label {bad[0]!r} may only have letters, "

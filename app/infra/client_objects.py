@@ -8,7 +8,8 @@ only Terraform's evaluation of HCL would reveal.
 
 Names stay within Kubernetes' limits whatever the hosts: the Ingress, the Certificate
 and the TLS secret are named after the account and the client (at most 14 + 1 + 63
-characters, plus ``-tls``), never after a host, which may be up to 253 characters.
+characters, plus ``-tls``), never after a host, which may be up to 253 characters; the
+names come from :mod:`app.names`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ BASE_LABELS = {
     "app.kubernetes.io/managed-by": "terraform",
     "app.kubernetes.io/part-of": "chatdock",
 }
-
-
-def object_name(account_number: str, client_name: str) -> str:
-    """Name of a client's Ingress and Certificate: unique in the shared namespace."""
-    return f"{account_number}-{client_name}"
 
 
 def object_labels(account_number: str, client_name: str) -> dict[str, str]:

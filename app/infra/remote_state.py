@@ -27,7 +27,7 @@ def s3_client(settings: Settings) -> Any:
 
 
 def uses_s3_state(settings: Settings) -> bool:
-    return settings.TF_STATE_BACKEND.strip().lower() == "s3"
+    return settings.TF_STATE_BACKEND == "s3"
 
 
 def delete_state(settings: Settings, state_key: str) -> list[str]:

@@ -35,6 +35,16 @@ import jinja2
 from app.config import Settings
 from app.domains.names import default_host as make_default_host
 from app.infra import client_objects
+from app.names import (
+    is_account_number,
+    is_client_name,
+    is_dns_label,
+    is_dns_name,
+    is_kubernetes_service_name,
+    is_kubernetes_subdomain,
+    kubernetes_object_name,
+    tls_secret_name,
+)
 
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
 DOMAINS_DIR_NAME = "_domains"  # never a client name: those are DNS labels
@@ -43,12 +53,8 @@ TFVARS_FILE = "terraform.tfvars.json"
 # applies (hashed like the rest); everything else in a workspace is not ours.
 CONFIG_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json", ".k8s.json")
 
-_ACCOUNT_RE = re.compile(r"^\d{4}-\d{4}-\d{4}$")
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_LABEL_RE = re.compile(rf"^{_LABEL}$")
-_DNS_NAME_RE = re.compile(rf"^(?:{_LABEL}\.)+{_LABEL}$")
-_ZONE_ID_RE = re.compile(r"^[A-Z0-9]{1,32}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_ZONE_ID_RE = re.compile(r"[A-Z0-9]{1,32}")  # matched with fullmatch, as all rules here
+_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
 
 
 # --- specs ------------------------------------------------------------------------------
@@ -68,12 +74,12 @@ class AwsTarget:
         return cls(
             region=settings.AWS_REGION,
             endpoint_url=settings.AWS_ENDPOINT_URL.rstrip("/"),
-            state_backend=settings.TF_STATE_BACKEND.strip().lower(),
+            state_backend=settings.TF_STATE_BACKEND,
             state_bucket=settings.TF_STATE_BUCKET.strip(),
         )
 
     def __post_init__(self) -> None:
-        _require(_REGION_RE.match(self.region), f"AWS_REGION {self.region!r} is not a region")
+        _require(_REGION_RE.fullmatch(self.region), f"AWS_REGION {self.region!r} is not a region")
         if self.endpoint_url:
             url = urlsplit(self.endpoint_url)
             _require(
@@ -111,17 +117,17 @@ class KubernetesTarget:
         )
 
     def __post_init__(self) -> None:
-        _require(_LABEL_RE.match(self.namespace), "KUBERNETES_NAMESPACE must be a DNS label")
-        _require(_LABEL_RE.match(self.service_name), "INGRESS_SERVICE_NAME must be a DNS label")
+        _require(is_dns_label(self.namespace), "KUBERNETES_NAMESPACE must be a DNS label")
+        _require(
+            is_kubernetes_service_name(self.service_name),
+            "INGRESS_SERVICE_NAME must be a Service name (a DNS label starting with a letter)",
+        )
         _require(1 <= self.service_port <= 65535, "INGRESS_SERVICE_PORT must be 1-65535")
         for name, value in (
             ("INGRESS_CLASS", self.ingress_class),
             ("CERT_ISSUER", self.cert_issuer),
         ):
-            _require(
-                len(value) <= 253 and re.match(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", value),
-                f"bad {name} {value!r}",
-            )
+            _require(is_kubernetes_subdomain(value), f"bad {name} {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +158,7 @@ class ClientWorkspaceSpec:
     ) -> ClientWorkspaceSpec:
         """The spec of a client under these settings; custom_hosts are (zone_id, fqdn)."""
         domain = settings.CUSTOMER_API_DOMAIN.strip().lower().rstrip(".")
-        mode = settings.DNS_RECORD_MODE.strip().lower()
+        mode = settings.DNS_RECORD_MODE
         alias = mode == "alias"
         return cls(
             account_number=account_number,
@@ -161,7 +167,7 @@ class ClientWorkspaceSpec:
             zone_id=settings.ROUTE53_ZONE_ID.strip().removeprefix("/hostedzone/"),
             zone_name=domain,
             dns_record_mode=mode,
-            ingress_ips=() if alias else _split_ips(settings.INGRESS_IPS),
+            ingress_ips=() if alias else _sorted_ips(settings.INGRESS_IPS),
             dns_ttl=settings.DNS_TTL,
             ingress_lb_dns_name=settings.INGRESS_LB_DNS_NAME.strip() if alias else "",
             ingress_lb_zone_id=settings.INGRESS_LB_ZONE_ID.strip() if alias else "",
@@ -175,27 +181,27 @@ class ClientWorkspaceSpec:
         )
 
     def __post_init__(self) -> None:
-        _require(_ACCOUNT_RE.match(self.account_number), "account_number must be ####-####-####")
-        _require(_LABEL_RE.match(self.client_name), "client_name must be a DNS label")
-        _require(_is_dns_name(self.zone_name), "CUSTOMER_API_DOMAIN must be a DNS name")
+        _require(is_account_number(self.account_number), "account_number must be ####-####-####")
+        _require(is_client_name(self.client_name), "client_name must be a DNS label")
+        _require(is_dns_name(self.zone_name), "CUSTOMER_API_DOMAIN must be a DNS name")
         _require(
-            self.default_host.endswith(f".{self.zone_name}") and _is_dns_name(self.default_host),
+            self.default_host.endswith(f".{self.zone_name}") and is_dns_name(self.default_host),
             "default_host must be a DNS name inside CUSTOMER_API_DOMAIN",
         )
-        _require(not self.zone_id or _ZONE_ID_RE.match(self.zone_id), "bad ROUTE53_ZONE_ID")
+        _require(not self.zone_id or _ZONE_ID_RE.fullmatch(self.zone_id), "bad ROUTE53_ZONE_ID")
         self._check_target()
         names = [host for _, host in self.custom_hosts]
         _require(len(set(names)) == len(names), "custom hosts must be unique")
         for zone_id, host in self.custom_hosts:
-            _require(_ZONE_ID_RE.match(zone_id), f"bad zone id {zone_id!r} of {host}")
-            _require(_is_dns_name(host) and host != self.default_host, f"bad custom host {host!r}")
+            _require(_ZONE_ID_RE.fullmatch(zone_id), f"bad zone id {zone_id!r} of {host}")
+            _require(is_dns_name(host) and host != self.default_host, f"bad custom host {host!r}")
 
     def _check_target(self) -> None:
         _require(self.dns_record_mode in ("a", "alias"), "DNS_RECORD_MODE must be a or alias")
         if self.dns_record_mode == "alias":
             _require(
-                _is_dns_name(self.ingress_lb_dns_name.lower().rstrip("."))
-                and _ZONE_ID_RE.match(self.ingress_lb_zone_id),
+                is_dns_name(self.ingress_lb_dns_name.lower().rstrip("."))
+                and _ZONE_ID_RE.fullmatch(self.ingress_lb_zone_id),
                 "DNS_RECORD_MODE alias needs INGRESS_LB_DNS_NAME and INGRESS_LB_ZONE_ID",
             )
             return
@@ -208,12 +214,12 @@ class ClientWorkspaceSpec:
     @property
     def ingress_name(self) -> str:
         """Name of the client's Ingress and Certificate (unique in the shared namespace)."""
-        return client_objects.object_name(self.account_number, self.client_name)
+        return kubernetes_object_name(self.account_number, self.client_name)
 
     @property
     def tls_secret_name(self) -> str:
         """The cert-manager secret; cert-manager keeps it on destroy, delete removes it."""
-        return f"{self.ingress_name}-tls"
+        return tls_secret_name(self.account_number, self.client_name)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -295,8 +301,8 @@ class DomainWorkspaceSpec:
         return cls(account_number, domain, AwsTarget.from_settings(settings))
 
     def __post_init__(self) -> None:
-        _require(_ACCOUNT_RE.match(self.account_number), "account_number must be ####-####-####")
-        _require(_is_dns_name(self.domain), f"custom domain {self.domain!r} is not a DNS name")
+        _require(is_account_number(self.account_number), "account_number must be ####-####-####")
+        _require(is_dns_name(self.domain), f"custom domain {self.domain!r} is not a DNS name")
 
     @property
     def state_key(self) -> str:
@@ -521,19 +527,10 @@ def _remove_empty_dirs(top: Path) -> None:
             Path(root).rmdir()
 
 
-def _split_ips(value: str) -> tuple[str, ...]:
-    """Comma-separated addresses, deduplicated and sorted: the record set is unordered, and
-    the same set must give the same files."""
-    ips = {ip.strip() for ip in value.split(",") if ip.strip()}
-    return tuple(sorted(ips, key=_ip_sort_key))
-
-
-def _ip_sort_key(value: str) -> tuple[int, str]:
-    return (0, f"{int(ipaddress.IPv4Address(value)):010d}") if _is_ipv4(value) else (1, value)
-
-
-def _is_dns_name(value: str) -> bool:
-    return len(value) <= 253 and bool(_DNS_NAME_RE.match(value))
+def _sorted_ips(ips: Iterable[ipaddress.IPv4Address]) -> tuple[str, ...]:
+    """Deduplicated and sorted: the record set is unordered, and the same set must give
+    the same files."""
+    return tuple(str(ip) for ip in sorted(set(ips)))
 
 
 def _is_ipv4(value: str) -> bool:

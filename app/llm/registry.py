@@ -10,15 +10,16 @@ and process start would otherwise pay.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
+from app.config import ProviderName
 from app.llm.base import ChatProvider, ProviderError
 from app.llm.echo import EchoProvider
 
 if TYPE_CHECKING:
     from app.config import Settings
 
-PROVIDER_NAMES = ("echo", "openai", "anthropic")
+PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
 
 # Keyed by id(settings); the settings object is kept alongside so its id cannot be
 # reused by another object while the entry lives. Bounded because tests create many.

@@ -1,10 +1,10 @@
 """All models, imported here so Alembic and the app see every table."""
 
-from app.models.account import ACCOUNT_NUMBER_RE, Account, generate_account_number
+from app.models.account import Account, generate_account_number
 from app.models.api_key import ApiKey, api_key_clients
 from app.models.audit import AuditEvent
 from app.models.chat import ChatMessage, ChatSession
-from app.models.client import CLIENT_NAME_RE, DeploymentStatus, LlmClient, ResourceStatus
+from app.models.client import DeploymentStatus, LlmClient, ResourceStatus
 from app.models.data_migration import DataMigration
 from app.models.domain import CustomDomain, DomainStatus
 from app.models.llm_model import LlmModel
@@ -29,9 +29,7 @@ from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
 __all__ = [
-    "ACCOUNT_NUMBER_RE",
     "ACTIVE_STATUSES",
-    "CLIENT_NAME_RE",
     "FINAL_STATUSES",
     "Account",
     "AccountInvitation",

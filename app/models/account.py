@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,14 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.extensions import Model
 from app.models.common import UTCDateTime, utcnow
+from app.names import is_account_number
 
 if TYPE_CHECKING:
     from app.models.api_key import ApiKey
     from app.models.client import LlmClient
     from app.models.domain import CustomDomain
     from app.models.notification import Notification
-
-ACCOUNT_NUMBER_RE = re.compile(r"^\d{4}-\d{4}-\d{4}$")
 
 
 def generate_account_number() -> str:
@@ -59,7 +57,7 @@ class Account(Model):
     def _immutable_number(self, key: str, value: str) -> str:
         if self.account_number is not None and value != self.account_number:
             raise ValueError("account_number never changes")
-        if not ACCOUNT_NUMBER_RE.match(value):
+        if not is_account_number(value):
             raise ValueError(f"invalid account number {value!r}")
         return value
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,8 +16,6 @@ if TYPE_CHECKING:
     from app.models.account import Account
     from app.models.domain import CustomDomain
     from app.models.llm_model import LlmModel
-
-CLIENT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class DeploymentStatus(enum.StrEnum):

@@ -25,7 +25,7 @@ from app.blueprints.chat.schemas import (
     Usage,
 )
 from app.blueprints.health import Health, Readiness
-from app.models import CLIENT_NAME_RE
+from app.names import CLIENT_NAME_RE
 from app.openapi.common import json_content, model_schemas, response_ref, schema_ref
 from app.services.chat import MERGE_RULE
 
@@ -319,7 +319,7 @@ PATH_PARAMETERS = [
         "in": "path",
         "required": True,
         "description": "The client's name (a DNS label); must match the id.",
-        "schema": {"type": "string", "pattern": CLIENT_NAME_RE.pattern},
+        "schema": {"type": "string", "pattern": f"^{CLIENT_NAME_RE.pattern}$"},
     },
 ]
 PREFLIGHT_PARAMETERS = [

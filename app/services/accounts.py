@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.models import ACCOUNT_NUMBER_RE, Account, generate_account_number
+from app.models import Account, generate_account_number
+from app.names import is_account_number
 from app.services import audit
 from app.services.users import EMAIL_RE
 
@@ -30,7 +31,7 @@ def create_account(name: str, contact_email: str | None = None) -> Account:
             "direction overrides): it is shown on one line"
         )
     contact_email = (contact_email or "").strip().lower() or None
-    if contact_email and (not EMAIL_RE.match(contact_email) or len(contact_email) > 254):
+    if contact_email and (not EMAIL_RE.fullmatch(contact_email) or len(contact_email) > 254):
         raise InvalidInput(f"invalid contact email {contact_email!r}")
     for _ in range(MAX_NUMBER_ATTEMPTS):
         account = Account(
@@ -57,7 +58,7 @@ def create_account(name: str, contact_email: str | None = None) -> Account:
 def get_account(account_number: str) -> Account:
     """The account with this number, or a clear error for a malformed or unknown one."""
     number = (account_number or "").strip()
-    if not ACCOUNT_NUMBER_RE.match(number):
+    if not is_account_number(number):
         raise InvalidInput(f"invalid account number {account_number!r}: expected ####-####-####")
     account = db.session.execute(
         select(Account).where(Account.account_number == number)

@@ -26,8 +26,8 @@ from app.models.common import utcnow
 from app.services import audit
 
 KEY_PREFIX = "cdk_"
-KEY_RE = re.compile(r"^cdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-KEY_ID_RE = re.compile(r"^[0-9a-f]{12}$")
+KEY_RE = re.compile(r"cdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")  # fullmatch
+KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def list_api_keys(account: Account) -> list[ApiKey]:
 def parse_key_id(key_id: str) -> str:
     """The 12-hex key id of a key id or a whole key (its first part), or a clear error."""
     key_id = key_id.strip().removeprefix(KEY_PREFIX).split("_")[0]
-    if not KEY_ID_RE.match(key_id):
+    if not KEY_ID_RE.fullmatch(key_id):
         raise InvalidInput(f"invalid key id {key_id!r}: expected 12 hex characters")
     return key_id
 
@@ -141,7 +141,7 @@ def authenticate(raw_key: str | None, route: ClientRoute) -> ApiKey | None:
             "'Authorization: Bearer <key>'",
             code="api_key_missing",
         )
-    match = KEY_RE.match(raw_key.strip())
+    match = KEY_RE.fullmatch(raw_key.strip())
     api_key = None
     if match:
         api_key = db.session.execute(

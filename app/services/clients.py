@@ -16,7 +16,6 @@ from app.hosts import custom_host_serving_until, default_host, normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import (
-    CLIENT_NAME_RE,
     Account,
     DeploymentStatus,
     LlmClient,
@@ -24,6 +23,7 @@ from app.models import (
     ResourceStatus,
 )
 from app.models.common import utcnow
+from app.names import is_client_name
 from app.services import audit
 from app.services.llm_models import choose_model
 
@@ -32,7 +32,7 @@ log = get_logger("chatdock.clients")
 
 def validate_client_name(name: str) -> str:
     """A DNS label: lower case letters, digits and inner hyphens, 1-63 characters."""
-    if not isinstance(name, str) or not CLIENT_NAME_RE.match(name):
+    if not is_client_name(name):
         raise InvalidInput(
             f"invalid client name {name!r}: use a DNS label (lower-case letters, digits and "
             "hyphens, 1-63 characters, not starting or ending with a hyphen)"

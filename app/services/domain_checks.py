@@ -37,8 +37,7 @@ log = get_logger("chatdock.domains")
 
 
 def backoff_delays(settings: Settings) -> list[int]:
-    delays = [int(x) for x in settings.DOMAIN_CHECK_BACKOFF_SECONDS.split(",") if x.strip()]
-    return delays or [60]
+    return settings.DOMAIN_CHECK_BACKOFF_SECONDS or [60]
 
 
 def zone_ready(domain: CustomDomain, zone_id: str, name_servers: list[str]) -> None:

@@ -34,8 +34,7 @@ from app.services.infra import enqueue_run, request_deploy
 def reserved_domains() -> list[str]:
     """The platform's own domains: no account may add them, a parent or a subdomain."""
     settings = current_settings()
-    names = [settings.CUSTOMER_API_DOMAIN, *settings.platform_hosts]
-    names += settings.RESERVED_DOMAINS.split(",")
+    names = [settings.CUSTOMER_API_DOMAIN, *settings.PLATFORM_HOSTS, *settings.RESERVED_DOMAINS]
     return [n.strip().lower().rstrip(".") for n in names if n.strip()]
 
 

@@ -76,14 +76,14 @@ def _provider_of(name: str) -> str:
     return providers[0]
 
 
-MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")  # fullmatch
 
 
 def add_custom_model(provider: str, name: str, token_limit: int | None = None) -> LlmModel:
     """A model the catalog does not list, e.g. one a self-hosted OpenAI-compatible server
     (``OPENAI_BASE_URL``: Ollama, vLLM) serves. The sync leaves such rows alone."""
     name = (name or "").strip()
-    if not MODEL_NAME_RE.match(name):
+    if not MODEL_NAME_RE.fullmatch(name):
         raise InvalidInput(f"invalid model name {name!r}")
     if token_limit is not None and token_limit < 1:
         raise InvalidInput("the token limit must be at least 1")

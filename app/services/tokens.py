@@ -24,7 +24,7 @@ from app.models import AdminUser, PersonalAccessToken
 from app.models.common import utcnow
 
 TOKEN_PREFIX = "cdp_"
-TOKEN_RE = re.compile(r"^cdp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+TOKEN_RE = re.compile(r"cdp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")  # fullmatch
 DEFAULT_DAYS = 90
 MAX_DAYS = 365
 
@@ -100,7 +100,7 @@ def authenticate(raw: str | None) -> AdminUser:
         raise Unauthorized(
             "send a personal access token: 'Authorization: Bearer cdp_...'", code="token_missing"
         )
-    match = TOKEN_RE.match(raw.strip())
+    match = TOKEN_RE.fullmatch(raw.strip())
     token = None
     if match:
         token = db.session.execute(

@@ -10,13 +10,13 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.models import AdminUser
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # fullmatch
 MIN_PASSWORD_LENGTH = 12
 
 
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if not EMAIL_RE.match(email) or len(email) > 254:
+    if not EMAIL_RE.fullmatch(email) or len(email) > 254:
         raise InvalidInput(f"invalid email address {email!r}")
     return email
 

@@ -13,6 +13,7 @@ from flask_login import current_user
 from app.config import Settings
 from app.extensions import bootstrap, db, login_manager
 from app.models import AdminUser
+from app.names import is_ascii_digits
 from app.services import audit
 from app.services.llm_models import deprecation_warning, replacement_shown
 
@@ -35,7 +36,7 @@ def _load_user(session_id: str) -> AdminUser | None:
     """The admin of a session or remember cookie: ``<id>.<session_version>``; a cookie
     from before the admin's last sign-out (or password change) names an old version."""
     user_id, _, version = session_id.partition(".")
-    if not (user_id.isdigit() and version.isdigit()):
+    if not (is_ascii_digits(user_id) and is_ascii_digits(version)):
         return None
     user = db.session.get(AdminUser, int(user_id))
     if user is None or not user.is_active or user.session_version != int(version):

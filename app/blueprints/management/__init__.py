@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.models import AdminUser, IdempotentRequest
+from app.names import is_ascii_digits
 from app.services import audit, tokens
 
 bp = Blueprint("management", __name__, url_prefix="/api/v1")
@@ -132,7 +133,7 @@ def _int_arg(name: str, default: int, lowest: int, highest: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lowest <= int(raw) <= highest:
+    if not is_ascii_digits(raw) or not lowest <= int(raw) <= highest:
         raise InvalidInput(f"{name} must be an integer from {lowest} to {highest}")
     return int(raw)
 

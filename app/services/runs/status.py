@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 
 from app.config import current_settings
 from app.extensions import db
-from app.infra import client_objects, kubernetes
+from app.infra import kubernetes
 from app.logging_setup import get_logger
 from app.models import (
     FINAL_STATUSES,
@@ -21,6 +21,7 @@ from app.models import (
     StoredPlan,
 )
 from app.models.common import utcnow
+from app.names import kubernetes_object_name
 
 client_log = get_logger("chatdock.clients")
 kubernetes_log = get_logger("chatdock.kubernetes")
@@ -140,7 +141,7 @@ def client_tls_status(namespace: str, account_number: str, client_name: str) -> 
 
     A cluster that cannot be asked (no credentials, unreachable, refused) leaves the status
     pending rather than failing the run: the apply itself succeeded."""
-    name = client_objects.object_name(account_number, client_name)
+    name = kubernetes_object_name(account_number, client_name)
     try:
         state, message = kubernetes.certificate_state(namespace, name)
     except Exception as error:  # any failure to ask means "not known yet"
