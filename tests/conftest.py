@@ -24,10 +24,10 @@ from app import create_app
 from app.config import Settings
 from app.devservices import postgres
 from app.extensions import db
-from app.llm.catalog_sync import llm_model_migration
 from app.models import Account, LlmClient
 from app.services import accounts as account_service
 from app.services import clients as client_service
+from app.services.model_catalog_sync import llm_model_migration
 
 CUSTOMER_DOMAIN = "api.chatdock.test"
 
