@@ -3,34 +3,28 @@ chat service, shape the answer (JSON, SSE, or OpenAI's format)."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from flask import Response, current_app, g, jsonify, request, stream_with_context
-from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wsgi import get_input_stream
+from flask import Response, g, jsonify, request
 
 from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
 from app.blueprints.chat.schemas import ChatBody, OpenAIChatBody
+from app.blueprints.http import parse_body, sse_response
 from app.config import current_settings
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound
 from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
-from app.llm.base import ChatTurn, ProviderError, Role, StreamChunk
-from app.logging_setup import get_logger
+from app.llm.base import ChatTurn, Role
 from app.models import ApiKey
 from app.request_hooks import resolver
-from app.services import api_keys, chat
+from app.services import api_keys, chat, chat_stream
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
-Schema = TypeVar("Schema", bound=BaseModel)
-log = get_logger("chatdock.chat")
 
 
 def _served(route: ClientRoute | None) -> ClientRoute:
@@ -65,75 +59,6 @@ def _presented_key() -> str | None:
         return key
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def read_body() -> bytes:
-    """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included.
-
-    Without a Content-Length, werkzeug's stream stops quietly at the limit (the body
-    looks merely truncated), so read one byte past it to tell "too large" apart."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is None or request.content_length is not None:
-        return request.get_data(cache=False)  # a declared length over the limit is a 413
-    data = get_input_stream(request.environ, max_content_length=limit + 1).read()
-    if len(data) > limit:
-        raise RequestEntityTooLarge()
-    return data
-
-
-def parse_body(schema: type[Schema]) -> Schema:
-    """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
-    data = read_body()
-    if not data:
-        raise InvalidInput("the request body must be a JSON object", code="invalid_json")
-    try:
-        return schema.model_validate_json(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        if errors and errors[0]["type"] == "json_invalid":
-            raise InvalidInput("the request body is not valid JSON", code="invalid_json") from None
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors
-        )
-        raise InvalidInput(problems, details=errors) from None
-
-
-def _sse(event: str | None, payload: dict | str) -> str:
-    data = payload if isinstance(payload, str) else json.dumps(payload)
-    return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-
-
-def _primed(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
-    """Start the provider stream before answering, so an early provider failure (bad
-    credentials, unreachable) is a real error status rather than a 200 stream."""
-    try:
-        first = next(chunks)
-    except StopIteration:
-        return iter(())
-
-    def rest() -> Iterator[StreamChunk]:
-        yield first
-        yield from chunks
-
-    return rest()
-
-
-def _event_stream(body: Callable[[], Iterable[str]]) -> Response:
-    def guarded() -> Iterator[str]:
-        try:
-            yield from body()
-        except ProviderError as error:
-            yield _sse("error", {"error": {"code": error.code, "message": error.message}})
-        except Exception as error:  # the 200 has been sent: end the stream with an event
-            db.session.rollback()
-            log.exception("stream_failed", error_type=type(error).__name__)
-            message = f"internal error (request id {g.get('request_id', '-')})"
-            yield _sse("error", {"error": {"code": "internal_error", "message": message}})
-
-    response = Response(stream_with_context(guarded()), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
 
 
 def _authorized(route: ClientRoute) -> ApiKey | None:
@@ -179,7 +104,7 @@ def _chat(route: ClientRoute) -> Response:
         api_key=api_key,
     )
     if body.stream:
-        return _with_model_warning(prepared, stream_reply(prepared))
+        return _with_model_warning(prepared, sse_response(chat_stream.native_events(prepared)))
     completion, latency_ms = chat.complete(prepared)
     response = jsonify(
         session_key=prepared.session_key,
@@ -205,42 +130,6 @@ def _with_model_warning(prepared: chat.PreparedChat, response: Response) -> Resp
         response.headers["X-Chatdock-Warning"] = prepared.model_warning
         response.headers["Warning"] = f'299 - "{prepared.model_warning}"'
     return response
-
-
-def stream_reply(prepared: chat.PreparedChat) -> Response:
-    """The native contract's SSE stream (also the console sandbox's)."""
-    started = time.perf_counter()
-    chunks = _primed(chat.stream(prepared))
-    head = {
-        "session_key": prepared.session_key,
-        "client": prepared.client_name,
-        "model": prepared.model,
-    }
-
-    def events() -> Iterator[str]:
-        yield _sse("session", head)
-        parts, usage, finish = [], None, "stop"
-        for chunk in chunks:
-            if chunk.delta:
-                parts.append(chunk.delta)
-                yield _sse(None, {"delta": chunk.delta})
-            usage = chunk.usage or usage
-            finish = chunk.finish_reason or finish
-        yield _sse(
-            "done",
-            {
-                "reply": "".join(parts),
-                "finish_reason": finish,
-                "usage": {
-                    "prompt_tokens": usage.prompt_tokens if usage else 0,
-                    "completion_tokens": usage.completion_tokens if usage else 0,
-                    "total_tokens": usage.total_tokens if usage else 0,
-                },
-                "latency_ms": int((time.perf_counter() - started) * 1000),
-            },
-        )
-
-    return _event_stream(events)
 
 
 # --- OpenAI-compatible ---------------------------------------------------------------
@@ -273,7 +162,8 @@ def _openai_chat(route: ClientRoute) -> Response:
     model = prepared.model
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _stream_openai(prepared, completion_id, created, model, include_usage)
+        events = chat_stream.openai_events(prepared, completion_id, created, model, include_usage)
+        stream = sse_response(events)
         return _with_model_warning(prepared, stream)
     completion, _ = chat.complete(prepared)
     response = jsonify(
@@ -296,49 +186,6 @@ def _openai_chat(route: ClientRoute) -> Response:
         },
     )
     return _with_model_warning(prepared, response)
-
-
-def _stream_openai(
-    prepared: chat.PreparedChat, completion_id: str, created: int, model: str, include_usage: bool
-) -> Response:
-    chunks = _primed(chat.stream(prepared))
-
-    def chunk(delta: dict, finish: str | None, usage: dict | None = None) -> str:
-        payload = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
-            if delta or finish
-            else [],
-        }
-        if usage is not None:
-            payload["usage"] = usage
-        return _sse(None, payload)
-
-    def events() -> Iterator[str]:
-        yield chunk({"role": "assistant", "content": ""}, None)
-        usage, finish = None, "stop"
-        for piece in chunks:
-            if piece.delta:
-                yield chunk({"content": piece.delta}, None)
-            usage = piece.usage or usage
-            finish = piece.finish_reason or finish
-        yield chunk({}, finish)
-        if include_usage and usage is not None:
-            yield chunk(
-                {},
-                None,
-                {
-                    "prompt_tokens": usage.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens,
-                    "total_tokens": usage.total_tokens,
-                },
-            )
-        yield _sse(None, "[DONE]")
-
-    return _event_stream(events)
 
 
 def _register(
