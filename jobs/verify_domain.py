@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from app import signals
 from app.config import current_settings
+from app.domains.checks import is_due
 from app.extensions import db
 from app.logging_setup import get_logger
 from app.models import CustomDomain
-from app.services.domain_checks import is_due, run_check
+from app.services.domain_checks import run_check
 
 log = get_logger("chatdock.jobs")
 

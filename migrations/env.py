@@ -5,7 +5,7 @@ from flask import current_app
 
 from alembic import context
 
-from app.data_migrations import deliver_after_migrations
+from app.services.data_migrations import deliver_after_migrations
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.

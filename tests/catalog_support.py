@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.llm.catalog import CATALOG, Catalog, Model
-from app.llm.catalog_sync import llm_model_migration
 from app.models import LlmClient, LlmModel
+from app.services.model_catalog_sync import llm_model_migration
 
 
 def invoke(app: Flask, *args: str) -> Result:

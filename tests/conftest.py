@@ -23,10 +23,10 @@ from sqlalchemy import create_engine, make_url, text
 from app import create_app
 from app.config import Settings
 from app.extensions import db
-from app.llm.catalog_sync import llm_model_migration
 from app.models import Account, LlmClient
 from app.services import accounts as account_service
 from app.services import clients as client_service
+from app.services.model_catalog_sync import llm_model_migration
 from devtools.services import postgres
 
 CUSTOMER_DOMAIN = "api.chatdock.test"

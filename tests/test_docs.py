@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from app.cli import docs as cli_docs
 from app.config import Settings
+from devtools import cli_docs
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"

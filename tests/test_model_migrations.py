@@ -17,9 +17,9 @@ from app import create_app
 from app.data_migrations import ledger
 from app.extensions import db
 from app.llm.catalog import CATALOG
-from app.llm.retirement import NAME, deleted_batch
 from app.models import ChatSession, LlmClient, LlmModel, Notification
 from app.models.common import utcnow
+from app.services.model_retirement import NAME, deleted_batch
 from tests.conftest import _settings
 from tests.live import webhook_receiver
 

@@ -10,15 +10,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, func, select
 
-from app import data_migrations
 from app.data_migrations import Batch, ledger
 from app.errors import Conflict
 from app.extensions import db
 from app.llm.catalog import CATALOG, Catalog
-from app.llm.retirement import NAME, deleted_batch
 from app.models import Account, LlmModel, Notification
+from app.services import data_migrations
 from app.services.accounts import create_account
 from app.services.clients import create_client, parse_spec
+from app.services.model_retirement import NAME, deleted_batch
 from app.services.notifications import list_notifications
 from tests.catalog_support import invoke, model_of, model_row, old_row, put_on
 from tests.live import smtp_sink, webhook_receiver

@@ -11,8 +11,8 @@ from pathlib import Path
 from app.data_migrations import Batch, ledger
 from app.extensions import db
 from app.llm.catalog import DeletedModel
-from app.llm.prune import prune_check
-from app.llm.retirement import NAME
+from app.services.model_prune import prune_check
+from app.services.model_retirement import NAME
 from tests.catalog_support import invoke
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -6,8 +6,9 @@ import click
 from flask.cli import AppGroup
 
 from app.cli.common import fmt_time, service_errors, transaction
-from app.data_migrations import DataMigration, get_migration, ledger, mark, registry
+from app.data_migrations import DataMigration, ledger
 from app.errors import NotFound
+from app.services.data_migrations import get_migration, mark, registry
 
 data_migrations_cli = AppGroup(
     "data-migrations", help="Named data migrations (run once per batch) and their ledger."

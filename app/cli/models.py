@@ -10,19 +10,18 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from app import data_migrations
 from app.cli.common import service_errors, transaction
-from app.data_migrations import ledger
+from app.data_migrations import Applied, ledger
 from app.llm import catalog
 from app.llm.catalog import CATALOG
-from app.llm.catalog_sync import llm_model_migration
-from app.llm.prune import prune_check
 from app.llm.registry import PROVIDER_NAMES
-from app.llm.retirement import NAME as REMOVE_DEPRECATED
-from app.llm.retirement import RemovalOutcome, deleted_batch
 from app.models.common import utcnow
-from app.services import audit, llm_models
+from app.services import audit, data_migrations, llm_models
+from app.services.model_catalog_sync import llm_model_migration
 from app.services.model_notices import notify_deprecated
+from app.services.model_prune import prune_check
+from app.services.model_retirement import NAME as REMOVE_DEPRECATED
+from app.services.model_retirement import RemovalOutcome, deleted_batch
 
 models = AppGroup("models", help="The LLM model catalog and its lifecycle.")
 
@@ -140,7 +139,7 @@ def remove_deprecated(dry_run: bool, force: bool, fake: bool, verbosity: int) ->
         click.echo(line)
 
 
-def _audit_retirements(applied: data_migrations.Applied) -> None:
+def _audit_retirements(applied: Applied) -> None:
     """One audit event per model removed, in the removal's transaction."""
     outcome = applied.outcome  # None when skipped or faked
     for retirement in outcome.plan.retirements if isinstance(outcome, RemovalOutcome) else ():

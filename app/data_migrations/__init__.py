@@ -1,22 +1,13 @@
-"""Data migrations: named, run once per batch, recorded in a ledger, callable from Alembic.
+"""Data migrations: run once per batch, recorded in a ledger, callable from Alembic.
 
-``runner`` (the registry, ``apply``, ``run_data_migration``), ``ledger`` (the
-``data_migrations`` table), ``notices`` (notices stored by data migrations, delivered after
-commit) and ``tables`` (the Core view of the tables they use).
+``runner`` (``DataMigration``, ``apply``, ``preview``, ``mark``), ``ledger`` (the
+``data_migrations`` table), ``notices`` (notices stored by data migrations) and ``tables``
+(the Core view of the tables they use). The named list, and delivering notices after the
+commit, are the service layer's: ``app.services.data_migrations``.
 """
 
 from app.data_migrations.ledger import Batch, LedgerEntry
-from app.data_migrations.notices import deliver_after_migrations, deliver_notices
-from app.data_migrations.runner import (
-    Applied,
-    DataMigration,
-    apply,
-    get_migration,
-    mark,
-    preview,
-    registry,
-    run_data_migration,
-)
+from app.data_migrations.runner import Applied, DataMigration, apply, mark, preview
 
 __all__ = [
     "Applied",
@@ -24,11 +15,6 @@ __all__ = [
     "DataMigration",
     "LedgerEntry",
     "apply",
-    "deliver_after_migrations",
-    "deliver_notices",
-    "get_migration",
     "mark",
     "preview",
-    "registry",
-    "run_data_migration",
 ]

@@ -1,16 +1,16 @@
-"""Named data migrations: "run this command once, with options", from the CLI or Alembic.
+"""Data migrations: "run this command once, with options", through the ledger.
 
-A data migration is registered under a name with three functions: ``batch`` (what it
-would process now), ``plan`` (read-only; validates and raises before any change) and
-``execute`` (applies a plan in the caller's transaction). ``apply`` runs one through the
-ledger; ``run_data_migration`` does the same inside an Alembic revision, on the
-revision's connection, so the release's migration and the operator's command run the
-very same code.
+A data migration has a name and three functions: ``batch`` (what it would process now),
+``plan`` (read-only; validates and raises before any change) and ``execute`` (applies a
+plan in the caller's transaction). ``apply`` runs one through the ledger, on any
+connection: the operator's command and an Alembic revision's, so both run the very same
+code. Which migrations exist, by name, is the service layer's list
+(``app.services.data_migrations``): the migrations themselves are services, and this
+module, below them, only receives them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -19,10 +19,6 @@ from sqlalchemy import Connection
 
 from app.data_migrations import ledger
 from app.data_migrations.ledger import Batch, LedgerEntry
-from app.data_migrations.notices import defer_delivery
-from app.errors import InvalidInput
-
-log = logging.getLogger("alembic.data_migrations")
 
 
 class Plan(Protocol):
@@ -81,36 +77,25 @@ class Applied:
         return [*self.outcome.report(verbosity), f"{self.name}: recorded batch {batch}"]
 
 
-def registry() -> dict[str, DataMigration]:
-    """Every data migration by name (imported here, where they are listed)."""
-    from app.llm.retirement import REMOVE_DEPRECATED_MODELS
-
-    return {m.name: m for m in (REMOVE_DEPRECATED_MODELS,)}
-
-
-def get_migration(name: str) -> DataMigration:
-    migrations = registry()
-    if name not in migrations:
-        raise InvalidInput(
-            f"unknown data migration {name!r}; known: {', '.join(sorted(migrations))}"
-        )
-    return migrations[name]
-
-
-def preview(connection: Connection, name: str, **options: Any) -> Plan:
-    """What ``name`` would do now, whatever the ledger says; changes nothing."""
-    return get_migration(name).plan(connection, **options)
+def preview(connection: Connection, migration: DataMigration, **options: Any) -> Plan:
+    """What ``migration`` would do now, whatever the ledger says; changes nothing."""
+    return migration.plan(connection, **options)
 
 
 def apply(
-    connection: Connection, name: str, *, force: bool = False, fake: bool = False, **options: Any
+    connection: Connection,
+    migration: DataMigration,
+    *,
+    force: bool = False,
+    fake: bool = False,
+    **options: Any,
 ) -> Applied:
-    """Run ``name`` in the caller's transaction unless the ledger has its current batch.
+    """Run ``migration`` in the caller's transaction unless the ledger has its current batch.
 
     ``force`` runs it anyway; ``fake`` records the batch without running it. The caller
     commits, then delivers ``Applied.notice_ids``.
     """
-    migration = get_migration(name)
+    name = migration.name
     batch = migration.batch(**options)
     if fake:
         return Applied(name, "faked", ledger.record(connection, name, batch, {"faked": True}))
@@ -121,9 +106,9 @@ def apply(
     return Applied(name, "ran", ledger.record(connection, name, batch, outcome.details), outcome)
 
 
-def mark(connection: Connection, name: str) -> LedgerEntry:
-    """Record ``name``'s current batch as applied without running it."""
-    return apply(connection, name, fake=True).entry
+def mark(connection: Connection, migration: DataMigration) -> LedgerEntry:
+    """Record ``migration``'s current batch as applied without running it."""
+    return apply(connection, migration, fake=True).entry
 
 
 def offline(op: Any, what: str, command: str) -> bool:
@@ -133,20 +118,3 @@ def offline(op: Any, what: str, command: str) -> bool:
     if context.as_sql:
         context.impl.static_output(f"-- {what} needs a database: after this SQL, run {command}")
     return context.as_sql
-
-
-def run_data_migration(op: Any, name: str, **options: Any) -> Applied | None:
-    """Run a named data migration from an Alembic revision's ``upgrade()``.
-
-    ``run_data_migration(op, "remove_deprecated_models", force=True)`` is the command
-    ``flask models remove-deprecated --force``, in the revision's transaction; notices
-    are delivered once the migrations committed. None in ``--sql`` mode (see ``offline``).
-    """
-    command = get_migration(name).command + (" --force" if options.get("force") else "")
-    if offline(op, f"data migration {name}", command):
-        return None
-    applied = apply(op.get_bind(), name, **options)
-    for line in applied.report():
-        log.info(line)
-    defer_delivery(applied.notice_ids)
-    return applied

@@ -14,7 +14,6 @@ from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
-from app.llm.catalog import ModelRef
 from app.models.common import UTCDateTime, utcnow
 
 
@@ -41,10 +40,6 @@ class LlmModel(Model):
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-    @property
-    def ref(self) -> ModelRef:
-        return ModelRef(self.provider, self.name)
 
     def __repr__(self) -> str:
         return f"<LlmModel {self.provider}/{self.name}{' deprecated' if self.deprecated else ''}>"

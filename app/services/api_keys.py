@@ -97,11 +97,16 @@ def parse_key_id(key_id: str) -> str:
     return key_id
 
 
+def find_api_key(key_id: str) -> ApiKey | None:
+    """The key with exactly this key id, if any."""
+    return db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+
+
 def revoke_api_key(key_id: str) -> tuple[ApiKey, bool]:
     """Revoke a key at once; the flag says whether this call revoked it (False: it
     already was, and its revocation time is kept)."""
     key_id = parse_key_id(key_id)
-    api_key = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+    api_key = find_api_key(key_id)
     if api_key is None:
         raise NotFound(f"no API key {key_id}")
     if api_key.revoked_at is not None:

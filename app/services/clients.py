@@ -228,8 +228,13 @@ def get_client(account: Account, name: str) -> LlmClient:
     return client
 
 
-def list_clients(account: Account | None = None) -> list[LlmClient]:
+def list_clients(
+    account: Account | None = None, status: DeploymentStatus | None = None
+) -> list[LlmClient]:
+    """The clients (of ``account``, in ``status``) by account, then name."""
     query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
     if account is not None:
         query = query.where(LlmClient.account_id == account.id)
+    if status is not None:
+        query = query.where(LlmClient.deployment_status == status)
     return list(db.session.execute(query).scalars())

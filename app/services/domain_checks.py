@@ -1,6 +1,7 @@
 """Delegation checks of custom domains: run one, move the status, schedule the next.
 
-A check asks DNS (:mod:`app.domains.delegation`) and moves the domain:
+A check asks DNS (:mod:`app.domains.delegation`) and moves the domain as the rules of
+:mod:`app.domains.checks` decide (this module loads, stores, tells and schedules):
 - delegated: ``verified``; the first time, its deployed clients get their custom hosts
   through new runs; after a lost delegation, the account is told it is back.
 - not delegated: ``failed`` with the reason; a verified domain that loses its delegation
@@ -23,7 +24,8 @@ from datetime import datetime, timedelta
 from redis.exceptions import RedisError
 
 from app.config import Settings, current_settings
-from app.domains.delegation import DelegationCheck, Outcome, check_delegation, make_resolver
+from app.domains import checks
+from app.domains.delegation import DelegationCheck, check_delegation, make_resolver
 from app.errors import Conflict
 from app.extensions import db
 from app.logging_setup import get_logger
@@ -36,8 +38,12 @@ from app.services.domains import holds_name, redeploy_attached_clients, rival_cl
 log = get_logger("chatdock.domains")
 
 
-def backoff_delays(settings: Settings) -> list[int]:
-    return settings.DOMAIN_CHECK_BACKOFF_SECONDS or [60]
+def check_rules(settings: Settings) -> checks.CheckRules:
+    return checks.CheckRules(
+        backoff=checks.backoff_delays(settings.DOMAIN_CHECK_BACKOFF_SECONDS),
+        recheck=timedelta(hours=settings.DOMAIN_RECHECK_HOURS),
+        verify_window=timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS),
+    )
 
 
 def zone_ready(domain: CustomDomain, zone_id: str, name_servers: list[str]) -> None:
@@ -94,13 +100,6 @@ def enqueue_check(domain_id: int, at: datetime) -> None:
         log.warning("domain_check_not_enqueued", domain_id=domain_id, error=type(error).__name__)
 
 
-def is_due(domain: CustomDomain, scheduled_for: float) -> bool:
-    """A job runs only if its time is still the domain's next check (else superseded)."""
-    if domain.status == DomainStatus.DELETING or domain.next_check_at is None:
-        return False
-    return abs(domain.next_check_at.timestamp() - scheduled_for) < 0.001
-
-
 def run_check(domain: CustomDomain) -> DelegationCheck:
     """Ask DNS now, move the domain, tell the account, schedule the next check."""
     settings = current_settings()
@@ -110,39 +109,29 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
     result = check_delegation(resolver, domain.domain, domain.name_servers)
     rivals = rival_claims(domain)
     holder = next((rival for rival in rivals if holds_name(rival)), None)
-    if result.outcome == Outcome.DELEGATED and holder is not None:
-        result = DelegationCheck(
-            Outcome.NOT_DELEGATED,
-            f"{holder.domain} is verified for another account; this claim can be verified "
-            "once that one lapses",
-        )
     now = utcnow()
-    first_verification = False
+    decision = checks.decide(
+        domain, result, holder.domain if holder else None, now, check_rules(settings)
+    )
+    result = decision.result
     notices: list[Notification | None] = []
     domain.last_checked_at = now
     domain.last_check_result = result.reason
-    if result.outcome == Outcome.DELEGATED:
-        first_verification = domain.verified_at is None
-        if domain.delegation_lost_at is not None:
-            notices.append(_notice_restored(domain, domain.delegation_lost_at))
-        domain.status = DomainStatus.VERIFIED
-        verified_at = domain.verified_at = domain.verified_at or now
-        domain.delegation_lost_at = None
-        domain.failed_checks = 0
-        next_at: datetime | None = now + timedelta(hours=settings.DOMAIN_RECHECK_HOURS)
+    if decision.restored_after is not None:
+        notices.append(_notice_restored(domain, decision.restored_after))
+    domain.status = decision.status
+    domain.failed_checks = decision.failed_checks
+    domain.verified_at = decision.verified_at
+    domain.delegation_lost_at = decision.delegation_lost_at
+    domain.verify_deadline = decision.verify_deadline
+    domain.next_check_at = next_at = decision.next_check_at
+    if decision.lost:
+        notices.append(_notice_lost(domain, now, result, settings))
+    if decision.verified and domain.verified_at is not None:
+        verified_at = domain.verified_at
         notices += [_lose_claim(rival, domain, verified_at) for rival in rivals if _is_open(rival)]
-    else:
-        if result.outcome == Outcome.NOT_DELEGATED:
-            if domain.status == DomainStatus.VERIFIED:
-                domain.delegation_lost_at = now
-                domain.verify_deadline = now + timedelta(hours=settings.DOMAIN_VERIFY_WINDOW_HOURS)
-                notices.append(_notice_lost(domain, now, result, settings))
-            domain.status = DomainStatus.FAILED
-        domain.failed_checks += 1
-        next_at = _next_retry(domain, now, settings)
-        if next_at is None and domain.status == DomainStatus.FAILED:
-            notices.append(_notice_gave_up(domain, domain.verify_deadline or now))
-    domain.next_check_at = next_at
+    if decision.gave_up:
+        notices.append(_notice_gave_up(domain, domain.verify_deadline or now))
     db.session.commit()  # one commit: the result, the status and the next check
     notifications.deliver(notices)
     log.info(
@@ -155,20 +144,9 @@ def run_check(domain: CustomDomain) -> DelegationCheck:
     )
     if next_at is not None:
         enqueue_check(domain.id, next_at)
-    if first_verification:
+    if decision.first_verification:
         redeploy_attached_clients(domain, "verified")
     return result
-
-
-def _next_retry(domain: CustomDomain, now: datetime, settings: Settings) -> datetime | None:
-    """Backoff while the verification window lasts; verified domains always retry."""
-    delays = backoff_delays(settings)
-    at = now + timedelta(seconds=delays[min(domain.failed_checks, len(delays)) - 1])
-    if domain.status == DomainStatus.VERIFIED:
-        return at
-    if domain.verify_deadline is None or at > domain.verify_deadline:
-        return None
-    return at
 
 
 def _is_open(claim: CustomDomain) -> bool:

@@ -154,7 +154,12 @@ def get_run(run_id: int) -> InfraRun:
     return run
 
 
-def list_runs(account_number: str | None = None, client_name: str | None = None) -> list[InfraRun]:
+def list_runs(
+    account_number: str | None = None,
+    client_name: str | None = None,
+    status: RunStatus | None = None,
+) -> list[InfraRun]:
+    """The latest 200 runs (of an account, of one of its clients, in ``status``)."""
     if client_name and not account_number:
         raise InvalidInput("--client needs --account")
     query = select(InfraRun).order_by(InfraRun.id.desc()).limit(200)
@@ -162,7 +167,18 @@ def list_runs(account_number: str | None = None, client_name: str | None = None)
         query = query.where(InfraRun.account_number == account_number)
     if client_name:
         query = query.where(InfraRun.target_name == client_name)
+    if status is not None:
+        query = query.where(InfraRun.status == status)
     return list(db.session.execute(query).scalars())
+
+
+def runs_of_client(client: LlmClient) -> list[InfraRun]:
+    """Every run of the client, newest first."""
+    return list(
+        db.session.execute(
+            select(InfraRun).where(InfraRun.client_id == client.id).order_by(InfraRun.id.desc())
+        ).scalars()
+    )
 
 
 def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:

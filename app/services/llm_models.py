@@ -1,8 +1,8 @@
 """The model catalog as the app uses it: choosing a client's model, listing, usage, warnings.
 
 Reads the ``llm_models`` rows (what clients can reference) and the catalog in code
-(replacements); changes to the rows are ``app.llm.catalog_sync`` and
-``app.llm.retirement``.
+(replacements); changes to the rows are ``app.services.model_catalog_sync`` and
+``app.services.model_retirement``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.models import Account, LlmClient, LlmModel
 
 def successor(model: LlmModel) -> ModelRef:
     """Where the clients of this model go once it is removed."""
-    return CATALOG.successor(model.ref, platform_default())
+    return CATALOG.successor(ModelRef(model.provider, model.name), platform_default())
 
 
 def replacement_shown(model: LlmModel) -> str | None:

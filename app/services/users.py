@@ -32,6 +32,22 @@ def find_user(email: str) -> AdminUser | None:
     ).scalar_one_or_none()
 
 
+def sign_in(email: str, password: str) -> AdminUser | None:
+    """The active user with this email and password, else None (whichever was wrong)."""
+    user = db.session.execute(
+        select(AdminUser).where(AdminUser.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if user is not None and user.is_active and user.check_password(password):
+        return user
+    return None
+
+
+def sign_out(user: AdminUser) -> None:
+    """End every session and remember cookie of the user."""
+    user.end_sessions()
+    db.session.commit()
+
+
 def create_admin(email: str, password: str) -> tuple[AdminUser, bool]:
     """Create an admin, or set a new password for an existing one. Returns (user, created)."""
     return set_user(email, password, platform_admin=True)

@@ -13,8 +13,8 @@ Create Date: 2026-11-22 22:40:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-from app.data_migrations import run_data_migration
-from app.llm.catalog_sync import llm_model_migration
+from app.services.data_migrations import run_data_migration
+from app.services.model_catalog_sync import llm_model_migration
 
 
 # revision identifiers, used by Alembic.

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from app.cli.worker import AppWorker
 from app.models.common import utcnow
-from app.queue import job_queue, redis_connection
+from app.queue import JOBS, job_queue, redis_connection
 from app.services import infra
 from app.services.users import create_admin
 from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
@@ -19,12 +19,12 @@ REGISTRIES = ["queued", "failed", "deferred", "started", "finished", "scheduled"
 def our_jobs(account, make_client) -> None:
     """One job of each state, shaped as the app enqueues them."""
     queue = job_queue()
-    queue.enqueue("jobs.verify_domain.verify_domain", 999_999, 0.0, job_id="finishes")
-    queue.enqueue("jobs.deploy.apply_run", 999_999, job_id="fails")  # no such run
+    queue.enqueue(JOBS["verify_domain"], 999_999, 0.0, job_id="finishes")
+    queue.enqueue(JOBS["apply"], 999_999, job_id="fails")  # no such run
     AppWorker([queue], connection=redis_connection()).work(burst=True)
     queue.enqueue_at(
         utcnow() + timedelta(hours=1),
-        "jobs.verify_domain.verify_domain",
+        JOBS["verify_domain"],
         1,
         0.0,
         job_id="scheduled",

@@ -27,7 +27,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.common import utcnow
-from app.queue import QueueUnavailable, job_queue, redis_connection
+from app.queue import JOBS, QueueUnavailable, job_queue, redis_connection
 from app.services import domains as domain_service
 from app.services import infra, reconcile, runs
 from app.services.client_state import client_state
@@ -169,7 +169,7 @@ def test_a_job_acts_only_for_its_live_run(infra_app, account, make_client):
     old = infra.request_deploy(client)
     finish_run(old, RunStatus.ERRORED, error="its worker was killed")
     # RQ runs the abandoned job again: it must not touch the errored run.
-    job_queue().enqueue("jobs.deploy.deploy_default_api", client.id, old.id, job_id=old.rq_job_id)
+    job_queue().enqueue(JOBS["deploy"], client.id, old.id, job_id=old.rq_job_id)
     run_burst_worker(infra_app)
     db.session.expire_all()
     old = db.session.get(InfraRun, old.id)

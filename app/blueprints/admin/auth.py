@@ -7,15 +7,14 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import required
 from app.blueprints.admin.forms import ActionForm, LoginForm
 from app.config import current_settings
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.logging_setup import get_logger
-from app.models import AdminUser
+from app.services.users import sign_in, sign_out
 
 log = get_logger("chatdock.admin")
 
@@ -40,15 +39,8 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("admin.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = required(form.email.data).strip().lower()
-        user = db.session.execute(
-            select(AdminUser).where(AdminUser.email == email)
-        ).scalar_one_or_none()
-        if (
-            user is not None
-            and user.is_active
-            and user.check_password(required(form.password.data))
-        ):
+        user = sign_in(required(form.email.data), required(form.password.data))
+        if user is not None:
             login_user(user, remember=bool(form.remember.data))
             log.info("admin_login", admin=user.email)
             return redirect(_safe_next(request.args.get("next")))
@@ -61,8 +53,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         if current_user.is_authenticated:
-            current_user.end_sessions()
-            db.session.commit()
+            sign_out(current_user)
         logout_user()
         flash("Signed out.", "info")
     return redirect(url_for("admin.login"))

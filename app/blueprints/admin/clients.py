@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import (
@@ -27,7 +26,7 @@ from app.blueprints.admin.forms import (
 from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError, InvalidInput
 from app.extensions import db
-from app.models import Account, DeploymentStatus, InfraRun, LlmClient
+from app.models import Account, DeploymentStatus, LlmClient
 from app.services import clients as service
 from app.services import infra
 from app.services.client_state import client_state, client_states
@@ -43,10 +42,8 @@ def host_url(host: str) -> str:
 @bp.get("/clients")
 def clients() -> ResponseReturnValue:
     status = request.args.get("status", "")
-    query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
-    if status in {s.value for s in DeploymentStatus}:
-        query = query.where(LlmClient.deployment_status == DeploymentStatus(status))
-    rows = visible(list(db.session.execute(query).scalars()))
+    wanted = DeploymentStatus(status) if status in {s.value for s in DeploymentStatus} else None
+    rows = visible(service.list_clients(status=wanted))
     return render_template(
         "admin/clients.html",
         clients=rows,
@@ -102,11 +99,7 @@ def client(client_id: int) -> ResponseReturnValue:
     found = get_or_404(LlmClient, client_id)
     attach_form = AttachForm()
     attach_form.client.choices = [(found.id, found.name)]
-    runs = list(
-        db.session.execute(
-            select(InfraRun).where(InfraRun.client_id == found.id).order_by(InfraRun.id.desc())
-        ).scalars()
-    )
+    runs = infra.runs_of_client(found)
     return render_template(
         "admin/client.html",
         client=found,

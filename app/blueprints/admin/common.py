@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from app.blueprints.admin.forms import ActionForm
 from app.errors import ChatdockError
 from app.extensions import db
 from app.models import Account, CustomDomain, InfraRun, LlmClient
@@ -71,8 +72,6 @@ def confirm_then_run(
 ) -> ResponseReturnValue:
     """A destructive action: a confirmation page (GET), then the run it starts (POST),
     shown on its page; a refusal goes back with the reason."""
-    from app.blueprints.admin.forms import ActionForm
-
     form = ActionForm()
     if form.validate_on_submit():
         run = attempt(request_run)

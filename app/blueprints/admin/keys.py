@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404
@@ -63,7 +62,7 @@ def key_created(key_id: int) -> ResponseReturnValue:
 def key_revoke(key_id: str) -> ResponseReturnValue:
     form = ActionForm()
     key = None
-    owned = db.session.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+    owned = service.find_api_key(key_id)
     if owned is None or not access.may_see(current_user, owned.account_id):
         abort(404)
     if form.validate_on_submit():

@@ -7,12 +7,10 @@ from __future__ import annotations
 from flask import jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404, operator, visible
 from app.blueprints.admin.forms import ActionForm
-from app.extensions import db
 from app.infra.plan_summary import PlanSummary, ResourceChange
 from app.models import ACTIVE_STATUSES, InfraRun, RunStatus
 from app.services import access, infra
@@ -41,12 +39,10 @@ def is_live(run: InfraRun) -> bool:
 @bp.get("/runs")
 def runs() -> ResponseReturnValue:
     status = request.args.get("status", "")
-    query = select(InfraRun).order_by(InfraRun.id.desc()).limit(200)
-    if status in {s.value for s in RunStatus}:
-        query = query.where(InfraRun.status == RunStatus(status))
+    wanted = RunStatus(status) if status in {s.value for s in RunStatus} else None
     return render_template(
         "admin/runs.html",
-        runs=visible(list(db.session.execute(query).scalars())),
+        runs=visible(infra.list_runs(status=wanted)),
         status=status,
         statuses=[s.value for s in RunStatus],
     )

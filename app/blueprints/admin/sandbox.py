@@ -1,7 +1,8 @@
 """Sandbox: chat with any client from the console, deployed or not, streamed.
 
 The page posts to a console endpoint (session and CSRF token, never an API key) that
-runs the same chat service as the public API and answers with its SSE stream."""
+takes the chat API's native body, runs the same chat service and answers with the same
+SSE stream (``app.services.chat_stream``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from flask.typing import ResponseReturnValue
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import get_or_404
-from app.blueprints.chat.routes import parse_body, stream_reply
-from app.blueprints.chat.schemas import ChatBody
+from app.blueprints.chat_body import ChatBody
+from app.blueprints.http import parse_body, sse_response
 from app.errors import NotFound
 from app.llm.base import ChatTurn
 from app.models import LlmClient
-from app.services import chat
+from app.services import chat, chat_stream
 
 
 @bp.get("/clients/<int:client_id>/sandbox")
@@ -37,4 +38,4 @@ def sandbox_chat(client_id: int) -> ResponseReturnValue:
         session_key=body.session_key,
         api_key=None,
     )
-    return stream_reply(prepared)
+    return sse_response(chat_stream.native_events(prepared))

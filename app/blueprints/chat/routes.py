@@ -3,16 +3,13 @@ chat service, shape the answer (JSON, SSE, or OpenAI's format)."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from flask import Response, current_app, g, jsonify, request, stream_with_context
-from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wsgi import get_input_stream
+from flask import Response, g, jsonify, request
+from pydantic import BaseModel
 
 from app.blueprints.chat import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
@@ -20,31 +17,23 @@ from app.blueprints.chat.schemas import (
     AssistantMessage,
     ChatBody,
     ChatCompletion,
-    ChatCompletionChunk,
     ChatReply,
-    ChunkChoice,
-    ChunkDelta,
     CompletionChoice,
     OpenAIChatBody,
-    StreamDelta,
-    StreamDone,
-    StreamSession,
 )
 from app.blueprints.chat.schemas import Usage as UsageOut
+from app.blueprints.http import parse_body, sse_response
 from app.config import current_settings
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound
 from app.extensions import db, limiter
 from app.hosts import ClientRoute, normalize_host
-from app.llm.base import ChatTurn, ProviderError, Role, StreamChunk, Usage
-from app.logging_setup import get_logger
+from app.llm.base import ChatTurn, Role, Usage
 from app.models import ApiKey
 from app.request_hooks import resolver
-from app.services import api_keys, chat
+from app.services import api_keys, chat, chat_stream
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
-Schema = TypeVar("Schema", bound=BaseModel)
-log = get_logger("chatdock.chat")
 
 
 def _served(route: ClientRoute | None) -> ClientRoute:
@@ -81,45 +70,6 @@ def _presented_key() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def read_body() -> bytes:
-    """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included.
-
-    Without a Content-Length, werkzeug's stream stops quietly at the limit (the body
-    looks merely truncated), so read one byte past it to tell "too large" apart."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is None or request.content_length is not None:
-        return request.get_data(cache=False)  # a declared length over the limit is a 413
-    data = get_input_stream(request.environ, max_content_length=limit + 1).read()
-    if len(data) > limit:
-        raise RequestEntityTooLarge()
-    return data
-
-
-def parse_body(schema: type[Schema]) -> Schema:
-    """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
-    data = read_body()
-    if not data:
-        raise InvalidInput("the request body must be a JSON object", code="invalid_json")
-    try:
-        return schema.model_validate_json(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        if errors and errors[0]["type"] == "json_invalid":
-            raise InvalidInput("the request body is not valid JSON", code="invalid_json") from None
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors
-        )
-        raise InvalidInput(problems, details=errors) from None
-
-
-def _sse(event: str | None, payload: BaseModel | dict | str) -> str:
-    """One event; a model's data is its fields set (an OpenAI chunk's empty delta: ``{}``)."""
-    if isinstance(payload, BaseModel):
-        payload = payload.model_dump(mode="json", exclude_unset=True)
-    data = payload if isinstance(payload, str) else json.dumps(payload)
-    return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-
-
 def _usage(usage: Usage | None) -> UsageOut:
     """The token counts of an answer (zeros when the provider reported none)."""
     return UsageOut(
@@ -131,39 +81,6 @@ def _usage(usage: Usage | None) -> UsageOut:
 
 def _answer(model: BaseModel) -> Response:
     return jsonify(model.model_dump(mode="json"))
-
-
-def _primed(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
-    """Start the provider stream before answering, so an early provider failure (bad
-    credentials, unreachable) is a real error status rather than a 200 stream."""
-    try:
-        first = next(chunks)
-    except StopIteration:
-        return iter(())
-
-    def rest() -> Iterator[StreamChunk]:
-        yield first
-        yield from chunks
-
-    return rest()
-
-
-def _event_stream(body: Callable[[], Iterable[str]]) -> Response:
-    def guarded() -> Iterator[str]:
-        try:
-            yield from body()
-        except ProviderError as error:
-            yield _sse("error", {"error": {"code": error.code, "message": error.message}})
-        except Exception as error:  # the 200 has been sent: end the stream with an event
-            db.session.rollback()
-            log.exception("stream_failed", error_type=type(error).__name__)
-            message = f"internal error (request id {g.get('request_id', '-')})"
-            yield _sse("error", {"error": {"code": "internal_error", "message": message}})
-
-    response = Response(stream_with_context(guarded()), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
 
 
 def _authorized(route: ClientRoute) -> ApiKey | None:
@@ -209,7 +126,7 @@ def _chat(route: ClientRoute) -> Response:
         api_key=api_key,
     )
     if body.stream:
-        return _with_model_warning(prepared, stream_reply(prepared))
+        return _with_model_warning(prepared, sse_response(chat_stream.native_events(prepared)))
     completion, latency_ms = chat.complete(prepared)
     response = _answer(
         ChatReply(
@@ -233,36 +150,6 @@ def _with_model_warning(prepared: chat.PreparedChat, response: Response) -> Resp
         response.headers["X-Chatdock-Warning"] = prepared.model_warning
         response.headers["Warning"] = f'299 - "{prepared.model_warning}"'
     return response
-
-
-def stream_reply(prepared: chat.PreparedChat) -> Response:
-    """The native contract's SSE stream (also the console sandbox's)."""
-    started = time.perf_counter()
-    chunks = _primed(chat.stream(prepared))
-    head = StreamSession(
-        session_key=prepared.session_key, client=prepared.client_name, model=prepared.model
-    )
-
-    def events() -> Iterator[str]:
-        yield _sse("session", head)
-        parts, usage, finish = [], None, "stop"
-        for chunk in chunks:
-            if chunk.delta:
-                parts.append(chunk.delta)
-                yield _sse(None, StreamDelta(delta=chunk.delta))
-            usage = chunk.usage or usage
-            finish = chunk.finish_reason or finish
-        yield _sse(
-            "done",
-            StreamDone(
-                reply="".join(parts),
-                finish_reason=finish,
-                usage=_usage(usage),
-                latency_ms=int((time.perf_counter() - started) * 1000),
-            ),
-        )
-
-    return _event_stream(events)
 
 
 # --- OpenAI-compatible ---------------------------------------------------------------
@@ -295,8 +182,8 @@ def _openai_chat(route: ClientRoute) -> Response:
     model = prepared.model
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _stream_openai(prepared, completion_id, created, model, include_usage)
-        return _with_model_warning(prepared, stream)
+        events = chat_stream.openai_events(prepared, completion_id, created, model, include_usage)
+        return _with_model_warning(prepared, sse_response(events))
     completion, _ = chat.complete(prepared)
     choice = CompletionChoice(
         index=0,
@@ -314,41 +201,6 @@ def _openai_chat(route: ClientRoute) -> Response:
         )
     )
     return _with_model_warning(prepared, response)
-
-
-def _stream_openai(
-    prepared: chat.PreparedChat, completion_id: str, created: int, model: str, include_usage: bool
-) -> Response:
-    chunks = _primed(chat.stream(prepared))
-
-    def chunk(delta: ChunkDelta, finish: str | None, usage: Usage | None = None) -> str:
-        """A chunk with one choice, or none (the extra last chunk carrying ``usage``)."""
-        sent = delta.model_fields_set or finish
-        payload = ChatCompletionChunk(
-            id=completion_id,
-            object="chat.completion.chunk",
-            created=created,
-            model=model,
-            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)] if sent else [],
-        )
-        if usage is not None:
-            payload.usage = _usage(usage)
-        return _sse(None, payload)
-
-    def events() -> Iterator[str]:
-        yield chunk(ChunkDelta(role="assistant", content=""), None)
-        usage, finish = None, "stop"
-        for piece in chunks:
-            if piece.delta:
-                yield chunk(ChunkDelta(content=piece.delta), None)
-            usage = piece.usage or usage
-            finish = piece.finish_reason or finish
-        yield chunk(ChunkDelta(), finish)
-        if include_usage and usage is not None:
-            yield chunk(ChunkDelta(), None, usage)
-        yield _sse(None, "[DONE]")
-
-    return _event_stream(events)
 
 
 def _register(

@@ -1,6 +1,6 @@
 """docs/cli.md, generated from the real ``flask`` command tree of ``create_app()``.
 
-Run ``python -m app.cli.docs`` after changing a command; tests/test_docs.py regenerates
+Run ``python -m devtools.cli_docs`` after changing a command; tests/test_docs.py regenerates
 the page and fails when the file differs, so the reference cannot drift from the code.
 Nothing in the application imports this module: it only reads the command tree.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-REGENERATE = "python -m app.cli.docs"
-CLI_DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+REGENERATE = "python -m devtools.cli_docs"
+CLI_DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 # A fixed width, so the page does not depend on the terminal it is generated in.
 WIDTH = 100
 
