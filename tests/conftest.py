@@ -63,6 +63,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only: checks SQLite's own behaviour; not collected on another database"
     )
+    config.addinivalue_line(
+        "markers",
+        "workers: several worker processes or machines share one database; scripts/test runs"
+        " these in its PostgreSQL pass only (the production database: SQLite serves the"
+        " one-machine run command, whose path the other infrastructure tests cover)",
+    )
     # A run started in the background (scripts/test's PostgreSQL pass, nohup, CI) inherits
     # SIGINT ignored, and so would every process the tests start: tests check that
     # terraform stops on SIGINT.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+import pytest
 
 from app.extensions import db
 from app.models import DeploymentStatus, InfraRun, RunStatus
@@ -20,6 +21,8 @@ from app.services.client_state import client_state
 from devtools.services import moto_server
 from tests.conftest import CUSTOMER_DOMAIN, host_of
 from tests.infra.conftest import a_records, fresh, run_burst_worker, silent_endpoint, wait_until
+
+pytestmark = pytest.mark.workers  # the PostgreSQL pass of scripts/test runs them
 
 
 def terraform_processes_in(path: Path) -> list[int]:

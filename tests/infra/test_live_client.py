@@ -11,6 +11,8 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from app.extensions import db
 from app.models import DeploymentStatus, RunStatus
 from app.services import clients as client_service
@@ -18,6 +20,9 @@ from app.services import infra
 from tests.conftest import host_of
 from tests.infra.chat_loop import ChatLoop
 from tests.infra.conftest import a_records, fresh, wait_until
+
+pytestmark = pytest.mark.workers  # the PostgreSQL pass of scripts/test runs them
+
 
 SETTLED = {RunStatus.AWAITING_APPROVAL, RunStatus.APPLIED, RunStatus.ERRORED}
 

@@ -19,6 +19,9 @@ from tests.conftest import host_of
 from tests.infra.chat_loop import ChatLoop
 from tests.infra.conftest import a_records, domain_settings, fresh, wait_until
 
+pytestmark = pytest.mark.workers  # the PostgreSQL pass of scripts/test runs them
+
+
 SETTLED = {RunStatus.AWAITING_APPROVAL, RunStatus.APPLIED, RunStatus.ERRORED}
 
 

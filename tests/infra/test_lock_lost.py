@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import redis as redis_client
 
 from app.infra.locks import lock_name
@@ -16,6 +17,9 @@ from app.services import infra
 from tests.conftest import host_of
 from tests.infra.conftest import a_records, fresh, wait_until
 from tests.infra.test_faults import terraform_processes_in
+
+pytestmark = pytest.mark.workers  # the PostgreSQL pass of scripts/test runs them
+
 
 SETTLED = {RunStatus.AWAITING_APPROVAL, RunStatus.APPLIED, RunStatus.ERRORED}
 

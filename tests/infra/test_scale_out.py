@@ -29,6 +29,9 @@ from tests.conftest import host_of
 from tests.infra.conftest import a_records, domain_settings, fresh, wait_until
 from tests.infra.test_faults import poll, terraform_applying_in, terraform_processes_in
 
+pytestmark = pytest.mark.workers  # the PostgreSQL pass of scripts/test runs them
+
+
 DONE = {RunStatus.APPLIED, RunStatus.DESTROYED, RunStatus.ERRORED, RunStatus.DISCARDED}
 
 

@@ -35,6 +35,9 @@ from app.services.domain_checks import check_job_id
 from tests.conftest import host_of
 from tests.infra.conftest import fresh, run_burst_worker
 
+pytestmark = pytest.mark.workers  # the PostgreSQL pass of scripts/test runs them
+
+
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 
