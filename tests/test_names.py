@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +33,8 @@ from app.names import (
 )
 from app.services import accounts
 from app.services.clients import list_clients, parse_spec
+from tests.terraform_cli import terraform
 
-TF = shutil.which(Settings(_env_file=None).TF_BINARY)
 ACCOUNT = "3141-5926-5359"
 CYRILLIC_DEMO = "d\u0435mo"  # the "e" is U+0435
 ARABIC_ACCOUNT = "\u0661\u0662\u0663\u0664-\u0665\u0666\u0667\u0668-\u0669\u0660\u0661\u0662"
@@ -148,21 +146,13 @@ def _terraform_console(tmp_path: Path, expression: str, variables: dict[str, Any
     declared = "".join(f'variable "{name}" {{\n  type = any\n}}\n' for name in variables)
     (tmp_path / "main.tf").write_text(declared)
     (tmp_path / "values.tfvars.json").write_text(json.dumps(variables))
-    result = subprocess.run(
-        [TF, "console", "-var-file=values.tfvars.json"],
-        input=f"jsonencode({expression})\n",
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"},
+    result = terraform(
+        "console", "-var-file=values.tfvars.json", cwd=tmp_path, stdin=f"jsonencode({expression})\n"
     )
     assert result.returncode == 0, result.stderr
     return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.skipif(TF is None, reason="terraform is not installed (scripts/test installs it)")
 def test_terraform_validations_agree_with_python(tmp_path: Path) -> None:
     dns_names = [name for name, _ in DNS_NAMES]
     # Dot-free client names only: the host built from one is valid exactly when the name is.
@@ -192,7 +182,6 @@ def test_terraform_validations_agree_with_python(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(TF is None, reason="terraform is not installed (scripts/test installs it)")
 def test_terraform_reads_the_kubernetes_names_python_derives(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None, CUSTOMER_API_DOMAIN="api.example.com", KUBERNETES_ENABLED=True

@@ -17,7 +17,6 @@ import json
 import re
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -45,13 +44,12 @@ from tests.k8s_schemas import (
     validate_certificate,
     validate_kubernetes,
 )
+from tests.terraform_cli import terraform
 
 ACCOUNT = "3141-5926-5359"
 API_DOMAIN = "api.chatdock.test"
 LONGEST_NAME = "a" + "-b" * 31  # a 63-character DNS label, hyphens inside
 LONGEST_HOST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 56]) + ".test"  # 253
-_env_settings = Settings(_env_file=None)
-TF = shutil.which(_env_settings.TF_BINARY)
 
 
 def k8s_spec(
@@ -186,18 +184,6 @@ def test_the_workspace_holds_exactly_the_objects(tmp_path: Path) -> None:
 # --- real terraform: the root module decodes the files, the module checks them ---------
 
 
-def terraform(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TF), *args, "-no-color"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"},
-    )
-
-
 def resourceless_copy(workspace: Path, target: Path) -> Path:
     """The rendered ingress module call, its files and the module minus its resources."""
     module = target / "modules" / "ingress"
@@ -218,16 +204,15 @@ def resourceless_copy(workspace: Path, target: Path) -> Path:
     return target
 
 
-@pytest.mark.skipif(TF is None, reason="terraform is not installed (scripts/test installs it)")
 def test_terraform_decodes_the_objects_and_checks_them(tmp_path: Path) -> None:
     spec = k8s_spec(custom_hosts=(("ZC", "demo.api.example.com"),))
     _, certificate, workspace = rendered_objects(spec, tmp_path / "ws")
     root = resourceless_copy(workspace, tmp_path / "root")
 
-    assert terraform("init", "-input=false", cwd=root).returncode == 0
-    applied = terraform("apply", "-auto-approve", "-input=false", cwd=root)
+    assert terraform("init", "-input=false", "-no-color", cwd=root).returncode == 0
+    applied = terraform("apply", "-auto-approve", "-input=false", "-no-color", cwd=root)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    outputs = json.loads(terraform("output", "-json", cwd=root).stdout)
+    outputs = json.loads(terraform("output", "-json", "-no-color", cwd=root).stdout)
     assert outputs["ingress_name"]["value"] == outputs["certificate_name"]["value"]
     assert outputs["ingress_name"]["value"] == spec.ingress_name
     assert outputs["secret_name"]["value"] == spec.tls_secret_name
@@ -237,7 +222,7 @@ def test_terraform_decodes_the_objects_and_checks_them(tmp_path: Path) -> None:
     ingress_text = (root / INGRESS_FILE).read_text()
     (root / INGRESS_FILE).write_text((root / CERTIFICATE_FILE).read_text())
     (root / CERTIFICATE_FILE).write_text(ingress_text)
-    swapped = terraform("plan", "-input=false", cwd=root)
+    swapped = terraform("plan", "-input=false", "-no-color", cwd=root)
     assert swapped.returncode != 0
     assert "must be a networking.k8s.io/v1 Ingress" in swapped.stdout + swapped.stderr
 
