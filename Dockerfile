@@ -57,5 +57,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # The web server; workers run `flask worker`, the migrations Job `flask db upgrade`.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", \
-     "--threads", "8", "--access-logfile", "-", "wsgi:app"]
+# gevent workers (gunicorn.conf.py): each holds WORKER_CONNECTIONS chats in flight.
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]

@@ -38,6 +38,12 @@ LIMITS_UNAVAILABLE = Counter(
 LIMITS_REFUSED = Counter(
     "chatdock_limits_refused_total", "Chat requests refused by a limit", ["limit"]
 )
+CHAT_OVERHEAD = Histogram(
+    "chatdock_chat_overhead_seconds",
+    "chatdock's own time in a chat request: the whole request less the provider's time",
+    ["route"],
+    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 TOKENS = Counter("chatdock_llm_tokens_total", "Tokens used by LLM calls", ["provider", "kind"])
 
 

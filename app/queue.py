@@ -24,6 +24,7 @@ JOBS = {
     "provision_domain": "jobs.domains.provision_domain",
     "destroy_domain": "jobs.domains.destroy_domain",
     "verify_domain": "jobs.verify_domain.verify_domain",
+    "budget_warning": "jobs.notices.budget_warning",
 }
 
 

@@ -25,6 +25,7 @@ from app.services import accounts, api_keys, limit_settings, usage
 from app.services import clients as client_service
 from devtools.services import free_port, redis_server
 from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
+from tests.infra.conftest import run_burst_worker
 from tests.live import serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,9 +89,15 @@ def test_a_budget_reached_mid_load_refuses_the_next_requests(app, account, make_
     assert error["details"]["resets_at"] == usage.next_month_start().isoformat()
     assert int(refused[0].headers["Retry-After"]) > 0
     used = usage.tokens_this_month(account.id)
-    assert budget <= used <= budget + in_flight * per_request
+    # Each request reserved its prompt and answer before it ran: the budget is never
+    # overshot, however many run at once.
+    assert budget - 2 * in_flight * per_request <= used <= budget
+    assert used == sum(r.json()["usage"]["total_tokens"] for r in served) + per_request
     again = http.post(_path(client), json=BODY)
     assert again.status_code == 429 and again.get_json()["error"]["code"] == "budget_exhausted"
+    # The 80% notice is stored and delivered by a worker, never in a chat request.
+    assert db.session.execute(select(Notification)).first() is None
+    run_burst_worker(app)
     notices = db.session.execute(
         select(Notification).where(Notification.kind == "budget_warning")
     ).scalars()
@@ -127,14 +134,25 @@ def test_rate_limits_per_key_and_client_answer_429_with_retry_after(
 
 def test_tokens_per_minute_refuse_once_reached(app, account, make_client, fresh_minute):
     client = make_client(account, "alpha")
-    limit_settings.set_rate_limits(client, tokens_per_minute=1)
+    limit_settings.set_rate_limits(client, tokens_per_minute=40)
     http = app.test_client()
-    first = http.post(_path(client), json=BODY)
-    second = http.post(_path(client), json=BODY)
-    assert first.status_code == 200
-    assert (
-        second.status_code == 429 and "1 tokens per minute" in second.get_json()["error"]["message"]
-    )
+    answers = [http.post(_path(client), json=BODY) for _ in range(6)]
+    statuses = [a.status_code for a in answers]
+    served = statuses.index(429)
+    assert served >= 2 and set(statuses[served:]) == {429}
+    assert "40 tokens per minute" in answers[served].get_json()["error"]["message"]
+    assert sum(a.get_json()["usage"]["total_tokens"] for a in answers[:served]) <= 40
+
+
+def test_a_prompt_larger_than_the_limit_is_refused_before_the_provider(
+    app, account, make_client, fresh_minute
+):
+    client = make_client(account, "alpha")
+    limit_settings.set_rate_limits(client, tokens_per_minute=1)
+    answer = app.test_client().post(_path(client), json=BODY)
+    assert answer.status_code == 429
+    assert "this request needs" in answer.get_json()["error"]["message"]
+    assert usage.tokens_this_month(account.id) == 0
 
 
 def test_redis_down_the_chat_still_answers_and_metrics_count_it(make_app):

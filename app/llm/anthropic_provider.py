@@ -8,13 +8,21 @@ conversation is normalised here rather than rejected by the API with a 400.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import anthropic
 import httpx
 
-from app.llm.base import ChatRequest, ChatTurn, Completion, ProviderError, StreamChunk, Usage
+from app.llm.base import (
+    ChatRequest,
+    ChatTurn,
+    Completion,
+    ProviderError,
+    StreamChunk,
+    Usage,
+    call_timeout,
+)
 
 # Stop reasons mapped onto the OpenAI-style finish_reason the rest of the app uses.
 FINISH_REASONS = {
@@ -93,10 +101,12 @@ class AnthropicProvider:
             params["system"] = system
         return params
 
-    def complete(self, request: ChatRequest) -> Completion:
+    def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion:
         client = self._require_client()
         try:
-            message = client.messages.create(**self._params(request))
+            message = client.messages.create(
+                **self._params(request), timeout=call_timeout(self.timeout, timeout)
+            )
         except (anthropic.AnthropicError, httpx.HTTPError) as exc:
             raise self._map_error(exc) from exc
         try:
@@ -110,11 +120,15 @@ class AnthropicProvider:
             raise _bad_response("the provider returned an empty reply")
         return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
 
-    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+    def stream(
+        self, request: ChatRequest, timeout: float | None = None
+    ) -> Generator[StreamChunk, None, None]:
         client = self._require_client()
         got_text = False
         try:
-            with client.messages.stream(**self._params(request)) as events:
+            with client.messages.stream(
+                **self._params(request), timeout=call_timeout(self.timeout, timeout)
+            ) as events:
                 for text in events.text_stream:
                     if text:
                         got_text = True

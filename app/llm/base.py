@@ -7,7 +7,7 @@ with a fitting status code and never leak a traceback or a provider's raw error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -83,11 +83,21 @@ class ProviderError(Exception):
         )
 
 
+def call_timeout(configured: float, left: float | None) -> float:
+    """One provider call's timeout: what is left of the request's deadline, at most the
+    provider's own timeout."""
+    return configured if left is None else max(0.001, min(configured, left))
+
+
 class ChatProvider(Protocol):
-    """What the chat endpoint calls; one instance per provider name."""
+    """What the chat endpoint calls; one instance per provider name. ``timeout``: the
+    seconds left of the request's deadline (the provider's own setting when None); a
+    stream closed early (``close()``) closes its upstream request."""
 
     name: str
 
-    def complete(self, request: ChatRequest) -> Completion: ...
+    def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion: ...
 
-    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]: ...
+    def stream(
+        self, request: ChatRequest, timeout: float | None = None
+    ) -> Generator[StreamChunk, None, None]: ...

@@ -8,7 +8,7 @@ messages let tests exercise the endpoint's error handling end to end.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from app.llm.base import ChatRequest, Completion, ProviderError, StreamChunk, Usage
 
@@ -54,13 +54,15 @@ class EchoProvider:
         usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=count_words(content))
         return content, usage, finish_reason
 
-    def complete(self, request: ChatRequest) -> Completion:
+    def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion:
         content, usage, finish_reason = self._reply(request)
         return Completion(
             content=content, model=request.model, usage=usage, finish_reason=finish_reason
         )
 
-    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+    def stream(
+        self, request: ChatRequest, timeout: float | None = None
+    ) -> Generator[StreamChunk, None, None]:
         # A generator like the real adapters: errors surface at the first next().
         content, usage, finish_reason = self._reply(request)
         for piece in _PIECE.findall(content):

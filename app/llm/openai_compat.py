@@ -7,13 +7,13 @@ past the configured timeout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import httpx
 import openai
 
-from app.llm.base import ChatRequest, Completion, ProviderError, StreamChunk, Usage
+from app.llm.base import ChatRequest, Completion, ProviderError, StreamChunk, Usage, call_timeout
 
 # OpenAI-compatible servers such as Ollama accept any key; the SDK insists on one.
 PLACEHOLDER_API_KEY = "unused"
@@ -55,10 +55,12 @@ class OpenAICompatibleProvider:
             "max_tokens": request.max_tokens,
         }
 
-    def complete(self, request: ChatRequest) -> Completion:
+    def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion:
         client = self._require_client()
         try:
-            response = client.chat.completions.create(**self._params(request))
+            response = client.chat.completions.create(
+                **self._params(request), timeout=call_timeout(self.timeout, timeout)
+            )
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise self._map_error(exc) from exc
         try:
@@ -75,14 +77,19 @@ class OpenAICompatibleProvider:
             raise _bad_response("the provider returned an empty reply")
         return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
 
-    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+    def stream(
+        self, request: ChatRequest, timeout: float | None = None
+    ) -> Generator[StreamChunk, None, None]:
         client = self._require_client()
         usage: Usage | None = None
         finish_reason: str | None = None
         got_text = False
         try:
             chunks = client.chat.completions.create(
-                **self._params(request), stream=True, stream_options={"include_usage": True}
+                **self._params(request),
+                timeout=call_timeout(self.timeout, timeout),
+                stream=True,
+                stream_options={"include_usage": True},
             )
             with chunks:
                 for chunk in chunks:

@@ -1,19 +1,25 @@
-"""One chat turn: merge the conversation, call the provider, persist the session.
+"""One chat turn: merge the conversation, reserve its tokens, call the provider with no
+database connection held, store the turn.
 
-How ``messages`` and ``prompt_history`` merge is :data:`MERGE_RULE`, the text
-docs/chat-api.md and the OpenAPI document give callers. Nothing is written when the
-provider fails.
+The shape of every turn, plain or streamed: read what the chat needs (the client, the
+session's stored turns) and admit it against the limits, then give the database
+connection back (:func:`release_database`) before the provider is called, so a model that
+takes 30 s holds no connection and no transaction; the turn is written afterwards in one
+short transaction (:mod:`app.services.chat_turns`). How ``messages`` and
+``prompt_history`` merge is :data:`MERGE_RULE`, the text docs/chat-api.md and the
+OpenAPI document give callers. A failed provider call stores no turn; a stream that ends
+early (its caller went away, the deadline passed, the provider failed mid-way) stores and
+charges what was produced, once.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator
 from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.config import current_settings
@@ -30,10 +36,11 @@ from app.llm.base import (
     Usage,
 )
 from app.llm.registry import get_provider
-from app.metrics import PROVIDER_ERRORS, TOKENS
+from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
+from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
-from app.models.common import utcnow
-from app.services import limits, usage
+from app.services import chat_turns, limits
+from app.services.chat_turns import PreparedChat
 from app.services.llm_models import deprecation_warning
 
 # The merge rule, for callers (Markdown): the OpenAPI document's chat descriptions quote it.
@@ -48,27 +55,6 @@ MERGE_RULE = """\
    client's system prompt goes first.
 
 Nothing is written when the provider fails: the same request can simply be retried."""
-
-
-@dataclass
-class PreparedChat:
-    """A validated turn, ready for the provider, and what to persist after it."""
-
-    client_id: int
-    client_name: str
-    account_id: int
-    provider: str
-    session_id: int | None  # None: a new session is created when the reply is stored
-    session_key: str
-    new_turns: list[ChatTurn]
-    request: ChatRequest
-    api_key_id: int | None
-    model_warning: str | None = None  # the client's model is deprecated: what to use
-    limits: limits.Admission | None = None  # what to count in Redis once answered
-
-    @property
-    def model(self) -> str:
-        return self.request.model
 
 
 def new_session_key() -> str:
@@ -100,7 +86,11 @@ def prepare_chat(
     *,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    received: float | None = None,
 ) -> PreparedChat:
+    """Validate and merge the turn, reserve its tokens (or refuse it: 429), and give the
+    database connection back. ``received``: ``time.perf_counter()`` when the request
+    arrived (what chatdock's overhead is measured from)."""
     settings = current_settings()
     if len(messages) + len(prompt_history) > settings.CHAT_MAX_MESSAGES:
         raise InvalidInput(
@@ -144,15 +134,22 @@ def prepare_chat(
     if messages[-1].role != "user":
         raise InvalidInput("the last message must have role 'user'", code="invalid_messages")
     new_turns = messages if session is not None else [*history, *messages]
+    conversation = [*history, *messages]
+    max_tokens = min(client.max_tokens, max_tokens) if max_tokens else client.max_tokens
+    prompt_estimate = estimate_prompt_tokens(
+        [client.system_prompt, *(turn.content for turn in conversation)]
+    )
+    admission = limits.admit(client, api_key, prompt_estimate, max_tokens)
+    if admission is not None:  # the reservation may leave room for a shorter answer only
+        max_tokens = max(1, min(max_tokens, admission.reserved - prompt_estimate))
     request = ChatRequest(
         model=client.model,
-        messages=[*history, *messages],
+        messages=conversation,
         system_prompt=client.system_prompt,
         temperature=client.temperature if temperature is None else temperature,
-        max_tokens=min(client.max_tokens, max_tokens) if max_tokens else client.max_tokens,
+        max_tokens=max_tokens,
     )
-    # Plain values, not ORM objects: the commit in persist() must not trigger reloads.
-    return PreparedChat(
+    prepared = PreparedChat(
         client_id=client.id,
         client_name=client.name,
         account_id=client.account_id,
@@ -162,115 +159,89 @@ def prepare_chat(
         new_turns=new_turns,
         request=request,
         api_key_id=api_key.id if api_key else None,
+        prompt_estimate=prompt_estimate,
+        deadline=time.monotonic() + settings.LLM_TIMEOUT_SECONDS,
+        received=received if received is not None else time.perf_counter(),
         model_warning=deprecation_warning(client.llm_model),
-        limits=limits.admit(client, api_key),
+        limits=admission,
     )
+    release_database()
+    return prepared
 
 
-def _record_error(prepared: PreparedChat, error: ProviderError, latency_ms: int) -> None:
-    """Count the failure (metrics and the usage aggregates); no turn is stored."""
-    PROVIDER_ERRORS.labels(provider=prepared.provider, code=error.code).inc()
-    usage.record(db.session.connection(), **_usage_key(prepared), latency_ms=latency_ms, error=True)
+def release_database() -> None:
+    """End the request's transaction and give its connection back to the pool: nothing
+    may hold one while a provider answers (the turn is written in a new, short one).
+    Nothing is pending here; a commit (rather than ``close``) leaves the session's
+    objects attached, expired, for the rest of the request."""
     db.session.commit()
-
-
-def _usage_key(prepared: PreparedChat) -> dict:
-    return {
-        "account_id": prepared.account_id,
-        "client_id": prepared.client_id,
-        "client_name": prepared.client_name,
-        "api_key_id": prepared.api_key_id,
-        "model": prepared.model,
-    }
 
 
 def _elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-def complete(prepared: PreparedChat) -> tuple[Completion, int]:
-    """Call the provider; persist and return (completion, latency in ms)."""
+def _timed_out(prepared: PreparedChat) -> ProviderError:
+    seconds = current_settings().LLM_TIMEOUT_SECONDS
+    return ProviderError(
+        "provider_timeout", f"the model did not finish within the deadline ({seconds:g}s)", 504
+    )
+
+
+def _observe_overhead(prepared: PreparedChat, route: str) -> None:
+    """chatdock's own share of the request: all of it but the provider's."""
+    total = time.perf_counter() - prepared.received
+    CHAT_OVERHEAD.labels(route=route).observe(max(0.0, total - prepared.provider_seconds))
+
+
+def complete(prepared: PreparedChat, route: str = "chat") -> tuple[Completion, int]:
+    """Call the provider within the deadline; store the turn; (completion, latency ms)."""
     provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     try:
-        completion = provider.complete(prepared.request)
+        completion = provider.complete(prepared.request, timeout=prepared.remaining())
     except ProviderError as error:
-        _record_error(prepared, error, _elapsed_ms(started))
+        prepared.provider_seconds = time.perf_counter() - started
+        chat_turns.record_error(prepared, error, _elapsed_ms(started))
         raise
+    prepared.provider_seconds = time.perf_counter() - started
     latency_ms = _elapsed_ms(started)
-    persist(prepared, completion.content, completion.usage, latency_ms)
+    chat_turns.persist(prepared, completion.content, completion.usage, latency_ms)
+    _observe_overhead(prepared, route)
     return completion, latency_ms
 
 
-def stream(prepared: PreparedChat) -> Iterator[StreamChunk]:
-    """Yield the provider's chunks; persist once the last one arrived."""
+def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk, None, None]:
+    """Yield the provider's chunks within the deadline and store the turn once it ends.
+
+    However it ends — the last chunk, the caller gone (``GeneratorExit``: the upstream
+    request is closed too), the deadline, a provider failure after some text — what was
+    produced is stored and charged, once: the provider's usage when it sent one, else
+    the prompt as admitted plus an estimate of the text produced."""
     provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     parts: list[str] = []
-    tokens = Usage()
+    tokens: Usage | None = None
+    chunks = provider.stream(prepared.request, timeout=prepared.remaining())
     try:
-        for chunk in provider.stream(prepared.request):
+        for chunk in chunks:
             parts.append(chunk.delta)
             if chunk.usage is not None:
                 tokens = chunk.usage
+            if time.monotonic() > prepared.deadline and chunk.usage is None:
+                raise _timed_out(prepared)
             yield chunk
     except ProviderError as error:
-        _record_error(prepared, error, _elapsed_ms(started))
+        if not parts:
+            prepared.provider_seconds = time.perf_counter() - started
+            chat_turns.record_error(prepared, error, _elapsed_ms(started))
         raise
-    persist(prepared, "".join(parts), tokens, _elapsed_ms(started))
-
-
-def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) -> None:
-    """Store the new turns, the reply and the usage aggregate in one transaction, with
-    Core statements: this is the hot path of every chat request, and no ORM object is
-    needed afterwards. The limits' counters in Redis follow once committed."""
-    connection = db.session.connection()
-    session_id = prepared.session_id
-    if session_id is None:
-        session_id = connection.execute(
-            insert(ChatSession.__table__)
-            .values(
-                client_id=prepared.client_id,
-                session_key=prepared.session_key,
-                api_key_id=prepared.api_key_id,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-            .returning(ChatSession.__table__.c.id)
-        ).scalar_one()
-    rows = [
-        {"session_id": session_id, "role": turn.role, "content": turn.content}
-        for turn in prepared.new_turns
-    ]
-    rows.append(
-        {
-            "session_id": session_id,
-            "role": "assistant",
-            "content": reply,
-            "prompt_tokens": tokens.prompt_tokens,
-            "completion_tokens": tokens.completion_tokens,
-            "latency_ms": latency_ms,
-        }
-    )
-    now = utcnow()
-    connection.execute(
-        insert(ChatMessage.__table__),
-        [
-            {"prompt_tokens": None, "completion_tokens": None, "latency_ms": None}
-            | row
-            | {"created_at": now}
-            for row in rows
-        ],
-    )
-    usage.record(
-        connection,
-        **_usage_key(prepared),
-        prompt_tokens=tokens.prompt_tokens,
-        completion_tokens=tokens.completion_tokens,
-        latency_ms=latency_ms,
-    )
-    db.session.commit()
-    if prepared.limits is not None:
-        limits.settle(prepared.limits, tokens.total_tokens)
-    TOKENS.labels(provider=prepared.provider, kind="prompt").inc(tokens.prompt_tokens)
-    TOKENS.labels(provider=prepared.provider, kind="completion").inc(tokens.completion_tokens)
+    finally:
+        chunks.close()  # a caller gone mid-stream cancels the upstream request
+        prepared.provider_seconds = time.perf_counter() - started
+        if not prepared.stored:
+            reply = "".join(parts)
+            if tokens is None:
+                tokens = Usage(prepared.prompt_estimate, estimate_text_tokens(reply))
+            chat_turns.persist(prepared, reply, tokens, _elapsed_ms(started))
+            _observe_overhead(prepared, route)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from app.llm.base import StreamChunk
@@ -38,16 +38,38 @@ def primed(chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
     return rest()
 
 
-def native_events(prepared: chat.PreparedChat) -> Iterator[str]:
+def closing_with(
+    stream: Generator[StreamChunk, None, None],
+) -> Callable[[Callable[[], Iterator[str]]], Callable[[], Iterator[str]]]:
+    """Close the provider ``stream`` when the events end, however they end: a caller
+    who goes away closes the events (``GeneratorExit``), which then stores what was
+    produced and closes the upstream request at once, not whenever the garbage
+    collector gets to it."""
+
+    def decorate(events: Callable[[], Iterator[str]]) -> Callable[[], Iterator[str]]:
+        def closing() -> Iterator[str]:
+            try:
+                yield from events()
+            finally:
+                stream.close()
+
+        return closing
+
+    return decorate
+
+
+def native_events(prepared: chat.PreparedChat, route: str) -> Iterator[str]:
     """``session``, one data event per delta, then ``done`` with the reply and usage."""
     started = time.perf_counter()
-    chunks = primed(chat.stream(prepared))
+    provider_stream = chat.stream(prepared, route)
+    chunks = primed(provider_stream)
     head = {
         "session_key": prepared.session_key,
         "client": prepared.client_name,
         "model": prepared.model,
     }
 
+    @closing_with(provider_stream)
     def events() -> Iterator[str]:
         yield sse("session", head)
         parts, usage, finish = [], None, "stop"
@@ -78,7 +100,8 @@ def openai_events(
     prepared: chat.PreparedChat, completion_id: str, created: int, model: str, include_usage: bool
 ) -> Iterator[str]:
     """OpenAI's ``chat.completion.chunk`` events, ending with ``[DONE]``."""
-    chunks = primed(chat.stream(prepared))
+    provider_stream = chat.stream(prepared, "openai")
+    chunks = primed(provider_stream)
 
     def chunk(delta: dict, finish: str | None, usage: dict | None = None) -> str:
         payload = {
@@ -94,6 +117,7 @@ def openai_events(
             payload["usage"] = usage
         return sse(None, payload)
 
+    @closing_with(provider_stream)
     def events() -> Iterator[str]:
         yield chunk({"role": "assistant", "content": ""}, None)
         usage, finish = None, "stop"

@@ -1,19 +1,27 @@
 """Limits of a chat request, counted in Redis so they hold across processes and machines.
 
-- Requests and tokens per minute, per API key and per client: fixed one-minute windows
-  (``limit:{kind}:{id}:{rpm|tpm}:{minute}``). A request is refused when its request
-  counters are full or its token counters already reached their limit (the tokens of an
-  answer are only known once it is served).
-- The account's monthly token budget: ``budget:{account}:{YYYY-MM}`` holds the tokens
-  used this month, seeded from the stored usage aggregates (``SET NX`` with a short TTL,
-  so it is reconciled with the database every ``BUDGET_RESEED_SECONDS``, e.g. after a
-  Redis outage lost increments) and incremented after each answer. Used >= budget: 429
-  ``budget_exhausted`` until the first of next month. Crossing 80% sends one notice.
+- Requests per minute, per API key and per client: fixed one-minute windows
+  (``limit:{kind}:{id}:rpm:{minute}``), counted when a request is admitted.
+- Tokens per minute, per API key and per client (``...:tpm:{minute}``), and the account's
+  monthly token budget. A request is admitted with a **reservation**: its prompt (an
+  estimate, :mod:`app.llm.tokens`) plus the most it may answer (``max_tokens``), cut
+  down to what every token counter has left. No room for the prompt and one answer
+  token: 429. Otherwise the reservation is added to each counter in the same atomic
+  step, the provider is asked for at most the reserved answer, and once answered the
+  counters are settled to the tokens really used. Requests running at the same time
+  therefore cannot overshoot a limit; what remains is the estimate's error on the prompt
+  (it errs high).
+- The budget's used tokens live in ``budget:{account}:{YYYY-MM}``, seeded from the stored
+  usage aggregates (``SET NX`` with a short TTL, so it is reconciled with the database
+  every ``BUDGET_RESEED_SECONDS``, e.g. after a Redis outage lost increments); the
+  reservations of requests in flight in ``budget-held:{account}:{YYYY-MM}`` beside it (a
+  reseed never forgets them). Crossing 80% enqueues the month's one notice
+  (:mod:`app.services.budget_notices`, delivered by a worker, never in the chat request).
 
-Checking all limits of a request is one round trip (a Lua script); counting the
-answer's tokens is a second, after the turn is stored. When Redis cannot be reached the
-limits fail open: the chat answers, the failure is logged (at most once a minute per
-process) and counted in ``chatdock_limits_unavailable_total``.
+Admitting is one round trip (a Lua script), settling a second one after the turn is
+stored. When Redis cannot be reached the limits fail open: the chat answers, the failure
+is logged (at most once a minute per process) and counted in
+``chatdock_limits_unavailable_total``.
 """
 
 from __future__ import annotations
@@ -34,57 +42,85 @@ from app.errors import ChatdockError
 from app.extensions import db
 from app.metrics import LIMITS_REFUSED, LIMITS_UNAVAILABLE
 from app.models import Account, ApiKey, LlmClient
-from app.services import notifications, usage
+from app.services import budget_notices, usage
 
 log = structlog.get_logger(__name__)
 
 WINDOW_SECONDS = 60
 BUDGET_RESEED_SECONDS = 300
-NOTICE_SHARE = 0.8
+# A reservation outlives the longest request; past that a crashed process's hold lapses.
+HOLD_SECONDS = 3600
 
-# KEYS: the rate counters, then the budget key. ARGV: budget (-1: none), then per rate
-# counter its limit and 1 (requests: counted now) or 0 (tokens: checked only), and last
-# the window's TTL. Returns {0} admitted, {1, i} counter i full, {2, used} budget
-# exhausted, {3} budget key missing (seed it and ask again); admitted also returns
-# the budget used so far as its second element.
+# KEYS: the request counters, the token counters, the budget's used and held keys.
+# ARGV: number of request counters, of token counters, the budget (-1: none), the
+# tokens the request needs at least (prompt + 1), the tokens it wants (prompt +
+# max_tokens), the window TTL, the hold TTL, then each request counter's limit, then
+# each token counter's limit.
+# Returns {0, reserved, used}: admitted, {1, i}: request counter i full, {2, used}:
+# budget exhausted, {4, i}: token counter i has no room, {3}: budget key missing (seed
+# it and ask again).
 CHECK_SCRIPT = """
-local n = #KEYS - 1
-local budget = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[#ARGV])
+local n_req = tonumber(ARGV[1])
+local n_tok = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+local need = tonumber(ARGV[4])
+local allowance = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+local hold_ttl = tonumber(ARGV[7])
+local used_key = KEYS[n_req + n_tok + 1]
+local held_key = KEYS[n_req + n_tok + 2]
 local used = 0
 if budget >= 0 then
-  local value = redis.call('GET', KEYS[#KEYS])
+  local value = redis.call('GET', used_key)
   if not value then return {3, 0} end
   used = tonumber(value)
-  if used >= budget then return {2, used} end
+  local held = math.max(tonumber(redis.call('GET', held_key) or '0'), 0)
+  local room = budget - used - held
+  if room < need then return {2, used + held} end
+  allowance = math.min(allowance, room)
 end
-for i = 1, n do
-  local limit = tonumber(ARGV[2 * i])
-  local counted = ARGV[2 * i + 1] == '1'
+for i = 1, n_req do
   local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if (counted and current + 1 > limit) or ((not counted) and current >= limit) then
-    return {1, i}
-  end
+  if current + 1 > tonumber(ARGV[7 + i]) then return {1, i} end
 end
-for i = 1, n do
-  if ARGV[2 * i + 1] == '1' then
-    redis.call('INCR', KEYS[i])
-    redis.call('EXPIRE', KEYS[i], ttl)
-  end
+for i = 1, n_tok do
+  local room = tonumber(ARGV[7 + n_req + i]) - tonumber(redis.call('GET', KEYS[n_req + i]) or '0')
+  if room < need then return {4, i} end
+  allowance = math.min(allowance, room)
 end
-return {0, used}
+for i = 1, n_req do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ttl)
+end
+for i = 1, n_tok do
+  redis.call('INCRBY', KEYS[n_req + i], allowance)
+  redis.call('EXPIRE', KEYS[n_req + i], ttl)
+end
+if budget >= 0 then
+  redis.call('INCRBY', held_key, allowance)
+  redis.call('EXPIRE', held_key, hold_ttl)
+end
+return {0, allowance, used}
 """
 
-# KEYS: token counters, then the budget key. ARGV: tokens, TTL. Returns the budget used
-# after the increment (-1 when its key is absent: it is seeded again on the next check).
+# KEYS: the token counters, then the budget's used and held keys. ARGV: the tokens
+# reserved, the tokens used, the window TTL, whether a budget holds (1/0). Returns the
+# budget used after the answer (-1 when its key is absent: it is seeded again on the
+# next check, from the database, which has this answer by then).
 SETTLE_SCRIPT = """
-local tokens = tonumber(ARGV[1])
-for i = 1, #KEYS - 1 do
-  redis.call('INCRBY', KEYS[i], tokens)
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2]))
+local reserved = tonumber(ARGV[1])
+local tokens = tonumber(ARGV[2])
+local n_tok = #KEYS - 2
+for i = 1, n_tok do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCRBY', KEYS[i], tokens - reserved)
+  end
 end
-if redis.call('EXISTS', KEYS[#KEYS]) == 1 then
-  return redis.call('INCRBY', KEYS[#KEYS], tokens)
+if ARGV[4] ~= '1' then return -1 end
+local held = redis.call('DECRBY', KEYS[n_tok + 2], reserved)
+if held < 0 then redis.call('SET', KEYS[n_tok + 2], 0, 'KEEPTTL') end
+if redis.call('EXISTS', KEYS[n_tok + 1]) == 1 then
+  return redis.call('INCRBY', KEYS[n_tok + 1], tokens)
 end
 return -1
 """
@@ -96,11 +132,13 @@ class LimitReached(ChatdockError):
 
 @dataclass
 class Admission:
-    """What an admitted request must count once answered."""
+    """What an admitted request reserved, and where to settle it once answered."""
 
     account_id: int
     budget: int | None
     budget_key: str
+    held_key: str
+    reserved: int
     token_keys: list[str] = field(default_factory=list)
 
 
@@ -146,15 +184,16 @@ def _fail_open(error: Exception | str) -> None:
 
 
 def _counters(client: LlmClient, api_key: ApiKey | None, minute: int) -> list[_Counter]:
+    """Request counters first, then token counters (the order the script expects)."""
     owners: list[tuple[str, int, LlmClient | ApiKey, str]] = [
         ("client", client.id, client, f"client {client.name}")
     ]
     if api_key is not None:
         owners.append(("key", api_key.id, api_key, f"API key {api_key.key_id}"))
-    counters = []
+    requests, tokens = [], []
     for kind, owner_id, owner, label in owners:
         if owner.requests_per_minute is not None:
-            counters.append(
+            requests.append(
                 _Counter(
                     f"limit:{kind}:{owner_id}:rpm:{minute}",
                     owner.requests_per_minute,
@@ -163,7 +202,7 @@ def _counters(client: LlmClient, api_key: ApiKey | None, minute: int) -> list[_C
                 )
             )
         if owner.tokens_per_minute is not None:
-            counters.append(
+            tokens.append(
                 _Counter(
                     f"limit:{kind}:{owner_id}:tpm:{minute}",
                     owner.tokens_per_minute,
@@ -171,15 +210,24 @@ def _counters(client: LlmClient, api_key: ApiKey | None, minute: int) -> list[_C
                     f"{label}: {owner.tokens_per_minute} tokens per minute",
                 )
             )
-    return counters
+    return requests + tokens
 
 
 def budget_key(account_id: int, moment: datetime | None = None) -> str:
     return f"budget:{account_id}:{usage.month_start(moment):%Y-%m}"
 
 
-def admit(client: LlmClient, api_key: ApiKey | None) -> Admission | None:
-    """Refuse (LimitReached) or count the request; None when nothing is to be counted."""
+def held_key(account_id: int, moment: datetime | None = None) -> str:
+    return f"budget-held:{account_id}:{usage.month_start(moment):%Y-%m}"
+
+
+def admit(
+    client: LlmClient, api_key: ApiKey | None, prompt_tokens: int, max_tokens: int
+) -> Admission | None:
+    """Refuse (LimitReached) or reserve the request's tokens; None when nothing is
+    counted. The reservation (``Admission.reserved``) may be less than
+    ``prompt_tokens + max_tokens``: the caller asks the provider for at most
+    ``reserved - prompt_tokens`` answer tokens."""
     settings = current_settings()
     if not settings.CHAT_LIMITS_ENABLED:
         return None
@@ -190,68 +238,87 @@ def admit(client: LlmClient, api_key: ApiKey | None) -> Admission | None:
     budget = account.monthly_token_budget
     if not counters and budget is None:
         return None
+    if not settings.REDIS_URL:
+        _fail_open("REDIS_URL is not set")
+        return None
+    request_counters = [c for c in counters if c.counts_requests]
+    token_counters = [c for c in counters if not c.counts_requests]
     admission = Admission(
         account_id=account.id,
         budget=budget,
         budget_key=budget_key(account.id),
-        token_keys=[c.key for c in counters if not c.counts_requests],
+        held_key=held_key(account.id),
+        reserved=0,
+        token_keys=[c.key for c in token_counters],
     )
-    if not settings.REDIS_URL:
-        _fail_open("REDIS_URL is not set")
-        return None
-    keys = [c.key for c in counters] + [admission.budget_key]
-    args: list[int] = [budget if budget is not None else -1]
-    for counter in counters:
-        args += [counter.limit, int(counter.counts_requests)]
-    args.append(WINDOW_SECONDS * 2)
+    keys = [c.key for c in counters] + [admission.budget_key, admission.held_key]
+    args = [
+        len(request_counters),
+        len(token_counters),
+        budget if budget is not None else -1,
+        prompt_tokens + 1,
+        prompt_tokens + max(max_tokens, 1),
+        WINDOW_SECONDS * 2,
+        HOLD_SECONDS,
+        *(c.limit for c in counters),
+    ]
     try:
         redis = _redis(settings.REDIS_URL)
-        status, value = _eval(redis, CHECK_SCRIPT, keys, args)
-        if status == 3 and budget is not None:  # only a budget is ever missing
-            used = _seed_budget(redis, account)
-            status, value = _eval(redis, CHECK_SCRIPT, keys, args)
-            if status == 3:  # expired in between: use what the database says
-                status, value = (2, used) if used >= budget else (0, used)
+        result = _eval(redis, CHECK_SCRIPT, keys, args)
+        if result[0] == 3:  # only the budget's key is ever missing
+            _seed_budget(redis, account.id, budget)
+            result = _eval(redis, CHECK_SCRIPT, keys, args)
     except RedisError as error:
         _fail_open(error)
         return None
-    if status == 1:
+    status, value = int(result[0]), int(result[1])
+    if status == 0:
+        admission.reserved = value
+        return admission
+    if status == 3:  # expired again in between: this once, admit without counting
+        return None
+    if status in (1, 4):
+        counter = (request_counters if status == 1 else token_counters)[value - 1]
         retry_after = max(1, math.ceil((minute + 1) * WINDOW_SECONDS - now))
         LIMITS_REFUSED.labels(limit="rate").inc()
+        needs = (
+            f"; this request needs {prompt_tokens + 1} tokens"
+            if status == 4 and prompt_tokens + 1 > counter.limit
+            else ""
+        )
         raise LimitReached(
-            f"rate limit reached ({counters[value - 1].label}); retry in {retry_after}s",
+            f"rate limit reached ({counter.label}{needs}); retry in {retry_after}s",
             headers={"Retry-After": str(retry_after)},
         )
-    if status == 2:
-        resets = usage.next_month_start()
-        retry_after = max(1, math.ceil(resets.timestamp() - now))
-        LIMITS_REFUSED.labels(limit="budget").inc()
-        raise LimitReached(
-            f"the account's monthly token budget ({budget}) is used up ({value} tokens); "
-            f"it resets at {resets:%Y-%m-%dT%H:%M:%SZ}",
-            code="budget_exhausted",
-            headers={"Retry-After": str(retry_after)},
-            details={"budget": budget, "used": int(value), "resets_at": resets.isoformat()},
-        )
-    return admission
+    resets = usage.next_month_start()
+    retry_after = max(1, math.ceil(resets.timestamp() - now))
+    LIMITS_REFUSED.labels(limit="budget").inc()
+    raise LimitReached(
+        f"the account's monthly token budget ({budget}) has no room for this request "
+        f"({value} tokens used or reserved, this prompt needs about {prompt_tokens}); "
+        f"it resets at {resets:%Y-%m-%dT%H:%M:%SZ}",
+        code="budget_exhausted",
+        headers={"Retry-After": str(retry_after)},
+        details={"budget": budget, "used": value, "resets_at": resets.isoformat()},
+    )
 
 
-def _seed_budget(redis: Redis, account: Account) -> int:
+def _seed_budget(redis: Redis, account_id: int, budget: int | None) -> int:
     """Put the month's stored usage in Redis (unless another process just did)."""
-    used = usage.tokens_this_month(account.id)
-    redis.set(budget_key(account.id), used, nx=True, ex=BUDGET_RESEED_SECONDS)
-    _maybe_notify(account.id, account.monthly_token_budget, -1, used)
+    used = usage.tokens_this_month(account_id)
+    if redis.set(budget_key(account_id), used, nx=True, ex=BUDGET_RESEED_SECONDS):
+        _maybe_notify(account_id, budget, -1, used)
     return used
 
 
 def settle(admission: Admission, tokens: int) -> None:
-    """Count an answer's tokens (per-minute counters and the budget); fail open."""
+    """Replace the reservation with the tokens really used (per-minute counters and the
+    budget); fail open."""
     settings = current_settings()
-    keys = [*admission.token_keys, admission.budget_key]
+    keys = [*admission.token_keys, admission.budget_key, admission.held_key]
+    args = [admission.reserved, tokens, WINDOW_SECONDS * 2, int(admission.budget is not None)]
     try:
-        used: int = _eval(
-            _redis(settings.REDIS_URL), SETTLE_SCRIPT, keys, [tokens, WINDOW_SECONDS * 2]
-        )
+        used: int = _eval(_redis(settings.REDIS_URL), SETTLE_SCRIPT, keys, args)
     except RedisError as error:
         _fail_open(error)
         return
@@ -260,24 +327,9 @@ def settle(admission: Admission, tokens: int) -> None:
 
 
 def _maybe_notify(account_id: int, budget: int | None, before: int, after: int) -> None:
-    """The one notice of the month, when this answer crossed 80% of the budget."""
-    if budget is None or not (before < NOTICE_SHARE * budget <= after):
-        return
-    account = db.session.get(Account, account_id)
-    if account is None:
-        return
-    month = f"{usage.month_start():%Y-%m}"
-    notice = notifications.notify(
-        account,
-        kind="budget_warning",
-        subject=f"{account.name} used {after * 100 // budget}% of its monthly token budget",
-        body=f"{after} of {budget} tokens used in {month}; at the budget, chat requests are "
-        "refused (429 budget_exhausted) until the first of next month.",
-        data={"month": month, "used": after, "budget": budget},
-        dedupe_key=f"budget-80:{month}",
-    )
-    db.session.commit()
-    notifications.deliver([notice])
+    """Enqueue the month's one notice when this answer crossed 80% of the budget."""
+    if budget is not None and budget_notices.crossed(budget, before, after):
+        budget_notices.enqueue(account_id, budget, after)
 
 
 def limits_now(account_id: int) -> dict[str, int | None]:

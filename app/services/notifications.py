@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.config import Settings, current_settings
 from app.extensions import db
@@ -35,25 +37,32 @@ def notify(
     data: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
 ) -> Notification | None:
-    """Add a notice to the session (not committed). None when the key was already used."""
-    if dedupe_key is not None:
-        seen = db.session.execute(
-            select(Notification.id).where(
-                Notification.account_id == account.id, Notification.dedupe_key == dedupe_key
-            )
-        ).first()
-        if seen is not None:
-            return None
-    notice = Notification(
-        account=account,
-        kind=kind,
-        subject=subject[:300],
-        body=body,
-        data=data or {},
-        dedupe_key=dedupe_key,
+    """Add a notice to the session (not committed). None when the key was already used.
+
+    With a ``dedupe_key`` the row is inserted at once with ``ON CONFLICT DO NOTHING``:
+    two requests that notice the same thing together store one notice, and neither
+    fails on the unique constraint."""
+    values = {
+        "account_id": account.id,
+        "kind": kind,
+        "subject": subject[:300],
+        "body": body,
+        "data": data or {},
+        "dedupe_key": dedupe_key,
+    }
+    if dedupe_key is None:
+        notice = Notification(account=account, **values)
+        db.session.add(notice)
+        return notice
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Notification.__table__)
+        .values(**values, created_at=utcnow(), delivery_error="")
+        .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
+        .returning(Notification.__table__.c.id)
     )
-    db.session.add(notice)
-    return notice
+    new_id = db.session.execute(statement).scalar_one_or_none()
+    return None if new_id is None else db.session.get(Notification, new_id)
 
 
 # One delivery channel: sends a notice, raises on failure.

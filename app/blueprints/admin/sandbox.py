@@ -38,4 +38,4 @@ def sandbox_chat(client_id: int) -> ResponseReturnValue:
         session_key=body.session_key,
         api_key=None,
     )
-    return sse_response(chat_stream.native_events(prepared))
+    return sse_response(chat_stream.native_events(prepared, route="sandbox"))

@@ -124,10 +124,12 @@ def _chat(route: ClientRoute) -> Response:
         ],
         session_key=body.session_key,
         api_key=api_key,
+        received=g.started,
     )
     if body.stream:
-        return _with_model_warning(prepared, sse_response(chat_stream.native_events(prepared)))
-    completion, latency_ms = chat.complete(prepared)
+        events = chat_stream.native_events(prepared, route="chat")
+        return _with_headers(prepared, sse_response(events))
+    completion, latency_ms = chat.complete(prepared, route="chat")
     response = _answer(
         ChatReply(
             session_key=prepared.session_key,
@@ -140,12 +142,20 @@ def _chat(route: ClientRoute) -> Response:
             latency_ms=latency_ms,
         )
     )
-    return _with_model_warning(prepared, response)
+    return _with_headers(prepared, response)
 
 
-def _with_model_warning(prepared: chat.PreparedChat, response: Response) -> Response:
-    """Clients on a deprecated model keep working; every answer says what to use instead
-    (``X-Chatdock-Warning`` for people and browsers, RFC 7234's ``Warning`` for tools)."""
+def _with_headers(prepared: chat.PreparedChat, response: Response) -> Response:
+    """``Server-Timing``: chatdock's own time (``app``) and the provider's, so a caller
+    sees what chatdock adds (a stream's headers go out before the provider is done:
+    ``app`` is then the time before the stream started). Clients on a deprecated model
+    keep working; every answer says what to use instead (``X-Chatdock-Warning`` for
+    people and browsers, RFC 7234's ``Warning`` for tools)."""
+    total_ms = (time.perf_counter() - prepared.received) * 1000
+    provider_ms = prepared.provider_seconds * 1000
+    response.headers["Server-Timing"] = (
+        f"app;dur={total_ms - provider_ms:.1f}, provider;dur={provider_ms:.1f}"
+    )
     if prepared.model_warning:
         response.headers["X-Chatdock-Warning"] = prepared.model_warning
         response.headers["Warning"] = f'299 - "{prepared.model_warning}"'
@@ -176,6 +186,7 @@ def _openai_chat(route: ClientRoute) -> Response:
         api_key=api_key,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
+        received=g.started,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -183,8 +194,8 @@ def _openai_chat(route: ClientRoute) -> Response:
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = chat_stream.openai_events(prepared, completion_id, created, model, include_usage)
-        return _with_model_warning(prepared, sse_response(events))
-    completion, _ = chat.complete(prepared)
+        return _with_headers(prepared, sse_response(events))
+    completion, _ = chat.complete(prepared, route="openai")
     choice = CompletionChoice(
         index=0,
         message=AssistantMessage(content=completion.content),
@@ -200,7 +211,7 @@ def _openai_chat(route: ClientRoute) -> Response:
             usage=_usage(completion.usage),
         )
     )
-    return _with_model_warning(prepared, response)
+    return _with_headers(prepared, response)
 
 
 def _register(

@@ -1,0 +1,129 @@
+"""A chat turn, prepared and then stored: what the provider is asked, and the one short
+transaction that writes the turn, its usage and settles its reserved tokens.
+
+This is the hot path of every chat request: Core statements, no ORM object needed
+afterwards, and nothing here holds a database connection while a provider answers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+
+from app.extensions import db
+from app.llm.base import ChatRequest, ChatTurn, ProviderError, Usage
+from app.metrics import PROVIDER_ERRORS, TOKENS
+from app.models import ChatMessage, ChatSession
+from app.models.common import utcnow
+from app.services import limits, usage
+
+SESSIONS = ChatSession.__table__
+MESSAGES = ChatMessage.__table__
+
+
+@dataclass
+class PreparedChat:
+    """A validated turn, ready for the provider, and what to store after it. Plain
+    values only: the database connection is given back before the provider is called."""
+
+    client_id: int
+    client_name: str
+    account_id: int
+    provider: str
+    session_id: int | None  # None: a new session is created when the reply is stored
+    session_key: str
+    new_turns: list[ChatTurn]
+    request: ChatRequest
+    api_key_id: int | None
+    prompt_estimate: int  # tokens of the prompt as the limits counted it
+    deadline: float  # time.monotonic() by which the provider must have answered
+    received: float  # time.perf_counter() when the request arrived
+    model_warning: str | None = None  # the client's model is deprecated: what to use
+    limits: limits.Admission | None = None  # the tokens reserved, settled once answered
+    provider_seconds: float = 0.0  # time spent waiting on the provider
+    stored: bool = field(default=False)  # the turn (or its failure) was recorded
+
+    @property
+    def model(self) -> str:
+        return self.request.model
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+
+def usage_key(prepared: PreparedChat) -> dict[str, Any]:
+    return {
+        "account_id": prepared.account_id,
+        "client_id": prepared.client_id,
+        "client_name": prepared.client_name,
+        "api_key_id": prepared.api_key_id,
+        "model": prepared.model,
+    }
+
+
+def record_error(prepared: PreparedChat, error: ProviderError, latency_ms: int) -> None:
+    """Count a failure that produced nothing (metrics, the usage aggregates) and give
+    back its reservation; no turn is stored."""
+    PROVIDER_ERRORS.labels(provider=prepared.provider, code=error.code).inc()
+    if prepared.stored:
+        return
+    prepared.stored = True
+    usage.record(db.session.connection(), **usage_key(prepared), latency_ms=latency_ms, error=True)
+    db.session.commit()
+    if prepared.limits is not None:
+        limits.settle(prepared.limits, 0)
+
+
+def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) -> None:
+    """Store the new turns, the reply and the usage aggregate in one transaction (once
+    per turn), then settle the limits' counters to the tokens used."""
+    if prepared.stored:
+        return
+    prepared.stored = True
+    connection = db.session.connection()
+    session_id = prepared.session_id
+    now = utcnow()
+    if session_id is None:
+        session_id = connection.execute(
+            insert(SESSIONS)
+            .values(
+                client_id=prepared.client_id,
+                session_key=prepared.session_key,
+                api_key_id=prepared.api_key_id,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(SESSIONS.c.id)
+        ).scalar_one()
+    blank = {"prompt_tokens": None, "completion_tokens": None, "latency_ms": None}
+    rows = [
+        blank | {"session_id": session_id, "role": turn.role, "content": turn.content}
+        for turn in prepared.new_turns
+    ]
+    rows.append(
+        {
+            "session_id": session_id,
+            "role": "assistant",
+            "content": reply,
+            "prompt_tokens": tokens.prompt_tokens,
+            "completion_tokens": tokens.completion_tokens,
+            "latency_ms": latency_ms,
+        }
+    )
+    connection.execute(insert(MESSAGES), [row | {"created_at": now} for row in rows])
+    usage.record(
+        connection,
+        **usage_key(prepared),
+        prompt_tokens=tokens.prompt_tokens,
+        completion_tokens=tokens.completion_tokens,
+        latency_ms=latency_ms,
+    )
+    db.session.commit()
+    if prepared.limits is not None:
+        limits.settle(prepared.limits, tokens.total_tokens)
+    TOKENS.labels(provider=prepared.provider, kind="prompt").inc(tokens.prompt_tokens)
+    TOKENS.labels(provider=prepared.provider, kind="completion").inc(tokens.completion_tokens)
