@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import httpx
 from flask import Flask
 from werkzeug.serving import make_server
+
+from devtools.services import free_port
 
 
 @contextlib.contextmanager
@@ -24,6 +33,45 @@ def serve(app: Flask) -> Iterator[int]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], workers: int = 1) -> Iterator[int]:
+    """chatdock as shipped (``gunicorn.conf.py``: gevent workers) on a free loopback port,
+    with ``env`` on top of this process's environment; yields the port once it answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_WORKERS": str(workers),
+            "GUNICORN_LOG_LEVEL": "warning",
+            "GUNICORN_ACCESS_LOG": "/dev/null",
+            **env,
+        },
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @contextlib.contextmanager

@@ -4,11 +4,6 @@ failing open when Redis is down."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +21,7 @@ from app.services import clients as client_service
 from devtools.services import free_port, redis_server
 from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
 from tests.infra.conftest import run_burst_worker
-from tests.live import serve
+from tests.live import gunicorn, serve
 
 REPO = Path(__file__).resolve().parent.parent
 BODY = {"messages": [{"role": "user", "content": "count my tokens please"}]}
@@ -182,35 +177,6 @@ def _metric(text: str) -> float:
     return 0.0
 
 
-@contextlib.contextmanager
-def _gunicorn(env: dict[str, str]):
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"),
-            *("--log-level", "warning", "--chdir", str(REPO), "wsgi:app"),
-        ],
-        env={**os.environ, **env},
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-        yield port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def test_rate_limits_hold_across_two_gunicorn_processes(
     app, migrated, redis_url, account, make_client
 ):
@@ -222,7 +188,7 @@ def test_rate_limits_hold_across_two_gunicorn_processes(
         "LOG_LEVEL": "WARNING",
         "HOST_INDEX_CHECK_SECONDS": "0",
     }
-    with _gunicorn(env) as first, _gunicorn(env) as second:
+    with gunicorn(env) as first, gunicorn(env) as second:
         for attempt in range(2):  # a second client when the minute turned mid-way
             client = make_client(account, f"limited{attempt}")
             limit_settings.set_rate_limits(client, requests_per_minute=5)

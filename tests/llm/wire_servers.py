@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -41,6 +42,9 @@ class Behaviour:
     raw_body: bytes | None = None  # sent verbatim (status 200) instead of a real reply
     raw_content_type: str = "application/json"
     usage_in_stream: bool = True
+    delta_interval: float = 0.0  # seconds between streamed deltas
+    gather: int = 0  # hold every request until this many are in flight at once
+    gather_timeout: float = 120.0  # then answer 503 saying how many came
 
 
 def split_deltas(text: str) -> list[str]:
@@ -50,6 +54,7 @@ def split_deltas(text: str) -> list[str]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 2048  # hundreds of connections may arrive at once
     wire: WireServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -83,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         b = wire.behaviour
         if b.delay and wire.stopping.wait(b.delay):
             return
+        if b.gather and not wire.gathered():
+            self._send_json(503, {"error": {"message": f"only {wire.peak} requests came"}})
+            return
         if self.path != wire.expected_path:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
         elif b.status != 200:
@@ -115,10 +123,19 @@ class _Handler(BaseHTTPRequestHandler):
         deltas_sent = 0
         for event, data, is_delta in frames:
             text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-            self.wfile.write(text.encode())
-            self.wfile.flush()
+            try:
+                self.wfile.write(text.encode())
+                self.wfile.flush()
+            except OSError:  # the caller closed the stream: what the tests look for
+                with wire.lock:
+                    wire.hangups += 1
+                return
             if is_delta:
                 deltas_sent += 1
+                if wire.behaviour.delta_interval and wire.stopping.wait(
+                    wire.behaviour.delta_interval
+                ):
+                    return
                 pause = wire.behaviour.pause_after_first_delta
                 if deltas_sent == 1 and pause and wire.stopping.wait(pause):
                     return
@@ -132,6 +149,11 @@ class WireServer:
         self.behaviour = Behaviour(finish="stop" if flavor == "openai" else "end_turn")
         self.requests: list[RecordedRequest] = []
         self.lock = threading.Lock()
+        self.hangups = 0  # streams whose caller went away before the end
+        self.peak = 0  # most requests held at once while gathering
+        self._arrived = threading.Condition(self.lock)
+        self._waiting = 0
+        self.on_gathered: Callable[[], None] | None = None  # runs once all are held
         self.stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.wire = self
@@ -158,6 +180,22 @@ class WireServer:
     def last(self) -> RecordedRequest:
         assert self.requests, "the server got no request"
         return self.requests[-1]
+
+    def gathered(self) -> bool:
+        """Hold this request until ``behaviour.gather`` requests are held together (the
+        proof that the caller really has them in flight at once); False on time-out."""
+        with self._arrived:
+            self._waiting += 1
+            self.peak = max(self.peak, self._waiting)
+            if self._waiting == self.behaviour.gather:
+                if self.on_gathered is not None:
+                    self.on_gathered()
+                self._arrived.notify_all()
+            ok = self._arrived.wait_for(
+                lambda: self.peak >= self.behaviour.gather, timeout=self.behaviour.gather_timeout
+            )
+            self._waiting -= 1
+            return ok
 
     def start(self) -> WireServer:
         self._thread.start()
