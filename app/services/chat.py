@@ -20,7 +20,6 @@ from collections.abc import Generator
 from typing import cast
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
@@ -38,10 +37,10 @@ from app.llm.base import (
 from app.llm.registry import get_provider
 from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
-from app.models import ApiKey, ChatMessage, ChatSession, LlmClient
+from app.models import ApiKey, ChatMessage, ChatSession
 from app.services import chat_turns, limits
+from app.services.chat_settings import ChatSettings, load_chat_settings
 from app.services.chat_turns import PreparedChat
-from app.services.llm_models import deprecation_warning
 
 # The merge rule, for callers (Markdown): the OpenAPI document's chat descriptions quote it.
 MERGE_RULE = """\
@@ -69,9 +68,8 @@ def _overlap(history: list[ChatTurn], messages: list[ChatTurn]) -> int:
     return 0
 
 
-def load_client(route: ClientRoute) -> LlmClient:
-    # The account too (its token budget is checked on every request): one query.
-    client = db.session.get(LlmClient, route.client_id, options=[joinedload(LlmClient.account)])
+def load_client(route: ClientRoute) -> ChatSettings:
+    client = load_chat_settings(route.client_id)
     if client is None:
         raise NotFound("this client no longer exists", code="client_not_found")
     return client
@@ -139,6 +137,7 @@ def prepare_chat(
     prompt_estimate = estimate_prompt_tokens(
         [client.system_prompt, *(turn.content for turn in conversation)]
     )
+    release_database()  # read all it needs: no transaction while Redis or the model answer
     admission = limits.admit(client, api_key, prompt_estimate, max_tokens)
     if admission is not None:  # the reservation may leave room for a shorter answer only
         max_tokens = max(1, min(max_tokens, admission.reserved - prompt_estimate))
@@ -162,7 +161,7 @@ def prepare_chat(
         prompt_estimate=prompt_estimate,
         deadline=time.monotonic() + settings.LLM_TIMEOUT_SECONDS,
         received=received if received is not None else time.perf_counter(),
-        model_warning=deprecation_warning(client.llm_model),
+        model_warning=client.model_warning,
         limits=admission,
     )
     release_database()

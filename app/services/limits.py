@@ -41,8 +41,9 @@ from app.config import current_settings
 from app.errors import ChatdockError
 from app.extensions import db
 from app.metrics import LIMITS_REFUSED, LIMITS_UNAVAILABLE
-from app.models import Account, ApiKey, LlmClient
+from app.models import Account, ApiKey
 from app.services import budget_notices, usage
+from app.services.chat_settings import ChatSettings
 
 log = structlog.get_logger(__name__)
 
@@ -183,9 +184,9 @@ def _fail_open(error: Exception | str) -> None:
         log.warning("limits_unavailable", error=str(error), action="failing open")
 
 
-def _counters(client: LlmClient, api_key: ApiKey | None, minute: int) -> list[_Counter]:
+def _counters(client: ChatSettings, api_key: ApiKey | None, minute: int) -> list[_Counter]:
     """Request counters first, then token counters (the order the script expects)."""
-    owners: list[tuple[str, int, LlmClient | ApiKey, str]] = [
+    owners: list[tuple[str, int, ChatSettings | ApiKey, str]] = [
         ("client", client.id, client, f"client {client.name}")
     ]
     if api_key is not None:
@@ -222,7 +223,7 @@ def held_key(account_id: int, moment: datetime | None = None) -> str:
 
 
 def admit(
-    client: LlmClient, api_key: ApiKey | None, prompt_tokens: int, max_tokens: int
+    client: ChatSettings, api_key: ApiKey | None, prompt_tokens: int, max_tokens: int
 ) -> Admission | None:
     """Refuse (LimitReached) or reserve the request's tokens; None when nothing is
     counted. The reservation (``Admission.reserved``) may be less than
@@ -231,11 +232,10 @@ def admit(
     settings = current_settings()
     if not settings.CHAT_LIMITS_ENABLED:
         return None
-    account = client.account
     now = time.time()
     minute = int(now // WINDOW_SECONDS)
     counters = _counters(client, api_key, minute)
-    budget = account.monthly_token_budget
+    budget = client.monthly_token_budget
     if not counters and budget is None:
         return None
     if not settings.REDIS_URL:
@@ -244,10 +244,10 @@ def admit(
     request_counters = [c for c in counters if c.counts_requests]
     token_counters = [c for c in counters if not c.counts_requests]
     admission = Admission(
-        account_id=account.id,
+        account_id=client.account_id,
         budget=budget,
-        budget_key=budget_key(account.id),
-        held_key=held_key(account.id),
+        budget_key=budget_key(client.account_id),
+        held_key=held_key(client.account_id),
         reserved=0,
         token_keys=[c.key for c in token_counters],
     )
@@ -266,7 +266,7 @@ def admit(
         redis = _redis(settings.REDIS_URL)
         result = _eval(redis, CHECK_SCRIPT, keys, args)
         if result[0] == 3:  # only the budget's key is ever missing
-            _seed_budget(redis, account.id, budget)
+            _seed_budget(redis, client.account_id, budget)
             result = _eval(redis, CHECK_SCRIPT, keys, args)
     except RedisError as error:
         _fail_open(error)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -44,6 +44,21 @@ def _latency_bucket(latency_ms: int) -> str:
     return "latency_over"
 
 
+def _upsert(dialect: str) -> Any:
+    """The increment statement, built once per dialect: every counter is added (zeros
+    too), so one statement (and one compiled form in SQLAlchemy's cache) serves all."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(TABLE).values({name: bindparam(name) for name in (*_KEY, *COUNTERS)})
+    return statement.on_conflict_do_update(
+        index_elements=["day", "client_id", "api_key_id", "model", "shard"],
+        set_={name: TABLE.c[name] + statement.excluded[name] for name in COUNTERS},
+    )
+
+
+_KEY = ("day", "account_id", "client_id", "client_name", "api_key_id", "model", "shard")
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def record(
     connection: Connection,
     *,
@@ -59,15 +74,13 @@ def record(
     day: date | None = None,
 ) -> None:
     """Add one request to its aggregate row, in the caller's transaction (not committed)."""
-    counts = dict.fromkeys(COUNTERS, 0) | {
+    values = dict.fromkeys(COUNTERS, 0) | {
         "requests": 1,
         "errors": int(error),
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "latency_ms_total": latency_ms,
         _latency_bucket(latency_ms): 1,
-    }
-    values = {
         "day": day or datetime.now(UTC).date(),
         "account_id": account_id,
         "client_id": client_id,
@@ -75,14 +88,8 @@ def record(
         "api_key_id": api_key_id or 0,
         "model": model,
         "shard": random.randrange(USAGE_SHARDS),
-    } | counts
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(TABLE).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["day", "client_id", "api_key_id", "model", "shard"],
-        set_={name: TABLE.c[name] + statement.excluded[name] for name in COUNTERS if counts[name]},
-    )
-    connection.execute(statement)
+    }
+    connection.execute(_UPSERTS[connection.dialect.name], values)
 
 
 def month_start(moment: datetime | None = None) -> date:

@@ -1,0 +1,68 @@
+"""What a chat request needs to know of its client, read in one Core query.
+
+Every chat request reads these (the model, the prompt, the limits, the account's budget);
+loading the client through the ORM with its account and model joined cost more CPU than
+the rest of the request's reads together, and the ORM objects are not needed afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
+
+from app.extensions import db
+from app.models import Account, LlmClient, LlmModel
+from app.services.llm_models import deprecation_warning
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """A client's chat settings and its account's budget, as plain values."""
+
+    id: int
+    name: str
+    account_id: int
+    provider: str
+    model: str
+    system_prompt: str
+    temperature: float
+    max_tokens: int
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    monthly_token_budget: int | None
+    model_warning: str | None  # the model is deprecated: what to use instead
+
+
+_QUERY = (
+    select(
+        LlmClient.id,
+        LlmClient.name,
+        LlmClient.account_id,
+        LlmModel.provider.label("provider"),
+        LlmModel.name.label("model"),
+        LlmClient.system_prompt,
+        LlmClient.temperature,
+        LlmClient.max_tokens,
+        LlmClient.requests_per_minute,
+        LlmClient.tokens_per_minute,
+        Account.monthly_token_budget,
+        LlmModel.deprecated.label("deprecated"),
+    )
+    .join(Account, Account.id == LlmClient.account_id)
+    .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)
+    .where(LlmClient.id == bindparam("client_id"))
+)
+
+
+def load_chat_settings(client_id: int) -> ChatSettings | None:
+    """The client's chat settings; None when it no longer exists."""
+    row = db.session.execute(_QUERY, {"client_id": client_id}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    warning = None
+    if values.pop("deprecated"):  # rare: build the model only to word its warning
+        model = LlmModel(provider=row.provider, name=row.model, deprecated=True)
+        warning = deprecation_warning(model)
+    return ChatSettings(**values, model_warning=warning)

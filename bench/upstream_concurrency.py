@@ -1,0 +1,261 @@
+"""Chat at real model latency: how many conversations one deployment of chatdock holds
+while the model takes seconds to answer.
+
+chatdock runs as shipped (``gunicorn.conf.py``: 2 gevent workers) on PostgreSQL, with one
+deployed client on the ``openai`` provider pointed at ``bench/mock_model.py``, a mock
+model that answers every request after ``--delays`` seconds. ``wrk`` (Debian's package)
+keeps 64 / 256 / 1,024 connections busy, plain and streamed. The ceiling of a run is
+connections / delay requests per second (every connection always waiting on the model);
+each row prints achieved / ceiling, p50/p99 latency, the peak number of chatdock's
+PostgreSQL sessions and of those ``idle in transaction`` (sampled every 0.2 s), and the
+memory of each gunicorn worker. ``--baseline`` adds the previous shape (gthread, 2
+workers x 8 threads) at 256 connections for comparison. Aim: >= 0.8 of the ceiling at
+256 connections with a 1 s delay.
+
+Run: ``.venv/bin/python bench/upstream_concurrency.py [--delays 1,5 --connections 64,256,1024]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import REPO_ROOT, migrated_app, print_table, run
+from sqlalchemy import create_engine, text
+
+from app.services import accounts as account_service
+from app.services import clients as client_service
+from devtools.services import free_port, postgres
+
+AIM = 0.8
+GTHREAD = ["--workers", "2", "--worker-class", "gthread", "--threads", "8", "wsgi:app"]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--delays", default="1,5", help="model delays in seconds")
+    parser.add_argument("--connections", default="64,256,1024", help="wrk connections")
+    parser.add_argument("--modes", default="plain,stream", help="plain and/or stream")
+    parser.add_argument("--seconds", type=float, default=15, help="at least this long a run")
+    parser.add_argument("--baseline", action="store_true", help="also gthread 2x8 at 256")
+    args = parser.parse_args(argv)
+    args.delays = [float(v) for v in args.delays.split(",")]
+    args.connections = [int(v) for v in args.connections.split(",")]
+    args.modes = args.modes.split(",")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install wrk)")
+    return args
+
+
+@contextlib.contextmanager
+def process(command: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
+    """A server process in its own group, until it listens on ``port``; stopped after."""
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, cwd=REPO_ROOT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[:4]} did not start")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def worker_rss_mb(master: int) -> list[float]:
+    """Resident memory of each child (worker) of the gunicorn master, in MB."""
+    sizes = []
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    for pid in children:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+@dataclass
+class Sample:
+    peak_sessions: int = 0
+    peak_idle_in_transaction: int = 0
+    peak_rss_mb: float = 0.0
+
+
+def sample(database_url: str, master: int, stop: threading.Event, into: Sample) -> None:
+    engine = create_engine(database_url)
+    query = text(
+        "SELECT count(*), count(*) FILTER (WHERE state = 'idle in transaction') "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    with engine.connect() as connection:
+        while not stop.wait(0.2):
+            total, idle_tx = connection.execute(query).one()
+            connection.rollback()
+            into.peak_sessions = max(into.peak_sessions, total)
+            into.peak_idle_in_transaction = max(into.peak_idle_in_transaction, idle_tx)
+            with contextlib.suppress(OSError):
+                into.peak_rss_mb = max([into.peak_rss_mb, *worker_rss_mb(master)])
+    engine.dispose()
+
+
+def wrk(port: int, path: str, stream: bool, connections: int, seconds: float) -> dict[str, float]:
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": stream})
+    script = f"""wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        output = subprocess.run(
+            [
+                *("wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:g}s"),
+                *("--timeout", "120s", "--latency", "-s", lua.name),
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def seconds_of(label: str) -> float:
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+        if not match:
+            return float("nan")
+        value, unit = float(match[1]), match[2]
+        return value * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    timeouts = re.search(r"timeout (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),  # type: ignore[index]
+        "p50": seconds_of("50%"),
+        "p99": seconds_of("99%"),
+        "errors": int(errors[1]) if errors else 0,
+        "timeouts": int(timeouts[1]) if timeouts else 0,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    rows: list[list[object]] = []
+    failed = False
+    with postgres(database="chatdock_bench") as pg:
+        app = migrated_app(pg.url)
+        with app.app_context():
+            account = account_service.create_account("Latency Corp")
+            spec = client_service.parse_spec(name="slow", provider="openai")
+            client = client_service.create_client(account, spec, deployed=True)
+            path = f"/api/v0/llm-clients/{client.id}/{client.name}/"
+        for delay in args.delays:
+            model_port = free_port()
+            mock = [sys.executable, "bench/mock_model.py", "--port", str(model_port)]
+            with process([*mock, "--delay", str(delay)], {}, model_port):
+                servers = [("gevent (as shipped)", ["--config", "gunicorn.conf.py"])]
+                if args.baseline and delay == args.delays[0]:
+                    servers.append(("gthread 2x8 (before)", GTHREAD))
+                for name, server_args in servers:
+                    port = free_port()
+                    env = {
+                        "DATABASE_URL": pg.url,
+                        "SECRET_KEY": "bench",
+                        "LOG_LEVEL": "WARNING",
+                        "OPENAI_API_KEY": "sk-bench",
+                        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+                        "GUNICORN_BIND": f"127.0.0.1:{port}",
+                        "GUNICORN_ACCESS_LOG": "/dev/null",
+                        "GUNICORN_LOG_LEVEL": "warning",
+                    }
+                    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+                    with process([*command, *server_args], env, port) as server:
+                        counts = args.connections if "gevent" in name else [256]
+                        for connections in counts:
+                            for mode in args.modes:
+                                seconds = max(args.seconds, 4 * delay)
+                                print(
+                                    f"{name}: delay {delay:g}s, {connections} connections, "
+                                    f"{mode}, {seconds:g}s ...",
+                                    flush=True,
+                                )
+                                stop, seen = threading.Event(), Sample()
+                                sampler = threading.Thread(
+                                    target=sample, args=(pg.url, server.pid, stop, seen)
+                                )
+                                sampler.start()
+                                try:
+                                    result = wrk(port, path, mode == "stream", connections, seconds)
+                                finally:
+                                    stop.set()
+                                    sampler.join()
+                                ceiling = connections / delay
+                                failed |= bool(result["errors"])
+                                rows.append(
+                                    [
+                                        name,
+                                        mode,
+                                        f"{delay:g}s",
+                                        connections,
+                                        f"{result['rps']:.1f}",
+                                        f"{ceiling:.0f}",
+                                        f"{result['rps'] / ceiling:.2f}",
+                                        f"{result['p50']:.2f}s",
+                                        f"{result['p99']:.2f}s",
+                                        int(result["errors"] + result["timeouts"]),
+                                        seen.peak_sessions,
+                                        seen.peak_idle_in_transaction,
+                                        f"{seen.peak_rss_mb:.0f}",
+                                    ]
+                                )
+                                time.sleep(1)
+    print()
+    print_table(
+        [
+            "server",
+            "mode",
+            "delay",
+            "conns",
+            "req/s",
+            "ceiling",
+            "achieved/ceiling",
+            "p50",
+            "p99",
+            "errors",
+            "peak PG sessions",
+            "peak idle in tx",
+            "RSS/worker MB",
+        ],
+        rows,
+    )
+    print(f"\naim: >= {AIM} of the ceiling at 256 connections with a 1 s delay")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    run(main)
