@@ -17,10 +17,16 @@ from app.security_headers import init_security_headers
 
 
 def _engine_options(settings: Settings) -> dict:
-    options: dict = {"pool_pre_ping": True}
+    """No ``pool_pre_ping``: a round trip on every checkout (two a chat request) to guard
+    against a database restart, which SQLAlchemy already handles by recycling the whole
+    pool after the first disconnect it sees (that one request fails with 503)."""
     if make_url(settings.DATABASE_URL).get_backend_name() == "sqlite":
-        options["connect_args"] = {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}
-    return options
+        return {"connect_args": {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}}
+    return {
+        "pool_size": settings.DATABASE_POOL_SIZE,
+        "max_overflow": settings.DATABASE_MAX_OVERFLOW,
+        "pool_recycle": 1800,
+    }
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
         "sqlite:///chatdock.db",
         description="SQLAlchemy URL. Relative SQLite paths live in the instance folder.",
     )
+    DATABASE_POOL_SIZE: int = Field(
+        5,
+        ge=1,
+        description="PostgreSQL connections each web or worker process keeps open. A chat "
+        "holds one only while it reads or writes, never while the model answers, so a few "
+        "serve a thousand conversations in flight.",
+    )
+    DATABASE_MAX_OVERFLOW: int = Field(
+        10, ge=0, description="Connections a process may open beyond the pool under bursts."
+    )
     SQLITE_BUSY_TIMEOUT_SECONDS: float = Field(
         15.0,
         description="SQLite only (WAL mode): how long a write waits for another writer's "
