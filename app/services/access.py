@@ -62,6 +62,13 @@ def require_account(
         raise Forbidden(f"only an owner of this account may {what}")
 
 
+def require_owner(user: AdminUser | None, account_id: int, what: str) -> None:
+    """Owners of the account (and platform admins) only; ``user`` None is the operator at
+    the server's shell (the CLI), who may do what a platform admin may."""
+    if user is not None:
+        require_account(user, account_id, owner=True, what=what)
+
+
 def require_platform_admin(user: AdminUser, what: str) -> None:
     """Refuse what only platform admins may do (approving plans, the catalog, accounts)."""
     if not user.is_platform_admin:

@@ -16,12 +16,11 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Account, AdminUser, ApiKey, LlmClient, MemberRole
 from app.services import audit
-from app.services.access import require_account, require_platform_admin, role_in
+from app.services.access import require_owner, require_platform_admin, role_in
 from app.services.api_keys import parse_key_id
 
 MAX_BUDGET = 10**15  # a BIGINT column
 MAX_RATE = 2**31 - 1  # INTEGER columns
-RATE_LIMITS = "set its rate limits"
 
 
 def _limit(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
@@ -57,8 +56,7 @@ def set_rate_limits(
     by: AdminUser | None,
 ) -> dict[str, tuple]:
     """Set the given limits (None: leave as is, 0: remove); returns what changed."""
-    if by is not None:
-        require_account(by, owner.account_id, owner=True, what=RATE_LIMITS)
+    require_owner(by, owner.account_id, "set its rate limits")
     changes = {}
     for field, value in (
         ("requests_per_minute", requests_per_minute),

@@ -1,7 +1,11 @@
-"""Account members: invitations (emailed link, single use, expiring, token hashed),
-acceptance, role changes and removal. Owners manage their account's members; platform
-admins manage every account's. Nobody raises their own role, and an account keeps at
-least one owner once it has one.
+"""Account members: invitations (emailed link, single use, expiring, token hashed,
+revocable), acceptance, role changes and removal. Owners manage their account's members
+and invitations; platform admins manage every account's. Nobody raises their own role,
+and an account keeps at least one owner once it has one.
+
+An invitation carries its inviter's authority: removing a member, or demoting an owner,
+revokes the invitations they sent that are still pending, so a removed owner cannot come
+back through a link they minted before. ``actor`` None is the operator's CLI.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from app.extensions import db
 from app.logging_setup import get_logger
 from app.models import Account, AccountInvitation, AccountMember, AdminUser, MemberRole
 from app.models.common import utcnow
-from app.services import notifications
-from app.services.access import require_account
+from app.services import audit, notifications
+from app.services.access import require_account, require_owner
 from app.services.users import find_user, normalize_email, set_user
 
 INVITATION_DAYS = 7
@@ -128,15 +132,91 @@ def invite(
 
 
 def pending_invitation(token: str) -> AccountInvitation:
-    """The unused, unexpired invitation of this token, or 404 (whatever the reason)."""
+    """The unused, unrevoked, unexpired invitation of this token, or 404 saying why."""
     invitation = db.session.execute(
         select(AccountInvitation).where(AccountInvitation.token_hash == _digest(token or ""))
     ).scalar_one_or_none()
     if invitation is None or invitation.accepted_at is not None:
         raise NotFound("this invitation is unknown or already used")
+    if invitation.revoked_at is not None:
+        raise NotFound("this invitation was revoked: ask an owner of the account for a new one")
     if invitation.expires_at <= utcnow():
         raise NotFound("this invitation has expired: ask for a new one")
     return invitation
+
+
+def invitation_status(invitation: AccountInvitation) -> str:
+    """pending, accepted, revoked or expired."""
+    if invitation.accepted_at is not None:
+        return "accepted"
+    if invitation.revoked_at is not None:
+        return "revoked"
+    return "expired" if invitation.expires_at <= utcnow() else "pending"
+
+
+def list_invitations(actor: AdminUser | None, account: Account) -> list[AccountInvitation]:
+    """The account's invitations, newest first (owners: they are its way in)."""
+    require_owner(actor, account.id, "manage its members")
+    return list(
+        db.session.execute(
+            select(AccountInvitation)
+            .where(AccountInvitation.account_id == account.id)
+            .order_by(AccountInvitation.id.desc())
+        ).scalars()
+    )
+
+
+def get_invitation(account: Account, invitation_id: int) -> AccountInvitation:
+    invitation = db.session.get(AccountInvitation, invitation_id)
+    if invitation is None or invitation.account_id != account.id:
+        raise NotFound(f"account {account.account_number} has no invitation {invitation_id}")
+    return invitation
+
+
+def revoke_invitation(
+    actor: AdminUser | None, invitation: AccountInvitation
+) -> tuple[AccountInvitation, bool]:
+    """Revoke a pending invitation: its link stops working at once. The flag says whether
+    this call revoked it (False: it already was, or it had expired)."""
+    require_owner(actor, invitation.account_id, "manage its members")
+    if invitation.accepted_at is not None:
+        raise Conflict(f"invitation {invitation.id} was accepted: remove the member instead")
+    if invitation_status(invitation) != "pending":
+        return invitation, False
+    _revoke([invitation])
+    db.session.commit()
+    return invitation, True
+
+
+def _revoke(invitations: list[AccountInvitation]) -> None:
+    """Mark them revoked, audited, in the caller's transaction."""
+    now = utcnow()
+    for invitation in invitations:
+        invitation.revoked_at = now
+        audit.record(
+            "revoke",
+            "invitation",
+            invitation.id,
+            account_id=invitation.account_id,
+            changes={"revoked_at": (None, now)},
+        )
+
+
+def _revoke_sent_by(member: AccountMember) -> None:
+    """Revoke the pending invitations ``member`` sent to their account (they lose the
+    authority the invitations were sent with)."""
+    _revoke(
+        list(
+            db.session.execute(
+                select(AccountInvitation).where(
+                    AccountInvitation.account_id == member.account_id,
+                    AccountInvitation.invited_by == member.user.email,
+                    AccountInvitation.accepted_at.is_(None),
+                    AccountInvitation.revoked_at.is_(None),
+                )
+            ).scalars()
+        )
+    )
 
 
 def accept(token: str, password: str | None, signed_in: AdminUser | None) -> AccountMember:
@@ -180,6 +260,8 @@ def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> Ac
         and _owners(member.account_id) == 1
     ):
         raise Conflict("the account's last owner stays an owner")
+    if member.role == MemberRole.OWNER and role != MemberRole.OWNER:
+        _revoke_sent_by(member)
     member.role = role
     db.session.commit()
     return member
@@ -189,5 +271,6 @@ def remove_member(actor: AdminUser, member: AccountMember) -> None:
     require_account(actor, member.account_id, owner=True)
     if member.role == MemberRole.OWNER and _owners(member.account_id) == 1:
         raise Conflict("the account's last owner cannot be removed")
+    _revoke_sent_by(member)
     db.session.delete(member)
     db.session.commit()
