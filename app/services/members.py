@@ -16,7 +16,7 @@ import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -250,8 +250,36 @@ def _owners(account_id: int) -> int:
     ).scalar_one()
 
 
+def _lock_members(member: AccountMember) -> AccountMember:
+    """Serialise the changes of an account's members until this transaction ends, then
+    re-read ``member``: two owners demoting (or removing) each other at once must not both
+    see two owners. PostgreSQL locks the account's row (SELECT ... FOR UPDATE, which
+    SQLAlchemy leaves out on SQLite); SQLite has no row locks, so a no-op write to the
+    row takes its database write lock, which the other writer waits for."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            update(Account)
+            .where(Account.id == member.account_id)
+            .values(name=Account.name)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        db.session.execute(
+            select(Account.id).where(Account.id == member.account_id).with_for_update()
+        )
+    fresh = db.session.execute(
+        select(AccountMember)
+        .where(AccountMember.id == member.id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if fresh is None:
+        raise NotFound("not found")
+    return fresh
+
+
 def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> AccountMember:
-    require_account(actor, member.account_id, owner=True)
+    member = _lock_members(member)
+    require_account(actor, member.account_id, owner=True)  # they may have lost it meanwhile
     if member.user_id == actor.id and not actor.is_platform_admin:
         raise Forbidden("you cannot change your own role")
     if (
@@ -268,6 +296,7 @@ def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> Ac
 
 
 def remove_member(actor: AdminUser, member: AccountMember) -> None:
+    member = _lock_members(member)
     require_account(actor, member.account_id, owner=True)
     if member.role == MemberRole.OWNER and _owners(member.account_id) == 1:
         raise Conflict("the account's last owner cannot be removed")
