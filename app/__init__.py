@@ -17,7 +17,9 @@ from app.security_headers import init_security_headers
 
 
 def _engine_options(settings: Settings) -> dict:
-    options: dict = {"pool_pre_ping": True}
+    # A failed statement's error (str(exc), so every logged traceback) never carries its
+    # bound parameters: they hold password hashes, token hashes, emails.
+    options: dict = {"pool_pre_ping": True, "hide_parameters": True}
     if make_url(settings.DATABASE_URL).get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}
     return options

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
@@ -26,7 +27,7 @@ from app.models import Account, AccountInvitation, AccountMember, AdminUser, Mem
 from app.models.common import utcnow
 from app.services import audit, notifications
 from app.services.access import require_account, require_owner
-from app.services.users import find_user, normalize_email, set_user
+from app.services.users import check_password_rules, find_user, normalize_email, set_user
 
 INVITATION_DAYS = 7
 log = get_logger("chatdock.members")
@@ -228,18 +229,40 @@ def accept(token: str, password: str | None, signed_in: AdminUser | None) -> Acc
     invitation = pending_invitation(token)
     user = find_user(invitation.email)
     if user is None:
-        user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+        check_password_rules(password or "")
     elif signed_in is None or signed_in.id != user.id:
         raise Forbidden(f"{invitation.email} already has a user: sign in as it, then open the link")
-    invitation.accepted_at = utcnow()
-    member = AccountMember(account=invitation.account, user=user, role=invitation.role)
-    db.session.add(member)
+    _claim(invitation)
     try:
+        if user is None:
+            user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+        member = AccountMember(account_id=invitation.account_id, user=user, role=invitation.role)
+        db.session.add(member)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise Conflict(f"{invitation.email} is already a member of this account") from None
     return member
+
+
+def _claim(invitation: AccountInvitation) -> None:
+    """Spend the link first, in this transaction: of concurrent accepts one claims it, and
+    the others (waiting on the row's lock, or SQLite's write lock) find it used."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(AccountInvitation)
+        .where(
+            AccountInvitation.id == invitation.id,
+            AccountInvitation.accepted_at.is_(None),
+            AccountInvitation.revoked_at.is_(None),
+        )
+        .values(accepted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+        db.session.rollback()
+        raise Conflict("this invitation was just used: sign in, or ask for a new one")
+    set_committed_value(invitation, "accepted_at", now)
 
 
 def _owners(account_id: int) -> int:
