@@ -15,6 +15,7 @@ import secrets
 import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,11 +64,19 @@ def list_members(account: Account) -> list[AccountMember]:
     )
 
 
+Owned = TypeVar("Owned", AccountMember, AccountInvitation)
+
+
+def _of_account(model: type[Owned], account: Account, object_id: int, what: str) -> Owned:
+    """The account's object with this id; another account's is answered as missing."""
+    found = db.session.get(model, object_id)
+    if found is None or found.account_id != account.id:
+        raise NotFound(f"account {account.account_number} has no {what} {object_id}")
+    return found
+
+
 def get_member(account: Account, member_id: int) -> AccountMember:
-    member = db.session.get(AccountMember, member_id)
-    if member is None or member.account_id != account.id:
-        raise NotFound(f"account {account.account_number} has no member {member_id}")
-    return member
+    return _of_account(AccountMember, account, member_id, "member")
 
 
 def add_member(account: Account, user: AdminUser, role: MemberRole) -> AccountMember:
@@ -168,10 +177,7 @@ def list_invitations(actor: AdminUser | None, account: Account) -> list[AccountI
 
 
 def get_invitation(account: Account, invitation_id: int) -> AccountInvitation:
-    invitation = db.session.get(AccountInvitation, invitation_id)
-    if invitation is None or invitation.account_id != account.id:
-        raise NotFound(f"account {account.account_number} has no invitation {invitation_id}")
-    return invitation
+    return _of_account(AccountInvitation, account, invitation_id, "invitation")
 
 
 def revoke_invitation(

@@ -166,24 +166,10 @@ def test_gunicorns_access_log_shows_invitation_tokens_redacted(migrated, tmp_pat
         "SECRET_KEY": "test-secret-key",
         "LOG_LEVEL": "WARNING",
     }
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", "1", "--access-logfile", "-", "wsgi:app"]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--access-logfile",
-            "-",
-            "wsgi:app",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         deadline = time.monotonic() + 60
