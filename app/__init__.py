@@ -20,9 +20,12 @@ def _engine_options(settings: Settings) -> dict:
     """No ``pool_pre_ping``: a round trip on every checkout (two a chat request) to guard
     against a database restart, which SQLAlchemy already handles by recycling the whole
     pool after the first disconnect it sees (that one request fails with 503)."""
+    # A failed statement's error (str(exc), so every logged traceback) never carries its
+    # bound parameters: they hold password hashes, token hashes, emails.
+    options: dict = {"hide_parameters": True}
     if make_url(settings.DATABASE_URL).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}}
-    return {
+        return options | {"connect_args": {"timeout": settings.SQLITE_BUSY_TIMEOUT_SECONDS}}
+    return options | {
         "pool_size": settings.DATABASE_POOL_SIZE,
         "max_overflow": settings.DATABASE_MAX_OVERFLOW,
         "pool_recycle": 1800,

@@ -1,13 +1,55 @@
-"""Structured (JSON) logs with the request id bound to every line of a request."""
+"""Structured (JSON) logs with the request id bound to every line of a request.
+
+No line carries a secret a URL holds: an invitation's token (its link's last segment,
+also URL-encoded in a ``?next=``) is written ``[redacted]`` in every line, the access
+logs (ours and gunicorn's) and tracebacks included."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+# The accept link of an invitation: /admin/invitations/<token> (plain or percent-encoded).
+SECRET_IN_PATH = re.compile(r"(admin(?:/|%2F)invitations(?:/|%2F))[^/?#&\s\"'%]+", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with every token a path carries replaced by ``[redacted]``."""
+    return SECRET_IN_PATH.sub(rf"\g<1>{REDACTED}", text)
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
+
+
+def _redact_event(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """The last step before rendering: every string of the line, the traceback too."""
+    return {key: _redacted(value) for key, value in event_dict.items()}
+
+
+class RedactingFilter(logging.Filter):
+    """For the loggers that format their own lines (gunicorn's access and error logs):
+    redacts the record's arguments (gunicorn passes the access line's atoms as a dict)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redacted(value) for value in record.args)
+        return True
+
+
+_GUNICORN_FILTER = RedactingFilter()
 
 _SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -39,6 +81,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for name in ("gunicorn.access", "gunicorn.error"):  # not propagated to the root
+        logging.getLogger(name).addFilter(_GUNICORN_FILTER)  # once: the same filter
 
 
 def _formatter(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
@@ -46,6 +90,7 @@ def _formatter(renderer: Processor) -> structlog.stdlib.ProcessorFormatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _redact_event,
             renderer,
         ],
         foreign_pre_chain=[*_SHARED, structlog.stdlib.add_logger_name],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 
 MAX_LABEL_LENGTH = 63
 MAX_NAME_LENGTH = 253
@@ -29,6 +30,10 @@ ACCOUNT_NUMBER_RE = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}", re.ASCII)
 # an Ingress, a Certificate, a Secret or an IngressClass are RFC 1123 subdomains.
 K8S_DNS1035_LABEL_RE = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 K8S_SUBDOMAIN_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?", re.ASCII)
+# Unicode control (newline, tab, ESC), format (e.g. bidi overrides), surrogate, private-use
+# and unassigned characters, and line/paragraph separators: none belongs in a one-line
+# text a person reads (an account name, a key's label), where a terminal would run them.
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def is_dns_label(value: object) -> bool:
@@ -96,3 +101,19 @@ def tls_secret_name(account_number: str, client_name: str) -> str:
 def is_ascii_digits(value: object) -> bool:
     """One or more of 0-9 (``str.isdigit`` also takes ``"١٢"``, which ``int`` reads as 12)."""
     return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a character of ``CONTROL_CATEGORIES``."""
+    return any(unicodedata.category(ch) in CONTROL_CATEGORIES for ch in text)
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with each character of ``CONTROL_CATEGORIES`` written as its escape
+    (``\\n``, ``\\x1b``, ``\\u202e``): what a terminal shows, never what it runs."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in CONTROL_CATEGORIES
+        else ch
+        for ch in text
+    )

@@ -65,6 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "postgresql_only: checks what only PostgreSQL shows (pg_stat_activity); not collected "
+        "on SQLite",
+    )
+    config.addinivalue_line(
+        "markers",
         "workers: several worker processes or machines share one database; scripts/test runs"
         " these in its PostgreSQL pass only (the production database: SQLite serves the"
         " one-machine run command, whose path the other infrastructure tests cover)",
@@ -97,6 +102,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skipped = []
     for item in items:
         if on_postgresql and item.get_closest_marker("sqlite_only"):
+            skipped.append(item)
+        elif not on_postgresql and item.get_closest_marker("postgresql_only"):
             skipped.append(item)
         elif DATABASE_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)

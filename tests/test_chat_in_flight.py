@@ -102,7 +102,7 @@ async def _chat_all(port: int, path: str, body: dict, count: int) -> list[tuple[
         return await asyncio.gather(*(one() for _ in range(count)))
 
 
-@pytest.mark.workers  # several processes on one PostgreSQL database: its pass only
+@pytest.mark.postgresql_only  # pg_stat_activity is what it reads
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
 def test_one_process_holds_hundreds_of_chats_without_holding_transactions(
     app, migrated, redis_url, model, account, make_client, streamed
@@ -173,7 +173,7 @@ def test_a_stream_cut_by_its_caller_is_stored_and_charged_once(
     app, migrated, redis_url, model, account, make_client, endpoint
 ):
     client = make_client(account, "cut", provider="openai")
-    limit_settings.set_budget(account, 1_000_000)
+    limit_settings.set_budget(account, 1_000_000, by=None)
     model.behaviour.delta_interval = 0.3
     model.behaviour.usage_in_stream = False
     base = f"/api/v0/llm-clients/{client.id}/{client.name}/"

@@ -64,7 +64,7 @@ def test_a_budget_reached_mid_load_refuses_the_next_requests(app, account, make_
     per_request = first.get_json()["usage"]["total_tokens"]
     assert per_request > 0
     budget = per_request * 20
-    limit_settings.set_budget(account, budget)
+    limit_settings.set_budget(account, budget, by=None)
     in_flight = 6
     path = _path(client)
     with serve(app) as port:
@@ -105,8 +105,8 @@ def test_rate_limits_per_key_and_client_answer_429_with_retry_after(
     client = make_client(account, "alpha", require_api_key=True)
     issued = api_keys.create_api_key(account, [], None, "limited")
     other = api_keys.create_api_key(account, [], None, "other")
-    limit_settings.set_rate_limits(issued.api_key, requests_per_minute=2)
-    limit_settings.set_rate_limits(client, requests_per_minute=4)
+    limit_settings.set_rate_limits(issued.api_key, requests_per_minute=2, by=None)
+    limit_settings.set_rate_limits(client, requests_per_minute=4, by=None)
     http = app.test_client()
 
     def post(key: str):
@@ -129,7 +129,7 @@ def test_rate_limits_per_key_and_client_answer_429_with_retry_after(
 
 def test_tokens_per_minute_refuse_once_reached(app, account, make_client, fresh_minute):
     client = make_client(account, "alpha")
-    limit_settings.set_rate_limits(client, tokens_per_minute=40)
+    limit_settings.set_rate_limits(client, tokens_per_minute=40, by=None)
     http = app.test_client()
     answers = [http.post(_path(client), json=BODY) for _ in range(6)]
     statuses = [a.status_code for a in answers]
@@ -143,7 +143,7 @@ def test_a_prompt_larger_than_the_limit_is_refused_before_the_provider(
     app, account, make_client, fresh_minute
 ):
     client = make_client(account, "alpha")
-    limit_settings.set_rate_limits(client, tokens_per_minute=1)
+    limit_settings.set_rate_limits(client, tokens_per_minute=1, by=None)
     answer = app.test_client().post(_path(client), json=BODY)
     assert answer.status_code == 429
     assert "this request needs" in answer.get_json()["error"]["message"]
@@ -158,8 +158,8 @@ def test_redis_down_the_chat_still_answers_and_metrics_count_it(make_app):
         client = client_service.create_client(
             acct, client_service.parse_spec(name="alpha"), deployed=True
         )
-        limit_settings.set_budget(acct, 1)
-        limit_settings.set_rate_limits(client, requests_per_minute=1)
+        limit_settings.set_budget(acct, 1, by=None)
+        limit_settings.set_rate_limits(client, requests_per_minute=1, by=None)
         http = down.test_client()
         before = _metric(http.get("/metrics").text)
         for _ in range(3):
@@ -191,7 +191,7 @@ def test_rate_limits_hold_across_two_gunicorn_processes(
     with gunicorn(env) as first, gunicorn(env) as second:
         for attempt in range(2):  # a second client when the minute turned mid-way
             client = make_client(account, f"limited{attempt}")
-            limit_settings.set_rate_limits(client, requests_per_minute=5)
+            limit_settings.set_rate_limits(client, requests_per_minute=5, by=None)
             window = int(time.time() // 60)
             path = _path(client)
             statuses = [

@@ -36,6 +36,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.data_migrations import data_migrations_cli
     from app.cli.domains import domains
     from app.cli.infra import infra
+    from app.cli.invitations import invitations
     from app.cli.models import models
     from app.cli.tokens import tokens
     from app.cli.usage import limits_cli, usage
@@ -48,6 +49,7 @@ def register_cli(app: Flask) -> None:
         apikeys,
         domains,
         users,
+        invitations,
         tokens,
         infra,
         models,

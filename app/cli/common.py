@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from app.errors import ChatdockError, InvalidInput
 from app.extensions import db
+from app.names import escape_control_characters
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +59,12 @@ def echo_table(
     headers: list[str], rows: list[list[Any]], right: frozenset[int] = frozenset()
 ) -> None:
     """Print rows under headers in columns as wide as their widest cell, two spaces
-    apart, so long values (workspace keys, names) never run into the next column."""
+    apart, so long values (workspace keys, names) never run into the next column.
+    Control characters in a cell (a label's escape sequence or newline) print escaped:
+    one row stays one line, and the terminal runs nothing it was handed."""
     align = ["right" if i in right else "left" for i in range(len(headers))]
-    text = tabulate(rows, headers, tablefmt="plain", disable_numparse=True, colalign=align)
+    cells = [
+        [None if c is None else escape_control_characters(str(c)) for c in row] for row in rows
+    ]
+    text = tabulate(cells, headers, tablefmt="plain", disable_numparse=True, colalign=align)
     click.echo(text)

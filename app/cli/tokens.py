@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.cli.common import fmt_time, service_errors
+from app.cli.common import echo_table, fmt_time, service_errors
 from app.errors import NotFound
 from app.models import AdminUser
 from app.services import tokens as service
@@ -48,11 +48,23 @@ def create(email: str, label: str, expires_in_days: int) -> None:
 @service_errors
 def list_(email: str) -> None:
     """The user's tokens (never their secrets)."""
-    for token in service.list_tokens(_user(email)):
-        click.echo(
-            f"{token.token_id}  {service.token_status(token):8}  expires "
-            f"{fmt_time(token.expires_at)}  last used {fmt_time(token.last_used_at)}  {token.label}"
-        )
+    rows = service.list_tokens(_user(email))
+    if not rows:
+        click.echo(f"no tokens: flask tokens create {email}")
+        return
+    echo_table(
+        ["TOKEN ID", "STATUS", "EXPIRES", "LAST USED", "LABEL"],
+        [
+            [
+                token.token_id,
+                service.token_status(token),
+                fmt_time(token.expires_at),
+                fmt_time(token.last_used_at),
+                token.label,
+            ]
+            for token in rows
+        ],
+    )
 
 
 @tokens.command("revoke")

@@ -113,7 +113,7 @@ def set_(
         raise InvalidInput("nothing to set: give --monthly-tokens, --rpm or --tpm")
     changes: dict[str, tuple] = {}
     if monthly_tokens is not None:
-        changes |= limit_settings.set_budget(account, monthly_tokens)
+        changes |= limit_settings.set_budget(account, monthly_tokens, by=None)
     if client_name or key_id:
         owner = (
             clients.get_client(account, client_name)
@@ -121,7 +121,7 @@ def set_(
             else limit_settings.get_key(account, key_id or "")
         )
         changes |= limit_settings.set_rate_limits(
-            owner, requests_per_minute=rpm, tokens_per_minute=tpm
+            owner, requests_per_minute=rpm, tokens_per_minute=tpm, by=None
         )
     for name, (before, after) in changes.items():
         click.echo(f"{name}: {_shown(before)} -> {_shown(after)}")

@@ -91,7 +91,8 @@ class IdempotentRequest(Model):
 
 
 class AccountInvitation(Model):
-    """An emailed invitation to join an account: single use, expiring, token hashed."""
+    """An emailed invitation to join an account: single use, expiring, token hashed,
+    revocable (by an owner, and with its inviter's removal or demotion)."""
 
     __tablename__ = "account_invitations"
 
@@ -106,5 +107,6 @@ class AccountInvitation(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     account: Mapped[Account] = relationship()

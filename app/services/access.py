@@ -44,15 +44,29 @@ def may_see(user: AdminUser, account_id: int | None) -> bool:
     return visible is None or account_id in visible
 
 
-def require_account(user: AdminUser, account_id: int | None, *, owner: bool = False) -> None:
-    """Refuse an account the user does not reach (404), or one they do not own (403)."""
+def require_account(
+    user: AdminUser,
+    account_id: int | None,
+    *,
+    owner: bool = False,
+    what: str = "manage its members",
+) -> None:
+    """Refuse an account the user does not reach (404), or one they do not own (403:
+    "only an owner of this account may ``what``")."""
     if user.is_platform_admin:
         return
     role = role_in(user, account_id) if account_id is not None else None
     if role is None:
         raise NotFound("not found")
     if owner and role != MemberRole.OWNER:
-        raise Forbidden("only an owner of this account may manage its members")
+        raise Forbidden(f"only an owner of this account may {what}")
+
+
+def require_owner(user: AdminUser | None, account_id: int, what: str) -> None:
+    """Owners of the account (and platform admins) only; ``user`` None is the operator at
+    the server's shell (the CLI), who may do what a platform admin may."""
+    if user is not None:
+        require_account(user, account_id, owner=True, what=what)
 
 
 def require_platform_admin(user: AdminUser, what: str) -> None:

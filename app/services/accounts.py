@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Account, generate_account_number
-from app.names import is_account_number
+from app.names import has_control_characters, is_account_number
 from app.services import audit
 from app.services.users import EMAIL_RE
 
 MAX_NUMBER_ATTEMPTS = 10
-# Unicode control, format (e.g. bidi overrides), surrogate, private-use and unassigned
-# characters, and line/paragraph separators: none belongs in a one-line name.
-NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def create_account(name: str, contact_email: str | None = None) -> Account:
@@ -25,7 +20,7 @@ def create_account(name: str, contact_email: str | None = None) -> Account:
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("account name must be 1 to 200 characters")
-    if any(unicodedata.category(ch) in NAME_FORBIDDEN_CATEGORIES for ch in name):
+    if has_control_characters(name):
         raise InvalidInput(
             "account name must not contain control characters (newlines, tabs, "
             "direction overrides): it is shown on one line"

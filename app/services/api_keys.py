@@ -23,11 +23,13 @@ from app.extensions import db
 from app.hosts import ClientRoute
 from app.models import Account, ApiKey, LlmClient, api_key_clients
 from app.models.common import utcnow
+from app.names import has_control_characters
 from app.services import audit
 
 KEY_PREFIX = "cdk_"
 KEY_RE = re.compile(r"cdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")  # fullmatch
 KEY_ID_RE = re.compile(r"[0-9a-f]{12}")
+MAX_LABEL = 200
 
 
 @dataclass(frozen=True)
@@ -51,16 +53,21 @@ def create_api_key(
     """Issue a key for ``account``, limited to ``clients`` when given."""
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidInput("expires-in-days must be between 1 and 3650")
+    label = check_label(label)
+    seen: set[int] = set()
     for client in clients or ():
         if client.account_id != account.id:
             raise InvalidInput(f"client {client.name!r} belongs to another account")
+        if client.id in seen:
+            raise InvalidInput(f"client {client.name!r} is listed twice: name each client once")
+        seen.add(client.id)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     api_key = ApiKey(
         key_id=key_id,
         secret_hash=_hash_secret(secret),
         account=account,
-        label=label.strip()[:200],
+        label=label,
         all_clients=not clients,
         clients=list(clients or ()),
         expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
@@ -79,6 +86,20 @@ def create_api_key(
     )
     db.session.commit()
     return IssuedKey(api_key=api_key, plaintext=f"{KEY_PREFIX}{key_id}_{secret}")
+
+
+def check_label(label: str) -> str:
+    """The label as stored (trimmed), or a clear error: listings print it on one line,
+    so escape sequences, newlines and direction overrides are refused."""
+    label = (label or "").strip()
+    if len(label) > MAX_LABEL:
+        raise InvalidInput(f"the label must be at most {MAX_LABEL} characters")
+    if has_control_characters(label):
+        raise InvalidInput(
+            "the label must not contain control characters (escape sequences, newlines, "
+            "tabs, direction overrides): it is shown on one line"
+        )
+    return label
 
 
 def list_api_keys(account: Account) -> list[ApiKey]:

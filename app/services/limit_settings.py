@@ -1,6 +1,12 @@
 """Setting the limits: an account's monthly token budget, the per-minute limits of a
 client or an API key. 0 (or None) removes a limit. The chat reads them on each request,
-so a change applies to the next request; the budget's Redis counter is left as is."""
+so a change applies to the next request; the budget's Redis counter is left as is.
+
+Who sets what, decided here for the console, the CLI and the management API alike: the
+monthly budget is the platform's spending control (platform admins only); the per-minute
+limits are the customer's own (the account's owners, and platform admins), never a plain
+member's. ``by`` is the user asking; None is the operator at the server's shell (the CLI),
+who may do what a platform admin may."""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
-from app.models import Account, ApiKey, LlmClient
+from app.models import Account, AdminUser, ApiKey, LlmClient, MemberRole
 from app.services import audit
+from app.services.access import require_owner, require_platform_admin, role_in
 from app.services.api_keys import parse_key_id
 
 MAX_BUDGET = 10**15  # a BIGINT column
@@ -24,8 +31,12 @@ def _limit(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
     return value
 
 
-def set_budget(account: Account, monthly_tokens: int | None) -> dict[str, tuple]:
+def set_budget(
+    account: Account, monthly_tokens: int | None, *, by: AdminUser | None
+) -> dict[str, tuple]:
     """Returns the changed fields as {field: (before, after)}."""
+    if by is not None:
+        require_platform_admin(by, "set an account's monthly token budget")
     before = account.monthly_token_budget
     account.monthly_token_budget = _limit(monthly_tokens, "the monthly token budget", MAX_BUDGET)
     changes = _changes({"monthly_token_budget": (before, account.monthly_token_budget)})
@@ -42,8 +53,10 @@ def set_rate_limits(
     *,
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
+    by: AdminUser | None,
 ) -> dict[str, tuple]:
     """Set the given limits (None: leave as is, 0: remove); returns what changed."""
+    require_owner(by, owner.account_id, "set its rate limits")
     changes = {}
     for field, value in (
         ("requests_per_minute", requests_per_minute),
@@ -77,3 +90,13 @@ def get_key(account: Account, key_id: str) -> ApiKey:
     if api_key is None:
         raise NotFound(f"account {account.account_number} has no API key {key_id}")
     return api_key
+
+
+def may_set_budget(user: AdminUser) -> bool:
+    """Whether the console offers ``user`` the budget's form."""
+    return user.is_platform_admin
+
+
+def may_set_rate_limits(user: AdminUser, account_id: int) -> bool:
+    """Whether the console offers ``user`` the per-minute limits' form."""
+    return user.is_platform_admin or role_in(user, account_id) == MemberRole.OWNER

@@ -1,7 +1,11 @@
-"""Account members: invitations (emailed link, single use, expiring, token hashed),
-acceptance, role changes and removal. Owners manage their account's members; platform
-admins manage every account's. Nobody raises their own role, and an account keeps at
-least one owner once it has one.
+"""Account members: invitations (emailed link, single use, expiring, token hashed,
+revocable), acceptance, role changes and removal. Owners manage their account's members
+and invitations; platform admins manage every account's. Nobody raises their own role,
+and an account keeps at least one owner once it has one.
+
+An invitation carries its inviter's authority: removing a member, or demoting an owner,
+revokes the invitations they sent that are still pending, so a removed owner cannot come
+back through a link they minted before. ``actor`` None is the operator's CLI.
 """
 
 from __future__ import annotations
@@ -11,18 +15,20 @@ import secrets
 import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.logging_setup import get_logger
 from app.models import Account, AccountInvitation, AccountMember, AdminUser, MemberRole
 from app.models.common import utcnow
-from app.services import notifications
-from app.services.access import require_account
-from app.services.users import find_user, normalize_email, set_user
+from app.services import audit, notifications
+from app.services.access import require_account, require_owner
+from app.services.users import check_password_rules, find_user, normalize_email, set_user
 
 INVITATION_DAYS = 7
 log = get_logger("chatdock.members")
@@ -58,11 +64,19 @@ def list_members(account: Account) -> list[AccountMember]:
     )
 
 
+Owned = TypeVar("Owned", AccountMember, AccountInvitation)
+
+
+def _of_account(model: type[Owned], account: Account, object_id: int, what: str) -> Owned:
+    """The account's object with this id; another account's is answered as missing."""
+    found = db.session.get(model, object_id)
+    if found is None or found.account_id != account.id:
+        raise NotFound(f"account {account.account_number} has no {what} {object_id}")
+    return found
+
+
 def get_member(account: Account, member_id: int) -> AccountMember:
-    member = db.session.get(AccountMember, member_id)
-    if member is None or member.account_id != account.id:
-        raise NotFound(f"account {account.account_number} has no member {member_id}")
-    return member
+    return _of_account(AccountMember, account, member_id, "member")
 
 
 def add_member(account: Account, user: AdminUser, role: MemberRole) -> AccountMember:
@@ -128,15 +142,88 @@ def invite(
 
 
 def pending_invitation(token: str) -> AccountInvitation:
-    """The unused, unexpired invitation of this token, or 404 (whatever the reason)."""
+    """The unused, unrevoked, unexpired invitation of this token, or 404 saying why."""
     invitation = db.session.execute(
         select(AccountInvitation).where(AccountInvitation.token_hash == _digest(token or ""))
     ).scalar_one_or_none()
     if invitation is None or invitation.accepted_at is not None:
         raise NotFound("this invitation is unknown or already used")
+    if invitation.revoked_at is not None:
+        raise NotFound("this invitation was revoked: ask an owner of the account for a new one")
     if invitation.expires_at <= utcnow():
         raise NotFound("this invitation has expired: ask for a new one")
     return invitation
+
+
+def invitation_status(invitation: AccountInvitation) -> str:
+    """pending, accepted, revoked or expired."""
+    if invitation.accepted_at is not None:
+        return "accepted"
+    if invitation.revoked_at is not None:
+        return "revoked"
+    return "expired" if invitation.expires_at <= utcnow() else "pending"
+
+
+def list_invitations(actor: AdminUser | None, account: Account) -> list[AccountInvitation]:
+    """The account's invitations, newest first (owners: they are its way in)."""
+    require_owner(actor, account.id, "manage its members")
+    return list(
+        db.session.execute(
+            select(AccountInvitation)
+            .where(AccountInvitation.account_id == account.id)
+            .order_by(AccountInvitation.id.desc())
+        ).scalars()
+    )
+
+
+def get_invitation(account: Account, invitation_id: int) -> AccountInvitation:
+    return _of_account(AccountInvitation, account, invitation_id, "invitation")
+
+
+def revoke_invitation(
+    actor: AdminUser | None, invitation: AccountInvitation
+) -> tuple[AccountInvitation, bool]:
+    """Revoke a pending invitation: its link stops working at once. The flag says whether
+    this call revoked it (False: it already was, or it had expired)."""
+    require_owner(actor, invitation.account_id, "manage its members")
+    if invitation.accepted_at is not None:
+        raise Conflict(f"invitation {invitation.id} was accepted: remove the member instead")
+    if invitation_status(invitation) != "pending":
+        return invitation, False
+    _revoke([invitation])
+    db.session.commit()
+    return invitation, True
+
+
+def _revoke(invitations: list[AccountInvitation]) -> None:
+    """Mark them revoked, audited, in the caller's transaction."""
+    now = utcnow()
+    for invitation in invitations:
+        invitation.revoked_at = now
+        audit.record(
+            "revoke",
+            "invitation",
+            invitation.id,
+            account_id=invitation.account_id,
+            changes={"revoked_at": (None, now)},
+        )
+
+
+def _revoke_sent_by(member: AccountMember) -> None:
+    """Revoke the pending invitations ``member`` sent to their account (they lose the
+    authority the invitations were sent with)."""
+    _revoke(
+        list(
+            db.session.execute(
+                select(AccountInvitation).where(
+                    AccountInvitation.account_id == member.account_id,
+                    AccountInvitation.invited_by == member.user.email,
+                    AccountInvitation.accepted_at.is_(None),
+                    AccountInvitation.revoked_at.is_(None),
+                )
+            ).scalars()
+        )
+    )
 
 
 def accept(token: str, password: str | None, signed_in: AdminUser | None) -> AccountMember:
@@ -148,18 +235,40 @@ def accept(token: str, password: str | None, signed_in: AdminUser | None) -> Acc
     invitation = pending_invitation(token)
     user = find_user(invitation.email)
     if user is None:
-        user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+        check_password_rules(password or "")
     elif signed_in is None or signed_in.id != user.id:
         raise Forbidden(f"{invitation.email} already has a user: sign in as it, then open the link")
-    invitation.accepted_at = utcnow()
-    member = AccountMember(account=invitation.account, user=user, role=invitation.role)
-    db.session.add(member)
+    _claim(invitation)
     try:
+        if user is None:
+            user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+        member = AccountMember(account_id=invitation.account_id, user=user, role=invitation.role)
+        db.session.add(member)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise Conflict(f"{invitation.email} is already a member of this account") from None
     return member
+
+
+def _claim(invitation: AccountInvitation) -> None:
+    """Spend the link first, in this transaction: of concurrent accepts one claims it, and
+    the others (waiting on the row's lock, or SQLite's write lock) find it used."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(AccountInvitation)
+        .where(
+            AccountInvitation.id == invitation.id,
+            AccountInvitation.accepted_at.is_(None),
+            AccountInvitation.revoked_at.is_(None),
+        )
+        .values(accepted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+        db.session.rollback()
+        raise Conflict("this invitation was just used: sign in, or ask for a new one")
+    set_committed_value(invitation, "accepted_at", now)
 
 
 def _owners(account_id: int) -> int:
@@ -170,8 +279,36 @@ def _owners(account_id: int) -> int:
     ).scalar_one()
 
 
+def _lock_members(member: AccountMember) -> AccountMember:
+    """Serialise the changes of an account's members until this transaction ends, then
+    re-read ``member``: two owners demoting (or removing) each other at once must not both
+    see two owners. PostgreSQL locks the account's row (SELECT ... FOR UPDATE, which
+    SQLAlchemy leaves out on SQLite); SQLite has no row locks, so a no-op write to the
+    row takes its database write lock, which the other writer waits for."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            update(Account)
+            .where(Account.id == member.account_id)
+            .values(name=Account.name)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        db.session.execute(
+            select(Account.id).where(Account.id == member.account_id).with_for_update()
+        )
+    fresh = db.session.execute(
+        select(AccountMember)
+        .where(AccountMember.id == member.id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if fresh is None:
+        raise NotFound("not found")
+    return fresh
+
+
 def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> AccountMember:
-    require_account(actor, member.account_id, owner=True)
+    member = _lock_members(member)
+    require_account(actor, member.account_id, owner=True)  # they may have lost it meanwhile
     if member.user_id == actor.id and not actor.is_platform_admin:
         raise Forbidden("you cannot change your own role")
     if (
@@ -180,14 +317,18 @@ def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> Ac
         and _owners(member.account_id) == 1
     ):
         raise Conflict("the account's last owner stays an owner")
+    if member.role == MemberRole.OWNER and role != MemberRole.OWNER:
+        _revoke_sent_by(member)
     member.role = role
     db.session.commit()
     return member
 
 
 def remove_member(actor: AdminUser, member: AccountMember) -> None:
+    member = _lock_members(member)
     require_account(actor, member.account_id, owner=True)
     if member.role == MemberRole.OWNER and _owners(member.account_id) == 1:
         raise Conflict("the account's last owner cannot be removed")
+    _revoke_sent_by(member)
     db.session.delete(member)
     db.session.commit()

@@ -6,6 +6,7 @@ changes nothing. A new route with an argument this map does not know fails here.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from sqlalchemy import select
 from app.blueprints.management import OPERATIONS
 from app.blueprints.management import schemas as s
 from app.extensions import db
+from app.models import AccountInvitation, MemberRole
+from app.models.common import utcnow
 from tests.admin.conftest import csrf_token
 from tests.management.conftest import PASSWORD, Tenant
 
@@ -39,12 +42,28 @@ def _ids(b: Tenant) -> dict[str, Any]:
         "account_id": b.account.id,
         "client_id": b.client.id,
         "member_id": b.member_member.id,
+        "invitation_id": _invitation(b).id,
         "key_id": b.key.id,
         "domain_id": b.domain.id,
         "run_id": b.run.id,
         "token_id": "000000000000",  # replaced by B's token id below
         "token": "no-such-invitation",
     }
+
+
+def _invitation(b: Tenant) -> AccountInvitation:
+    """A pending invitation of account B (its owner's)."""
+    invitation = AccountInvitation(
+        account=b.account,
+        email="invited@bravo.test",
+        role=MemberRole.MEMBER,
+        token_hash="b" * 64,
+        invited_by=b.owner.email,
+        expires_at=utcnow() + timedelta(days=7),
+    )
+    db.session.add(invitation)
+    db.session.commit()
+    return invitation
 
 
 def _snapshot() -> dict[str, list]:

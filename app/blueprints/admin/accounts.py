@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import get_or_404, required, visible
@@ -14,6 +15,7 @@ from app.models import Account
 from app.services import accounts as service
 from app.services.api_keys import key_status, list_api_keys
 from app.services.client_state import client_states
+from app.services.limit_settings import may_set_budget
 from app.services.notifications import list_notifications
 
 
@@ -52,6 +54,8 @@ def account(account_id: int) -> ResponseReturnValue:
         key_form=key_form,
         domain_form=DomainForm(),
         usage=usage_panel(found),
-        limits_form=BudgetForm(monthly_tokens=found.monthly_token_budget),
+        limits_form=BudgetForm(monthly_tokens=found.monthly_token_budget)
+        if may_set_budget(current_user)
+        else None,
         limits_action=url_for("admin.account_limits", account_id=found.id),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import (
@@ -30,6 +31,7 @@ from app.models import Account, DeploymentStatus, LlmClient
 from app.services import clients as service
 from app.services import infra
 from app.services.client_state import client_state, client_states
+from app.services.limit_settings import may_set_rate_limits
 from app.services.llm_models import selectable_models
 
 
@@ -113,7 +115,9 @@ def client(client_id: int) -> ResponseReturnValue:
         limits_form=RateLimitForm(
             requests_per_minute=found.requests_per_minute,
             tokens_per_minute=found.tokens_per_minute,
-        ),
+        )
+        if may_set_rate_limits(current_user, found.account_id)
+        else None,
         limits_action=url_for("admin.client_limits", client_id=found.id),
     )
 

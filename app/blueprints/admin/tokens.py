@@ -10,6 +10,7 @@ from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, required
 from app.blueprints.admin.forms import AcceptInvitationForm, ActionForm, TokenForm
 from app.errors import ChatdockError, NotFound
+from app.extensions import db
 from app.services import members
 from app.services import tokens as tokens_service
 from app.services.users import find_user
@@ -58,14 +59,21 @@ def accept_invitation(token: str) -> ResponseReturnValue:
             "admin/error.html", status=404, title="Not found", message=error.message
         ), 404
     form = AcceptInvitationForm()
+    status = 200
     if form.validate_on_submit():
         signed_in = current_user if current_user.is_authenticated else None
-        member = attempt(lambda: members.accept(token, form.password.data, signed_in))
-        if member is not None:
+        try:
+            member = members.accept(token, form.password.data, signed_in)
+        except ChatdockError as error:  # said on the page, with its status (409: used)
+            db.session.rollback()
+            flash(error.message, "danger")
+            status = error.status
+        else:
             login_user(member.user)
             flash(f"You joined {member.account.name}.", "success")
             return redirect(url_for("admin.home"))
     existing = find_user(invitation.email) is not None
-    return render_template(
+    page = render_template(
         "admin/invitation.html", form=form, invitation=invitation, existing=existing
     )
+    return page, status

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.blueprints.admin import bp
@@ -55,7 +56,9 @@ def account_limits(account_id: int) -> ResponseReturnValue:
     form = BudgetForm()
     if form.validate_on_submit():
         attempt(
-            lambda: limit_settings.set_budget(account, form.monthly_tokens.data or 0),
+            lambda: limit_settings.set_budget(
+                account, form.monthly_tokens.data or 0, by=current_user
+            ),
             "Budget saved.",
         )
     else:
@@ -73,6 +76,7 @@ def client_limits(client_id: int) -> ResponseReturnValue:
                 client,
                 requests_per_minute=form.requests_per_minute.data or 0,
                 tokens_per_minute=form.tokens_per_minute.data or 0,
+                by=current_user,
             ),
             "Limits saved.",
         )

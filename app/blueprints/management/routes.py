@@ -14,6 +14,7 @@ from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import (
     Account,
+    AccountInvitation,
     AccountMember,
     ApiKey,
     CustomDomain,
@@ -53,6 +54,20 @@ def _member_out(member: AccountMember) -> s.MemberOut:
         email=member.user.email,
         role=member.role.value,
         created_at=member.created_at,
+    )
+
+
+def _invitation_out(invitation: AccountInvitation) -> s.InvitationInfo:
+    return s.InvitationInfo(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role.value,
+        status=members.invitation_status(invitation),
+        invited_by=invitation.invited_by,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        accepted_at=invitation.accepted_at,
+        revoked_at=invitation.revoked_at,
     )
 
 
@@ -258,6 +273,30 @@ def member_remove(account_id: int, member_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     members.remove_member(caller(), members.get_member(account, member_id))
     return Response(status=204)
+
+
+@operation(
+    "GET",
+    "/accounts/<int:account_id>/invitations",
+    summary="The account's invitations, newest first, with their status (owners)",
+    response=s.InvitationInfo,
+    paged=True,
+)
+def invitations_list(account_id: int) -> ResponseReturnValue:
+    account = access.account_for(caller(), account_id, owner=True)
+    return page_of(members.list_invitations(caller(), account), _invitation_out)
+
+
+@operation(
+    "DELETE",
+    "/accounts/<int:account_id>/invitations/<int:invitation_id>",
+    summary="Revoke a pending invitation (owners): its link stops working at once",
+    response=s.InvitationInfo,
+)
+def invitation_revoke(account_id: int, invitation_id: int) -> ResponseReturnValue:
+    account = access.account_for(caller(), account_id, owner=True)
+    invitation = members.get_invitation(account, invitation_id)
+    return answer(_invitation_out(members.revoke_invitation(caller(), invitation)[0]))
 
 
 # --- clients --------------------------------------------------------------------------

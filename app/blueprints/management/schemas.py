@@ -67,6 +67,20 @@ class InvitationOut(BaseModel):
     )
 
 
+class InvitationInfo(BaseModel):
+    """An invitation as owners list it (never its link: only the invitee has that)."""
+
+    id: int
+    email: str
+    role: Literal["owner", "member"]
+    status: Literal["pending", "accepted", "revoked", "expired"]
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+
 class RoleIn(Strict):
     role: Literal["owner", "member"]
 
