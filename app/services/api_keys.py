@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 
 from app.config import current_settings
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -81,12 +81,12 @@ def create_api_key(
     return IssuedKey(api_key=api_key, plaintext=f"{KEY_PREFIX}{key_id}_{secret}")
 
 
+def api_keys_query(account: Account) -> Select[ApiKey]:
+    return select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id)
+
+
 def list_api_keys(account: Account) -> list[ApiKey]:
-    return list(
-        db.session.execute(
-            select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id)
-        ).scalars()
-    )
+    return list(db.session.execute(api_keys_query(account)).scalars())
 
 
 def parse_key_id(key_id: str) -> str:

@@ -12,7 +12,7 @@ import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -48,14 +48,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def list_members(account: Account) -> list[AccountMember]:
-    return list(
-        db.session.execute(
-            select(AccountMember)
-            .where(AccountMember.account_id == account.id)
-            .order_by(AccountMember.id)
-        ).scalars()
+def members_query(account: Account) -> Select[AccountMember]:
+    return (
+        select(AccountMember)
+        .where(AccountMember.account_id == account.id)
+        .order_by(AccountMember.id)
     )
+
+
+def list_members(account: Account) -> list[AccountMember]:
+    return list(db.session.execute(members_query(account)).scalars())
 
 
 def get_member(account: Account, member_id: int) -> AccountMember:

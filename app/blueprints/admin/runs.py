@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404, operator, visible
+from app.blueprints.admin.common import attempt, get_or_404, operator
 from app.blueprints.admin.forms import ActionForm
 from app.infra.plan_summary import PlanSummary, ResourceChange
 from app.models import ACTIVE_STATUSES, InfraRun, RunStatus
@@ -42,7 +42,9 @@ def runs() -> ResponseReturnValue:
     wanted = RunStatus(status) if status in {s.value for s in RunStatus} else None
     return render_template(
         "admin/runs.html",
-        runs=visible(infra.list_runs(status=wanted)),
+        runs=infra.list_runs(
+            status=wanted, account_ids=access.visible_account_ids_query(current_user)
+        ),
         status=status,
         statuses=[s.value for s in RunStatus],
     )
