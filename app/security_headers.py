@@ -11,6 +11,10 @@ HTTPS itself is the ingress's job, so nothing is redirected here."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask
 from flask_talisman import Talisman
 
@@ -54,9 +58,19 @@ def init_security_headers(app: Flask, settings: Settings) -> None:
 
 
 def allow_inline_scripts(app: Flask, blueprint: str) -> None:
-    """Serve ``blueprint``'s views with :data:`INLINE_SCRIPTS_POLICY` (flask-talisman reads
-    a view's ``talisman_view_options``)."""
-    for endpoint, view in app.view_functions.items():
+    """Serve ``blueprint``'s views with :data:`INLINE_SCRIPTS_POLICY`: flask-talisman reads
+    a view's ``talisman_view_options``, set here on a wrapper (some views are bound
+    methods, which take no attributes)."""
+    for endpoint, view in list(app.view_functions.items()):
         if endpoint.startswith(f"{blueprint}."):
-            options = {"content_security_policy": INLINE_SCRIPTS_POLICY}
-            setattr(view, "talisman_view_options", options)  # noqa: B010  (talisman's name)
+            app.view_functions[endpoint] = _with_inline_scripts(view)
+
+
+def _with_inline_scripts(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    options = {"content_security_policy": INLINE_SCRIPTS_POLICY}
+    setattr(wrapped, "talisman_view_options", options)  # noqa: B010  (talisman's name)
+    return wrapped
