@@ -1,6 +1,6 @@
 """Production refuses the published development SECRET_KEY (anyone could sign a session
-or remember cookie with it), and sends the console's cookies over HTTPS only; development
-keeps working with nothing configured."""
+or remember cookie with it); development keeps working with nothing configured. (Its
+cookies' Secure flag: tests/admin/test_console_security.py.)"""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from app.config import DEV_SECRET_KEY, InsecureSettings, Settings
-from app.services.users import create_admin
-from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, csrf_token
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_KEY = "k" * 40
@@ -57,33 +55,3 @@ def test_development_runs_on_the_default_key():
     with pytest.raises(InsecureSettings):
         Settings(_env_file=None, ENVIRONMENT="production")
     assert Settings(_env_file=None, ENVIRONMENT="production", SECRET_KEY=GOOD_KEY)
-
-
-def _signed_in_cookies(make_app, **overrides) -> dict[str, str]:
-    """The Set-Cookie headers of a console sign-in with "keep me signed in", by name."""
-    app = make_app(**overrides)
-    with app.app_context():
-        create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
-    http = app.test_client()
-    page = http.get("/admin/login").get_data(as_text=True)
-    response = http.post(
-        "/admin/login",
-        data={
-            "email": ADMIN_EMAIL,
-            "password": ADMIN_PASSWORD,
-            "remember": "y",
-            "csrf_token": csrf_token(page),
-        },
-    )
-    assert response.status_code == 302
-    return {h.split("=", 1)[0]: h for h in response.headers.getlist("Set-Cookie")}
-
-
-def test_production_sends_the_console_cookies_over_https_only(app, make_app):
-    cookies = _signed_in_cookies(make_app, ENVIRONMENT="production", SECRET_KEY=GOOD_KEY)
-    assert set(cookies) >= {"session", "remember_token"}
-    for header in cookies.values():
-        assert "; Secure" in header, header
-    development = _signed_in_cookies(make_app)
-    assert all("; Secure" not in header for header in development.values())
-    assert Settings(_env_file=None, SESSION_COOKIE_SECURE=True).cookies_secure

@@ -142,6 +142,23 @@ def test_one_trusted_proxy_means_only_the_hop_it_added_counts(make_app, admin):
     assert _login_statuses(app, "192.0.2.11", other_caller) == [401]
 
 
+def test_production_sends_the_console_cookies_over_https_only(app, make_app):
+    """Secure by default with ENVIRONMENT=production (never sent over plain HTTP)."""
+
+    def cookies(**overrides) -> list:
+        console = make_app(**overrides)
+        with console.app_context():
+            create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+        http = console.test_client()
+        _sign_in_remembered(http)
+        return [http.get_cookie(name) for name in COOKIES]
+
+    production = cookies(ENVIRONMENT="production", SECRET_KEY="k" * 40)
+    assert all(cookie is not None and cookie.secure for cookie in production)
+    development = cookies()
+    assert all(cookie is not None and not cookie.secure for cookie in development)
+
+
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>|\son[a-z]+=")
 
 
