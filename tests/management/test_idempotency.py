@@ -4,6 +4,8 @@ an invitation link in the first one only); keys expire after 24 hours."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -12,8 +14,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+import app.blueprints.management as management
 from app.extensions import db
 from app.models import AccountInvitation, ApiKey, IdempotentRequest, LlmClient
+from app.models.common import utcnow
 from tests.management.conftest import Tenant
 
 CALLERS = 8
@@ -105,3 +109,44 @@ def test_a_failed_request_gives_its_key_up(api, tenant_a: Tenant, make_client):
     retried = caller("POST", url, json={"name": "helper"}, headers=headers)
     assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
     assert _created("clients") == 1
+
+
+def _claim_left(tenant: Tenant, key: str, age: timedelta, body: dict) -> None:
+    """A claim of a request still running (or whose process died ``age`` ago)."""
+    url = f"/api/v1/accounts/{tenant.account.id}/clients"
+    fingerprint = hashlib.sha256(
+        b"\0".join([b"POST", url.encode(), json.dumps(body).encode()])
+    ).hexdigest()
+    db.session.add(
+        IdempotentRequest(
+            user_id=tenant.owner.id,
+            key=key,
+            fingerprint=fingerprint,
+            status=0,
+            body="",
+            created_at=utcnow() - age,
+        )
+    )
+    db.session.commit()
+
+
+def test_a_request_still_running_is_waited_for_then_refused_and_an_abandoned_one_given_up(
+    api, tenant_a: Tenant, monkeypatch
+):
+    monkeypatch.setattr(management, "IDEMPOTENCY_WAIT_SECONDS", 0.2)
+    caller = api(tenant_a.owner_token)
+    url = f"/accounts/{tenant_a.account.id}/clients"
+    body = {"name": "helper"}
+    _claim_left(tenant_a, "running", timedelta(seconds=1), body)
+    waiting = caller("POST", url, data=json.dumps(body), headers=_json_with_key("running"))
+    assert waiting.status_code == 409 and waiting.headers["Retry-After"] == "1"
+    assert waiting.get_json()["error"]["code"] == "idempotency_in_progress"
+    assert _created("clients") == 0
+    _claim_left(tenant_a, "died", timedelta(minutes=11), body)
+    taken_over = caller("POST", url, data=json.dumps(body), headers=_json_with_key("died"))
+    assert taken_over.status_code == 201 and "Idempotent-Replayed" not in taken_over.headers
+    assert _created("clients") == 1
+
+
+def _json_with_key(key: str) -> dict[str, str]:
+    return {"Content-Type": "application/json", "Idempotency-Key": key}
