@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.DATABASE_URL,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
         MAX_CONTENT_LENGTH=settings.MAX_CONTENT_LENGTH,
-        SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
+        SESSION_COOKIE_SECURE=settings.cookies_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # memory meanwhile (Flask-Limiter logs the outage), back to Redis once it answers.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        REMEMBER_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE,
+        REMEMBER_COOKIE_SECURE=settings.cookies_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         BOOTSTRAP_SERVE_LOCAL=True,  # no CDN: operators' networks may be offline

@@ -241,8 +241,10 @@ class Settings(BaseSettings):
         description="Operator commands also append all their log lines (LOG_LEVEL, JSON) to "
         "this file ('' = none; relative paths live in the instance folder).",
     )
-    SESSION_COOKIE_SECURE: bool = Field(
-        False, description="Send the admin session cookie over HTTPS only (on in production)."
+    SESSION_COOKIE_SECURE: bool | None = Field(
+        None,
+        description="Send the console's session and remember cookies over HTTPS only "
+        "(unset: on when ENVIRONMENT=production, off in development).",
     )
     RESERVED_DOMAINS: HostList = Field(
         default_factory=list,
@@ -327,6 +329,13 @@ class Settings(BaseSettings):
         if value:
             ipaddress.ip_address(value)  # ValueError names what is wrong
         return value
+
+    @property
+    def cookies_secure(self) -> bool:
+        """SESSION_COOKIE_SECURE, or by default on in production (cookies over HTTPS)."""
+        if self.SESSION_COOKIE_SECURE is None:
+            return self.ENVIRONMENT == "production"
+        return self.SESSION_COOKIE_SECURE
 
     @model_validator(mode="after")
     def _refuse_a_known_secret_key_in_production(self) -> Settings:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
@@ -27,6 +28,7 @@ A value outside a setting's type stops the process at start with one line naming
 setting and its valid values. Lists are comma-separated (`a,b,c`; empty = none).
 
 """
+UNSET = "(unset)"  # an optional setting's default: what it means is in its description
 _SCALARS = {str: "text", int: "integer", float: "number", bool: "true/false"}
 
 
@@ -34,6 +36,9 @@ def type_text(annotation: Any) -> str:
     """The type as an operator writes it in the environment."""
     if annotation is SecretStr:
         return "text (secret)"
+    if get_origin(annotation) in (Union, UnionType) and type(None) in get_args(annotation):
+        (inner,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return type_text(inner)  # optional: unset means the documented default
     if get_origin(annotation) is Literal:
         return "one of " + ", ".join(f"`{value}`" for value in get_args(annotation))
     if get_origin(annotation) is list:
@@ -52,6 +57,8 @@ def default_text(field: FieldInfo) -> str:
         return ",".join(map(str, value))
     if isinstance(value, bool):
         return str(value).lower()
+    if value is None:
+        return UNSET
     return str(value)
 
 
@@ -60,7 +67,7 @@ def render() -> str:
     rows = ["| name | type | default | meaning |", "| --- | --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         default = default_text(field)
-        shown = f"`{default}`" if default else "(empty)"
+        shown = f"`{default}`" if default not in ("", UNSET) else default or "(empty)"
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{name}` | {type_text(field.annotation)} | {shown} | {description} |")
     return HEADER + "\n".join(rows) + "\n"

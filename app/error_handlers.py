@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ChatdockError
@@ -13,6 +14,11 @@ from app.llm.base import ProviderError
 from app.logging_setup import get_logger
 
 log = get_logger("chatdock.errors")
+
+# PostgreSQL: lock_not_available, serialization_failure, deadlock_detected.
+BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary result codes)
+DATABASE_BUSY_RETRY_SECONDS = 2
 
 HTTP_CODES = {
     400: "bad_request",
@@ -82,6 +88,37 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     )
 
 
+def is_database_busy(error: OperationalError) -> bool:
+    """A lock or a conflict another transaction holds, gone on a retry: SQLite's busy or
+    locked database, PostgreSQL's lock_not_available, serialization failure, deadlock."""
+    cause = error.orig
+    if getattr(cause, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    sqlite_code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int) and sqlite_code & 0xFF in SQLITE_BUSY_CODES:
+        return True
+    return "database is locked" in str(cause)
+
+
+def _database_error(error: OperationalError) -> ResponseReturnValue:
+    """A busy database is 503 with ``Retry-After`` (the caller retries), anything else a
+    500; never the statement or its parameters in the log."""
+    if not is_database_busy(error):
+        return _unexpected(error)
+    db.session.rollback()
+    log.warning(
+        "database_busy",
+        error_type=type(error.orig).__name__,
+        sqlstate=getattr(error.orig, "sqlstate", None),
+    )
+    return error_response(
+        503,
+        "database_busy",
+        "the database is busy: retry shortly",
+        {"Retry-After": str(DATABASE_BUSY_RETRY_SECONDS)},
+    )
+
+
 def _unexpected(error: Exception) -> ResponseReturnValue:
     db.session.rollback()  # a failed flush must not poison the rest of the request
     log.exception("unhandled_error", error_type=type(error).__name__)
@@ -95,4 +132,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ProviderError, _provider_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_error)
     app.register_error_handler(Exception, _unexpected)

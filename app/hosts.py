@@ -153,6 +153,8 @@ class HostIndex:
     by_id: dict[int, ClientRoute]
     # Custom hosts of domains that lost their delegation: served until this epoch second.
     expiring: dict[str, float] = field(default_factory=dict)
+    # Every account's custom domains, served or not: their hosts are tenants', never ours.
+    tenant_domains: frozenset[str] = frozenset()
 
     def route_for(self, host: str) -> ClientRoute | None:
         """The client behind a normalized host (None past a lost domain's grace period)."""
@@ -222,7 +224,10 @@ class HostIndex:
             by_id[cid] = route
             for host in hosts:
                 by_host[host] = route
-        return cls(version=version, by_host=by_host, by_id=by_id, expiring=expiring)
+        tenant_domains = frozenset(
+            d.lower() for d in session.execute(select(CustomDomain.domain)).scalars()
+        )
+        return cls(version, by_host, by_id, expiring, tenant_domains)
 
 
 class HostResolver:
@@ -279,6 +284,27 @@ class HostResolver:
         if host in self.platform_hosts:
             return True
         return self.dev_hosts_enabled and (host in DEV_HOSTS or host.endswith(".localhost"))
+
+    def is_client_host(self, index: HostIndex, host: str) -> bool:
+        """A host of a client or of a tenant's domain: the platform's own endpoints (the
+        console, /api/v1, the OpenAPI document, /readyz, /metrics) never answer there.
+
+        Any host under CUSTOMER_API_DOMAIN or under an account's custom domain counts,
+        served or not, unless it is listed in PLATFORM_HOSTS."""
+        host = normalize_host(host)
+        if host in index.by_host:
+            return True
+        if host in self.platform_hosts:
+            return False
+        if host.endswith("." + self.customer_api_domain):
+            return True
+        labels = host.split(".")
+        return any(".".join(labels[i:]) in index.tenant_domains for i in range(len(labels)))
+
+    @property
+    def snapshot(self) -> HostIndex:
+        """The index as last built, without a staleness check (no database needed)."""
+        return self._index
 
     def is_trusted_origin(self, origin: str) -> bool:
         """CSRF: browser form posts to the console must come from a platform host."""

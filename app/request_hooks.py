@@ -8,15 +8,20 @@ import uuid
 
 import structlog
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ChatdockError, Forbidden
+from app.errors import ChatdockError, Forbidden, NotFound
 from app.extensions import db
-from app.hosts import HostResolver, normalize_host
+from app.hosts import HostIndex, HostResolver, normalize_host
 from app.logging_setup import get_logger
 from app.metrics import record_request
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch
-HOST_CHECK_EXEMPT = frozenset({"health.healthz", "health.readyz", "health.metrics"})
+# Answer on any Host but a client's: probes and scrapers call the pod's address.
+PROBES = frozenset({"health.readyz", "health.metrics"})
+# The platform's own endpoints: never on a client host or a tenant's domain (a token of
+# one tenant must not act through another tenant's domain; counters are platform-wide).
+PLATFORM_ONLY_BLUEPRINTS = frozenset({"management", "api", "admin", "rq_dashboard", "bootstrap"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 log = get_logger("chatdock.access")
@@ -34,17 +39,37 @@ def _start_request() -> None:
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
+def _probe_index(hosts: HostResolver) -> HostIndex:
+    """The index for a probe: the last one built when the database does not answer
+    (/readyz must then say 503 not_ready, not fail)."""
+    try:
+        return hosts.index(db.session)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return hosts.snapshot
+
+
 def _check_host() -> None:
-    """Unknown Hosts get 400 before any view runs (probes and /metrics are exempt).
+    """Unknown Hosts get 400 before any view runs (``/healthz`` answers everywhere, the
+    probes everywhere but on client hosts); the platform's own endpoints are 404 on
+    client hosts and tenants' domains.
 
     The index snapshot is kept on ``g`` so the views resolve /api/v0 paths from the same
     snapshot, without a second staleness check."""
     g.host_route = None
-    if request.endpoint in HOST_CHECK_EXEMPT:
+    if request.endpoint == "health.healthz":
         return
     hosts = resolver()
+    if request.endpoint in PROBES:
+        if hosts.is_client_host(_probe_index(hosts), request.host):
+            raise NotFound("not found")
+        return
     g.host_index = hosts.index(db.session)
     route = g.host_index.route_for(normalize_host(request.host))
+    if request.blueprint in PLATFORM_ONLY_BLUEPRINTS and hosts.is_client_host(
+        g.host_index, request.host
+    ):
+        raise NotFound("not found")
     if route is None and not hosts.is_platform_host(request.host):
         raise ChatdockError("this host is not served here", code="unknown_host", status=400)
     g.host_route = route

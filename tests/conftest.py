@@ -101,9 +101,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on_postgresql = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
     skipped = []
     for item in items:
-        if on_postgresql and item.get_closest_marker("sqlite_only"):
-            skipped.append(item)
-        elif not on_postgresql and item.get_closest_marker("postgresql_only"):
+        other_database = "sqlite_only" if on_postgresql else "postgresql_only"
+        if item.get_closest_marker(other_database):
             skipped.append(item)
         elif DATABASE_FIXTURE in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)

@@ -1,5 +1,6 @@
 """Production refuses the published development SECRET_KEY (anyone could sign a session
-or remember cookie with it); development keeps working with nothing configured."""
+or remember cookie with it); development keeps working with nothing configured. (Its
+cookies' Secure flag: tests/admin/test_console_security.py.)"""
 
 from __future__ import annotations
 

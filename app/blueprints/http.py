@@ -37,15 +37,29 @@ def read_body() -> bytes:
 
 def parse_body(schema: type[Schema]) -> Schema:
     """Validate the raw body; invalid JSON and wrong shapes are one clear 400."""
-    data = read_body()
+    return validate_json(schema, read_body())
+
+
+def validate_json(schema: type[Schema], data: bytes) -> Schema:
+    """``data`` as ``schema``, or one clear 400: not JSON, nested too deeply (pydantic's
+    parser stops at a fixed depth, where ``json.loads`` would raise RecursionError), not
+    an object, or naming every bad field. Every JSON body is read through here."""
     if not data:
         raise InvalidInput("the request body must be a JSON object", code="invalid_json")
     try:
         return schema.model_validate_json(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        if errors and errors[0]["type"] == "json_invalid":
-            raise InvalidInput("the request body is not valid JSON", code="invalid_json") from None
+        first = errors[0] if errors else None
+        if first is not None and first["type"] == "json_invalid":
+            reason = str(first["msg"]).removeprefix("Invalid JSON: ")
+            if "recursion limit" in reason:
+                reason = "nested too deeply"
+            raise InvalidInput(
+                f"the request body is not valid JSON: {reason}", code="invalid_json"
+            ) from None
+        if first is not None and first["type"] == "model_type" and not first["loc"]:
+            raise InvalidInput("the request body must be a JSON object") from None
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors
         )

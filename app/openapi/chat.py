@@ -255,7 +255,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "503": (
         "ServiceUnavailable",
         "The client's provider is not usable here: `provider_not_configured` or "
-        "`unknown_provider`.",
+        "`unknown_provider`; or `database_busy` (with `Retry-After`): retry.",
     ),
     "504": ("GatewayTimeout", "`provider_timeout`: the LLM provider did not answer in time."),
 }

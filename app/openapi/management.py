@@ -38,10 +38,15 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "404": (
         "ManagementNotFound",
-        "No such object, or one of an account the caller is not a member of.",
+        "No such object, or one of an account the caller is not a member of (the same "
+        "message for both).",
     ),
     "409": ("ManagementConflict", "The object's state refuses the change (the message says why)."),
-    "503": ("ManagementUnavailable", "The job queue is unreachable: nothing was changed."),
+    "503": (
+        "ManagementUnavailable",
+        "The job queue is unreachable (nothing was changed), or `database_busy`: the "
+        "database is locked by another writer; retry after `Retry-After`.",
+    ),
 }
 _PARAM = re.compile(r"<(?:(int):)?([a-z_]+)>")
 
@@ -101,9 +106,11 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "A retry with the same key and body gets the first answer "
-                "(header `Idempotent-Replayed: true`) and creates nothing; the same key with "
-                "another body is 409 `idempotency_conflict`.",
+                "description": "Kept 24 hours. A retry, or a concurrent request, with the "
+                "same key and body gets the first answer (header `Idempotent-Replayed: "
+                "true`, secrets left out) and creates nothing, waiting up to 10 s for a "
+                "request still running (else 409 `idempotency_in_progress`, `Retry-After`); "
+                "the same key with another body is 409 `idempotency_conflict`.",
                 "schema": {"type": "string", "maxLength": 255},
             }
         )

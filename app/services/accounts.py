@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import InvalidInput, NotFound
@@ -63,5 +63,11 @@ def get_account(account_number: str) -> Account:
     return account
 
 
+def accounts_query(account_ids: Select[int] | None = None) -> Select[Account]:
+    """The accounts (those of ``account_ids``, a query of ids) by id."""
+    query = select(Account).order_by(Account.id)
+    return query if account_ids is None else query.where(Account.id.in_(account_ids))
+
+
 def list_accounts() -> list[Account]:
-    return list(db.session.execute(select(Account).order_by(Account.id)).scalars())
+    return list(db.session.execute(accounts_query()).scalars())

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 
 from app.config import current_settings
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -102,12 +102,12 @@ def check_label(label: str) -> str:
     return label
 
 
+def api_keys_query(account: Account) -> Select[ApiKey]:
+    return select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id)
+
+
 def list_api_keys(account: Account) -> list[ApiKey]:
-    return list(
-        db.session.execute(
-            select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id)
-        ).scalars()
-    )
+    return list(db.session.execute(api_keys_query(account)).scalars())
 
 
 def parse_key_id(key_id: str) -> str:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
@@ -228,13 +228,19 @@ def get_client(account: Account, name: str) -> LlmClient:
     return client
 
 
-def list_clients(
+def clients_query(
     account: Account | None = None, status: DeploymentStatus | None = None
-) -> list[LlmClient]:
+) -> Select[LlmClient]:
     """The clients (of ``account``, in ``status``) by account, then name."""
-    query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name)
+    query = select(LlmClient).order_by(LlmClient.account_id, LlmClient.name, LlmClient.id)
     if account is not None:
         query = query.where(LlmClient.account_id == account.id)
     if status is not None:
         query = query.where(LlmClient.deployment_status == status)
-    return list(db.session.execute(query).scalars())
+    return query
+
+
+def list_clients(
+    account: Account | None = None, status: DeploymentStatus | None = None
+) -> list[LlmClient]:
+    return list(db.session.execute(clients_query(account, status)).scalars())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
@@ -65,11 +65,15 @@ def holds_name(domain: CustomDomain) -> bool:
     return domain.holds_name(utcnow(), grace)
 
 
-def list_domains(account: Account | None = None) -> list[CustomDomain]:
-    query = select(CustomDomain).order_by(CustomDomain.domain)
+def domains_query(account: Account | None = None) -> Select[CustomDomain]:
+    query = select(CustomDomain).order_by(CustomDomain.domain, CustomDomain.id)
     if account is not None:
         query = query.where(CustomDomain.account_id == account.id)
-    return list(db.session.execute(query).scalars())
+    return query
+
+
+def list_domains(account: Account | None = None) -> list[CustomDomain]:
+    return list(db.session.execute(domains_query(account)).scalars())
 
 
 def latest_run(domain: CustomDomain) -> InfraRun | None:

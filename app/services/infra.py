@@ -7,7 +7,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.config import current_settings
 from app.errors import Conflict, InvalidInput, NotFound
@@ -154,21 +154,37 @@ def get_run(run_id: int) -> InfraRun:
     return run
 
 
-def list_runs(
+def runs_query(
     account_number: str | None = None,
     client_name: str | None = None,
     status: RunStatus | None = None,
-) -> list[InfraRun]:
-    """The latest 200 runs (of an account, of one of its clients, in ``status``)."""
+    account_ids: Select[int] | None = None,
+) -> Select[InfraRun]:
+    """The runs (of an account, of one of its clients, in ``status``, of the accounts
+    ``account_ids``: a query of ids), newest first."""
     if client_name and not account_number:
         raise InvalidInput("--client needs --account")
-    query = select(InfraRun).order_by(InfraRun.id.desc()).limit(200)
+    query = select(InfraRun).order_by(InfraRun.id.desc())
+    if account_ids is not None:
+        numbers = select(Account.account_number).where(Account.id.in_(account_ids))
+        query = query.where(InfraRun.account_number.in_(numbers))
     if account_number:
         query = query.where(InfraRun.account_number == account_number)
     if client_name:
         query = query.where(InfraRun.target_name == client_name)
     if status is not None:
         query = query.where(InfraRun.status == status)
+    return query
+
+
+def list_runs(
+    account_number: str | None = None,
+    client_name: str | None = None,
+    status: RunStatus | None = None,
+    account_ids: Select[int] | None = None,
+) -> list[InfraRun]:
+    """The latest 200 runs (see :func:`runs_query`)."""
+    query = runs_query(account_number, client_name, status, account_ids).limit(200)
     return list(db.session.execute(query).scalars())
 
 

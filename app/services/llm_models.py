@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import contains_eager
 
 from app.errors import Conflict, InvalidInput
@@ -137,19 +137,33 @@ class ModelRow:
     clients: int
 
 
-def list_models(provider: str | None = None, deprecated_only: bool = False) -> list[ModelRow]:
-    """The models with how many clients use each."""
+def models_query(
+    provider: str | None = None,
+    deprecated_only: bool = False,
+    account_ids: Select[int] | None = None,
+) -> Select[LlmModel, int]:
+    """The models with how many clients use each: of the accounts ``account_ids`` (a
+    query of ids) only, when given, so that a tenant never learns other accounts' counts."""
+    uses = LlmClient.llm_model_id == LlmModel.id
+    if account_ids is not None:
+        uses = uses & LlmClient.account_id.in_(account_ids)
     query = (
         select(LlmModel, func.count(LlmClient.id))
-        .outerjoin(LlmClient, LlmClient.llm_model_id == LlmModel.id)
+        .outerjoin(LlmClient, uses)
         .group_by(LlmModel.id)
-        .order_by(LlmModel.provider, LlmModel.name)
+        .order_by(LlmModel.provider, LlmModel.name, LlmModel.id)
     )
     if provider:
         query = query.where(LlmModel.provider == provider)
     if deprecated_only:
         query = query.where(LlmModel.deprecated.is_(True))
-    return [ModelRow(model, count) for model, count in db.session.execute(query).all()]
+    return query
+
+
+def list_models(provider: str | None = None, deprecated_only: bool = False) -> list[ModelRow]:
+    """The models with how many clients (of every account) use each."""
+    rows = db.session.execute(models_query(provider, deprecated_only)).all()
+    return [ModelRow(model, count) for model, count in rows]
 
 
 def selectable_models(keep: LlmModel | None = None) -> dict[str, list[LlmModel]]:

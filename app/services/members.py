@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -54,13 +54,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def list_members(account: Account) -> list[AccountMember]:
-    return list(
-        db.session.execute(
-            select(AccountMember)
-            .where(AccountMember.account_id == account.id)
-            .order_by(AccountMember.id)
-        ).scalars()
+def members_query(account: Account) -> Select[AccountMember]:
+    return (
+        select(AccountMember)
+        .where(AccountMember.account_id == account.id)
+        .order_by(AccountMember.id)
     )
 
 
@@ -73,6 +71,10 @@ def _of_account(model: type[Owned], account: Account, object_id: int, what: str)
     if found is None or found.account_id != account.id:
         raise NotFound(f"account {account.account_number} has no {what} {object_id}")
     return found
+
+
+def list_members(account: Account) -> list[AccountMember]:
+    return list(db.session.execute(members_query(account)).scalars())
 
 
 def get_member(account: Account, member_id: int) -> AccountMember:
@@ -164,16 +166,18 @@ def invitation_status(invitation: AccountInvitation) -> str:
     return "expired" if invitation.expires_at <= utcnow() else "pending"
 
 
-def list_invitations(actor: AdminUser | None, account: Account) -> list[AccountInvitation]:
+def invitations_query(actor: AdminUser | None, account: Account) -> Select[AccountInvitation]:
     """The account's invitations, newest first (owners: they are its way in)."""
     require_owner(actor, account.id, "manage its members")
-    return list(
-        db.session.execute(
-            select(AccountInvitation)
-            .where(AccountInvitation.account_id == account.id)
-            .order_by(AccountInvitation.id.desc())
-        ).scalars()
+    return (
+        select(AccountInvitation)
+        .where(AccountInvitation.account_id == account.id)
+        .order_by(AccountInvitation.id.desc())
     )
+
+
+def list_invitations(actor: AdminUser | None, account: Account) -> list[AccountInvitation]:
+    return list(db.session.execute(invitations_query(actor, account)).scalars())
 
 
 def get_invitation(account: Account, invitation_id: int) -> AccountInvitation:

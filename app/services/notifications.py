@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -122,14 +122,16 @@ def payload(notice: Notification) -> dict[str, Any]:
     }
 
 
-def list_notifications(account: Account) -> list[Notification]:
-    return list(
-        db.session.execute(
-            select(Notification)
-            .where(Notification.account_id == account.id)
-            .order_by(Notification.id.desc())
-        ).scalars()
+def notifications_query(account: Account) -> Select[Notification]:
+    return (
+        select(Notification)
+        .where(Notification.account_id == account.id)
+        .order_by(Notification.id.desc())
     )
+
+
+def list_notifications(account: Account) -> list[Notification]:
+    return list(db.session.execute(notifications_query(account)).scalars())
 
 
 def _try(send: Sender, notice: Notification, settings: Settings) -> list[str]:

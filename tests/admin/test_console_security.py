@@ -3,6 +3,8 @@ carry frame protection and the usual security headers."""
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from app.services.users import create_admin
@@ -138,3 +140,38 @@ def test_one_trusted_proxy_means_only_the_hop_it_added_counts(make_app, admin):
     assert _login_statuses(app, "192.0.2.11", claims) == [401, 401, 429]
     other_caller = ["203.0.113.1, 198.51.100.8"]
     assert _login_statuses(app, "192.0.2.11", other_caller) == [401]
+
+
+def test_production_sends_the_console_cookies_over_https_only(app, make_app):
+    """Secure by default with ENVIRONMENT=production (never sent over plain HTTP)."""
+
+    def cookies(**overrides) -> list:
+        console = make_app(**overrides)
+        with console.app_context():
+            create_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+        http = console.test_client()
+        _sign_in_remembered(http)
+        return [http.get_cookie(name) for name in COOKIES]
+
+    production = cookies(ENVIRONMENT="production", SECRET_KEY="k" * 40)
+    assert all(cookie is not None and cookie.secure for cookie in production)
+    development = cookies()
+    assert all(cookie is not None and not cookie.secure for cookie in development)
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>|\son[a-z]+=")
+
+
+def test_scripts_run_from_our_own_files_only(console, demo):
+    """``script-src 'self'``: no inline script or handler on the console's pages."""
+    pages = ["/admin/", "/admin/runs", "/admin/clients", "/admin/accounts", "/admin/domains"]
+    pages += [f"/admin/clients/{demo.id}", f"/admin/accounts/{demo.account_id}"]
+    for url in pages:
+        response = console.get(url)
+        assert response.status_code == 200, url
+        policy = dict(
+            part.strip().split(" ", 1)
+            for part in response.headers["Content-Security-Policy"].split(";")
+        )
+        assert policy["script-src"] == "'self'", url
+        assert not INLINE_SCRIPT.search(response.get_data(as_text=True)), url

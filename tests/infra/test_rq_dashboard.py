@@ -59,6 +59,9 @@ def test_every_dashboard_page_works_for_our_jobs(infra_app, account, make_client
     for page in pages:
         response = http.get(page, follow_redirects=True)
         assert response.status_code == 200, (page, response.get_data(as_text=True)[:300])
+        # Its pages run inline scripts and underscore templates: allowed here only.
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self' 'unsafe-inline' 'unsafe-eval'" in policy, page
 
     failed = http.get("/admin/rq/0/data/job/fails.json").get_json()
     assert failed["status"] == "failed" and "run 999999 does not exist" in failed["exc_info"]

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.error_handlers import console_error_page
 from app.extensions import csrf
 from app.request_hooks import resolver
+from app.security_headers import allow_inline_scripts
 
 RQ_PREFIX = "/admin/rq"
 # The dashboard's pages and JSON reads; every other endpoint of it changes something
@@ -56,6 +57,7 @@ def mount_rq_dashboard(app: Flask, settings: Settings) -> None:
     app.before_request(_guard_rq_dashboard)
     compact = "rq_dashboard.compact_queue"
     app.view_functions[compact] = _empty_queue_is_compact(app.view_functions[compact])
+    allow_inline_scripts(app, "rq_dashboard")
     app.after_request(_link_back_to_console)
     app.register_error_handler(NoSuchJobError, _no_such_job)
 

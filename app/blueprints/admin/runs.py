@@ -9,13 +9,16 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404, operator, visible
+from app.blueprints.admin.common import attempt, get_or_404, operator
 from app.blueprints.admin.forms import ActionForm
 from app.infra.plan_summary import PlanSummary, ResourceChange
 from app.models import ACTIVE_STATUSES, InfraRun, RunStatus
-from app.services import access, infra
+from app.names import is_ascii_digits
+from app.services import access, infra, paging
 
 REVIEW_GROUPS = ("create", "update", "replace", "delete")
+RUNS_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 
 
 def grouped_changes(run: InfraRun) -> dict[str, list[ResourceChange]]:
@@ -38,11 +41,18 @@ def is_live(run: InfraRun) -> bool:
 
 @bp.get("/runs")
 def runs() -> ResponseReturnValue:
+    """The runs of the signed-in user's accounts, newest first, a page at a time (SQL)."""
     status = request.args.get("status", "")
     wanted = RunStatus(status) if status in {s.value for s in RunStatus} else None
+    asked = request.args.get("page", "")
+    number = min(max(int(asked), 1), MAX_PAGE) if is_ascii_digits(asked) else 1
+    visible = access.visible_account_ids_query(current_user)
+    query = infra.runs_query(status=wanted, account_ids=visible)
+    page = paging.page_of(query, number, RUNS_PER_PAGE)
     return render_template(
         "admin/runs.html",
-        runs=visible(infra.list_runs(status=wanted)),
+        runs=page.items,
+        page=page,
         status=status,
         statuses=[s.value for s in RunStatus],
     )

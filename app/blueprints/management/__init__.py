@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
 
+from app.blueprints.http import validate_json
 from app.errors import Conflict, InvalidInput
-from app.extensions import db
-from app.models import AdminUser, IdempotentRequest
+from app.models import AdminUser
 from app.names import is_ascii_digits
-from app.services import audit, tokens
+from app.services import audit, idempotency, paging, tokens
 
 bp = Blueprint("management", __name__, url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
@@ -32,6 +31,8 @@ MAX_PER_PAGE = 200
 SECRET_FIELDS = frozenset({"key", "accept_url"})  # answered once, never stored
 ID_MAX = 2**31 - 1  # ids are 32-bit in every database: larger ones are simply not found
 DEFAULT_PER_PAGE = 50
+IDEMPOTENCY_WAIT_SECONDS = 10.0  # then 409 idempotency_in_progress, Retry-After: 1
+IDEMPOTENCY_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -112,21 +113,9 @@ def who() -> str:
 
 
 def parse_body(model: type[Body]) -> Body:
-    """The JSON body as ``model``, or a 400 naming every bad field."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise InvalidInput(
-            problems,
-            details=exc.errors(include_url=False, include_context=False, include_input=False),
-        ) from None
+    """The JSON body as ``model``, or a 400 naming every bad field (the shared parser:
+    invalid or too deeply nested JSON is one clear 400, never a 500)."""
+    return validate_json(model, request.get_data())  # cached: the Idempotency-Key hashes it
 
 
 def _int_arg(name: str, default: int, lowest: int, highest: int) -> int:
@@ -138,21 +127,28 @@ def _int_arg(name: str, default: int, lowest: int, highest: int) -> int:
     return int(raw)
 
 
-def page_of(items: Sequence[Any], render: Callable[[Any], BaseModel]) -> Response:
-    """A page of ``items`` as ``{"items", "page", "per_page", "total"}``."""
+def current_page(query: paging.AnySelect) -> paging.Page:
+    """The page of ``query`` that ``?page=`` and ``?per_page=`` ask for, read in SQL."""
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
-    start = (page - 1) * per_page
+    return paging.page_of(query, page, per_page)
+
+
+def page_answer(page: paging.Page, render: Callable[[Any], BaseModel]) -> Response:
+    """A page as ``{"items", "page", "per_page", "total"}``."""
     return jsonify(
         {
-            "items": [
-                render(item).model_dump(mode="json") for item in items[start : start + per_page]
-            ],
-            "page": page,
-            "per_page": per_page,
-            "total": len(items),
+            "items": [render(item).model_dump(mode="json") for item in page.items],
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
         }
     )
+
+
+def page_of(query: paging.AnySelect, render: Callable[[Any], BaseModel]) -> Response:
+    """The asked-for page of ``query``, each row rendered by ``render``."""
+    return page_answer(current_page(query), render)
 
 
 def answer(model: BaseModel, status: int = 200) -> Response:
@@ -174,9 +170,33 @@ def _without_secret(body: Any) -> Any:
     return body
 
 
+def _replay(record: idempotency.Stored) -> Response:
+    response = jsonify(json.loads(record.body))
+    response.status_code = record.status
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _run_claimed(user_id: int, key: str, view: Callable[[], Response]) -> Response:
+    """Run the view for the claimed key; keep a success's answer, give the key up else."""
+    try:
+        response = view()
+    except BaseException:
+        idempotency.release(user_id, key)
+        raise
+    if 200 <= response.status_code < 300:
+        body = json.dumps(_without_secret(response.get_json()))
+        idempotency.finish(user_id, key, response.status_code, body)
+    else:
+        idempotency.release(user_id, key)
+    return response
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
-    """``Idempotency-Key`` on a creating POST: a retry with the same key and body gets
-    the first answer again and creates nothing; the same key with another body is 409."""
+    """``Idempotency-Key`` on a creating POST: of several requests with the same key and
+    body (at once or retried within 24 h) one runs; the others wait (at most
+    IDEMPOTENCY_WAIT_SECONDS) for its answer and get it again, creating nothing. The same
+    key with another body is 409."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -184,37 +204,25 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         if len(key) > 255:
             raise InvalidInput("Idempotency-Key must be at most 255 characters")
-        user = caller()
-        seen = db.session.execute(
-            select(IdempotentRequest).where(
-                IdempotentRequest.user_id == user.id, IdempotentRequest.key == key
-            )
-        ).scalar_one_or_none()
-        if seen is not None:
-            if seen.fingerprint != _fingerprint():
+        user_id, fingerprint = caller().id, _fingerprint()
+        deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
+        while True:
+            if idempotency.claim(user_id, key, fingerprint):
+                return _run_claimed(user_id, key, lambda: view(*args, **kwargs))
+            record = idempotency.stored(user_id, key)
+            if record is not None and record.fingerprint != fingerprint:
                 raise Conflict(
                     "this Idempotency-Key was used for another request", code="idempotency_conflict"
                 )
-            response = jsonify(json.loads(seen.body))
-            response.status_code = seen.status
-            response.headers["Idempotent-Replayed"] = "true"
-            return response
-        response = view(*args, **kwargs)
-        if 200 <= response.status_code < 300:
-            db.session.add(
-                IdempotentRequest(
-                    user_id=user.id,
-                    key=key,
-                    fingerprint=_fingerprint(),
-                    status=response.status_code,
-                    body=json.dumps(_without_secret(response.get_json())),
+            if record is not None and record.finished:
+                return _replay(record)
+            if time.monotonic() >= deadline:
+                raise Conflict(
+                    "a request with this Idempotency-Key is still running: retry shortly",
+                    code="idempotency_in_progress",
+                    headers={"Retry-After": "1"},
                 )
-            )
-            try:
-                db.session.commit()
-            except IntegrityError:
-                db.session.rollback()
-        return response
+            time.sleep(IDEMPOTENCY_POLL_SECONDS)
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__

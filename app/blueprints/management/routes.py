@@ -6,9 +6,17 @@ from typing import Any, TypeVar
 
 from flask import Response, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
-from app.blueprints.management import answer, caller, operation, page_of, parse_body, who
+from app.blueprints.management import (
+    answer,
+    caller,
+    current_page,
+    operation,
+    page_answer,
+    page_of,
+    parse_body,
+    who,
+)
 from app.blueprints.management import schemas as s
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
@@ -20,13 +28,14 @@ from app.models import (
     CustomDomain,
     InfraRun,
     LlmClient,
+    LlmModel,
     MemberRole,
 )
 from app.services import access, api_keys, domain_checks, domains, infra, members, notifications
 from app.services import clients as client_service
-from app.services.accounts import create_account, list_accounts
+from app.services.accounts import accounts_query, create_account
 from app.services.client_state import ClientState, client_state, client_states
-from app.services.llm_models import ModelRow, list_models, replacement_shown
+from app.services.llm_models import models_query, replacement_shown
 
 # --- renderers ------------------------------------------------------------------------
 
@@ -155,26 +164,20 @@ def _run_out(run: InfraRun) -> s.RunOut:
 # --- finding objects the caller may reach (404 otherwise) -----------------------------
 
 
-Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey)
+Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey, InfraRun)
 
 
 def _owned(model: type[Owned], object_id: int, what: str) -> Owned:
+    """The object, if it exists in one of the caller's accounts; one 404 message whether it
+    does not exist or is another account's, so that ids of other accounts stay unknown."""
     found = db.session.get(model, object_id)
-    if found is None:
+    if found is None or not access.may_see(caller(), access.account_id_of(found)):
         raise NotFound(f"no {what} {object_id}")
-    access.require_account(caller(), found.account_id)
     return found
 
 
 def _run(run_id: int) -> InfraRun:
-    run = db.session.get(InfraRun, run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id}")
-    account_id = db.session.execute(
-        select(Account.id).where(Account.account_number == run.account_number)
-    ).scalar_one_or_none()
-    access.require_account(caller(), account_id)
-    return run
+    return _owned(InfraRun, run_id, "run")
 
 
 # --- accounts and members -------------------------------------------------------------
@@ -184,9 +187,7 @@ def _run(run_id: int) -> InfraRun:
     "GET", "/accounts", summary="The accounts the caller reaches", response=s.AccountOut, paged=True
 )
 def accounts_list() -> ResponseReturnValue:
-    visible = access.visible_account_ids(caller())
-    rows = [a for a in list_accounts() if visible is None or a.id in visible]
-    return page_of(rows, _account_out)
+    return page_of(accounts_query(access.visible_account_ids_query(caller())), _account_out)
 
 
 @operation(
@@ -218,7 +219,7 @@ def account_show(account_id: int) -> ResponseReturnValue:
     paged=True,
 )
 def members_list(account_id: int) -> ResponseReturnValue:
-    return page_of(members.list_members(access.account_for(caller(), account_id)), _member_out)
+    return page_of(members.members_query(access.account_for(caller(), account_id)), _member_out)
 
 
 @operation(
@@ -284,7 +285,7 @@ def member_remove(account_id: int, member_id: int) -> ResponseReturnValue:
 )
 def invitations_list(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
-    return page_of(members.list_invitations(caller(), account), _invitation_out)
+    return page_of(members.invitations_query(caller(), account), _invitation_out)
 
 
 @operation(
@@ -310,9 +311,9 @@ def invitation_revoke(account_id: int, invitation_id: int) -> ResponseReturnValu
     paged=True,
 )
 def clients_list(account_id: int) -> ResponseReturnValue:
-    rows = client_service.list_clients(access.account_for(caller(), account_id))
-    states = client_states(rows)
-    return page_of(rows, lambda c: _client_out(c, states[c.id]))
+    page = current_page(client_service.clients_query(access.account_for(caller(), account_id)))
+    states = client_states(page.items)
+    return page_answer(page, lambda c: _client_out(c, states[c.id]))
 
 
 @operation(
@@ -426,7 +427,7 @@ def client_domain(client_id: int) -> ResponseReturnValue:
     paged=True,
 )
 def keys_list(account_id: int) -> ResponseReturnValue:
-    return page_of(api_keys.list_api_keys(access.account_for(caller(), account_id)), _key_out)
+    return page_of(api_keys.api_keys_query(access.account_for(caller(), account_id)), _key_out)
 
 
 @operation(
@@ -468,7 +469,7 @@ def key_revoke(key_id: int) -> ResponseReturnValue:
     paged=True,
 )
 def domains_list(account_id: int) -> ResponseReturnValue:
-    return page_of(domains.list_domains(access.account_for(caller(), account_id)), _domain_out)
+    return page_of(domains.domains_query(access.account_for(caller(), account_id)), _domain_out)
 
 
 @operation(
@@ -533,16 +534,8 @@ def domain_delete(domain_id: int) -> ResponseReturnValue:
     paged=True,
 )
 def runs_list() -> ResponseReturnValue:
-    visible = access.visible_account_ids(caller())
-    numbers = None
-    if visible is not None:
-        numbers = set(
-            db.session.execute(
-                select(Account.account_number).where(Account.id.in_(visible))
-            ).scalars()
-        )
-    rows = [r for r in infra.list_runs() if numbers is None or r.account_number in numbers]
-    return page_of(rows, _run_out)
+    query = infra.runs_query(account_ids=access.visible_account_ids_query(caller()))
+    return page_of(query, _run_out)
 
 
 @operation("GET", "/runs/<int:run_id>", summary="One run, with its plan summary", response=s.RunOut)
@@ -586,8 +579,8 @@ def run_discard(run_id: int) -> ResponseReturnValue:
 
 @operation("GET", "/models", summary="The model catalog", response=s.ModelOut, paged=True)
 def models_list() -> ResponseReturnValue:
-    def render(row: ModelRow) -> s.ModelOut:
-        model = row.model
+    def render(row: tuple[LlmModel, int]) -> s.ModelOut:
+        model, clients = row
         return s.ModelOut(
             id=model.id,
             provider=model.provider,
@@ -596,10 +589,10 @@ def models_list() -> ResponseReturnValue:
             deprecated=model.deprecated,
             is_default=model.is_default,
             replacement=replacement_shown(model),
-            clients=row.clients,
+            clients=clients,
         )
 
-    return page_of(list_models(), render)
+    return page_of(models_query(account_ids=access.visible_account_ids_query(caller())), render)
 
 
 @operation(
@@ -610,5 +603,5 @@ def models_list() -> ResponseReturnValue:
     paged=True,
 )
 def notifications_list(account_id: int) -> ResponseReturnValue:
-    rows = notifications.list_notifications(access.account_for(caller(), account_id))
-    return page_of(rows, lambda n: s.NotificationOut.model_validate(n, from_attributes=True))
+    query = notifications.notifications_query(access.account_for(caller(), account_id))
+    return page_of(query, lambda n: s.NotificationOut.model_validate(n, from_attributes=True))

@@ -17,6 +17,12 @@
     });
   });
 
+  // Filters that apply on change: <select data-autosubmit> (no inline handlers: the CSP
+  // runs scripts from our own files only).
+  document.querySelectorAll("[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+
   // Buttons that ask first: <button data-confirm="Sure?">
   document.querySelectorAll("[data-confirm]").forEach((button) => {
     button.addEventListener("click", (event) => {
