@@ -28,6 +28,7 @@ def _engine_options(settings: Settings) -> dict:
     return options | {
         "pool_size": settings.DATABASE_POOL_SIZE,
         "max_overflow": settings.DATABASE_MAX_OVERFLOW,
+        "pool_timeout": settings.DATABASE_POOL_TIMEOUT_SECONDS,
         "pool_recycle": 1800,
     }
 
@@ -47,7 +48,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.cookies_secure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        JSON_SORT_KEYS=False,
         RATELIMIT_ENABLED=bool(settings.CHAT_RATE_LIMIT or settings.ADMIN_LOGIN_RATE_LIMIT),
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
         RATELIMIT_KEY_PREFIX="chatdock",
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         BOOTSTRAP_SERVE_LOCAL=True,  # no CDN: operators' networks may be offline
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
     )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep their fields' order
     app.extensions["chatdock.settings"] = settings
     if settings.TRUSTED_PROXY_COUNT:
         n = settings.TRUSTED_PROXY_COUNT

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     DATABASE_MAX_OVERFLOW: int = Field(
         10, ge=0, description="Connections a process may open beyond the pool under bursts."
     )
+    DATABASE_POOL_TIMEOUT_SECONDS: float = Field(
+        10.0,
+        gt=0,
+        description="How long a request waits for a free pooled connection before it "
+        "answers 503 database_busy (with Retry-After).",
+    )
     SQLITE_BUSY_TIMEOUT_SECONDS: float = Field(
         15.0,
         description="SQLite only (WAL mode): how long a write waits for another writer's "

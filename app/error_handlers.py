@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.errors import ChatdockError
@@ -100,16 +101,27 @@ def is_database_busy(error: OperationalError) -> bool:
     return "database is locked" in str(cause)
 
 
-def _database_error(error: OperationalError) -> ResponseReturnValue:
-    """A busy database is 503 with ``Retry-After`` (the caller retries), anything else a
-    500; never the statement or its parameters in the log."""
-    if not is_database_busy(error):
+def _is_transient(error: DBAPIError | PoolTimeout) -> bool:
+    """Gone on a retry: a busy database, no pooled connection free in time (a burst), or
+    a connection the database dropped (a restart: the pool is recycled at once)."""
+    if isinstance(error, PoolTimeout):
+        return True
+    return error.connection_invalidated or (
+        isinstance(error, OperationalError) and is_database_busy(error)
+    )
+
+
+def _database_error(error: DBAPIError | PoolTimeout) -> ResponseReturnValue:
+    """A transient database failure is 503 with ``Retry-After`` (the caller retries),
+    anything else a 500; never the statement or its parameters in the log."""
+    if not _is_transient(error):
         return _unexpected(error)
     db.session.rollback()
+    cause = getattr(error, "orig", None)
     log.warning(
         "database_busy",
-        error_type=type(error.orig).__name__,
-        sqlstate=getattr(error.orig, "sqlstate", None),
+        error_type=type(cause or error).__name__,
+        sqlstate=getattr(cause, "sqlstate", None),
     )
     return error_response(
         503,
@@ -132,5 +144,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ProviderError, _provider_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(OperationalError, _database_error)
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(PoolTimeout, _database_error)
     app.register_error_handler(Exception, _unexpected)

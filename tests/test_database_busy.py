@@ -88,3 +88,18 @@ def test_a_locked_database_answers_503_with_retry_after(request, account, demo):
     _assert_busy(http.post("/llm-client/", json=CHAT, headers={"Host": host_of(demo)}))
     assert http.get("/healthz").status_code == 200
     assert db.session.execute(select(func.count(LlmClient.id))).scalar_one() == 1
+
+
+@pytest.mark.postgresql_only  # SQLite's pool is not sized by these settings
+def test_no_free_pooled_connection_is_a_503_not_a_500(make_app, account, make_client):
+    """A burst that takes every pooled connection: the next request waits its turn for
+    DATABASE_POOL_TIMEOUT_SECONDS, then is told to retry."""
+    client = make_client(account, "pooled")
+    path = f"/api/v0/llm-clients/{client.id}/{client.name}/"
+    app = make_app(DATABASE_POOL_SIZE=1, DATABASE_MAX_OVERFLOW=0, DATABASE_POOL_TIMEOUT_SECONDS=0.2)
+    with app.app_context(), db.engine.connect() as held:
+        held.exec_driver_sql("SELECT 1")
+        answer = app.test_client().post(path, json=CHAT)
+    assert answer.status_code == 503
+    assert answer.json["error"]["code"] == "database_busy"
+    assert answer.headers["Retry-After"]

@@ -35,6 +35,7 @@ from typing import Any
 
 import structlog
 from redis import Redis
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 from app.config import current_settings
@@ -167,12 +168,16 @@ def _redis(url: str) -> Redis:
         return client
 
 
-def _eval(redis: Redis, script: str, keys: list[str], args: list[int]) -> Any:
-    """EVAL, with the reply as the script returned it (an integer or a list of them).
+_scripts: dict[str, Script] = {}
 
-    redis-py types every EVAL argument and reply as ``str``; the arguments go as strings
-    (what Redis receives either way) and the reply is the script's."""
-    return redis.eval(script, len(keys), *keys, *(str(arg) for arg in args))
+
+def _eval(redis: Redis, script: str, keys: list[str], args: list[int]) -> Any:
+    """Run a script by its SHA (``EVALSHA``; loaded once per server, again after a
+    restart), with the reply as the script returned it (an integer or a list of them)."""
+    runner = _scripts.get(script)
+    if runner is None:
+        runner = _scripts[script] = Script(redis, script)
+    return runner(keys=keys, args=args, client=redis)
 
 
 def _fail_open(error: Exception | str) -> None:
