@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from app.extensions import db
 from app.llm.base import ChatRequest, ChatTurn, ProviderError, Usage
@@ -79,51 +80,84 @@ def record_error(prepared: PreparedChat, error: ProviderError, latency_ms: int) 
 
 
 def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) -> None:
-    """Store the new turns, the reply and the usage aggregate in one transaction (once
-    per turn), then settle the limits' counters to the tokens used."""
+    """Store the new turns, the reply and the usage aggregate at once (once per turn),
+    then settle the limits' counters to the tokens used.
+
+    On PostgreSQL that is one statement (the session and the messages inserted in CTEs of
+    the usage increment), run in autocommit: atomic as a statement is, one round trip,
+    and no transaction that could sit idle between statements. SQLite (no data-modifying
+    CTEs) uses one transaction of three statements."""
     if prepared.stored:
         return
     prepared.stored = True
-    connection = db.session.connection()
-    session_id = prepared.session_id
     now = utcnow()
-    if session_id is None:
-        session_id = connection.execute(
-            insert(SESSIONS)
-            .values(
-                client_id=prepared.client_id,
-                session_key=prepared.session_key,
-                api_key_id=prepared.api_key_id,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(SESSIONS.c.id)
-        ).scalar_one()
-    blank = {"prompt_tokens": None, "completion_tokens": None, "latency_ms": None}
     rows = [
-        blank | {"session_id": session_id, "role": turn.role, "content": turn.content}
+        _BLANK | {"role": turn.role, "content": turn.content, "created_at": now}
         for turn in prepared.new_turns
     ]
     rows.append(
         {
-            "session_id": session_id,
             "role": "assistant",
             "content": reply,
             "prompt_tokens": tokens.prompt_tokens,
             "completion_tokens": tokens.completion_tokens,
             "latency_ms": latency_ms,
+            "created_at": now,
         }
     )
-    connection.execute(insert(MESSAGES), [row | {"created_at": now} for row in rows])
-    usage.record(
-        connection,
+    counted = usage.increment(
         **usage_key(prepared),
         prompt_tokens=tokens.prompt_tokens,
         completion_tokens=tokens.completion_tokens,
         latency_ms=latency_ms,
     )
+    if db.session.get_bind().dialect.name == "postgresql":
+        _write_in_one_statement(prepared, rows, counted, now)
+    else:
+        _write_in_one_transaction(prepared, rows, counted, now)
     db.session.commit()
     if prepared.limits is not None:
         limits.settle(prepared.limits, tokens.total_tokens)
     TOKENS.labels(provider=prepared.provider, kind="prompt").inc(tokens.prompt_tokens)
     TOKENS.labels(provider=prepared.provider, kind="completion").inc(tokens.completion_tokens)
+
+
+_BLANK: dict[str, Any] = {"prompt_tokens": None, "completion_tokens": None, "latency_ms": None}
+
+
+def _new_session(prepared: PreparedChat, now: datetime) -> Any:
+    return insert(SESSIONS).values(
+        client_id=prepared.client_id,
+        session_key=prepared.session_key,
+        api_key_id=prepared.api_key_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _write_in_one_statement(
+    prepared: PreparedChat, rows: list[dict[str, Any]], counted: dict[str, Any], now: datetime
+) -> None:
+    session_id: Any = prepared.session_id
+    ctes = []
+    if session_id is None:
+        new_session = _new_session(prepared, now).returning(SESSIONS.c.id).cte("new_session")
+        session_id = select(new_session.c.id).scalar_subquery()
+        ctes.append(new_session)
+    messages = insert(MESSAGES).values([row | {"session_id": session_id} for row in rows])
+    ctes.append(messages.cte("new_messages"))
+    statement = usage.increment_statement("postgresql").add_cte(*ctes)
+    options = {} if db.session().in_transaction() else {"isolation_level": "AUTOCOMMIT"}
+    db.session.connection(execution_options=options).execute(statement, counted)
+
+
+def _write_in_one_transaction(
+    prepared: PreparedChat, rows: list[dict[str, Any]], counted: dict[str, Any], now: datetime
+) -> None:
+    connection = db.session.connection()
+    session_id = prepared.session_id
+    if session_id is None:
+        statement = _new_session(prepared, now).returning(SESSIONS.c.id)
+        session_id = connection.execute(statement).scalar_one()
+    connection.execute(insert(MESSAGES), [row | {"session_id": session_id} for row in rows])
+    connection.execute(usage.increment_statement(connection.dialect.name), counted)

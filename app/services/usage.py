@@ -59,8 +59,19 @@ _KEY = ("day", "account_id", "client_id", "client_name", "api_key_id", "model", 
 _UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def record(
-    connection: Connection,
+def increment_statement(dialect: str) -> Any:
+    """The prebuilt increment of one aggregate row, for ``dialect``; its values are
+    :func:`increment` (a caller may add CTEs: the chat writes its turn in the same
+    statement)."""
+    return _UPSERTS[dialect]
+
+
+def record(connection: Connection, **request: Any) -> None:
+    """Add one request to its aggregate row, in the caller's transaction (not committed)."""
+    connection.execute(increment_statement(connection.dialect.name), increment(**request))
+
+
+def increment(
     *,
     account_id: int,
     client_id: int,
@@ -72,9 +83,9 @@ def record(
     latency_ms: int = 0,
     error: bool = False,
     day: date | None = None,
-) -> None:
-    """Add one request to its aggregate row, in the caller's transaction (not committed)."""
-    values = dict.fromkeys(COUNTERS, 0) | {
+) -> dict[str, Any]:
+    """The values that add one request to its aggregate row (a random shard of it)."""
+    return dict.fromkeys(COUNTERS, 0) | {
         "requests": 1,
         "errors": int(error),
         "prompt_tokens": prompt_tokens,
@@ -89,7 +100,6 @@ def record(
         "model": model,
         "shard": random.randrange(USAGE_SHARDS),
     }
-    connection.execute(_UPSERTS[connection.dialect.name], values)
 
 
 def month_start(moment: datetime | None = None) -> date:
