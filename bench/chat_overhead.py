@@ -414,10 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, results in singles.items()
         }
         sessions, messages = count_rows(pg.url)
-    chat_ok = (
-        sum(warm[name].ok + sum(r.ok for r in runs[name]) for name in ("chat", LIMITED))
-        + sum(r.ok for r in singles["chat"])
-    )
+    chat_ok = sum(
+        warm[name].ok + sum(r.ok for r in runs[name]) for name in ("chat", LIMITED)
+    ) + sum(r.ok for r in singles["chat"])
     report(args, runs, warm, (sessions, messages), chat_ok)
     report_single(single)
     failed = any(r.failures for r in [*warm.values(), *(x for v in runs.values() for x in v)])

@@ -204,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     f"{mode}, {seconds:g}s ...",
                                     flush=True,
                                 )
+                                # untimed first: imports, pools and connections warm up
+                                wrk(port, path, mode == "stream", connections, 2 * delay + 3)
                                 stop, seen = threading.Event(), Sample()
                                 sampler = threading.Thread(
                                     target=sample, args=(pg.url, server.pid, stop, seen)
