@@ -23,6 +23,7 @@ from app.llm.base import (
     Usage,
     call_timeout,
 )
+from app.llm.sdk_errors import bad_response, map_sdk_error
 
 # Stop reasons mapped onto the OpenAI-style finish_reason the rest of the app uses.
 FINISH_REASONS = {
@@ -115,9 +116,9 @@ class AnthropicProvider:
             model = message.model or request.model
             finish_reason = _finish_reason(message.stop_reason)
         except (AttributeError, TypeError) as exc:
-            raise _bad_response("the provider returned a malformed response") from exc
+            raise bad_response("the provider returned a malformed response") from exc
         if not content:
-            raise _bad_response("the provider returned an empty reply")
+            raise bad_response("the provider returned an empty reply")
         return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
 
     def stream(
@@ -140,35 +141,13 @@ class AnthropicProvider:
             # httpx errors raised while iterating the body are not wrapped by the SDK.
             raise self._map_error(exc) from exc
         except (AttributeError, TypeError) as exc:
-            raise _bad_response("the provider sent a malformed stream") from exc
+            raise bad_response("the provider sent a malformed stream") from exc
         if not got_text:
-            raise _bad_response("the provider returned an empty reply")
+            raise bad_response("the provider returned an empty reply")
         yield StreamChunk(usage=usage, finish_reason=finish_reason)
 
     def _map_error(self, exc: Exception) -> ProviderError:
-        """Translate an SDK/transport failure; never copies provider text (may echo secrets)."""
-        if isinstance(exc, anthropic.APITimeoutError | httpx.TimeoutException):
-            return ProviderError(
-                "provider_timeout", f"the anthropic provider timed out after {self.timeout:g}s", 504
-            )
-        if isinstance(exc, anthropic.RateLimitError):
-            return ProviderError("provider_rate_limited", "the provider rate-limited us", 429)
-        if isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
-            return ProviderError(
-                "provider_auth_failed", "the provider rejected our credentials", 502
-            )
-        if isinstance(exc, anthropic.APIConnectionError | httpx.TransportError):
-            return ProviderError(
-                "provider_unreachable", "the anthropic provider is unreachable", 502
-            )
-        if isinstance(exc, anthropic.APIStatusError):
-            if exc.status_code < 400:
-                # An "error" event inside a 200 stream (e.g. overloaded mid-reply).
-                return ProviderError("provider_error", "the provider reported an error", 502)
-            return ProviderError("provider_error", f"provider answered HTTP {exc.status_code}", 502)
-        if isinstance(exc, anthropic.APIResponseValidationError):
-            return _bad_response("the provider returned a malformed response")
-        return ProviderError("provider_error", "the provider reported an error", 502)
+        return map_sdk_error(anthropic, "anthropic", self.timeout, exc)
 
 
 def _text_of(message: Any) -> str:
@@ -194,7 +173,3 @@ def _finish_reason(stop_reason: str | None) -> str:
     if not stop_reason:
         return "stop"
     return FINISH_REASONS.get(stop_reason, stop_reason)
-
-
-def _bad_response(message: str) -> ProviderError:
-    return ProviderError("provider_bad_response", message, 502)

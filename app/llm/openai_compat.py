@@ -14,6 +14,7 @@ import httpx
 import openai
 
 from app.llm.base import ChatRequest, Completion, ProviderError, StreamChunk, Usage, call_timeout
+from app.llm.sdk_errors import bad_response, map_sdk_error
 
 # OpenAI-compatible servers such as Ollama accept any key; the SDK insists on one.
 PLACEHOLDER_API_KEY = "unused"
@@ -72,9 +73,9 @@ class OpenAICompatibleProvider:
         except (AttributeError, IndexError, TypeError) as exc:
             # The SDK does not validate bodies: a non-JSON answer comes back as a str
             # and a JSON object of the wrong shape lacks attributes.
-            raise _bad_response("the provider returned a malformed response") from exc
+            raise bad_response("the provider returned a malformed response") from exc
         if not isinstance(content, str) or not content:
-            raise _bad_response("the provider returned an empty reply")
+            raise bad_response("the provider returned an empty reply")
         return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
 
     def stream(
@@ -107,31 +108,13 @@ class OpenAICompatibleProvider:
             # httpx errors raised while iterating the body are not wrapped by the SDK.
             raise self._map_error(exc) from exc
         except (AttributeError, TypeError) as exc:
-            raise _bad_response("the provider sent a malformed stream") from exc
+            raise bad_response("the provider sent a malformed stream") from exc
         if not got_text:
-            raise _bad_response("the provider returned an empty reply")
+            raise bad_response("the provider returned an empty reply")
         yield StreamChunk(usage=usage, finish_reason=finish_reason or "stop")
 
     def _map_error(self, exc: Exception) -> ProviderError:
-        """Translate an SDK/transport failure; never copies provider text (may echo secrets)."""
-        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
-            return ProviderError(
-                "provider_timeout", f"the openai provider timed out after {self.timeout:g}s", 504
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return ProviderError("provider_rate_limited", "the provider rate-limited us", 429)
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            return ProviderError(
-                "provider_auth_failed", "the provider rejected our credentials", 502
-            )
-        if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-            return ProviderError("provider_unreachable", "the openai provider is unreachable", 502)
-        if isinstance(exc, openai.APIStatusError):
-            return ProviderError("provider_error", f"provider answered HTTP {exc.status_code}", 502)
-        if isinstance(exc, openai.APIResponseValidationError):
-            return _bad_response("the provider returned a malformed response")
-        # openai.APIError without a status: an error event inside a stream.
-        return ProviderError("provider_error", "the provider reported an error", 502)
+        return map_sdk_error(openai, "openai", self.timeout, exc)
 
 
 def _usage(raw: Any) -> Usage:
@@ -140,7 +123,3 @@ def _usage(raw: Any) -> Usage:
     return Usage(
         prompt_tokens=int(raw.prompt_tokens or 0), completion_tokens=int(raw.completion_tokens or 0)
     )
-
-
-def _bad_response(message: str) -> ProviderError:
-    return ProviderError("provider_bad_response", message, 502)
