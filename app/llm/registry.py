@@ -71,9 +71,3 @@ def get_provider(name: str, settings: Settings) -> ChatProvider:
             _cache.pop(next(iter(_cache)))
         _cache[key] = (settings, provider)
     return provider
-
-
-def clear_cache() -> None:
-    """Forget built providers (tests, or after settings change)."""
-    with _lock:
-        _cache.clear()

@@ -17,7 +17,7 @@ from app.llm.anthropic_provider import LEADING_USER_PLACEHOLDER, AnthropicProvid
 from app.llm.base import ChatProvider, ChatRequest, ChatTurn, ProviderError, StreamChunk
 from app.llm.echo import EchoProvider
 from app.llm.openai_compat import OpenAICompatibleProvider
-from app.llm.registry import PROVIDER_NAMES, clear_cache, get_provider
+from app.llm.registry import PROVIDER_NAMES, get_provider
 
 from .wire_servers import WireServer, split_deltas
 
@@ -417,7 +417,6 @@ def test_empty_reply_is_bad_response(wire: WireServer, streaming: bool) -> None:
 
 
 def test_registry_builds_and_caches_providers(openai_server: WireServer) -> None:
-    clear_cache()
     settings = Settings(
         OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=openai_server.base_url, LLM_TIMEOUT_SECONDS=2
     )
