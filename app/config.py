@@ -91,6 +91,19 @@ class Settings(BaseSettings):
         "transaction before failing.",
     )
     REDIS_URL: str = Field("", description="Redis URL; empty disables Redis (readyz skips it).")
+    REDIS_CONNECT_TIMEOUT_SECONDS: float = Field(
+        2.0,
+        gt=0,
+        description="How long a connection to Redis may take (the job queue, locks, "
+        "readiness, the RQ dashboard, rate limits of the console's login).",
+    )
+    REDIS_READ_TIMEOUT_SECONDS: float = Field(
+        5.0,
+        gt=0,
+        description="How long a Redis command may wait for its reply: a Redis that stops "
+        "answering fails a request (503) after this instead of holding it. The RQ "
+        "worker's blocking dequeue has a connection of its own.",
+    )
     CUSTOMER_API_DOMAIN: str = Field(
         "api.localhost", description="Base domain of client hosts: {name}.{account}.{domain}."
     )

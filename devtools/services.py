@@ -12,6 +12,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -167,6 +168,17 @@ class RedisServer:
         if self._proc is not None:
             _stop(self._proc)
         self._proc = None
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The server stops answering (SIGSTOP) but keeps its port: connections are
+        accepted by the kernel and never answered, until the block ends (SIGCONT)."""
+        assert self._proc is not None, "the server is not running"
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self._proc.pid, signal.SIGCONT)
 
     def remove(self) -> None:
         self.stop()
