@@ -221,6 +221,12 @@ class Settings(BaseSettings):
     LOCK_TTL_SECONDS: int = Field(
         60, description="Workspace lock lifetime; renewed while a job runs, expires on a crash."
     )
+    LOCK_RETRY_SECONDS: float = Field(
+        10.0,
+        description="A job whose workspace another run holds does not wait for it: its run "
+        "stays queued and the job is scheduled again this many seconds later (so "
+        "JOB_TIMEOUT_SECONDS counts from when the job holds the lock).",
+    )
     RECONCILE_SECONDS: float = Field(
         30.0,
         description="How often a worker reconciles Redis with the database: re-enqueues runs "

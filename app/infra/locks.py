@@ -2,7 +2,8 @@
 
 The lock has a TTL so a crashed worker's lock expires by itself; while it is held a
 background thread renews the TTL (every ttl/3), so a long apply keeps it. Waiting is
-blocking, so a second deploy of the same workspace waits its turn.
+blocking up to a wait timeout (a job waits only briefly, then is scheduled again:
+``app.services.runs.liveness``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ they call these and decide about retries.
 from app.services.runs.liveness import (
     ABANDONED,
     RunNotLive,
+    WorkspaceBusy,
     current_job_id,
     ensure_live,
     locked_workspace,
@@ -62,6 +63,7 @@ __all__ = [
     "PlanResult",
     "RunNotLive",
     "StalePlan",
+    "WorkspaceBusy",
     "apply",
     "auto_approves",
     "aws_env",

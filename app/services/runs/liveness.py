@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.config import current_settings
 from app.extensions import db
-from app.infra.locks import WorkspaceLock
+from app.infra.locks import LockTimeout, WorkspaceLock
 from app.infra.run_log import RunLog
 from app.models import (
     ACTIVE_STATUSES,
@@ -23,6 +23,19 @@ from app.queue import redis_connection
 from app.services.runs.status import drop_stored_plans, set_status, sync_client_status
 from app.services.runs.workspace import _current_lock
 
+# How long a job waits for a workspace lock before it gives its worker back (the run
+# stays queued and its job is scheduled again, LOCK_RETRY_SECONDS later).
+LOCK_GRAB_SECONDS = 2.0
+
+
+class WorkspaceBusy(Exception):
+    """Another run holds the workspace: the job does not wait (its RQ timeout would run
+    out while it waits, and kill it mid-terraform later); it is tried again later."""
+
+    def __init__(self, workspace_key: str, retry_in: float) -> None:
+        super().__init__(f"workspace {workspace_key} is busy (another run holds its lock)")
+        self.retry_in = retry_in
+
 
 class RunNotLive(Exception):
     """The job's run is final, superseded by a later run, or carried by another job:
@@ -32,16 +45,21 @@ class RunNotLive(Exception):
 
 @contextlib.contextmanager
 def locked_workspace(run: InfraRun, log: RunLog, *, approved: bool = False) -> Iterator[None]:
-    """Hold the workspace's lock (waiting for a run in progress to finish first), and go
-    on only while ``run`` is still the live run of its workspace (see ``ensure_live``).
+    """Hold the workspace's lock, and go on only while ``run`` is still the live run of
+    its workspace (see ``ensure_live``). A lock another run holds raises WorkspaceBusy
+    after LOCK_GRAB_SECONDS: the job is scheduled again instead of waiting, so the job's
+    timeout (``JOB_TIMEOUT_SECONDS``) counts from when it holds the lock.
 
     ``approved``: the job applies an approved plan (``apply_run``)."""
     settings = current_settings()
     lock = WorkspaceLock(
         redis_connection(settings), run.workspace_key, ttl=settings.LOCK_TTL_SECONDS
     )
-    log(f"waiting for the lock of {run.workspace_key}")
-    lock.acquire(wait_timeout=settings.JOB_TIMEOUT_SECONDS)
+    log(f"taking the lock of {run.workspace_key}")
+    try:
+        lock.acquire(wait_timeout=LOCK_GRAB_SECONDS)
+    except LockTimeout:
+        raise WorkspaceBusy(run.workspace_key, settings.LOCK_RETRY_SECONDS) from None
     token = _current_lock.set(lock)
     try:
         log("lock acquired")
