@@ -385,10 +385,9 @@ TerraformRunner(sys.argv[1], binary=sys.argv[2], log=log, timeout=60).plan()
 """
 
 
-def test_sigkilled_caller_leaves_no_process(tmp_path: Path) -> None:
-    """RQ kills a work horse with SIGKILL (job stop, cold shutdown): no finally runs, so
-    terraform gets SIGINT as its parent-death signal."""
-    script = '#!/bin/sh\necho \'{"@level":"info","@message":"planning"}\'\nexec sleep 60\n'
+def sigkill_caller_while_running(tmp_path: Path, script: str, processes: int) -> int:
+    """Run ``script`` as terraform from a caller process, SIGKILL the caller once the
+    command's group has ``processes`` live members; returns the group id."""
     binary = fake_terraform(tmp_path, script)
     caller = subprocess.Popen(
         [sys.executable, "-c", CALLER, str(tmp_path), binary],
@@ -399,10 +398,34 @@ def test_sigkilled_caller_leaves_no_process(tmp_path: Path) -> None:
     assert caller.stdout is not None
     assert caller.stdout.readline().strip() == "[]"  # the "$ terraform plan" echo
     (pgid,) = json.loads(caller.stdout.readline())
-    assert live_members(pgid)
+    assert len(live_members(pgid)) >= processes
     caller.kill()
     caller.wait()
-    assert_group_gone(pgid)
+    return pgid
+
+
+def test_sigkilled_caller_leaves_no_process(tmp_path: Path) -> None:
+    """RQ kills a work horse with SIGKILL (job stop, cold shutdown): no finally runs, so
+    terraform's guard gets its parent-death signal and kills the group."""
+    script = '#!/bin/sh\necho \'{"@level":"info","@message":"planning"}\'\nexec sleep 60\n'
+    assert_group_gone(sigkill_caller_while_running(tmp_path, script, processes=1))
+
+
+# Like terraform with its AWS provider: the provider is terraform's child, and it does not
+# stop on the SIGINT terraform would get (a background job of sh ignores SIGINT).
+WITH_PROVIDER = """#!/bin/sh
+sleep 60 &
+echo '{"@level":"info","@message":"provider started"}'
+exec sleep 60
+"""
+
+
+def test_sigkilled_caller_takes_terraform_and_its_provider_with_it(tmp_path: Path) -> None:
+    """A worker SIGKILLed mid-apply: terraform's provider plugin is a grandchild of the
+    worker, which no parent-death signal of terraform's reaches; the guard kills the
+    whole group."""
+    # terraform, its "provider" (and the guard)
+    assert_group_gone(sigkill_caller_while_running(tmp_path, WITH_PROVIDER, processes=2))
 
 
 def test_output_lines_arrive_as_they_are_printed(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from app.services.runs.liveness import (
     current_job_id,
     ensure_live,
     locked_workspace,
+    mark_abandoned,
 )
 from app.services.runs.log import run_log
 from app.services.runs.status import (
@@ -85,6 +86,7 @@ __all__ = [
     "is_latest_run",
     "last_applied_config",
     "locked_workspace",
+    "mark_abandoned",
     "plan",
     "plan_then_apply_if_approved",
     "remove_workspace",

@@ -18,9 +18,9 @@ from app.models import (
     RunKind,
     RunStatus,
 )
-from app.models.common import utcnow
 from app.queue import redis_connection
-from app.services.runs.status import drop_stored_plans, set_status, sync_client_status
+from app.services.runs.log import run_log as log_of_run
+from app.services.runs.status import set_status
 from app.services.runs.workspace import _current_lock
 
 # How long a job waits for a workspace lock before it gives its worker back (the run
@@ -83,9 +83,8 @@ def ensure_live(run: InfraRun, log: RunLog, *, approved: bool = False) -> None:
     if run.is_final:
         raise RunNotLive(f"run {run.id} is already {run.status.value}")
     if run.status in ACTIVE_STATUSES - {RunStatus.QUEUED}:
-        log(f"run {run.id} was left {run.status.value} by a worker that stopped: marked errored")
-        set_status(run, RunStatus.ERRORED, error=ABANDONED)
-        sync_client_status(run)
+        log(f"run {run.id} was left {run.status.value} by a worker that died: marked errored")
+        mark_abandoned(run, "its job found it in progress under a lock nobody else held")
         raise RunNotLive(f"run {run.id} was abandoned by its worker")
     if run.status != RunStatus.QUEUED or (approved and run.approved_at is None):
         raise RunNotLive(f"run {run.id} is {run.status.value}, not queued for this job")
@@ -101,7 +100,6 @@ def ensure_live(run: InfraRun, log: RunLog, *, approved: bool = False) -> None:
     ).scalar_one_or_none()
     if later is not None:
         set_status(run, RunStatus.DISCARDED, error=f"superseded by run {later}")
-        sync_client_status(run)
         raise RunNotLive(f"run {run.id} is superseded by run {later}")
     run.attempts += 1
     db.session.commit()
@@ -116,7 +114,17 @@ def current_job_id() -> str | None:
     return job.id if job is not None else None
 
 
-ABANDONED = "the worker running this run stopped (its workspace lock expired)"
+ABANDONED = "the worker running this run died (its process is gone or its lock expired)"
+
+
+def mark_abandoned(run: InfraRun, how: str) -> None:
+    """``run`` was left in progress by a worker that died: errored (its client follows,
+    in the same commit), and its own log says so, with how that was found out."""
+    run_log = log_of_run(run.id, echo=False)
+    run_log(f"errored: the worker died ({how})")
+    run_log.flush()
+    set_status(run, RunStatus.ERRORED, error=ABANDONED)
+    run_log.close()
 
 
 def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
@@ -128,11 +136,6 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
             InfraRun.status.in_(ACTIVE_STATUSES - {RunStatus.QUEUED}),
         )
     ).scalars()
-    for other in abandoned:
-        other.status = RunStatus.ERRORED
-        other.error = ABANDONED
-        other.finished_at = utcnow()
-        drop_stored_plans(other)
-        log(f"marked run {other.id} errored: its worker stopped")
-        sync_client_status(other)
-    db.session.commit()
+    for other in list(abandoned):
+        log(f"marked run {other.id} errored: its worker died")
+        mark_abandoned(other, f"run {run.id} found it in progress under a lock nobody held")
