@@ -179,6 +179,15 @@ class Settings(BaseSettings):
     AWS_ENDPOINT_URL: str = Field(
         "", description="AWS endpoint override (moto's server in development and tests)."
     )
+    MOTO_PORT: int = Field(
+        5055,
+        ge=0,
+        le=65535,
+        description="Development only: the loopback port of the run command's moto (the AWS "
+        "endpoint), the same on every start so that workspaces and plans made before a "
+        "restart still point at it; taken by another process: a free port, said on start "
+        "(0 = a free port each time).",
+    )
     AWS_MAX_ATTEMPTS: int = Field(
         0,
         description="Attempts per AWS API call in terraform (AWS_MAX_ATTEMPTS); 0 = the "

@@ -256,6 +256,22 @@ def _leader_running(pgid: int) -> bool:
 atexit.register(terminate_running)
 
 
+def backend_state_location(workdir: Path) -> str | None:
+    """Where the backend ``terraform init`` last set up in ``workdir`` keeps the state
+    (``s3://bucket/key``, ``local:path``); None when the folder was never initialised."""
+    try:
+        cached = json.loads((workdir / ".terraform" / "terraform.tfstate").read_text())
+    except (OSError, ValueError):
+        return None
+    backend = cached.get("backend") or {}
+    config = backend.get("config") or {}
+    if backend.get("type") == "s3":
+        return f"s3://{config.get('bucket')}/{config.get('key')}"
+    if backend.get("type") == "local":
+        return f"local:{config.get('path') or 'terraform.tfstate'}"
+    return f"{backend.get('type')}:" if backend else None
+
+
 # --- the runner ----------------------------------------------------------------------------
 
 
@@ -304,11 +320,29 @@ class TerraformRunner:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def init(self) -> None:
-        """Install providers (only from ``plugin_dir`` when given) and modules."""
+    def init(self, state_location: str | None = None) -> None:
+        """Install providers (only from ``plugin_dir`` when given) and modules.
+
+        ``state_location``: where the configuration keeps the state now (e.g.
+        ``s3://bucket/key``). A folder initialised before is re-initialised with the
+        current backend settings (``-reconfigure``: an endpoint that moved, e.g. moto on
+        a new port, where a plain init fails with "Backend configuration changed") while
+        the state stays where it was; a state that moved is refused, not migrated."""
         args = ["init", "-json", "-input=false"]
         if self.plugin_dir:
             args.append(f"-plugin-dir={self.plugin_dir}")
+        cached = backend_state_location(self.workdir)
+        if state_location and cached is not None:
+            if cached != state_location:
+                raise TerraformError(
+                    "init",
+                    None,
+                    f"the workspace {self.workdir} was initialised with its state at "
+                    f"{cached}, and the settings now put it at {state_location}: "
+                    "terraform does not move state by itself. Copy the state object "
+                    "there, delete this folder (only a cache) and run again.",
+                )
+            args.append("-reconfigure")
         self._run(args)
 
     def plan(self, out: str = "plan.tfplan", destroy: bool = False) -> PlanOutcome:

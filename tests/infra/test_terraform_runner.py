@@ -272,6 +272,24 @@ def test_unreachable_endpoint_is_transient(tmp_path: Path) -> None:
     assert "connection refused" in str(caught.value)
 
 
+def local_backend(path: str) -> str:
+    return f'terraform {{\n  backend "local" {{\n    path = "{path}"\n  }}\n}}\n'
+
+
+@needs_terraform
+def test_init_refuses_a_state_that_moved_instead_of_starting_empty(tmp_path: Path) -> None:
+    """A backend whose state location changed (a new bucket, key or path) is not
+    re-initialised over: the new location's empty state would plan everything anew."""
+    (tmp_path / "main.tf").write_text(local_backend("a.tfstate"))
+    runner = make_runner(tmp_path, Recorder())
+    runner.init("local:a.tfstate")
+    runner.init("local:a.tfstate")  # the same location: -reconfigure, harmless
+    (tmp_path / "main.tf").write_text(local_backend("b.tfstate"))
+    with pytest.raises(TerraformError, match="terraform does not move state") as caught:
+        runner.init("local:b.tfstate")
+    assert "local:a.tfstate" in str(caught.value) and not caught.value.transient
+
+
 @needs_terraform
 def test_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
     with silent_endpoint() as endpoint:
