@@ -50,6 +50,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         RATELIMIT_ENABLED=bool(settings.CHAT_RATE_LIMIT or settings.ADMIN_LOGIN_RATE_LIMIT),
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_STORAGE_OPTIONS=(
+            {
+                "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": settings.REDIS_READ_TIMEOUT_SECONDS,
+            }
+            if settings.REDIS_URL
+            else {}
+        ),
         RATELIMIT_KEY_PREFIX="chatdock",
         # Redis down must not turn the console's login (or chat) into 500s: count in
         # memory meanwhile (Flask-Limiter logs the outage), back to Redis once it answers.

@@ -107,6 +107,19 @@ class Settings(BaseSettings):
         "transaction before failing.",
     )
     REDIS_URL: str = Field("", description="Redis URL; empty disables Redis (readyz skips it).")
+    REDIS_CONNECT_TIMEOUT_SECONDS: float = Field(
+        2.0,
+        gt=0,
+        description="How long a connection to Redis may take (the job queue, locks, "
+        "readiness, the RQ dashboard, rate limits of the console's login).",
+    )
+    REDIS_READ_TIMEOUT_SECONDS: float = Field(
+        5.0,
+        gt=0,
+        description="How long a Redis command may wait for its reply: a Redis that stops "
+        "answering fails a request (503) after this instead of holding it. The RQ "
+        "worker's blocking dequeue has a connection of its own.",
+    )
     CUSTOMER_API_DOMAIN: str = Field(
         "api.localhost", description="Base domain of client hosts: {name}.{account}.{domain}."
     )
@@ -182,6 +195,15 @@ class Settings(BaseSettings):
     AWS_ENDPOINT_URL: str = Field(
         "", description="AWS endpoint override (moto's server in development and tests)."
     )
+    MOTO_PORT: int = Field(
+        5055,
+        ge=0,
+        le=65535,
+        description="Development only: the loopback port of the run command's moto (the AWS "
+        "endpoint), the same on every start so that workspaces and plans made before a "
+        "restart still point at it; taken by another process: a free port, said on start "
+        "(0 = a free port each time).",
+    )
     AWS_MAX_ATTEMPTS: int = Field(
         0,
         description="Attempts per AWS API call in terraform (AWS_MAX_ATTEMPTS); 0 = the "
@@ -223,6 +245,12 @@ class Settings(BaseSettings):
     JOB_TIMEOUT_SECONDS: int = Field(1800, description="RQ job timeout of infrastructure jobs.")
     LOCK_TTL_SECONDS: int = Field(
         60, description="Workspace lock lifetime; renewed while a job runs, expires on a crash."
+    )
+    LOCK_RETRY_SECONDS: float = Field(
+        10.0,
+        description="A job whose workspace another run holds does not wait for it: its run "
+        "stays queued and the job is scheduled again this many seconds later (so "
+        "JOB_TIMEOUT_SECONDS counts from when the job holds the lock).",
     )
     RECONCILE_SECONDS: float = Field(
         30.0,

@@ -16,7 +16,6 @@ new worker, until a stop is asked for.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import threading
@@ -34,6 +33,7 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
 from app.extensions import db
+from app.infra.locks import process_alive
 from app.logging_setup import get_logger
 
 log = get_logger("chatdock.worker")
@@ -129,24 +129,12 @@ def release_dead_local_lock(connection: redis.Redis, lock_key: str) -> bool:
         other = RQScheduler.fetch(name, connection)
     except (SchedulerNotFound, KeyError, ValueError):
         return False  # no (complete) metadata: cannot tell, so the TTL decides
-    if other.hostname != socket.gethostname() or _process_alive(other.pid):
+    if other.hostname != socket.gethostname() or process_alive(other.pid):
         return False
     if release_lock(connection, lock_key, name):
         log.warning("scheduler.stale_lock_released", lock=lock_key, holder=name, pid=other.pid)
         return True
     return False
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_worker(

@@ -12,8 +12,10 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -168,6 +170,17 @@ class RedisServer:
             _stop(self._proc)
         self._proc = None
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The server stops answering (SIGSTOP) but keeps its port: connections are
+        accepted by the kernel and never answered, until the block ends (SIGCONT)."""
+        assert self._proc is not None, "the server is not running"
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(self._proc.pid, signal.SIGCONT)
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self._root, ignore_errors=True)
@@ -242,9 +255,40 @@ AWS_TEST_ENV = {
 MOTO_SEED = 20261202
 
 
+def port_free(port: int) -> bool:
+    """Whether nothing listens on loopback ``port`` (so a server of ours may bind it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _moto_ports(port: int | None, attempts: int) -> Iterator[int]:
+    """``port`` first when it is free (saying so when not), then free ports."""
+    if port:
+        if port_free(port):
+            yield port
+        else:
+            print(
+                f"moto: port {port} (MOTO_PORT) is taken by another process; using a free "
+                "port for this start. Cached workspaces re-initialise their backend on the "
+                "next run, and plans awaiting review go stale (the endpoint is part of "
+                "their configuration): free the port, or set MOTO_PORT, to keep one.",
+                file=sys.stderr,
+                flush=True,
+            )
+    for _ in range(attempts):
+        yield free_port()
+
+
 @contextlib.contextmanager
-def moto_server(attempts: int = 5, recording: Path | None = None) -> Iterator[str]:
-    """moto's server (Route53, ACM, S3, ...) on a free loopback port; yields its URL.
+def moto_server(
+    attempts: int = 5, recording: Path | None = None, port: int | None = None
+) -> Iterator[str]:
+    """moto's server (Route53, ACM, S3, ...) on loopback: on ``port`` when given and
+    free (the run command's stable MOTO_PORT), else on a free port; yields its URL.
 
     Ready only once *this* process prints its banner for the port: another process may
     grab a free port between our pick and moto's bind, and we must not talk to it.
@@ -253,8 +297,6 @@ def moto_server(attempts: int = 5, recording: Path | None = None) -> Iterator[st
     file; a new server replays it before anything else, after the same random seed as
     the first one, so zones, records and certificates come back with the same IDs (the
     Terraform state and the database keep pointing at them)."""
-    import sys
-
     import requests
 
     binary = Path(sys.executable).with_name("moto_server")
@@ -267,21 +309,20 @@ def moto_server(attempts: int = 5, recording: Path | None = None) -> Iterator[st
         env.update(MOTO_ENABLE_RECORDING="True", MOTO_RECORDER_FILEPATH=str(recording))
     proc = None
     try:
-        for _ in range(attempts):
-            port = free_port()
+        for candidate in _moto_ports(port, attempts):
             with log.open("w") as out:
                 proc = subprocess.Popen(
-                    [*command, "-H", "127.0.0.1", "-p", str(port)],
+                    [*command, "-H", "127.0.0.1", "-p", str(candidate)],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
                 )
-            if _serves(proc, log, f"Running on http://127.0.0.1:{port}"):
+            if _serves(proc, log, f"Running on http://127.0.0.1:{candidate}"):
                 break
             _stop(proc)
         else:
             raise ServiceUnavailable(f"moto_server did not start: {log.read_text()[-2000:]}")
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{candidate}"
         if recording is not None:
             if recording.exists() and recording.stat().st_size:
                 # The recording starts with the seed request: replaying it re-seeds first.

@@ -97,9 +97,12 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         _step("starting Redis")
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(redis_server())
-        _step("starting moto (the AWS endpoint; replaying instance/moto-recording.jsonl)")
+        _step(
+            f"starting moto (the AWS endpoint, port {settings.MOTO_PORT}; replaying "
+            "instance/moto-recording.jsonl)"
+        )
         aws_endpoint = os.environ.get("AWS_ENDPOINT_URL") or stack.enter_context(
-            moto_server(recording=MOTO_RECORDING)
+            moto_server(recording=MOTO_RECORDING, port=settings.MOTO_PORT)
         )
         zone_id = ensure_hosted_zone(aws_endpoint, settings.CUSTOMER_API_DOMAIN)
         state_bucket = settings.TF_STATE_BUCKET or DEV_STATE_BUCKET

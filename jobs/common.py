@@ -1,9 +1,10 @@
 """What every infrastructure job does around its work: signals, logging, retries.
 
 Retries: RQ retries a job (with the backoff from settings) when it raises. A job here
-re-raises only transient failures (terraform's network/throttling/lock errors, a lock
-wait that timed out) while retries are left; configuration errors and stale plans fail
-at once with the reason on the run.
+re-raises only transient failures (terraform's network/throttling/lock errors) while
+retries are left; configuration errors and stale plans fail at once with the reason on
+the run. A job whose workspace another run holds is not a failure: it is scheduled
+again (``LOCK_RETRY_SECONDS``) with its run still queued.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from rq.timeouts import JobTimeoutException
 from app import signals
 from app.config import current_settings
 from app.extensions import db
-from app.infra.locks import LockTimeout
 from app.infra.run_log import RunLog
 from app.infra.terraform import TerraformAborted, TerraformError
 from app.logging_setup import get_logger
 from app.models import InfraRun, RunStatus
 from app.services import runs
-from app.services.runs import RunNotLive, StalePlan, set_status, sync_client_status
+from app.services.infra import retry_later
+from app.services.runs import RunNotLive, StalePlan, WorkspaceBusy, set_status, sync_client_status
 
 log = get_logger("chatdock.jobs")
 
@@ -49,15 +50,28 @@ def _retries_left() -> int:
 
 @contextlib.contextmanager
 def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[RunLog]:
-    """Send pre_/post_ signals, log start and result, and turn failures into run state."""
+    """Send pre_/post_ signals, log start and result, and turn failures into run state.
+    The run's log is written on its own connection and closed (written out) last, once
+    every change of the job is committed."""
+    run_log = runs.run_log(run.id, echo=current_settings().LOG_JOBS)
+    try:
+        with _outcomes(job_name, run, run_log, signal_kwargs):
+            yield run_log
+    finally:
+        run_log.close()
+
+
+@contextlib.contextmanager
+def _outcomes(
+    job_name: str, run: InfraRun, run_log: RunLog, signal_kwargs: dict[str, Any]
+) -> Iterator[None]:
     settings = current_settings()
-    run_log = runs.run_log(run.id, echo=settings.LOG_JOBS)
     if settings.LOG_JOBS:
         log.info("job_started", job=job_name, run_id=run.id)
     run_log(f"{job_name}: started")
     signals.pre(job_name).send(job_name, run=run, **signal_kwargs)
     try:
-        yield run_log
+        yield
     except RunNotLive as reason:
         run_log(f"nothing to do: {reason}")
         run_log.flush()
@@ -65,22 +79,28 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[
         if settings.LOG_JOBS:
             log.info("job_skipped", job=job_name, run_id=run.id, reason=str(reason))
         return
-    except TerraformAborted as error:
-        run_log(f"stopped: {error.reason}; the run goes back to review")
+    except WorkspaceBusy as busy:
+        run_log(f"{busy}: trying again in {busy.retry_in:g}s (the run stays queued)")
         run_log.flush()
         _no_more_retries()
-        _back_to_review(run, f"stopped before it finished: {error.reason}")
+        retry_later(run, busy.retry_in)
+        if settings.LOG_JOBS:
+            log.info("job_deferred", job=job_name, run_id=run.id, reason=str(busy))
+        return
+    except TerraformAborted as error:
+        _no_more_retries()
+        _back_to_review(run, error.reason, run_log)
         signals.post(job_name).send(job_name, run=run, **signal_kwargs)
         return
-    except (TerraformError, LockTimeout) as error:
-        transient = isinstance(error, LockTimeout) or error.transient
+    except TerraformError as error:
+        transient = error.transient
         run_log(f"failed: {error}")
-        run_log.flush()
         if transient and _retries_left() > 0:
             run_log(f"transient failure: retrying ({_retries_left()} retries left)")
             run_log.flush()
             set_status(run, RunStatus.QUEUED, error=str(error))
             raise
+        run_log.flush()
         _no_more_retries()
         _errored(run, str(error), job_name)
         raise
@@ -89,7 +109,6 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[
         run_log.flush()
         _no_more_retries()
         set_status(run, RunStatus.DISCARDED, error=f"stale plan: {error}")
-        sync_client_status(run)
         signals.post(job_name).send(job_name, run=run, **signal_kwargs)
         return
     except JobTimeoutException:
@@ -112,27 +131,34 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[
     signals.post(job_name).send(job_name, run=run, **signal_kwargs)
 
 
-def _back_to_review(run: InfraRun, reason: str) -> None:
+def _back_to_review(run: InfraRun, reason: str, run_log: RunLog) -> None:
     """The job lost its workspace lock: another worker may hold it now, so this one
     stops, and the run waits for a new review (its approval no longer stands; an apply
-    that had started re-plans when approved). A run another worker already marked
-    final stays so."""
+    that had started re-plans when approved). A run another worker (or the reconciler)
+    already marked final stays so, and its log says what it is."""
     db.session.rollback()
     db.session.refresh(run)
+    error = f"stopped before it finished: {reason}"
+    if run.is_final:
+        outcome = f"the run stays {run.status.value} ({run.error or run.note or 'final'})"
+    elif run.planned_at is None:
+        outcome = "the run is errored (it has no plan to review)"
+    else:
+        outcome = "the run goes back to review"
+    run_log(f"stopped: {reason}; {outcome}")
+    run_log.flush()
     if run.is_final:
         return
     if run.planned_at is None:
-        set_status(run, RunStatus.ERRORED, error=reason)
+        set_status(run, RunStatus.ERRORED, error=error)
     else:
         set_status(
-            run, RunStatus.AWAITING_APPROVAL, error=reason, approved_at=None, approved_by=None
+            run, RunStatus.AWAITING_APPROVAL, error=error, approved_at=None, approved_by=None
         )
-    sync_client_status(run)
 
 
 def _errored(run: InfraRun, message: str, job_name: str) -> None:
     set_status(run, RunStatus.ERRORED, error=message)
-    sync_client_status(run)
     if current_settings().LOG_JOBS:
         log.warning("job_errored", job=job_name, run_id=run.id, error=message)
     signals.post(job_name).send(job_name, run=run)

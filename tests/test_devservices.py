@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import boto3
 import pytest
 import redis
 from sqlalchemy import create_engine, text
@@ -80,3 +81,31 @@ def test_postgres_retries_when_its_port_is_taken(monkeypatch, taken_port):
         with engine.connect() as connection:
             assert connection.execute(text("SELECT current_database()")).scalar() == "chatdock"
         engine.dispose()
+
+
+def test_moto_comes_back_on_the_same_port_after_a_restart():
+    """The run command's MOTO_PORT: workspaces and plans keep pointing at moto."""
+    port = devservices.free_port()
+    for _ in range(2):
+        with devservices.moto_server(port=port) as url:
+            assert url == f"http://127.0.0.1:{port}"
+            assert _moto_answers(url)
+
+
+def test_moto_on_a_taken_port_says_so_and_serves_on_another(taken_port, capsys):
+    with devservices.moto_server(port=taken_port) as url:
+        assert url != f"http://127.0.0.1:{taken_port}"
+        assert _moto_answers(url)
+    err = capsys.readouterr().err
+    assert f"moto: port {taken_port} (MOTO_PORT) is taken by another process" in err
+
+
+def _moto_answers(url: str) -> bool:
+    route53 = boto3.client(
+        "route53",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return route53.list_hosted_zones()["HostedZones"] == []

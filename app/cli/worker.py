@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.config import current_settings
-from app.queue import job_queue
+from app.queue import job_queue, worker_connection
 from app.services.reconcile import start_reconciler
 from app.worker import REDIS_ERRORS, AppWorker, run_worker
 
@@ -30,7 +30,11 @@ def worker(burst: bool) -> None:
         )
     )
     try:
-        run_worker(lambda: job_queue(settings), burst=burst, logging_level=settings.LOG_LEVEL)
+        run_worker(
+            lambda: job_queue(settings, worker_connection(settings)),
+            burst=burst,
+            logging_level=settings.LOG_LEVEL,
+        )
     except REDIS_ERRORS as error:  # --burst only: a long-running worker waits Redis out
         raise click.ClickException(f"Redis (REDIS_URL) is unreachable: {error}") from None
     finally:

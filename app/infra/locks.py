@@ -2,13 +2,17 @@
 
 The lock has a TTL so a crashed worker's lock expires by itself; while it is held a
 background thread renews the TTL (every ttl/3), so a long apply keeps it. Waiting is
-blocking, so a second deploy of the same workspace waits its turn.
+blocking up to a wait timeout (a job waits only briefly, then is scheduled again:
+``app.services.runs.liveness``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from types import TracebackType
 
 from redis import Redis
@@ -26,6 +30,63 @@ class LockTimeout(TimeoutError):
 
 def lock_name(key: str) -> str:
     return f"{LOCK_PREFIX}{key}"
+
+
+# --- who holds a lock ------------------------------------------------------------------
+# A lock's value names its holder: host, PID namespace, process id, then a random part.
+# So a lock whose holder was a process of this host that is gone (a SIGKILLed worker) is
+# known dead at once, without waiting for its TTL; other hosts' locks are left to it.
+
+_RELEASE_IF_HELD_BY = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def holder_token() -> str:
+    """A new lock value naming this process as its holder."""
+    return f"{socket.gethostname()}|{_pid_namespace()}|{os.getpid()}|{uuid.uuid4().hex}"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host (and PID namespace) still runs."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holder_is_dead(value: bytes | str | None) -> bool:
+    """The lock value's holder was a process of this host and PID namespace that is
+    gone. False whenever that cannot be told (another host, an older value format)."""
+    if value is None:
+        return False
+    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+    parts = text.split("|")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    host, namespace, pid = parts[0], parts[1], int(parts[2])
+    if host != socket.gethostname() or not namespace or namespace != _pid_namespace():
+        return False
+    return not process_alive(pid)
+
+
+def release_if_held_by(redis: Redis, key: str, value: bytes | str) -> bool:
+    """Delete workspace ``key``'s lock if ``value`` still holds it (a dead holder's)."""
+    # redis-py types EVAL arguments as str; the value goes as the bytes GET returned.
+    return bool(redis.eval(_RELEASE_IF_HELD_BY, 1, lock_name(key), value))  # type: ignore[arg-type]
 
 
 class WorkspaceLock:
@@ -93,7 +154,9 @@ class WorkspaceLock:
         """Block until the lock is ours; ``None`` waits forever. Raises LockTimeout."""
         if self._held:
             raise RuntimeError(f"{self.name} is already held by this object")
-        if not self._lock.acquire(blocking=True, blocking_timeout=wait_timeout):
+        if not self._lock.acquire(
+            blocking=True, blocking_timeout=wait_timeout, token=holder_token()
+        ):
             raise LockTimeout(f"workspace {self.key} is still locked after {wait_timeout}s")
         self._held, self._lost = True, False
         self._start_heartbeat()

@@ -330,6 +330,9 @@ class RenderedWorkspace:
     path: Path
     config_hash: str
     state_key: str = ""  # the S3 backend's object key of the workspace's state
+    # Where the state lives (``s3://bucket/key``, ``local:terraform.tfstate``): ``init``
+    # re-initialises a cached folder whose backend settings changed only while this stays.
+    state_location: str = ""
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -368,7 +371,7 @@ def render_client_workspace(
     files = _workspace_files(terraform_dir, "client", context, modules, spec.tfvars())
     files |= {name: _json_bytes(obj) for name, obj in spec.kubernetes_objects().items()}
     path = client_workspace_path(workspaces_dir, spec.account_number, spec.client_name)
-    return _rendered(path, files, spec.state_key, dry_run)
+    return _rendered(path, files, spec.aws, spec.state_key, dry_run)
 
 
 def render_domain_workspace(
@@ -390,16 +393,23 @@ def render_domain_workspace(
         terraform_dir, "custom_domain", context, ("custom_domain",), spec.tfvars()
     )
     path = domain_workspace_path(workspaces_dir, spec.account_number, spec.domain)
-    return _rendered(path, files, spec.state_key, dry_run)
+    return _rendered(path, files, spec.aws, spec.state_key, dry_run)
 
 
 def _rendered(
-    path: Path, files: Mapping[str, bytes], state_key: str, dry_run: bool
+    path: Path, files: Mapping[str, bytes], aws: AwsTarget, state_key: str, dry_run: bool
 ) -> RenderedWorkspace:
     """The rendered workspace (written to ``path`` unless ``dry_run``)."""
     workspace = RenderedWorkspace(path, config_hash(files)) if dry_run else None
     workspace = workspace or sync_workspace(path, files)
-    return replace(workspace, state_key=state_key)
+    return replace(workspace, state_key=state_key, state_location=state_location(aws, state_key))
+
+
+def state_location(aws: AwsTarget, state_key: str) -> str:
+    """Where a workspace's state lives, as ``backend_state_location`` reads it back."""
+    if aws.state_backend == "s3":
+        return f"s3://{aws.state_bucket}/{state_key}"
+    return "local:terraform.tfstate"
 
 
 def sync_workspace(path: Path, files: Mapping[str, bytes]) -> RenderedWorkspace:

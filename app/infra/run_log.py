@@ -2,7 +2,9 @@
 
 Lines are buffered and written at most every ``flush_seconds`` (and at the end), so a long
 apply is visible while it runs without a write per line. Where the chunks go is the
-caller's (``app.services.runs.log``: appended to the run's row)."""
+caller's (``app.services.runs.log``: appended to the run's row). A writer may decline a
+chunk for now (its destination is busy): the chunk stays buffered for the next flush,
+and ``close()`` waits until it is written."""
 
 from __future__ import annotations
 
@@ -14,12 +16,15 @@ from app.logging_setup import get_logger
 
 log = get_logger("chatdock.jobs")
 
+# write(chunk, wait) -> whether the chunk was written; with ``wait`` it always is (or raises).
+Writer = Callable[[str, bool], bool]
+
 
 class RunLog:
     def __init__(
         self,
         run_id: int,
-        write: Callable[[str], None],
+        write: Writer,
         *,
         echo: bool = True,
         flush_seconds: float = 1.0,
@@ -39,10 +44,17 @@ class RunLog:
         if time.monotonic() - self._flushed_at >= self.flush_seconds:
             self.flush()
 
-    def flush(self) -> None:
-        """Hand the buffered lines to the writer."""
+    def flush(self, *, wait: bool = False) -> None:
+        """Hand the buffered lines to the writer (kept for later if it declines them)."""
         self._flushed_at = time.monotonic()
         if not self._buffer:
             return
-        chunk, self._buffer = "".join(self._buffer), []
-        self.write(chunk)
+        chunk = "".join(self._buffer)
+        if self.write(chunk, wait):
+            self._buffer = []
+        else:
+            self._buffer = [chunk]
+
+    def close(self) -> None:
+        """Write what is left, waiting if need be: called once the job committed."""
+        self.flush(wait=True)

@@ -13,7 +13,9 @@ Guarantees, because jobs run unattended in RQ workers:
 - terraform runs in its own process group, which is always gone when a method returns
   or raises, also when the caller is interrupted by an exception from a signal handler
   (RQ's job timeout) or by SystemExit/KeyboardInterrupt: SIGINT (terraform stops
-  gracefully and releases its state lock), then SIGTERM, then SIGKILL;
+  gracefully and releases its state lock), then SIGTERM, then SIGKILL; and when this
+  process is SIGKILLed, the group's guard (``tf_guard.py``, Linux) kills terraform and
+  its providers;
 - the environment of terraform is controlled: inherited ``TF_*`` variables (which could
   inject arguments via ``TF_CLI_ARGS`` or another CLI config) are dropped, automation
   variables are set, and the caller's ``env`` is added. Environment values are never
@@ -47,6 +49,7 @@ DEFAULT_GRACE_SECONDS = 10.0
 _READ_SIZE = 65536
 _TICK_SECONDS = 0.5
 _ORPHAN_PIPE_SECONDS = 2.0
+GUARD = Path(__file__).with_name("tf_guard.py")
 
 
 # --- results and errors ------------------------------------------------------------------
@@ -253,6 +256,22 @@ def _leader_running(pgid: int) -> bool:
 atexit.register(terminate_running)
 
 
+def backend_state_location(workdir: Path) -> str | None:
+    """Where the backend ``terraform init`` last set up in ``workdir`` keeps the state
+    (``s3://bucket/key``, ``local:path``); None when the folder was never initialised."""
+    try:
+        cached = json.loads((workdir / ".terraform" / "terraform.tfstate").read_text())
+    except (OSError, ValueError):
+        return None
+    backend = cached.get("backend") or {}
+    config = backend.get("config") or {}
+    if backend.get("type") == "s3":
+        return f"s3://{config.get('bucket')}/{config.get('key')}"
+    if backend.get("type") == "local":
+        return f"local:{config.get('path') or 'terraform.tfstate'}"
+    return f"{backend.get('type')}:" if backend else None
+
+
 # --- the runner ----------------------------------------------------------------------------
 
 
@@ -301,11 +320,29 @@ class TerraformRunner:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def init(self) -> None:
-        """Install providers (only from ``plugin_dir`` when given) and modules."""
+    def init(self, state_location: str | None = None) -> None:
+        """Install providers (only from ``plugin_dir`` when given) and modules.
+
+        ``state_location``: where the configuration keeps the state now (e.g.
+        ``s3://bucket/key``). A folder initialised before is re-initialised with the
+        current backend settings (``-reconfigure``: an endpoint that moved, e.g. moto on
+        a new port, where a plain init fails with "Backend configuration changed") while
+        the state stays where it was; a state that moved is refused, not migrated."""
         args = ["init", "-json", "-input=false"]
         if self.plugin_dir:
             args.append(f"-plugin-dir={self.plugin_dir}")
+        cached = backend_state_location(self.workdir)
+        if state_location and cached is not None:
+            if cached != state_location:
+                raise TerraformError(
+                    "init",
+                    None,
+                    f"the workspace {self.workdir} was initialised with its state at "
+                    f"{cached}, and the settings now put it at {state_location}: "
+                    "terraform does not move state by itself. Copy the state object "
+                    "there, delete this folder (only a cache) and run again.",
+                )
+            args.append("-reconfigure")
         self._run(args)
 
     def plan(self, out: str = "plan.tfplan", destroy: bool = False) -> PlanOutcome:
@@ -351,16 +388,16 @@ class TerraformRunner:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _argv(self, command: str, args: Sequence[str], env: Mapping[str, str]) -> list[str]:
-        """The command line; under ``setpriv --pdeathsig INT`` where available, so
-        terraform stops gracefully even when this process is SIGKILLed (RQ kills a work
-        horse that way), which no ``finally`` can handle."""
+        """The command line; on Linux under the guard (``tf_guard.py``), so terraform and
+        its provider plugins die with this process even when it is SIGKILLed (RQ kills a
+        work horse that way, an operator or the OOM killer a worker), which no
+        ``finally`` can handle."""
         binary = shutil.which(self.binary, path=env.get("PATH"))
         if binary is None:
             raise TerraformError(command, None, f"terraform binary {self.binary!r} not found")
-        setpriv = shutil.which("setpriv") if self.parent_death_signal else None
-        if setpriv is None or not sys.platform.startswith("linux"):
+        if not self.parent_death_signal or not sys.platform.startswith("linux"):
             return [binary, *args]
-        return [setpriv, "--pdeathsig", "INT", "--", binary, *args]
+        return [sys.executable, "-I", "-S", str(GUARD), str(os.getpid()), binary, *args]
 
     def _lock_args(self) -> list[str]:
         return [f"-lock-timeout={int(self.lock_timeout)}s"] if self.lock_timeout > 0 else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -15,14 +16,15 @@ from app.extensions import db
 from app.logging_setup import get_logger
 from app.models import Account, DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
-from app.queue import JOBS, reachable_queue, retry_policy
+from app.queue import JOBS, job_queue, reachable_queue, retry_policy
 from app.services import audit, runs
 
 log = get_logger("chatdock.clients")
 
 
-def enqueue_run(queue: Queue, run: InfraRun) -> InfraRun:
-    """Hand the run's job (``run.job_name``, ``run.job_args``) to RQ.
+def enqueue_run(queue: Queue, run: InfraRun, *, delay: float = 0) -> InfraRun:
+    """Hand the run's job (``run.job_name``, ``run.job_args``) to RQ (``delay``: to its
+    scheduler, to run that many seconds from now).
 
     The job id is recorded first, so a worker that picks the job up at once finds the
     run carried by it. Should Redis fail right after the run was recorded, the run stays
@@ -31,15 +33,19 @@ def enqueue_run(queue: Queue, run: InfraRun) -> InfraRun:
     settings = current_settings()
     run.rq_job_id = f"run-{run.id}-{uuid.uuid4().hex[:12]}"
     db.session.commit()
+    options: dict[str, Any] = {
+        "job_id": run.rq_job_id,
+        "retry": retry_policy(settings),
+        "job_timeout": settings.JOB_TIMEOUT_SECONDS,
+        "description": f"{run.job_name} run {run.id} ({run.workspace_key})",
+    }
     try:
-        queue.enqueue(
-            JOBS[run.job_name or ""],
-            *run.job_args,
-            job_id=run.rq_job_id,
-            retry=retry_policy(settings),
-            job_timeout=settings.JOB_TIMEOUT_SECONDS,
-            description=f"{run.job_name} run {run.id} ({run.workspace_key})",
-        )
+        if delay > 0:
+            queue.enqueue_in(
+                timedelta(seconds=delay), JOBS[run.job_name or ""], *run.job_args, **options
+            )
+        else:
+            queue.enqueue(JOBS[run.job_name or ""], *run.job_args, **options)
     except RedisError as error:
         run.rq_job_id = None
         db.session.commit()
@@ -54,6 +60,17 @@ def enqueue_run(queue: Queue, run: InfraRun) -> InfraRun:
             requested_by=run.requested_by,
         )
     return run
+
+
+def retry_later(run: InfraRun, delay: float) -> None:
+    """The run's job found its workspace busy: the run stays queued and a new job of it
+    is scheduled ``delay`` seconds from now (unless the run moved on meanwhile)."""
+    db.session.rollback()
+    db.session.refresh(run)
+    current = runs.current_job_id()
+    if run.status != RunStatus.QUEUED or (current is not None and run.rq_job_id != current):
+        return
+    enqueue_run(job_queue(), run, delay=delay)
 
 
 def new_client_run(client: LlmClient, kind: RunKind, job_name: str, **fields: Any) -> InfraRun:
@@ -247,7 +264,8 @@ def is_planning(run: InfraRun) -> bool:
 def discard_run(run_id: int) -> InfraRun:
     """Drop a plan awaiting review: the infrastructure and what is served stay as the
     last apply left them. Discarding an undeploy's plan serves the client again (the
-    operator called the undeploy off; its infrastructure was never touched)."""
+    operator called the undeploy off; its infrastructure was never touched). The run,
+    its client and the audit event commit together, once."""
     run = get_run(run_id)
     if run.status != RunStatus.AWAITING_APPROVAL:
         raise Conflict(f"run {run.id} is {run.status.value}; only a plan awaiting approval")
@@ -258,8 +276,6 @@ def discard_run(run_id: int) -> InfraRun:
         account_id=_account_id(run),
         changes={"status": (RunStatus.AWAITING_APPROVAL, RunStatus.DISCARDED)},
     )
-    runs.set_status(run, RunStatus.DISCARDED, note="discarded by an operator")
-    runs.sync_client_status(run)
     client = runs.client_of(run)
     if (
         client is not None
@@ -270,5 +286,5 @@ def discard_run(run_id: int) -> InfraRun:
         and runs.is_latest_run(run)
     ):
         client.deployment_status = DeploymentStatus.DEPLOYED
-        db.session.commit()
+    runs.set_status(run, RunStatus.DISCARDED, note="discarded by an operator")
     return run

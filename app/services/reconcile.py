@@ -5,12 +5,16 @@ disagree (Redis was down when a run was requested, was flushed or restarted, a w
 was SIGKILLed) a sweep puts things right:
 
 - a run queued without a live job gets its job again (``run.job_name``/``job_args``);
-- a run in progress whose workspace lock nobody holds, still so a lock lifetime
-  (``LOCK_TTL_SECONDS``) after a sweep first saw it, was abandoned by a dead worker: it
-  is marked errored (what its client serves does not change);
+- a run in progress was abandoned by a dead worker, and is marked errored (what its
+  client serves does not change; its log says "errored: the worker died"), when its
+  workspace lock's holder was a process of this host that is gone (a SIGKILLed worker:
+  found at the next sweep, and the lock is freed), or when nobody holds the lock, still
+  so a lock lifetime (``LOCK_TTL_SECONDS``) after a sweep first saw it (a worker on
+  another host: its lock expires first, then that lifetime);
 - a domain check whose time (``next_check_at``) passed with no job for it is enqueued.
 
-Every worker sweeps every ``RECONCILE_SECONDS`` (one at a time, under a Redis lock), and
+Every worker sweeps when it starts and then every ``RECONCILE_SECONDS`` (one at a time,
+under a Redis lock), and
 ``flask infra reconcile`` sweeps once. Sweeping twice is harmless: a job acts only for a
 run that is still queued for it (``runs.ensure_live``), and a domain check only when
 its time is still the domain's next check.
@@ -33,7 +37,7 @@ from sqlalchemy import select
 
 from app.config import current_settings
 from app.extensions import db
-from app.infra.locks import lock_name
+from app.infra.locks import holder_is_dead, lock_name, release_if_held_by
 from app.logging_setup import get_logger
 from app.models import CustomDomain, DomainStatus, InfraRun, RunStatus
 from app.models.common import utcnow
@@ -132,24 +136,32 @@ def _fail_abandoned_runs(report: SweepReport) -> None:
     grace = max(current_settings().LOCK_TTL_SECONDS, 5)
     for run in list(in_progress):
         suspect = f"{SUSPECT_PREFIX}{run.id}"
-        if redis.exists(lock_name(run.workspace_key)):
+        # redis-py types a synchronous reply as "Awaitable | Any"; GET gives bytes or None.
+        holder = cast("bytes | None", redis.get(lock_name(run.workspace_key)))
+        if holder is not None and not holder_is_dead(holder):
             redis.delete(suspect)
-            continue  # its worker is alive and holds the workspace
+            continue  # its worker is alive (or on another host) and holds the workspace
+        if holder is not None:  # its worker was a process of this host, and is gone
+            release_if_held_by(redis, run.workspace_key, holder)
+            how = "its process is gone; its workspace lock was freed"
+        else:
+            how = "its workspace lock expired and nobody took it for a lock lifetime"
         # A job commits its run's final status before releasing the lock: read it again.
         db.session.refresh(run)
         if run.status not in IN_PROGRESS:
             continue
-        # A live job that lost its lock stops terraform and sends its run back to review
-        # within a heartbeat: only a run still lock-less a lock lifetime later is dead.
-        # redis-py types a synchronous reply as "Awaitable | Any"; GET gives bytes or None.
-        first_seen = cast("bytes | None", redis.get(suspect))
-        if first_seen is None:
-            redis.set(suspect, time.time(), ex=int(grace * 10))
-            continue
-        if time.time() - float(first_seen) < grace:
-            continue
+        if holder is None:
+            # A live job that lost its lock stops terraform and sends its run back to
+            # review within a heartbeat: only a run still lock-less a lock lifetime later
+            # is dead.
+            first_seen = cast("bytes | None", redis.get(suspect))
+            if first_seen is None:
+                redis.set(suspect, time.time(), ex=int(grace * 10))
+                continue
+            if time.time() - float(first_seen) < grace:
+                continue
         redis.delete(suspect)
-        runs.set_status(run, RunStatus.ERRORED, error=runs.ABANDONED)
+        runs.mark_abandoned(run, how)
         report.abandoned.append(run.id)
 
 
@@ -180,16 +192,23 @@ class Reconciler(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            with self.app.app_context():
-                try:
-                    sweep()
-                except RedisError as error:
-                    log.warning("reconcile_failed", error=f"{type(error).__name__}: {error}")
-                except Exception:
-                    log.exception("reconcile_failed")
-                finally:
-                    db.session.remove()
+        """A first sweep at once (a worker restarted after a crash finds what the dead
+        one left), then one every ``interval``."""
+        while True:
+            self._sweep()
+            if self.stopped.wait(self.interval):
+                return
+
+    def _sweep(self) -> None:
+        with self.app.app_context():
+            try:
+                sweep()
+            except RedisError as error:
+                log.warning("reconcile_failed", error=f"{type(error).__name__}: {error}")
+            except Exception:
+                log.exception("reconcile_failed")
+            finally:
+                db.session.remove()
 
     def stop(self) -> None:
         self.stopped.set()

@@ -27,7 +27,7 @@ import redis
 from app.cli.worker import AppWorker
 from app.extensions import db
 from app.models import InfraRun, LlmClient, RunStatus
-from app.queue import job_queue, redis_connection
+from app.queue import job_queue, worker_connection
 from devtools import services as devservices
 from devtools.dev_dns import DelegationFile, dev_dns_server
 from devtools.services import AWS_TEST_ENV, redis_server
@@ -139,7 +139,8 @@ def worker_process(infra_app, infra_settings, migrated):
 
 
 def run_burst_worker(app) -> None:
-    AppWorker([job_queue()], connection=redis_connection()).work(burst=True)
+    connection = worker_connection()  # RQ widens its read timeout: not the shared client
+    AppWorker([job_queue(connection=connection)], connection=connection).work(burst=True)
 
 
 def wait_until(run_id: int, statuses: set[RunStatus], timeout: float = 240) -> InfraRun:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import boto3
 
+from app.models import DeploymentStatus, RunStatus
+from app.services import infra
+from app.services.accounts import create_account
 from devtools.services import AWS_TEST_ENV, moto_server
+from devtools.stack import DEV_STATE_BUCKET, ensure_hosted_zone, ensure_state_bucket
+from tests.conftest import CUSTOMER_DOMAIN, host_of
+from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
 
 
 def route53(url: str):
@@ -69,7 +75,6 @@ def test_without_a_recording_moto_starts_empty(tmp_path):
 
 
 def test_the_run_commands_state_bucket_is_made_once_and_keeps_terraform_state(tmp_path):
-    from devtools.stack import DEV_STATE_BUCKET, ensure_state_bucket
 
     recording = tmp_path / "instance" / "moto-recording.jsonl"
     with moto_server(recording=recording) as url:
@@ -82,3 +87,41 @@ def test_the_run_commands_state_bucket_is_made_once_and_keeps_terraform_state(tm
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [DEV_STATE_BUCKET]
         body = s3.get_object(Bucket=DEV_STATE_BUCKET, Key="clients/a/b.tfstate")["Body"]
         assert body.read() == b"{}"
+
+
+def test_a_redeploy_after_moto_restarts_on_another_port_reinitialises_the_backend(
+    app, make_app, infra_settings, make_client, tmp_path
+):
+    """The run command restarted: moto replays its recording on a new port, the cached
+    workspace's backend still names the old one. The redeploy re-initialises it
+    (``init -reconfigure``: the state stays where it was) and plans and applies."""
+    recording = tmp_path / "instance" / "moto-recording.jsonl"
+    settings = {
+        **infra_settings,
+        "TF_STATE_BACKEND": "s3",
+        "TF_STATE_BUCKET": DEV_STATE_BUCKET,
+        "JOB_MAX_RETRIES": 0,
+    }
+    with moto_server(recording=recording) as first:
+        zone_id = ensure_hosted_zone(first, CUSTOMER_DOMAIN).rsplit("/", 1)[-1]
+        ensure_state_bucket(first, DEV_STATE_BUCKET)
+        settings |= {"AWS_ENDPOINT_URL": first, "ROUTE53_ZONE_ID": zone_id}
+        with make_app(**settings).app_context() as context:
+            client = make_client(create_account("Restarted"), "phoenix", deployed=False)
+            client_id, host = client.id, host_of(client)
+            run = infra.request_deploy(client, auto_approve=True)
+            run_burst_worker(context.app)
+            assert wait_until(run.id, {RunStatus.APPLIED, RunStatus.ERRORED}).status == (
+                RunStatus.APPLIED
+            )
+    with moto_server(recording=recording) as second:  # a restart, on another port
+        assert second != first
+        with make_app(**{**settings, "AWS_ENDPOINT_URL": second}).app_context() as context:
+            again = infra.request_deploy(fresh(client_id), auto_approve=True)
+            run_burst_worker(context.app)
+            again = wait_until(again.id, {RunStatus.APPLIED, RunStatus.ERRORED})
+            assert again.status == RunStatus.APPLIED, again.log
+            assert "-reconfigure" in again.log
+            assert "Backend configuration changed" not in again.log
+            assert len(a_records(route53(second), zone_id, host)) == 1  # the state was kept
+            assert fresh(client_id).deployment_status == DeploymentStatus.DEPLOYED

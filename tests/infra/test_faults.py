@@ -118,6 +118,49 @@ def test_killed_worker_releases_the_lock_and_a_new_deploy_converges(
     assert fresh(client.id).deployment_status == DeploymentStatus.DEPLOYED
 
 
+def described(pids: list[int]) -> list[str]:
+    """``pid ppid=N program`` of each process still there (for an assertion's message)."""
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            proc = Path("/proc") / str(pid)
+            ppid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            program = Path((proc / "cmdline").read_bytes().split(b"\0")[0].decode()).name
+            found.append(f"{pid} ppid={ppid} {program}")
+    return found
+
+
+def provider_running_in(path: Path) -> bool:
+    return any("terraform-provider" in name for name in described(terraform_processes_in(path)))
+
+
+def test_a_worker_killed_mid_apply_takes_terraform_and_its_provider_and_is_noticed(
+    infra_app, infra_settings, worker_process, account, make_client
+):
+    client = make_client(account, "doomed", deployed=False)
+    workspace = Path(infra_settings["WORKSPACES_DIR"]) / account.account_number / "doomed"
+    # A lock that would outlive the test: only its dead holder tells the run is over.
+    settings = {"LOCK_TTL_SECONDS": 900, "RECONCILE_SECONDS": 2}
+    first = worker_process(settings)
+    run = infra.request_deploy(client, auto_approve=True)
+    run = wait_until(run.id, {RunStatus.APPLYING, RunStatus.APPLIED, RunStatus.ERRORED})
+    assert run.status == RunStatus.APPLYING, run.log
+    assert poll(lambda: terraform_applying_in(workspace), timeout=60), "terraform never applied"
+    assert poll(lambda: provider_running_in(workspace), timeout=60), "no provider started"
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+
+    gone = poll(lambda: not terraform_processes_in(workspace), timeout=30)
+    assert gone, f"left running: {described(terraform_processes_in(workspace))}"
+    worker_process(settings)  # its reconciler finds the dead worker's run
+    run = wait_until(run.id, {RunStatus.ERRORED, RunStatus.APPLIED}, timeout=90)
+    assert run.status == RunStatus.ERRORED, run.log
+    assert "worker" in run.error and "died" in run.error
+    assert "errored: the worker died (its process is gone" in run.log
+    assert "back to review" not in run.log
+    assert fresh(client.id).deployment_status == DeploymentStatus.DRAFT
+
+
 def test_job_timeout_leaves_no_terraform_process(
     app, make_app, infra_settings, worker_process, make_client, zone_id
 ):

@@ -272,6 +272,24 @@ def test_unreachable_endpoint_is_transient(tmp_path: Path) -> None:
     assert "connection refused" in str(caught.value)
 
 
+def local_backend(path: str) -> str:
+    return f'terraform {{\n  backend "local" {{\n    path = "{path}"\n  }}\n}}\n'
+
+
+@needs_terraform
+def test_init_refuses_a_state_that_moved_instead_of_starting_empty(tmp_path: Path) -> None:
+    """A backend whose state location changed (a new bucket, key or path) is not
+    re-initialised over: the new location's empty state would plan everything anew."""
+    (tmp_path / "main.tf").write_text(local_backend("a.tfstate"))
+    runner = make_runner(tmp_path, Recorder())
+    runner.init("local:a.tfstate")
+    runner.init("local:a.tfstate")  # the same location: -reconfigure, harmless
+    (tmp_path / "main.tf").write_text(local_backend("b.tfstate"))
+    with pytest.raises(TerraformError, match="terraform does not move state") as caught:
+        runner.init("local:b.tfstate")
+    assert "local:a.tfstate" in str(caught.value) and not caught.value.transient
+
+
 @needs_terraform
 def test_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
     with silent_endpoint() as endpoint:
@@ -385,10 +403,9 @@ TerraformRunner(sys.argv[1], binary=sys.argv[2], log=log, timeout=60).plan()
 """
 
 
-def test_sigkilled_caller_leaves_no_process(tmp_path: Path) -> None:
-    """RQ kills a work horse with SIGKILL (job stop, cold shutdown): no finally runs, so
-    terraform gets SIGINT as its parent-death signal."""
-    script = '#!/bin/sh\necho \'{"@level":"info","@message":"planning"}\'\nexec sleep 60\n'
+def sigkill_caller_while_running(tmp_path: Path, script: str, processes: int) -> int:
+    """Run ``script`` as terraform from a caller process, SIGKILL the caller once the
+    command's group has ``processes`` live members; returns the group id."""
     binary = fake_terraform(tmp_path, script)
     caller = subprocess.Popen(
         [sys.executable, "-c", CALLER, str(tmp_path), binary],
@@ -399,10 +416,34 @@ def test_sigkilled_caller_leaves_no_process(tmp_path: Path) -> None:
     assert caller.stdout is not None
     assert caller.stdout.readline().strip() == "[]"  # the "$ terraform plan" echo
     (pgid,) = json.loads(caller.stdout.readline())
-    assert live_members(pgid)
+    assert len(live_members(pgid)) >= processes
     caller.kill()
     caller.wait()
-    assert_group_gone(pgid)
+    return pgid
+
+
+def test_sigkilled_caller_leaves_no_process(tmp_path: Path) -> None:
+    """RQ kills a work horse with SIGKILL (job stop, cold shutdown): no finally runs, so
+    terraform's guard gets its parent-death signal and kills the group."""
+    script = '#!/bin/sh\necho \'{"@level":"info","@message":"planning"}\'\nexec sleep 60\n'
+    assert_group_gone(sigkill_caller_while_running(tmp_path, script, processes=1))
+
+
+# Like terraform with its AWS provider: the provider is terraform's child, and it does not
+# stop on the SIGINT terraform would get (a background job of sh ignores SIGINT).
+WITH_PROVIDER = """#!/bin/sh
+sleep 60 &
+echo '{"@level":"info","@message":"provider started"}'
+exec sleep 60
+"""
+
+
+def test_sigkilled_caller_takes_terraform_and_its_provider_with_it(tmp_path: Path) -> None:
+    """A worker SIGKILLed mid-apply: terraform's provider plugin is a grandchild of the
+    worker, which no parent-death signal of terraform's reaches; the guard kills the
+    whole group."""
+    # terraform, its "provider" (and the guard)
+    assert_group_gone(sigkill_caller_while_running(tmp_path, WITH_PROVIDER, processes=2))
 
 
 def test_output_lines_arrive_as_they_are_printed(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from rq.exceptions import NoSuchJobError
 from app.config import Settings
 from app.error_handlers import console_error_page
 from app.extensions import csrf
+from app.queue import redis_url_with_timeouts
 from app.request_hooks import resolver
 from app.security_headers import allow_inline_scripts
 
@@ -50,7 +51,7 @@ def mount_rq_dashboard(app: Flask, settings: Settings) -> None:
     import rq_dashboard
     from rq_dashboard.web import setup_rq_connection
 
-    app.config["RQ_DASHBOARD_REDIS_URL"] = settings.REDIS_URL
+    app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url_with_timeouts(settings)
     setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=RQ_PREFIX)
     csrf.exempt(rq_dashboard.blueprint)

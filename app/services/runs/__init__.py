@@ -12,9 +12,11 @@ they call these and decide about retries.
 from app.services.runs.liveness import (
     ABANDONED,
     RunNotLive,
+    WorkspaceBusy,
     current_job_id,
     ensure_live,
     locked_workspace,
+    mark_abandoned,
 )
 from app.services.runs.log import run_log
 from app.services.runs.status import (
@@ -62,6 +64,7 @@ __all__ = [
     "PlanResult",
     "RunNotLive",
     "StalePlan",
+    "WorkspaceBusy",
     "apply",
     "auto_approves",
     "aws_env",
@@ -83,6 +86,7 @@ __all__ = [
     "is_latest_run",
     "last_applied_config",
     "locked_workspace",
+    "mark_abandoned",
     "plan",
     "plan_then_apply_if_approved",
     "remove_workspace",

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.config import current_settings
 from app.extensions import db
-from app.infra.locks import WorkspaceLock
+from app.infra.locks import LockTimeout, WorkspaceLock
 from app.infra.run_log import RunLog
 from app.models import (
     ACTIVE_STATUSES,
@@ -18,10 +18,23 @@ from app.models import (
     RunKind,
     RunStatus,
 )
-from app.models.common import utcnow
 from app.queue import redis_connection
-from app.services.runs.status import drop_stored_plans, set_status, sync_client_status
+from app.services.runs.log import run_log as log_of_run
+from app.services.runs.status import set_status
 from app.services.runs.workspace import _current_lock
+
+# How long a job waits for a workspace lock before it gives its worker back (the run
+# stays queued and its job is scheduled again, LOCK_RETRY_SECONDS later).
+LOCK_GRAB_SECONDS = 2.0
+
+
+class WorkspaceBusy(Exception):
+    """Another run holds the workspace: the job does not wait (its RQ timeout would run
+    out while it waits, and kill it mid-terraform later); it is tried again later."""
+
+    def __init__(self, workspace_key: str, retry_in: float) -> None:
+        super().__init__(f"workspace {workspace_key} is busy (another run holds its lock)")
+        self.retry_in = retry_in
 
 
 class RunNotLive(Exception):
@@ -32,16 +45,21 @@ class RunNotLive(Exception):
 
 @contextlib.contextmanager
 def locked_workspace(run: InfraRun, log: RunLog, *, approved: bool = False) -> Iterator[None]:
-    """Hold the workspace's lock (waiting for a run in progress to finish first), and go
-    on only while ``run`` is still the live run of its workspace (see ``ensure_live``).
+    """Hold the workspace's lock, and go on only while ``run`` is still the live run of
+    its workspace (see ``ensure_live``). A lock another run holds raises WorkspaceBusy
+    after LOCK_GRAB_SECONDS: the job is scheduled again instead of waiting, so the job's
+    timeout (``JOB_TIMEOUT_SECONDS``) counts from when it holds the lock.
 
     ``approved``: the job applies an approved plan (``apply_run``)."""
     settings = current_settings()
     lock = WorkspaceLock(
         redis_connection(settings), run.workspace_key, ttl=settings.LOCK_TTL_SECONDS
     )
-    log(f"waiting for the lock of {run.workspace_key}")
-    lock.acquire(wait_timeout=settings.JOB_TIMEOUT_SECONDS)
+    log(f"taking the lock of {run.workspace_key}")
+    try:
+        lock.acquire(wait_timeout=LOCK_GRAB_SECONDS)
+    except LockTimeout:
+        raise WorkspaceBusy(run.workspace_key, settings.LOCK_RETRY_SECONDS) from None
     token = _current_lock.set(lock)
     try:
         log("lock acquired")
@@ -65,9 +83,8 @@ def ensure_live(run: InfraRun, log: RunLog, *, approved: bool = False) -> None:
     if run.is_final:
         raise RunNotLive(f"run {run.id} is already {run.status.value}")
     if run.status in ACTIVE_STATUSES - {RunStatus.QUEUED}:
-        log(f"run {run.id} was left {run.status.value} by a worker that stopped: marked errored")
-        set_status(run, RunStatus.ERRORED, error=ABANDONED)
-        sync_client_status(run)
+        log(f"run {run.id} was left {run.status.value} by a worker that died: marked errored")
+        mark_abandoned(run, "its job found it in progress under a lock nobody else held")
         raise RunNotLive(f"run {run.id} was abandoned by its worker")
     if run.status != RunStatus.QUEUED or (approved and run.approved_at is None):
         raise RunNotLive(f"run {run.id} is {run.status.value}, not queued for this job")
@@ -83,7 +100,6 @@ def ensure_live(run: InfraRun, log: RunLog, *, approved: bool = False) -> None:
     ).scalar_one_or_none()
     if later is not None:
         set_status(run, RunStatus.DISCARDED, error=f"superseded by run {later}")
-        sync_client_status(run)
         raise RunNotLive(f"run {run.id} is superseded by run {later}")
     run.attempts += 1
     db.session.commit()
@@ -98,7 +114,17 @@ def current_job_id() -> str | None:
     return job.id if job is not None else None
 
 
-ABANDONED = "the worker running this run stopped (its workspace lock expired)"
+ABANDONED = "the worker running this run died (its process is gone or its lock expired)"
+
+
+def mark_abandoned(run: InfraRun, how: str) -> None:
+    """``run`` was left in progress by a worker that died: errored (its client follows,
+    in the same commit), and its own log says so, with how that was found out."""
+    run_log = log_of_run(run.id, echo=False)
+    run_log(f"errored: the worker died ({how})")
+    run_log.flush()
+    set_status(run, RunStatus.ERRORED, error=ABANDONED)
+    run_log.close()
 
 
 def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
@@ -110,11 +136,6 @@ def _fail_abandoned_runs(run: InfraRun, log: RunLog) -> None:
             InfraRun.status.in_(ACTIVE_STATUSES - {RunStatus.QUEUED}),
         )
     ).scalars()
-    for other in abandoned:
-        other.status = RunStatus.ERRORED
-        other.error = ABANDONED
-        other.finished_at = utcnow()
-        drop_stored_plans(other)
-        log(f"marked run {other.id} errored: its worker stopped")
-        sync_client_status(other)
-    db.session.commit()
+    for other in list(abandoned):
+        log(f"marked run {other.id} errored: its worker died")
+        mark_abandoned(other, f"run {run.id} found it in progress under a lock nobody held")

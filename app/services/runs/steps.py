@@ -55,7 +55,7 @@ def plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> PlanResult
     set_status(run, RunStatus.PLANNING, started_at=run.started_at or utcnow())
     clear_stale_state_lock(workspace, log)
     runner = runner_for(workspace.path, log)
-    runner.init()
+    runner.init(workspace.state_location)
     plan_name = f"run-{run.id}.tfplan"
     runner.plan(out=plan_name, destroy=run.kind == RunKind.DESTROY)
     show = runner.show_json(plan_name)
@@ -167,7 +167,7 @@ def restore_plan(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> No
     clear_stale_state_lock(workspace, log)
     if not (workspace.path / ".terraform").is_dir():
         log("workspace not initialised on this worker: terraform init")
-        runner_for(workspace.path, log).init()
+        runner_for(workspace.path, log).init(workspace.state_location)
 
 
 def plan_then_apply_if_approved(
