@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
+from sqlalchemy import func, select
+
 from app.extensions import db
+from app.models import Notification
 from app.services import accounts as account_service
+from app.services import budget_notices
 from app.services.notifications import deliver, list_notifications, notify
 from tests.live import smtp_sink, webhook_receiver
 
@@ -76,3 +82,40 @@ def test_without_webhook_or_email_a_notice_is_stored_only(app, account):
     cli = app.test_cli_runner()
     result = cli.invoke(args=["accounts", "notifications", account.account_number])
     assert "[stored]" in result.output
+
+
+def test_two_requests_noticing_the_same_thing_store_one_notice_without_failing(make_app, migrated):
+    """The 80% budget notice's dedupe key is claimed by the insert itself: two workers
+    sending it at once both succeed and one notice is stored (a check-then-insert
+    failed the second on the unique constraint)."""
+    app = make_app()
+    with app.app_context():
+        account = account_service.create_account("Racing Ltd")
+        account_id = account.id
+        db.session.remove()
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def send() -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                outcomes.append(budget_notices.send_budget_warning(account_id, 100, 85))
+            except Exception as error:  # what the test is about: no exception
+                outcomes.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == [False, True]
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.kind == "budget_warning")
+        )
+    assert count == 1
