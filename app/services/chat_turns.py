@@ -7,12 +7,14 @@ afterwards, and nothing here holds a database connection while a provider answer
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects import postgresql
 
 from app.extensions import db
 from app.llm.base import ChatRequest, ChatTurn, ProviderError, Usage
@@ -135,20 +137,58 @@ def _new_session(prepared: PreparedChat, now: datetime) -> Any:
     )
 
 
+_MESSAGE_COLUMNS = ("role", "content", "prompt_tokens", "completion_tokens", "latency_ms")
+
+
+@functools.lru_cache(maxsize=32)
+def _turn_sql(new_session: bool, rows: int) -> str:
+    """The one statement that writes a turn of ``rows`` messages, compiled once per shape
+    to the driver's SQL (a multi-row INSERT is not in SQLAlchemy's compiled cache, and
+    compiling it cost more than the rest of the request)."""
+    ctes = []
+    if new_session:
+        new = (
+            insert(SESSIONS)
+            .values(
+                client_id=bindparam("s_client_id"),
+                session_key=bindparam("s_session_key"),
+                api_key_id=bindparam("s_api_key_id"),
+                created_at=bindparam("s_now"),
+                updated_at=bindparam("s_now"),
+            )
+            .returning(SESSIONS.c.id)
+            .cte("new_session")
+        )
+        session_id: Any = select(new.c.id).scalar_subquery()
+        ctes.append(new)
+    else:
+        session_id = bindparam("s_id")
+    messages = [
+        {"session_id": session_id, "created_at": bindparam("s_now")}
+        | {column: bindparam(f"m{i}_{column}") for column in _MESSAGE_COLUMNS}
+        for i in range(rows)
+    ]
+    ctes.append(insert(MESSAGES).values(messages).cte("new_messages"))
+    statement = usage.increment_statement("postgresql").add_cte(*ctes)
+    return str(statement.compile(dialect=postgresql.psycopg.dialect()))
+
+
 def _write_in_one_statement(
     prepared: PreparedChat, rows: list[dict[str, Any]], counted: dict[str, Any], now: datetime
 ) -> None:
-    session_id: Any = prepared.session_id
-    ctes = []
-    if session_id is None:
-        new_session = _new_session(prepared, now).returning(SESSIONS.c.id).cte("new_session")
-        session_id = select(new_session.c.id).scalar_subquery()
-        ctes.append(new_session)
-    messages = insert(MESSAGES).values([row | {"session_id": session_id} for row in rows])
-    ctes.append(messages.cte("new_messages"))
-    statement = usage.increment_statement("postgresql").add_cte(*ctes)
+    params = dict(counted)
+    params.update(
+        s_client_id=prepared.client_id,
+        s_session_key=prepared.session_key,
+        s_api_key_id=prepared.api_key_id,
+        s_id=prepared.session_id,
+        s_now=now,
+    )
+    for i, row in enumerate(rows):
+        params.update({f"m{i}_{column}": row[column] for column in _MESSAGE_COLUMNS})
+    sql = _turn_sql(prepared.session_id is None, len(rows))
     options = {} if db.session().in_transaction() else {"isolation_level": "AUTOCOMMIT"}
-    db.session.connection(execution_options=options).execute(statement, counted)
+    db.session.connection(execution_options=options).exec_driver_sql(sql, params)
 
 
 def _write_in_one_transaction(
