@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import AdminUser
+from app.models.common import utcnow
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # fullmatch
 MIN_PASSWORD_LENGTH = 12
+SEEN_EVERY = timedelta(minutes=5)  # "last seen" is this precise, for one write at most
 
 
 def normalize_email(email: str) -> str:
@@ -38,8 +42,25 @@ def sign_in(email: str, password: str) -> AdminUser | None:
         select(AdminUser).where(AdminUser.email == email.strip().lower())
     ).scalar_one_or_none()
     if user is not None and user.is_active and user.check_password(password):
+        seen(user)
         return user
     return None
+
+
+def seen(user: AdminUser) -> None:
+    """Note that the user is active now (the members list's "last seen"): one short
+    UPDATE at most every SEEN_EVERY, committed on its own."""
+    now = utcnow()
+    if user.last_seen_at is not None and now - user.last_seen_at < SEEN_EVERY:
+        return
+    db.session.execute(
+        update(AdminUser)
+        .where(AdminUser.id == user.id)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    set_committed_value(user, "last_seen_at", now)
 
 
 def sign_out(user: AdminUser) -> None:

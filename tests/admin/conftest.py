@@ -45,6 +45,20 @@ def console(app, admin) -> FlaskClient:
     return http
 
 
+class IsolatedClient(FlaskClient):
+    """A browser of its own: each request in a fresh app context, as in production (the
+    test's app context would otherwise share ``g``, and Flask-Login's user, between
+    clients)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def new_browser(app) -> FlaskClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)
+
+
 def post_form(http: FlaskClient, page_url: str, action_url: str, data: dict | None = None):
     """Submit a form the way a browser would: with the token from the page it is on."""
     token = csrf_token(http.get(page_url).get_data(as_text=True))

@@ -34,7 +34,7 @@ def _try_to_join(app, link: str) -> tuple[int, str]:
     page = http.get(link)
     text = page.get_data(as_text=True)
     token = csrf_token(http.get("/admin/login").get_data(as_text=True))
-    joined = http.post(link, data={"password": PASSWORD, "csrf_token": token})
+    joined = http.post(link, data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": token})
     assert joined.status_code != 302, "the revoked link let someone in"
     return page.status_code, text
 
@@ -132,7 +132,8 @@ def test_an_accepted_invitation_cannot_be_revoked(app, api, tenant_a: Tenant):
     http = app.test_client()
     page = http.get(sent["accept_url"]).get_data(as_text=True)
     joined = http.post(
-        sent["accept_url"], data={"password": PASSWORD, "csrf_token": csrf_token(page)}
+        sent["accept_url"],
+        data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_token(page)},
     )
     assert joined.status_code == 302
     refused = api(tenant_a.owner_token)(
