@@ -4,11 +4,13 @@ invitations commands, and the words customers read on the way in."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AccountInvitation, AccountMember, MemberRole
+from app.models.common import utcnow
 from app.services import members
 from app.services.members import add_member
 from app.services.users import set_user
@@ -189,3 +191,20 @@ def test_cli_invites_resends_lists_changes_roles_and_removes(app, account):
     bad = cli("members", "set-role", OWNER, "--account", number, "--role", "boss")
     assert bad.exit_code == 2
     assert [m.user.email for m in members.list_members(account)] == [OWNER]
+
+
+def test_an_expired_invitation_is_listed_and_resent_with_a_new_week(app, account):
+    _people(account)
+    owner = _browser(app, OWNER)
+    _invite(owner, account, "late@acme.test")
+    invitation = db.session.execute(select(AccountInvitation)).scalar_one()
+    invitation.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    base = f"/admin/accounts/{account.id}"
+    row = owner.get(base).text.split('data-invitation="late@acme.test"')[1].split("</tr>")[0]
+    assert 'data-status="expired"' in row and "Resend" in row and "Revoke" not in row
+    resent = post_form(owner, base, f"{base}/invitations/{invitation.id}/resend")
+    link = re.search(r'value="(http[^"]+)"', owner.get(resent.headers["Location"]).text).group(1)
+    assert new_browser(app).get(link).status_code == 200
+    db.session.expire_all()
+    assert members.invitation_status(invitation) == "pending"

@@ -34,7 +34,11 @@ def members_panel(account: Account) -> dict[str, Any]:
     return {
         "members": members.list_members(account),
         "manage": manage,
-        "pending": [i for i in invitations if members.invitation_status(i) == "pending"],
+        "pending": [
+            (i, status)
+            for i in invitations
+            if (status := members.invitation_status(i)) in ("pending", "expired")
+        ],
         "invite_form": InviteForm(),
     }
 
