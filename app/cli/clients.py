@@ -108,24 +108,12 @@ def update(
         patch["allowed_origins"] = list(allowed_origins)
     if not patch:
         raise InvalidInput("nothing to change: give at least one option (see --help)")
-    before = _settings(client)
+    before = service.client_settings(client)
     service.patch_client(client, patch)
-    after = _settings(client)
+    after = service.client_settings(client)
     changed = [f"  {k}: {before[k]!r} -> {after[k]!r}" for k in after if before[k] != after[k]]
     click.echo(f"updated client {client.name} of account {account_number}")
     click.echo("\n".join(changed) if changed else "  nothing changed")
-
-
-def _settings(client: LlmClient) -> dict[str, Any]:
-    return {
-        "provider": client.provider,
-        "model": client.model,
-        "system_prompt": client.system_prompt,
-        "temperature": client.temperature,
-        "max_tokens": client.max_tokens,
-        "require_api_key": client.require_api_key,
-        "allowed_origins": list(client.allowed_origins or []),
-    }
 
 
 @clients.command("list")

@@ -18,7 +18,6 @@ from app.models import AccountInvitation, ApiKey, AuditEvent
 from app.models.audit import AuditIsAppendOnly
 from app.services import accounts as account_service
 from app.services import members
-from devtools.services import redis_server
 from tests.admin.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, new_browser, post_form, sign_in
 
 
@@ -179,7 +178,7 @@ def _link(http, location: str) -> str:
     return re.search(r'id="invitation-link"[^>]*value="([^"]+)"', page).group(1)
 
 
-def test_member_events_are_recorded_once_with_the_actor_kind(console, app):
+def test_member_events_are_recorded_once_with_the_actor_kind(console, app, redis_url):
     """Invitations sent, resent, accepted and revoked, role changes, removals, tokens
     created and revoked: each once, by a platform admin, a member, a token, the CLI or a
     job."""
@@ -246,13 +245,12 @@ def test_member_events_are_recorded_once_with_the_actor_kind(console, app):
     third = _invitation_id("third@acme.test")
     post_form(console, page, f"{invite}/{third}/resend")
     _cli(app, "invitations", "create", "cli@acme.test", "--account", number)
-    with redis_server() as url:
-        job = Job.create(
-            _revoke_in_a_job,
-            args=(number, _invitation_id("cli@acme.test")),
-            connection=Redis.from_url(url),
-        )
-        job.perform()
+    job = Job.create(
+        _revoke_in_a_job,
+        args=(number, _invitation_id("cli@acme.test")),
+        connection=Redis.from_url(redis_url),
+    )
+    job.perform()
     by_token = f"{OWNER} (token {token_id})"
     assert _events() == [
         ("cli", user, "create", "account"),

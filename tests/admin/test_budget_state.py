@@ -7,31 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from redis import Redis
 
 from app.extensions import db
 from app.services import api_keys, limit_settings, usage
 from app.services.budget_state import budget_state
-from devtools.services import redis_server
 from tests.admin.conftest import sign_in
-from tests.conftest import _empty_tables
 from tests.test_limits import BODY, fresh_minute  # noqa: F401  (a fixture)
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
-
-
 @pytest.fixture
-def app(make_app, redis_url):
-    application = make_app(REDIS_URL=redis_url)
-    with application.app_context():
-        _empty_tables()
-        Redis.from_url(redis_url).flushall()
-        yield application
-        db.session.remove()
+def app(redis_app):
+    return redis_app
 
 
 def _path(client) -> str:

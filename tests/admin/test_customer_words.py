@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from redis import Redis
 
 from app.extensions import db
 from app.models import CustomDomain, DomainStatus, InfraRun, MemberRole, RunKind, RunStatus
@@ -16,9 +15,7 @@ from app.services import tokens
 from app.services.members import add_member
 from app.services.runs.workspace import workspaces_dir
 from app.services.users import set_user
-from devtools.services import redis_server
 from tests.admin.conftest import ADMIN_PASSWORD, new_browser, post_form, sign_in
-from tests.conftest import _empty_tables
 
 MEMBER = "dev@acme.test"
 LOG = """rendered {workspaces}/{number}/bot (config 0123456789ab)
@@ -43,20 +40,9 @@ Error: writing /srv/chatdock/instance/plans/run-7.tfplan: see https://docs.examp
 """
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
-
-
 @pytest.fixture
-def app(make_app, redis_url):
-    application = make_app(REDIS_URL=redis_url)
-    with application.app_context():
-        _empty_tables()
-        Redis.from_url(redis_url).flushall()
-        yield application
-        db.session.remove()
+def app(redis_app):
+    return redis_app
 
 
 def _run(account, client, **fields) -> InfraRun:

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404, required
+from app.blueprints.admin.common import (
+    attempt,
+    get_or_404,
+    keep_to_show_once,
+    required,
+    take_to_show_once,
+)
 from app.blueprints.admin.forms import AcceptInvitationForm, ActionForm, InviteForm, RoleForm
 from app.errors import ChatdockError
 from app.extensions import db
@@ -56,7 +62,7 @@ def _show_link_once(
 ) -> ResponseReturnValue:
     if issued is None:
         return _back(account_id)
-    session[NEW_LINK] = {"id": issued.invitation.id, "link": issued.link}
+    keep_to_show_once(NEW_LINK, issued.invitation.id, issued.link)
     return redirect(url_for("admin.invitation_sent", invitation_id=issued.invitation.id), 303)
 
 
@@ -86,10 +92,7 @@ def invitation_sent(invitation_id: int) -> ResponseReturnValue:
     invitation = db.session.get(AccountInvitation, invitation_id)
     if invitation is None or not access.may_see(current_user, invitation.account_id):
         abort(404)
-    stashed = session.get(NEW_LINK) or {}
-    link = stashed.get("link") if stashed.get("id") == invitation_id else None
-    if link:
-        session.pop(NEW_LINK)
+    link = take_to_show_once(NEW_LINK, invitation_id)
     page = render_template("admin/invitation_sent.html", invitation=invitation, link=link)
     return page, 200, {"Cache-Control": "no-store"}
 

@@ -3,12 +3,17 @@ post/redirect/get, as the API keys, so a reload never makes a second token), rev
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, required
+from app.blueprints.admin.common import (
+    attempt,
+    keep_to_show_once,
+    required,
+    take_to_show_once,
+)
 from app.blueprints.admin.forms import ActionForm, TokenForm
 from app.errors import NotFound
 from app.services import tokens as tokens_service
@@ -44,8 +49,7 @@ def token_create() -> ResponseReturnValue:
     )
     if issued is None:
         return redirect(url_for("admin.tokens"))
-    # Kept in the (signed, HttpOnly) session only until the page below shows it once.
-    session[NEW_TOKEN] = {"id": issued.token.token_id, "plaintext": issued.plaintext}
+    keep_to_show_once(NEW_TOKEN, issued.token.token_id, issued.plaintext)
     return redirect(url_for("admin.token_created", token_id=issued.token.token_id), 303)
 
 
@@ -57,10 +61,7 @@ def token_created(token_id: str) -> ResponseReturnValue:
     )
     if token is None:
         abort(404)
-    stashed = session.get(NEW_TOKEN) or {}
-    plaintext = stashed.get("plaintext") if stashed.get("id") == token_id else None
-    if plaintext:
-        session.pop(NEW_TOKEN)
+    plaintext = take_to_show_once(NEW_TOKEN, token_id)
     page = render_template("admin/token_created.html", token=token, plaintext=plaintext)
     return page, 200, {"Cache-Control": "no-store"}
 
