@@ -302,7 +302,9 @@ def accept(token: str, password: str | None, signed_in: AdminUser | None) -> Acc
     _claim(invitation)
     try:
         if user is None:
-            user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+            user, _ = set_user(
+                invitation.email, password or "", platform_admin=False, commit=False, record=False
+            )
         member = AccountMember(account_id=invitation.account_id, user=user, role=invitation.role)
         db.session.add(member)
         db.session.flush()

@@ -12,6 +12,7 @@ from app.errors import InvalidInput
 from app.extensions import db
 from app.models import AdminUser
 from app.models.common import utcnow
+from app.services import audit
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # fullmatch
 MIN_PASSWORD_LENGTH = 12
@@ -75,14 +76,16 @@ def create_admin(email: str, password: str) -> tuple[AdminUser, bool]:
 
 
 def set_user(
-    email: str, password: str, *, platform_admin: bool, commit: bool = True
+    email: str, password: str, *, platform_admin: bool, commit: bool = True, record: bool = True
 ) -> tuple[AdminUser, bool]:
     """Create a user, or set the password of an existing one; ``platform_admin`` makes
-    them an operator (never taken away here). Returns (user, created)."""
+    them an operator (never taken away here). Returns (user, created). Audited unless
+    ``record`` is False (an accepted invitation is its own event)."""
     email = normalize_email(email)
     check_password_rules(password)
     user = find_user(email)
     created = user is None
+    was_admin = user is not None and user.is_platform_admin
     if user is None:
         user = AdminUser(email=email, is_platform_admin=platform_admin)
         db.session.add(user)
@@ -90,6 +93,11 @@ def set_user(
         user.is_platform_admin = True
     user.set_password(password)
     user.is_active = True
+    if record:  # the fact, never the password
+        changes = {}
+        if created or user.is_platform_admin != was_admin:
+            changes["platform_admin"] = (None if created else was_admin, user.is_platform_admin)
+        audit.record("create" if created else "set_password", "user", email, changes=changes)
     if commit:
         db.session.commit()
     return user, created

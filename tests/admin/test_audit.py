@@ -65,6 +65,17 @@ def test_cli_changes_are_recorded_once_with_the_os_user(app):
     assert budget.changes == {"monthly_token_budget": [None, 5000]} and budget.source == "cli"
     listed = _cli(app, "audit", "--account", number, "--object", f"api_key:{key_id}")
     assert listed.count(f"api_key:{key_id}") == 3 and "revoke" in listed
+    _cli(
+        app, "users", "create-member", "dev@acme.test", "--account", number, "--password", "x" * 12
+    )
+    _cli(app, "users", "create-admin", "dev@acme.test", "--password", "y" * 12)
+    users = db.session.execute(
+        select(AuditEvent).where(AuditEvent.object_type == "user").order_by(AuditEvent.id)
+    ).scalars()
+    assert [(e.action, e.changes) for e in users] == [
+        ("create", {"platform_admin": [None, False]}),
+        ("set_password", {"platform_admin": [False, True]}),
+    ]
 
 
 def test_console_changes_are_recorded_once_with_the_admin(console, app):
@@ -81,6 +92,7 @@ def test_console_changes_are_recorded_once_with_the_admin(console, app):
     key_id = db.session.execute(select(ApiKey.key_id)).scalar_one()
     post_form(console, url, f"/admin/keys/{key_id}/revoke")
     assert _events() == [
+        ("cli", getpass.getuser(), "create", "user"),  # the console fixture's admin
         ("platform_admin", ADMIN_EMAIL, "create", "account"),
         ("platform_admin", ADMIN_EMAIL, "create", "client"),
         ("platform_admin", ADMIN_EMAIL, "update", "client"),
@@ -253,7 +265,9 @@ def test_member_events_are_recorded_once_with_the_actor_kind(console, app, redis
     job.perform()
     by_token = f"{OWNER} (token {token_id})"
     assert _events() == [
+        ("cli", user, "create", "user"),  # the console fixture's admin
         ("cli", user, "create", "account"),
+        ("cli", user, "create", "user"),
         ("cli", user, "add", "member"),
         ("member", OWNER, "invite", "invitation"),
         ("member", OWNER, "invite", "invitation"),
@@ -272,7 +286,7 @@ def test_member_events_are_recorded_once_with_the_actor_kind(console, app, redis
     ]
     events = db.session.execute(select(AuditEvent)).scalars().all()
     assert {e.source for e in events} == {"cli", "console", "api", "job"}
-    assert all(e.account_id == account.id for e in events if e.object_type != "token")
+    assert all(e.account_id == account.id for e in events if e.object_type not in ("token", "user"))
     everything = json.dumps([e.changes for e in events])
     assert secret.split("_")[-1] not in everything and link.rsplit("/", 1)[-1] not in everything
 
