@@ -123,6 +123,20 @@ def invite(
     ).first()
     if already is not None:
         raise Conflict(f"{email} is already a member of this account")
+    pending = db.session.execute(
+        select(AccountInvitation.id).where(
+            AccountInvitation.account_id == account.id,
+            AccountInvitation.email == email,
+            AccountInvitation.accepted_at.is_(None),
+            AccountInvitation.revoked_at.is_(None),
+            AccountInvitation.expires_at > utcnow(),
+        )
+    ).scalar()
+    if pending is not None:
+        raise Conflict(
+            f"{email} is already invited (invitation {pending}): resend it for a new link, "
+            "or revoke it"
+        )
     inviter = actor.email if actor is not None else OPERATOR
     token = secrets.token_urlsafe(32)
     invitation = AccountInvitation(

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AccountInvitation, AccountMember, MemberRole
 from app.models.common import utcnow
-from app.services import members
+from app.services import members, tokens
 from app.services.members import add_member
-from app.services.users import set_user
+from app.services.users import find_user, set_user
 from tests.admin.conftest import ADMIN_PASSWORD, new_browser, post_form, sign_in
 
 OWNER, MEMBER = "owner@acme.test", "dev@acme.test"
@@ -208,3 +208,15 @@ def test_an_expired_invitation_is_listed_and_resent_with_a_new_week(app, account
     assert new_browser(app).get(link).status_code == 200
     db.session.expire_all()
     assert members.invitation_status(invitation) == "pending"
+
+
+def test_a_second_invitation_of_one_address_is_refused_with_what_to_do(app, account):
+    _people(account)
+    owner = _browser(app, OWNER)
+    assert _invite(owner, account, "new@acme.test").status_code == 303
+    again = _invite(owner, account, "New@Acme.test")
+    assert again.status_code == 302
+    assert "new@acme.test is already invited" in owner.get(f"/admin/accounts/{account.id}").text
+    assert len(db.session.execute(select(AccountInvitation)).all()) == 1
+    bad = post_form(owner, "/admin/tokens", "/admin/tokens", {"expires_in_days": "999"})
+    assert bad.status_code == 400 and not tokens.list_tokens(find_user(OWNER))

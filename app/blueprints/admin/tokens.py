@@ -21,14 +21,14 @@ from app.services import tokens as tokens_service
 NEW_TOKEN = "new_access_token"
 
 
-def _page(form: TokenForm) -> ResponseReturnValue:
+def _page(form: TokenForm, status: int = 200) -> ResponseReturnValue:
     page = render_template(
         "admin/tokens.html",
         form=form,
         rows=tokens_service.list_tokens(current_user),
         status=tokens_service.token_status,
     )
-    return page, 200, {"Cache-Control": "no-store"}
+    return page, status, {"Cache-Control": "no-store"}
 
 
 @bp.get("/tokens")
@@ -41,7 +41,7 @@ def tokens() -> ResponseReturnValue:
 def token_create() -> ResponseReturnValue:
     form = TokenForm()
     if not form.validate_on_submit():
-        return _page(form)
+        return _page(form, 400)
     issued = attempt(
         lambda: tokens_service.create_token(
             current_user, form.label.data or "", required(form.expires_in_days.data)
