@@ -137,6 +137,7 @@ def prepare_chat(
     prompt_estimate = estimate_prompt_tokens(
         [client.system_prompt, *(turn.content for turn in conversation)]
     )
+    api_key_id = api_key.id if api_key else None  # read now: after the commit it would load
     release_database()  # read all it needs: no transaction while Redis or the model answer
     try:
         admission = limits.admit(client, api_key, prompt_estimate, max_tokens)
@@ -145,7 +146,7 @@ def prepare_chat(
             account_id=client.account_id,
             client_id=client.id,
             client_name=client.name,
-            api_key_id=api_key.id if api_key else None,
+            api_key_id=api_key_id,
             model=client.model,
             budget=refusal.code == "budget_exhausted",
         )
@@ -168,7 +169,7 @@ def prepare_chat(
         session_key=session_key or new_session_key(),
         new_turns=new_turns,
         request=request,
-        api_key_id=api_key.id if api_key else None,
+        api_key_id=api_key_id,
         prompt_estimate=prompt_estimate,
         deadline=time.monotonic() + settings.LLM_TIMEOUT_SECONDS,
         received=received if received is not None else time.perf_counter(),
