@@ -37,6 +37,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.invitations import invitations
+    from app.cli.members import members_cli
     from app.cli.models import models
     from app.cli.tokens import tokens
     from app.cli.usage import limits_cli, usage
@@ -50,6 +51,7 @@ def register_cli(app: Flask) -> None:
         domains,
         users,
         invitations,
+        members_cli,
         tokens,
         infra,
         models,

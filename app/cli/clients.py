@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from app.cli.common import F, fmt_time, service_errors
 from app.cli.runs import finish
 from app.config import current_settings
+from app.errors import InvalidInput
 from app.llm.registry import PROVIDER_NAMES
 from app.models import LlmClient, RunStatus
 from app.services import accounts
@@ -63,6 +64,56 @@ def create(
     click.echo(f"status: {client.deployment_status.value}")
     for url in client_urls(client):
         click.echo(f"  {url}")
+
+
+@clients.command("update")
+@click.argument("name")
+@click.option("--account", "account_number", required=True, help="Account number ####-####-####.")
+@click.option(
+    "--provider",
+    type=click.Choice(PROVIDER_NAMES),
+    help="Another provider (without --model: its default model).",
+)
+@click.option("--model", help="A model of the catalog (flask models list).")
+@click.option("--system-prompt", help="System prompt sent before every conversation.")
+@click.option("--temperature", type=float, help="0 to 2.")
+@click.option("--max-tokens", type=int, help="Longest answer, 1 to 200000.")
+@click.option(
+    "--require-api-key/--no-require-api-key",
+    default=None,
+    help="Refuse chat requests without a key (or stop refusing them).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="Origin allowed to embed (CORS); repeat it; replaces the list.",
+)
+@click.option("--no-allowed-origins", is_flag=True, help="Empty the list of allowed origins.")
+@service_errors
+def update(
+    name: str,
+    account_number: str,
+    allowed_origins: tuple[str, ...],
+    no_allowed_origins: bool,
+    **opts: Any,
+) -> None:
+    """Change client NAME's settings: only the options given (the name never changes).
+    They apply at the next chat request: no deploy needed."""
+    if allowed_origins and no_allowed_origins:
+        raise InvalidInput("--allowed-origin and --no-allowed-origins contradict each other")
+    client = service.get_client(accounts.get_account(account_number), name)
+    patch = {key: value for key, value in opts.items() if value is not None}
+    if allowed_origins or no_allowed_origins:
+        patch["allowed_origins"] = list(allowed_origins)
+    if not patch:
+        raise InvalidInput("nothing to change: give at least one option (see --help)")
+    before = service.client_settings(client)
+    service.patch_client(client, patch)
+    after = service.client_settings(client)
+    changed = [f"  {k}: {before[k]!r} -> {after[k]!r}" for k in after if before[k] != after[k]]
+    click.echo(f"updated client {client.name} of account {account_number}")
+    click.echo("\n".join(changed) if changed else "  nothing changed")
 
 
 @clients.command("list")

@@ -26,7 +26,7 @@ CHECK_POLL_SECONDS = 0.5
 def print_delegation(domain: CustomDomain) -> None:
     """The NS records the customer sets at their registrar (or parent zone)."""
     if not domain.name_servers:
-        click.echo(f"{domain.domain}: no zone yet ({domain.status.value})")
+        click.echo(f"{domain.domain}: no zone yet ({domain.shown_status})")
         return
     click.echo(f"Set these NS records for {domain.domain} at its registrar (or parent zone):")
     for ns in domain.name_servers:
@@ -204,4 +204,4 @@ def _explain(run: InfraRun | None, domain: CustomDomain) -> None:
         click.echo(describe(run))
         click.echo(f"follow it: flask infra logs {run.id}")
     elif not domain.ever_verified:
-        click.echo(f"served there once {domain.domain} is verified ({domain.status.value})")
+        click.echo(f"served there once {domain.domain} is verified ({domain.shown_status})")

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from app.cli.common import service_errors
 from app.errors import InvalidInput
-from app.services import accounts, clients, limit_settings, limits
+from app.services import accounts, budget_state, clients, limit_settings, limits
 from app.services import usage as service
 
 COLUMNS = (
@@ -23,6 +23,8 @@ COLUMNS = (
     "latency_ms_avg",
     "latency_p50_ms",
     "latency_p95_ms",
+    "refused_budget",
+    "refused_rate",
 )
 
 
@@ -76,12 +78,18 @@ def usage(
         values = row.as_dict()
         click.echo(f"{row.group:<20} " + "  ".join(f"{c}={values[c]}" for c in COLUMNS))
     if account is not None:
-        figures = limits.limits_now(account.id)
-        budget = figures["budget"]
+        state = budget_state.budget_state(account)
+        since = f" since {state.since:%Y-%m-%d}" if state.since else ""
         click.echo(
-            f"this month: {figures['used']} tokens"
-            + (f" of a {budget} budget" if budget else " (no budget)")
+            f"this month: {state.used} tokens"
+            + (
+                f" of a {state.budget} budget ({state.percent}%): {state.level}{since}"
+                if state.budget
+                else " (no budget)"
+            )
         )
+        if state.refusing():
+            click.echo(state.refusing())
 
 
 limits_cli = AppGroup("limits", help="Token budgets and per-minute rate limits.")

@@ -21,9 +21,10 @@ class AuditEvent(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    actor_type: Mapped[str] = mapped_column(String(16))  # admin | cli | job | api
-    actor: Mapped[str] = mapped_column(String(254))  # admin email, OS user, job, token
-    source: Mapped[str] = mapped_column(String(16))  # console | cli | job | api
+    # platform_admin | member | token | cli | job | anonymous (services.audit.ACTOR_KINDS)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(254))  # email, "email (token ID)", OS user, job
+    source: Mapped[str] = mapped_column(String(16))  # console | api | cli | job
     address: Mapped[str | None] = mapped_column(String(64))  # the caller's IP (web)
     account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     object_type: Mapped[str] = mapped_column(String(32))

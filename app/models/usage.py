@@ -47,3 +47,7 @@ class UsageDaily(Model):
     latency_le_1000: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_le_5000: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_over: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Requests refused (429) before the model was asked: by the monthly budget, or by a
+    # per-minute limit of the client or the key. Not in ``requests``.
+    refused_budget: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    refused_rate: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -33,6 +33,8 @@ class AdminUser(UserMixin, Model):
     # new password) makes every cookie issued before worthless, wherever it was copied.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     is_platform_admin: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Signed in, opened the console or used a token (at most one write a few minutes).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     memberships: Mapped[list[AccountMember]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

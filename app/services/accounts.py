@@ -71,3 +71,13 @@ def accounts_query(account_ids: Select[int] | None = None) -> Select[Account]:
 
 def list_accounts() -> list[Account]:
     return list(db.session.execute(accounts_query()).scalars())
+
+
+def numbers_of(account_ids: set[int]) -> dict[int, str]:
+    """{id: account number} of these accounts (what the console shows for an id)."""
+    if not account_ids:
+        return {}
+    rows = db.session.execute(
+        select(Account.id, Account.account_number).where(Account.id.in_(account_ids))
+    ).all()
+    return {account_id: number for account_id, number in rows}

@@ -2,8 +2,13 @@
 
 ``record`` adds an event to the caller's transaction, so it exists exactly when the
 change it describes was committed. Who acted is found, not passed around: the console
-sets its signed-in admin for the request (``set_request_actor``), an RQ job is the job,
+sets its signed-in user for the request (``set_request_actor``: a platform admin or an
+account member), the management API the token and its user, an RQ job is the job,
 anything else outside a request is the CLI run by the OS user.
+
+Actor kinds (``ACTOR_KINDS``): platform_admin, member, token, cli, job; ``anonymous`` is
+a request nobody signed (an invitation accepted by a new user is recorded as that user,
+a member).
 """
 
 from __future__ import annotations
@@ -18,28 +23,39 @@ from rq import get_current_job
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AdminUser, AuditEvent
+from app.services.access import visible_account_ids_query
 
 NEVER_RECORDED = frozenset({"secret", "secret_hash", "password", "password_hash"})
 
 
+ACTOR_KINDS = ("platform_admin", "member", "token", "cli", "job", "anonymous")
+
+
 @dataclass(frozen=True)
 class Actor:
-    kind: str  # admin | cli | job | api
-    name: str
-    source: str  # console | cli | job | api
+    kind: str  # one of ACTOR_KINDS
+    name: str  # an email, "email (token ID)", the OS user, the job
+    source: str  # console | api | cli | job
     address: str | None = None
 
 
+def console_actor(user: AdminUser, address: str | None) -> Actor:
+    """A signed-in user of the console: a platform admin, or an account member."""
+    kind = "platform_admin" if user.is_platform_admin else "member"
+    return Actor(kind, user.email, "console", address)
+
+
 def set_request_actor(actor: Actor) -> None:
-    """Who acts in this request (the console: its signed-in admin)."""
+    """Who acts in this request (the console's signed-in user, the API's token)."""
     g.audit_actor = actor
 
 
 def current_actor() -> Actor:
     if has_request_context():
         actor = g.get("audit_actor")
-        return actor or Actor("api", "anonymous", "api", request.remote_addr)
+        source = "console" if (request.blueprint or "").startswith("admin") else "api"
+        return actor or Actor("anonymous", "anonymous", source, request.remote_addr)
     job = get_current_job()
     if job is not None:
         return Actor("job", f"{job.func_name} ({job.id})", "job")
@@ -67,9 +83,13 @@ def record(
     *,
     account_id: int | None = None,
     changes: dict[str, tuple[Any, Any]] | None = None,
+    as_member: str | None = None,
 ) -> AuditEvent:
-    """Add one event to the session (committed with the change it records)."""
+    """Add one event to the session (committed with the change it records).
+    ``as_member``: who acted when nobody is signed in yet (an invitation's new user)."""
     actor = current_actor()
+    if as_member is not None and actor.kind == "anonymous":
+        actor = Actor("member", as_member, actor.source, actor.address)
     event = AuditEvent(
         actor_type=actor.kind,
         actor=actor.name[:254],
@@ -101,13 +121,19 @@ def field_changes(obj: Any, fields: tuple[str, ...], before: dict[str, Any]) -> 
 def events(
     *,
     account_id: int | None = None,
+    visible_to: AdminUser | None = None,
     since: date | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
     limit: int = 500,
 ) -> list[AuditEvent]:
-    """Newest first, filtered."""
+    """Newest first, filtered; ``visible_to``: only the events of that user's accounts
+    (all of them for a platform admin; never an event of no account for a member)."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if visible_to is not None:
+        reachable = visible_account_ids_query(visible_to)
+        if reachable is not None:
+            query = query.where(AuditEvent.account_id.in_(reachable))
     if account_id is not None:
         query = query.where(AuditEvent.account_id == account_id)
     if since is not None:

@@ -38,7 +38,7 @@ from app.llm.registry import get_provider
 from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession
-from app.services import chat_turns, limits
+from app.services import chat_turns, limits, usage
 from app.services.chat_settings import ChatSettings, load_chat_settings
 from app.services.chat_turns import PreparedChat
 
@@ -137,8 +137,21 @@ def prepare_chat(
     prompt_estimate = estimate_prompt_tokens(
         [client.system_prompt, *(turn.content for turn in conversation)]
     )
+    key = limits.KeyLimits.of(api_key) if api_key else None  # now: after the commit, a reload
+    api_key_id = key.id if key else None
     release_database()  # read all it needs: no transaction while Redis or the model answer
-    admission = limits.admit(client, api_key, prompt_estimate, max_tokens)
+    try:
+        admission = limits.admit(client, key, prompt_estimate, max_tokens)
+    except limits.LimitReached as refusal:  # counted in the usage table, then answered
+        usage.record_refusal(
+            account_id=client.account_id,
+            client_id=client.id,
+            client_name=client.name,
+            api_key_id=api_key_id,
+            model=client.model,
+            budget=refusal.code == "budget_exhausted",
+        )
+        raise
     if admission is not None:  # the reservation may leave room for a shorter answer only
         max_tokens = max(1, min(max_tokens, admission.reserved - prompt_estimate))
     request = ChatRequest(
@@ -157,7 +170,7 @@ def prepare_chat(
         session_key=session_key or new_session_key(),
         new_turns=new_turns,
         request=request,
-        api_key_id=api_key.id if api_key else None,
+        api_key_id=api_key_id,
         prompt_estimate=prompt_estimate,
         deadline=time.monotonic() + settings.LLM_TIMEOUT_SECONDS,
         received=received if received is not None else time.perf_counter(),

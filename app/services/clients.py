@@ -190,6 +190,29 @@ def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
     return client
 
 
+def client_settings(client: LlmClient) -> dict[str, Any]:
+    """What the console, ``PATCH /api/v1/clients/{id}`` and ``flask clients update`` change."""
+    return {
+        "provider": client.provider,
+        "model": client.model,
+        "system_prompt": client.system_prompt,
+        "temperature": client.temperature,
+        "max_tokens": client.max_tokens,
+        "require_api_key": client.require_api_key,
+        "allowed_origins": list(client.allowed_origins or []),
+    }
+
+
+def patch_client(client: LlmClient, patch: dict[str, Any]) -> LlmClient:
+    """Change only the fields in ``patch`` (the others keep their values; the name never
+    changes): ``PATCH /api/v1/clients/{id}`` and ``flask clients update``. A new provider
+    without a model takes that provider's default model."""
+    current = {"name": client.name, **client_settings(client)}
+    if "provider" in patch and "model" not in patch:
+        current["model"] = ""  # another provider: its default model
+    return update_client(client, parse_spec(**{**current, **patch}))
+
+
 def mark_deployed_without_infrastructure(client: LlmClient) -> None:
     """Serve a client on its hosts with no Terraform run (wildcard DNS and ingress)."""
     client.deployment_status = DeploymentStatus.DEPLOYED

@@ -145,6 +145,24 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """An API key's per-minute limits as plain values: read before the request's
+    transaction ends, so admitting it never reloads the key (a query, and a transaction
+    left open while the model answers)."""
+
+    id: int
+    key_id: str
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+
+    @classmethod
+    def of(cls, api_key: ApiKey) -> KeyLimits:
+        return cls(
+            api_key.id, api_key.key_id, api_key.requests_per_minute, api_key.tokens_per_minute
+        )
+
+
+@dataclass(frozen=True)
 class _Counter:
     key: str
     limit: int
@@ -189,9 +207,9 @@ def _fail_open(error: Exception | str) -> None:
         log.warning("limits_unavailable", error=str(error), action="failing open")
 
 
-def _counters(client: ChatSettings, api_key: ApiKey | None, minute: int) -> list[_Counter]:
+def _counters(client: ChatSettings, api_key: KeyLimits | None, minute: int) -> list[_Counter]:
     """Request counters first, then token counters (the order the script expects)."""
-    owners: list[tuple[str, int, ChatSettings | ApiKey, str]] = [
+    owners: list[tuple[str, int, ChatSettings | KeyLimits, str]] = [
         ("client", client.id, client, f"client {client.name}")
     ]
     if api_key is not None:
@@ -228,7 +246,7 @@ def held_key(account_id: int, moment: datetime | None = None) -> str:
 
 
 def admit(
-    client: ChatSettings, api_key: ApiKey | None, prompt_tokens: int, max_tokens: int
+    client: ChatSettings, api_key: KeyLimits | None, prompt_tokens: int, max_tokens: int
 ) -> Admission | None:
     """Refuse (LimitReached) or reserve the request's tokens; None when nothing is
     counted. The reservation (``Admission.reserved``) may be less than

@@ -27,10 +27,11 @@ from app.logging_setup import get_logger
 from app.models import Account, AccountInvitation, AccountMember, AdminUser, MemberRole
 from app.models.common import utcnow
 from app.services import audit, notifications
-from app.services.access import require_account, require_owner
+from app.services.access import require_owner
 from app.services.users import check_password_rules, find_user, normalize_email, set_user
 
 INVITATION_DAYS = 7
+OPERATOR = "the platform's operators"  # who invited, when the CLI did
 log = get_logger("chatdock.members")
 
 
@@ -81,11 +82,24 @@ def get_member(account: Account, member_id: int) -> AccountMember:
     return _of_account(AccountMember, account, member_id, "member")
 
 
+def member_by_email(account: Account, email: str) -> AccountMember:
+    """The account's member with this email (the CLI names members by email)."""
+    email = normalize_email(email)
+    found = db.session.execute(
+        members_query(account).join(AdminUser).where(AdminUser.email == email)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"{email} is no member of account {account.account_number}")
+    return found
+
+
 def add_member(account: Account, user: AdminUser, role: MemberRole) -> AccountMember:
     """Make ``user`` a member (operators' direct path; customers use invitations)."""
     member = AccountMember(account=account, user=user, role=role)
     db.session.add(member)
     try:
+        db.session.flush()
+        _record_member("add", member, {"email": (None, user.email), "role": (None, role)})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -94,12 +108,13 @@ def add_member(account: Account, user: AdminUser, role: MemberRole) -> AccountMe
 
 
 def invite(
-    actor: AdminUser, account: Account, email: str, role: MemberRole, accept_url: str
+    actor: AdminUser | None, account: Account, email: str, role: MemberRole, accept_url: str
 ) -> IssuedInvitation:
     """Invite ``email``: the link (``accept_url`` + token) is emailed to that address when
     email is configured, and handed back once to the inviter; only its hash is stored.
-    The account's notices record the invitation, never the link."""
-    require_account(actor, account.id, owner=True)
+    The account's notices record the invitation, never the link. ``actor`` None: the
+    operator's CLI."""
+    require_owner(actor, account.id, "manage its members")
     email = normalize_email(email)
     already = db.session.execute(
         select(AccountMember.id)
@@ -108,34 +123,90 @@ def invite(
     ).first()
     if already is not None:
         raise Conflict(f"{email} is already a member of this account")
+    pending = db.session.execute(
+        select(AccountInvitation.id).where(
+            AccountInvitation.account_id == account.id,
+            AccountInvitation.email == email,
+            AccountInvitation.accepted_at.is_(None),
+            AccountInvitation.revoked_at.is_(None),
+            AccountInvitation.expires_at > utcnow(),
+        )
+    ).scalar()
+    if pending is not None:
+        raise Conflict(
+            f"{email} is already invited (invitation {pending}): resend it for a new link, "
+            "or revoke it"
+        )
+    inviter = actor.email if actor is not None else OPERATOR
     token = secrets.token_urlsafe(32)
     invitation = AccountInvitation(
         account=account,
         email=email,
         role=role,
         token_hash=_digest(token),
-        invited_by=actor.email,
+        invited_by=inviter,
         expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
     )
     db.session.add(invitation)
+    db.session.flush()  # its id, for the trail
+    audit.record(
+        "invite",
+        "invitation",
+        invitation.id,
+        account_id=account.id,
+        changes={"email": (None, email), "role": (None, role)},
+    )
     subject = f"{email} is invited to account {account.name} as {role.value}"
     notice = notifications.notify(
         account,
         "member_invited",
         subject,
-        f"{actor.email} invited {email} to join account {account.account_number} as "
+        f"{inviter} invited {email} to join account {account.account_number} as "
         f"{role.value}; the invitation is valid for {INVITATION_DAYS} days.",
         data={"email": email, "role": role.value},
     )
     db.session.commit()
     notifications.deliver([notice])
+    return _send(invitation, inviter, token, accept_url)
+
+
+def resend_invitation(
+    actor: AdminUser | None, invitation: AccountInvitation, accept_url: str
+) -> IssuedInvitation:
+    """A new link for a pending (or expired) invitation, valid INVITATION_DAYS again and
+    emailed again; the previous link stops working (only one token hash is kept)."""
+    require_owner(actor, invitation.account_id, "manage its members")
+    status = invitation_status(invitation)
+    if status in ("accepted", "revoked"):
+        raise Conflict(f"invitation {invitation.id} was {status}: invite {invitation.email} anew")
+    token = secrets.token_urlsafe(32)
+    before = invitation.expires_at
+    invitation.token_hash = _digest(token)
+    invitation.expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
+    audit.record(
+        "resend",
+        "invitation",
+        invitation.id,
+        account_id=invitation.account_id,
+        changes={"expires_at": (before, invitation.expires_at)},
+    )
+    db.session.commit()
+    return _send(invitation, actor.email if actor is not None else OPERATOR, token, accept_url)
+
+
+def _send(
+    invitation: AccountInvitation, inviter: str, token: str, accept_url: str
+) -> IssuedInvitation:
+    """Email the link when email is configured (a failure only logs: the inviter has the
+    link), and hand it back."""
     link = f"{accept_url}{token}"
+    account, role = invitation.account, invitation.role
     if notifications.email_configured():
         try:
             notifications.send_email(
-                email,
+                invitation.email,
                 f"You are invited to {account.name} on chatdock",
-                f"{actor.email} invites you to account {account.name} as {role.value}.\n"
+                f"{inviter} invites you to account {account.name} as {role.value}.\n"
                 f"Open this link within {INVITATION_DAYS} days (it works once):\n{link}\n",
             )
         except (OSError, smtplib.SMTPException) as error:
@@ -245,9 +316,20 @@ def accept(token: str, password: str | None, signed_in: AdminUser | None) -> Acc
     _claim(invitation)
     try:
         if user is None:
-            user, _ = set_user(invitation.email, password or "", platform_admin=False, commit=False)
+            user, _ = set_user(
+                invitation.email, password or "", platform_admin=False, commit=False, record=False
+            )
         member = AccountMember(account_id=invitation.account_id, user=user, role=invitation.role)
         db.session.add(member)
+        db.session.flush()
+        audit.record(
+            "accept",
+            "invitation",
+            invitation.id,
+            account_id=invitation.account_id,
+            changes={"member": (None, member.id), "role": (None, invitation.role)},
+            as_member=invitation.email,
+        )
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -310,10 +392,15 @@ def _lock_members(member: AccountMember) -> AccountMember:
     return fresh
 
 
-def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> AccountMember:
+def _record_member(action: str, member: AccountMember, changes: dict) -> None:
+    audit.record(action, "member", member.id, account_id=member.account_id, changes=changes)
+
+
+def change_role(actor: AdminUser | None, member: AccountMember, role: MemberRole) -> AccountMember:
+    """``actor`` None: the operator's CLI (as a platform admin)."""
     member = _lock_members(member)
-    require_account(actor, member.account_id, owner=True)  # they may have lost it meanwhile
-    if member.user_id == actor.id and not actor.is_platform_admin:
+    require_owner(actor, member.account_id, "manage its members")  # they may have lost it
+    if actor is not None and member.user_id == actor.id and not actor.is_platform_admin:
         raise Forbidden("you cannot change your own role")
     if (
         member.role == MemberRole.OWNER
@@ -321,18 +408,23 @@ def change_role(actor: AdminUser, member: AccountMember, role: MemberRole) -> Ac
         and _owners(member.account_id) == 1
     ):
         raise Conflict("the account's last owner stays an owner")
-    if member.role == MemberRole.OWNER and role != MemberRole.OWNER:
+    if member.role == role:
+        return member  # nothing changes, nothing is recorded
+    if member.role == MemberRole.OWNER:
         _revoke_sent_by(member)
+    _record_member("change_role", member, {"role": (member.role, role)})
     member.role = role
     db.session.commit()
     return member
 
 
-def remove_member(actor: AdminUser, member: AccountMember) -> None:
+def remove_member(actor: AdminUser | None, member: AccountMember) -> None:
+    """``actor`` None: the operator's CLI (as a platform admin)."""
     member = _lock_members(member)
-    require_account(actor, member.account_id, owner=True)
+    require_owner(actor, member.account_id, "manage its members")
     if member.role == MemberRole.OWNER and _owners(member.account_id) == 1:
         raise Conflict("the account's last owner cannot be removed")
     _revoke_sent_by(member)
+    _record_member("remove", member, {"email": (member.user.email, None)})
     db.session.delete(member)
     db.session.commit()

@@ -22,6 +22,8 @@ from app.errors import InvalidInput, NotFound, Unauthorized
 from app.extensions import db
 from app.models import AdminUser, PersonalAccessToken
 from app.models.common import utcnow
+from app.services import audit
+from app.services.users import seen
 
 TOKEN_PREFIX = "cdp_"
 TOKEN_RE = re.compile(r"cdp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")  # fullmatch
@@ -56,6 +58,12 @@ def create_token(
         expires_at=utcnow() + timedelta(days=expires_in_days),
     )
     db.session.add(token)
+    audit.record(
+        "create",
+        "token",
+        token_id,
+        changes={"user": (None, user.email), "label": (None, token.label)},
+    )
     db.session.commit()
     return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}{token_id}_{secret}")
 
@@ -90,12 +98,16 @@ def revoke_token(user: AdminUser, token_id: str) -> PersonalAccessToken:
         raise NotFound(f"no token {token_id}")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        audit.record(
+            "revoke", "token", token.token_id, changes={"revoked_at": (None, token.revoked_at)}
+        )
         db.session.commit()
     return token
 
 
-def authenticate(raw: str | None) -> AdminUser:
-    """The active user of a bearer token, or a 401 saying why not."""
+def authenticate(raw: str | None) -> PersonalAccessToken:
+    """The active token (of an active user) of a bearer header's value, or a 401 saying
+    why not. Its use is noted: the token's and its user's last use."""
     if not raw:
         raise Unauthorized(
             "send a personal access token: 'Authorization: Bearer cdp_...'", code="token_missing"
@@ -119,4 +131,5 @@ def authenticate(raw: str | None) -> AdminUser:
         raise Unauthorized("the token's user is disabled", code="token_invalid")
     token.last_used_at = utcnow()
     db.session.commit()
-    return token.user
+    seen(token.user)
+    return token

@@ -1,6 +1,9 @@
 """Usage aggregates: incremented in the chat turn's own transaction, read by the CLI,
 the console and the budget check.
 
+A request refused by a limit (429) counts too, in ``refused_budget`` or ``refused_rate``
+(not in ``requests``): :func:`record_refusal`, one short transaction of its own.
+
 The increment is one ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite and PostgreSQL alike)
 on a row chosen by (day, client, key, model, random shard): correct across processes and
 machines with no read-modify-write, and concurrent requests of one client rarely wait on
@@ -17,12 +20,15 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.logging_setup import get_logger
 from app.models import ApiKey
 from app.models.usage import LATENCY_BUCKETS_MS, USAGE_SHARDS, UsageDaily
 
 TABLE = UsageDaily.__table__
+log = get_logger("chatdock.usage")
 COUNTERS = (
     "requests",
     "errors",
@@ -33,7 +39,10 @@ COUNTERS = (
     "latency_le_1000",
     "latency_le_5000",
     "latency_over",
+    "refused_budget",
+    "refused_rate",
 )
+BUCKETS = ("latency_le_250", "latency_le_1000", "latency_le_5000", "latency_over")
 GROUPINGS = ("day", "client", "key", "model")
 
 
@@ -83,23 +92,62 @@ def increment(
     latency_ms: int = 0,
     error: bool = False,
     day: date | None = None,
+    refused: str | None = None,
 ) -> dict[str, Any]:
-    """The values that add one request to its aggregate row (a random shard of it)."""
-    return dict.fromkeys(COUNTERS, 0) | {
-        "requests": 1,
-        "errors": int(error),
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "latency_ms_total": latency_ms,
-        _latency_bucket(latency_ms): 1,
-        "day": day or datetime.now(UTC).date(),
-        "account_id": account_id,
-        "client_id": client_id,
-        "client_name": client_name,
-        "api_key_id": api_key_id or 0,
-        "model": model,
-        "shard": random.randrange(USAGE_SHARDS),
-    }
+    """The values that add one request to its aggregate row (a random shard of it);
+    ``refused`` ("budget" or "rate"): a refusal, counted apart from the requests served."""
+    counts = (
+        {f"refused_{refused}": 1}
+        if refused
+        else {
+            "requests": 1,
+            "errors": int(error),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "latency_ms_total": latency_ms,
+            _latency_bucket(latency_ms): 1,
+        }
+    )
+    return (
+        dict.fromkeys(COUNTERS, 0)
+        | counts
+        | {
+            "day": day or datetime.now(UTC).date(),
+            "account_id": account_id,
+            "client_id": client_id,
+            "client_name": client_name,
+            "api_key_id": api_key_id or 0,
+            "model": model,
+            "shard": random.randrange(USAGE_SHARDS),
+        }
+    )
+
+
+def record_refusal(
+    *,
+    account_id: int,
+    client_id: int,
+    client_name: str,
+    api_key_id: int | None,
+    model: str,
+    budget: bool,
+) -> None:
+    """Count one request refused by a limit (429): the budget, or a per-minute limit.
+    One upsert in a short transaction of its own (the chat request holds none at that
+    point); a database that cannot take it only logs: the refusal is answered anyway."""
+    try:
+        with db.engine.begin() as connection:
+            record(
+                connection,
+                account_id=account_id,
+                client_id=client_id,
+                client_name=client_name,
+                api_key_id=api_key_id,
+                model=model,
+                refused="budget" if budget else "rate",
+            )
+    except SQLAlchemyError as error:
+        log.warning("refusal_not_counted", client_id=client_id, error=type(error).__name__)
 
 
 def month_start(moment: datetime | None = None) -> date:
@@ -135,6 +183,12 @@ class UsageRow:
     latency_ms_avg: int
     latency_p50_ms: str
     latency_p95_ms: str
+    refused_budget: int = 0
+    refused_rate: int = 0
+
+    @property
+    def refused(self) -> int:
+        return self.refused_budget + self.refused_rate
 
     @property
     def total_tokens(self) -> int:
@@ -151,6 +205,8 @@ class UsageRow:
             "latency_ms_avg": self.latency_ms_avg,
             "latency_p50_ms": self.latency_p50_ms,
             "latency_p95_ms": self.latency_p95_ms,
+            "refused_budget": self.refused_budget,
+            "refused_rate": self.refused_rate,
         }
 
 
@@ -195,7 +251,7 @@ def report(
     key_ids = _key_ids() if by == "key" else {}
     for group, *values in db.session.execute(query).all():
         counts = dict(zip(COUNTERS, (int(v) for v in values), strict=True))
-        buckets = [counts[name] for name in COUNTERS[5:]]
+        buckets = [counts[name] for name in BUCKETS]
         label = str(group)
         if by == "key":
             label = key_ids.get(group, "(no key)") if group else "(no key)"
@@ -209,6 +265,8 @@ def report(
                 latency_ms_avg=counts["latency_ms_total"] // max(counts["requests"], 1),
                 latency_p50_ms=_percentile(buckets, 0.5),
                 latency_p95_ms=_percentile(buckets, 0.95),
+                refused_budget=counts["refused_budget"],
+                refused_rate=counts["refused_rate"],
             )
         )
     return rows

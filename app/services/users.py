@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import AdminUser
+from app.models.common import utcnow
+from app.services import audit
 
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # fullmatch
 MIN_PASSWORD_LENGTH = 12
+SEEN_EVERY = timedelta(minutes=5)  # "last seen" is this precise, for one write at most
 
 
 def normalize_email(email: str) -> str:
@@ -38,8 +43,25 @@ def sign_in(email: str, password: str) -> AdminUser | None:
         select(AdminUser).where(AdminUser.email == email.strip().lower())
     ).scalar_one_or_none()
     if user is not None and user.is_active and user.check_password(password):
+        seen(user)
         return user
     return None
+
+
+def seen(user: AdminUser) -> None:
+    """Note that the user is active now (the members list's "last seen"): one short
+    UPDATE at most every SEEN_EVERY, committed on its own."""
+    now = utcnow()
+    if user.last_seen_at is not None and now - user.last_seen_at < SEEN_EVERY:
+        return
+    db.session.execute(
+        update(AdminUser)
+        .where(AdminUser.id == user.id)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    set_committed_value(user, "last_seen_at", now)
 
 
 def sign_out(user: AdminUser) -> None:
@@ -54,14 +76,16 @@ def create_admin(email: str, password: str) -> tuple[AdminUser, bool]:
 
 
 def set_user(
-    email: str, password: str, *, platform_admin: bool, commit: bool = True
+    email: str, password: str, *, platform_admin: bool, commit: bool = True, record: bool = True
 ) -> tuple[AdminUser, bool]:
     """Create a user, or set the password of an existing one; ``platform_admin`` makes
-    them an operator (never taken away here). Returns (user, created)."""
+    them an operator (never taken away here). Returns (user, created). Audited unless
+    ``record`` is False (an accepted invitation is its own event)."""
     email = normalize_email(email)
     check_password_rules(password)
     user = find_user(email)
     created = user is None
+    was_admin = user is not None and user.is_platform_admin
     if user is None:
         user = AdminUser(email=email, is_platform_admin=platform_admin)
         db.session.add(user)
@@ -69,6 +93,11 @@ def set_user(
         user.is_platform_admin = True
     user.set_password(password)
     user.is_active = True
+    if record:  # the fact, never the password
+        changes = {}
+        if created or user.is_platform_admin != was_admin:
+            changes["platform_admin"] = (None if created else was_admin, user.is_platform_admin)
+        audit.record("create" if created else "set_password", "user", email, changes=changes)
     if commit:
         db.session.commit()
     return user, created

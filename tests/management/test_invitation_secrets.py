@@ -85,7 +85,9 @@ def test_four_concurrent_accepts_one_wins_the_others_get_409(app, api, tenant_a,
 
     def accept(i: int) -> None:
         http, token = browsers[i]
-        response = http.post(link, data={"password": PASSWORD, "csrf_token": token})
+        response = http.post(
+            link, data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": token}
+        )
         answers[i] = (response.status_code, response.get_data(as_text=True))
 
     with logged_lines() as lines:

@@ -34,7 +34,7 @@ def _try_to_join(app, link: str) -> tuple[int, str]:
     page = http.get(link)
     text = page.get_data(as_text=True)
     token = csrf_token(http.get("/admin/login").get_data(as_text=True))
-    joined = http.post(link, data={"password": PASSWORD, "csrf_token": token})
+    joined = http.post(link, data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": token})
     assert joined.status_code != 302, "the revoked link let someone in"
     return page.status_code, text
 
@@ -132,7 +132,8 @@ def test_an_accepted_invitation_cannot_be_revoked(app, api, tenant_a: Tenant):
     http = app.test_client()
     page = http.get(sent["accept_url"]).get_data(as_text=True)
     joined = http.post(
-        sent["accept_url"], data={"password": PASSWORD, "csrf_token": csrf_token(page)}
+        sent["accept_url"],
+        data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_token(page)},
     )
     assert joined.status_code == 302
     refused = api(tenant_a.owner_token)(
@@ -156,3 +157,26 @@ def test_flask_invitations_list_and_revoke(app, api, tenant_a: Tenant):
     assert _try_to_join(app, sent["accept_url"])[0] == 404
     unknown = runner.invoke(args=["invitations", "revoke", "999", "--account", number])
     assert unknown.exit_code == 1 and "has no invitation 999" in unknown.output
+
+
+def test_owners_resend_an_invitation_through_the_api(app, api, tenant_a: Tenant, tenant_b):
+    sent = _invite(api, tenant_a, tenant_a.owner_token, "late@alpha.test", "member")
+    url = f"/accounts/{tenant_a.account.id}/invitations/{sent['id']}/resend"
+    refused = api(tenant_a.member_token)("POST", url)
+    assert refused.status_code == 403
+    assert api(tenant_b.owner_token)("POST", url).status_code == 404
+    other = f"/accounts/{tenant_b.account.id}/invitations/{sent['id']}/resend"
+    assert api(tenant_b.owner_token)("POST", other).status_code == 404
+    resent = api(tenant_a.owner_token)("POST", url)
+    assert resent.status_code == 200, resent.get_json()
+    link = resent.get_json()["accept_url"]
+    assert link != sent["accept_url"]
+    status, text = _try_to_join(app, sent["accept_url"])
+    assert status == 404 and "unknown or already used" in text
+    listed = api(tenant_a.owner_token)("GET", f"/accounts/{tenant_a.account.id}/members")
+    seen = {m["email"]: m["last_seen_at"] for m in listed.get_json()["items"]}
+    assert seen[tenant_a.owner.email] is not None  # their token was used just now
+    api(tenant_a.owner_token)("DELETE", f"/accounts/{tenant_a.account.id}/invitations/{sent['id']}")
+    again = api(tenant_a.owner_token)("POST", url)
+    assert again.status_code == 409
+    assert "was revoked: invite late@alpha.test anew" in again.get_json()["error"]["message"]

@@ -20,6 +20,7 @@ from app.models import (
     RunStatus,
 )
 from app.models.common import utcnow
+from app.services import tokens as tokens_service
 from tests.admin.conftest import csrf_token
 from tests.management.conftest import PASSWORD, Tenant
 
@@ -144,9 +145,16 @@ def test_the_console_shows_a_new_token_once_and_it_works(app, api, tenant_a: Ten
     created = http.post(
         "/admin/tokens",
         data={"label": "ci", "expires_in_days": "7", "csrf_token": csrf_token(page)},
-    ).get_data(as_text=True)
-    plaintext = re.search(r'id="new-token"[^>]*>(cdp_[^<]+)<', created).group(1)
+    )
+    assert created.status_code == 303  # post/redirect/get: a reload makes no second token
+    shown = http.get(created.headers["Location"])
+    assert shown.headers["Cache-Control"] == "no-store"
+    plaintext = re.search(r'id="new-token"[^>]*value="(cdp_[^"]+)"', shown.get_data(as_text=True))
+    plaintext = plaintext.group(1)
+    again = http.get(created.headers["Location"]).get_data(as_text=True)
+    assert plaintext not in again and "Token already shown" in again
     assert plaintext not in http.get("/admin/tokens").get_data(as_text=True)
+    assert len(tokens_service.list_tokens(tenant_a.member)) == 2  # the fixture's and this one
     assert api(plaintext)("GET", "/accounts").status_code == 200
 
 
@@ -221,11 +229,13 @@ def test_an_invitation_is_emailed_once_and_joins_the_account(app, api, tenant_a:
     page = http.get(f"/admin/invitations/{token}").get_data(as_text=True)
     assert "new.person@alpha.test" in page
     short = http.post(
-        f"/admin/invitations/{token}", data={"password": "short", "csrf_token": csrf_token(page)}
+        f"/admin/invitations/{token}",
+        data={"password": "short", "confirm": "short", "csrf_token": csrf_token(page)},
     )
     assert "at least 12 characters" in short.get_data(as_text=True)
     joined = http.post(
-        f"/admin/invitations/{token}", data={"password": PASSWORD, "csrf_token": csrf_token(page)}
+        f"/admin/invitations/{token}",
+        data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_token(page)},
     )
     assert joined.status_code == 302
     assert http.get(f"/admin/invitations/{token}").status_code == 404  # single use
@@ -257,7 +267,14 @@ def test_an_invitation_never_sets_an_existing_users_password(
     http = app.test_client()
     page = http.get(link).get_data(as_text=True)
     assert "sign in as root@chatdock.test" in page
-    http.post(link, data={"password": "an owner's choice", "csrf_token": csrf_token(page)})
+    http.post(
+        link,
+        data={
+            "password": "an owner's choice",
+            "confirm": "an owner's choice",
+            "csrf_token": csrf_token(page),
+        },
+    )
     assert db.session.execute(select(AccountInvitation.accepted_at)).scalar_one() is None
     refused = http.post(
         "/admin/login",

@@ -67,10 +67,10 @@ def _invitation(b: Tenant) -> AccountInvitation:
 
 
 def _snapshot() -> dict[str, list]:
-    """Every row of every table (but when a token was last used)."""
+    """Every row of every table (but when a token was last used, its user last seen)."""
     rows = {}
     for table in db.metadata.sorted_tables:
-        columns = [c for c in table.columns if c.name != "last_used_at"]
+        columns = [c for c in table.columns if c.name not in ("last_used_at", "last_seen_at")]
         rows[table.name] = sorted(
             (tuple(map(repr, r)) for r in db.session.execute(select(*columns)).all()),
         )

@@ -14,7 +14,7 @@ from app.config import Settings
 from app.extensions import bootstrap, db, login_manager
 from app.models import AdminUser
 from app.names import is_ascii_digits
-from app.services import audit
+from app.services import audit, users
 from app.services.llm_models import deprecation_warning, replacement_shown
 
 bp = Blueprint(
@@ -28,7 +28,7 @@ bp = Blueprint(
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.static", "admin.accept_invitation"})
 # What only platform admins do in the console; every other page shows an account member
 # only their accounts' objects (``common.get_or_404``, ``common.visible``).
-ADMIN_ONLY_ENDPOINTS = frozenset({"admin.account_new", "admin.audit_trail"})
+ADMIN_ONLY_ENDPOINTS = frozenset({"admin.account_new"})
 
 
 @login_manager.user_loader
@@ -49,9 +49,8 @@ def _console_only_for_admins() -> ResponseReturnValue | None:
     if g.get("host_route") is not None:
         abort(404)
     if current_user.is_authenticated:
-        audit.set_request_actor(
-            audit.Actor("admin", current_user.email, "console", request.remote_addr)
-        )
+        audit.set_request_actor(audit.console_actor(current_user, request.remote_addr))
+        users.seen(current_user)
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if current_user.is_authenticated:
@@ -69,9 +68,11 @@ def init_admin(app: Flask, settings: Settings) -> None:
         domains,
         home,
         keys,
+        members,
         runs,
         sandbox,
         tokens,
+        trail,
         usage,
     )
     from app.blueprints.admin.rq import mount_rq_dashboard

@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.blueprints.admin import bp
 from app.blueprints.admin.common import get_or_404, required, visible
 from app.blueprints.admin.forms import AccountForm, ApiKeyForm, BudgetForm, DomainForm
+from app.blueprints.admin.members import members_panel
 from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError
 from app.models import Account
@@ -54,6 +55,7 @@ def account(account_id: int) -> ResponseReturnValue:
         key_form=key_form,
         domain_form=DomainForm(),
         usage=usage_panel(found),
+        people=members_panel(found),
         limits_form=BudgetForm(monthly_tokens=found.monthly_token_budget)
         if may_set_budget(current_user)
         else None,

@@ -127,13 +127,17 @@ def client_deploy(client_id: int) -> ResponseReturnValue:
     found = get_or_404(LlmClient, client_id)
     form = DeployForm()
     if form.validate_on_submit():
+        live = found.deployment_status == DeploymentStatus.DEPLOYED
         run = attempt(
             lambda: infra.request_deploy(
                 found,
                 auto_approve=may_auto_approve(form.auto_approve.data),
                 requested_by=operator(),
             ),
-            "Deploy requested: a live client keeps being served until the new plan is applied.",
+            f"Deploy requested: {found.name} keeps being served on its current hosts until "
+            "the new plan is applied."
+            if live
+            else f"Deploy requested: {found.name} is served once its plan is applied.",
         )
         if run is not None:
             return redirect(url_for("admin.run", run_id=run.id))

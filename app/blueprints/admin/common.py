@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -79,3 +79,19 @@ def confirm_then_run(
     return render_template(
         "admin/confirm.html", form=form, title=title, message=message, button=button, cancel=back
     )
+
+
+def keep_to_show_once(slot: str, object_id: int | str, secret: str) -> None:
+    """Keep a new secret (a key, a token, an invitation link) in the signed, HttpOnly
+    session until the page after the redirect shows it (post/redirect/get)."""
+    session[slot] = {"id": object_id, "secret": secret}
+
+
+def take_to_show_once(slot: str, object_id: int | str) -> str | None:
+    """The secret kept for this object, dropped as it is taken: a reload (or the back
+    button) gets None and says it was shown, and never makes another."""
+    kept = session.get(slot) or {}
+    if kept.get("id") != object_id or not kept.get("secret"):
+        return None
+    session.pop(slot)
+    return str(kept["secret"])

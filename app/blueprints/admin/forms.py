@@ -21,7 +21,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from app.errors import InvalidInput
 from app.llm.registry import PROVIDER_NAMES
@@ -166,7 +166,25 @@ class TokenForm(FlaskForm):
 class AcceptInvitationForm(FlaskForm):
     # Checked by the members service: required for a new user, ignored for an existing one.
     password = PasswordField("Choose a password", validators=[Optional(), Length(max=200)])
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[EqualTo("password", message="the two passwords differ: type it again")],
+    )
     submit = SubmitField("Join the account")
+
+
+ROLE_CHOICES = [("member", "member"), ("owner", "owner")]
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    submit = SubmitField("Invite")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    submit = SubmitField("Change role")
 
 
 class BudgetForm(FlaskForm):

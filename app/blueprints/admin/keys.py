@@ -3,12 +3,17 @@ reload never makes a second key), revoke."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, get_or_404
+from app.blueprints.admin.common import (
+    attempt,
+    get_or_404,
+    keep_to_show_once,
+    take_to_show_once,
+)
 from app.blueprints.admin.forms import ActionForm, ApiKeyForm
 from app.extensions import db
 from app.models import Account, ApiKey
@@ -33,8 +38,7 @@ def key_create(account_id: int) -> ResponseReturnValue:
     )
     if issued is None:
         return redirect(url_for("admin.account", account_id=account_id))
-    # Kept in the (signed, HttpOnly) session only until the page below shows it once.
-    session[NEW_KEY] = {"id": issued.api_key.id, "plaintext": issued.plaintext}
+    keep_to_show_once(NEW_KEY, issued.api_key.id, issued.plaintext)
     return redirect(url_for("admin.key_created", key_id=issued.api_key.id), 303)
 
 
@@ -48,10 +52,7 @@ def key_created(key_id: int) -> ResponseReturnValue:
     api_key = db.session.get(ApiKey, key_id)
     if api_key is None or not access.may_see(current_user, api_key.account_id):
         abort(404)
-    stashed = session.get(NEW_KEY) or {}
-    plaintext = stashed.get("plaintext") if stashed.get("id") == key_id else None
-    if plaintext:
-        session.pop(NEW_KEY)
+    plaintext = take_to_show_once(NEW_KEY, key_id)
     response = render_template(
         "admin/key_created.html", account=api_key.account, api_key=api_key, plaintext=plaintext
     )

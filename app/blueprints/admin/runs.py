@@ -15,6 +15,7 @@ from app.infra.plan_summary import PlanSummary, ResourceChange
 from app.models import ACTIVE_STATUSES, InfraRun, RunStatus
 from app.names import is_ascii_digits
 from app.services import access, infra, paging
+from app.services.customer_log import shown_log
 
 REVIEW_GROUPS = ("create", "update", "replace", "delete")
 RUNS_PER_PAGE = 100
@@ -68,6 +69,7 @@ def run(run_id: int) -> ResponseReturnValue:
         summary=summary,
         groups=grouped_changes(found),
         live=is_live(found),
+        log=shown_log(found.log, current_user),
         action_form=ActionForm(),
     )
 
@@ -76,7 +78,9 @@ def run(run_id: int) -> ResponseReturnValue:
 def run_state(run_id: int) -> ResponseReturnValue:
     """What the run page polls while the run is live."""
     found = get_or_404(InfraRun, run_id)
-    return jsonify(status=found.status.value, live=is_live(found), log=found.log)
+    return jsonify(
+        status=found.status.value, live=is_live(found), log=shown_log(found.log, current_user)
+    )
 
 
 @bp.post("/runs/<int:run_id>/approve")

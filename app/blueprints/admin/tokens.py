@@ -1,40 +1,69 @@
-"""Personal access tokens (shown once, revocable) and accepting an invitation."""
+"""Personal access tokens: create (the secret is shown once, after a redirect:
+post/redirect/get, as the API keys, so a reload never makes a second token), revoke."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from app.blueprints.admin import bp
-from app.blueprints.admin.common import attempt, required
-from app.blueprints.admin.forms import AcceptInvitationForm, ActionForm, TokenForm
-from app.errors import ChatdockError, NotFound
-from app.extensions import db
-from app.services import members
+from app.blueprints.admin.common import (
+    attempt,
+    keep_to_show_once,
+    required,
+    take_to_show_once,
+)
+from app.blueprints.admin.forms import ActionForm, TokenForm
+from app.errors import NotFound
 from app.services import tokens as tokens_service
-from app.services.users import find_user
+
+NEW_TOKEN = "new_access_token"
 
 
-@bp.route("/tokens", methods=["GET", "POST"])
-def tokens() -> ResponseReturnValue:
-    """The signed-in user's tokens; a new one is shown on this answer only."""
-    form = TokenForm()
-    created = None
-    if form.validate_on_submit():
-        created = attempt(
-            lambda: tokens_service.create_token(
-                current_user, form.label.data or "", required(form.expires_in_days.data)
-            )
-        )
-    return render_template(
+def _page(form: TokenForm, status: int = 200) -> ResponseReturnValue:
+    page = render_template(
         "admin/tokens.html",
         form=form,
-        created=created,
         rows=tokens_service.list_tokens(current_user),
         status=tokens_service.token_status,
-        revoke_form=ActionForm(),
     )
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.get("/tokens")
+def tokens() -> ResponseReturnValue:
+    """The signed-in user's tokens."""
+    return _page(TokenForm(formdata=None))
+
+
+@bp.post("/tokens")
+def token_create() -> ResponseReturnValue:
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _page(form, 400)
+    issued = attempt(
+        lambda: tokens_service.create_token(
+            current_user, form.label.data or "", required(form.expires_in_days.data)
+        )
+    )
+    if issued is None:
+        return redirect(url_for("admin.tokens"))
+    keep_to_show_once(NEW_TOKEN, issued.token.token_id, issued.plaintext)
+    return redirect(url_for("admin.token_created", token_id=issued.token.token_id), 303)
+
+
+@bp.get("/tokens/<token_id>/created")
+def token_created(token_id: str) -> ResponseReturnValue:
+    """The new token, once: a reload (or the back button) says it was shown."""
+    token = next(
+        (t for t in tokens_service.list_tokens(current_user) if t.token_id == token_id), None
+    )
+    if token is None:
+        abort(404)
+    plaintext = take_to_show_once(NEW_TOKEN, token_id)
+    page = render_template("admin/token_created.html", token=token, plaintext=plaintext)
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/tokens/<token_id>/revoke")
@@ -47,33 +76,3 @@ def token_revoke(token_id: str) -> ResponseReturnValue:
             abort(404)
         flash(f"Revoked {token_id}.", "success")
     return redirect(url_for("admin.tokens"))
-
-
-@bp.route("/invitations/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str) -> ResponseReturnValue:
-    """Join an account from the emailed link: set a password, then signed in."""
-    try:
-        invitation = members.pending_invitation(token)
-    except ChatdockError as error:
-        return render_template(
-            "admin/error.html", status=404, title="Not found", message=error.message
-        ), 404
-    form = AcceptInvitationForm()
-    status = 200
-    if form.validate_on_submit():
-        signed_in = current_user if current_user.is_authenticated else None
-        try:
-            member = members.accept(token, form.password.data, signed_in)
-        except ChatdockError as error:  # said on the page, with its status (409: used)
-            db.session.rollback()
-            flash(error.message, "danger")
-            status = error.status
-        else:
-            login_user(member.user)
-            flash(f"You joined {member.account.name}.", "success")
-            return redirect(url_for("admin.home"))
-    existing = find_user(invitation.email) is not None
-    page = render_template(
-        "admin/invitation.html", form=form, invitation=invitation, existing=existing
-    )
-    return page, status

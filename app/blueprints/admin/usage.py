@@ -1,12 +1,12 @@
 """Usage and limits on the account and client pages (tables, and charts drawn by the
-vendored Chart.js), the forms that set the limits, and the audit trail page."""
+vendored Chart.js), the budget's state, refusals, and the forms that set the limits."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -15,7 +15,7 @@ from app.blueprints.admin import bp
 from app.blueprints.admin.common import attempt, get_or_404
 from app.blueprints.admin.forms import BudgetForm, RateLimitForm
 from app.models import Account, LlmClient
-from app.services import audit, limit_settings, limits, usage
+from app.services import budget_state, limit_settings, limits, usage
 
 CHART_DAYS = 30
 
@@ -38,6 +38,8 @@ def usage_panel(account: Account, client: LlmClient | None = None) -> dict[str, 
     }
     return {
         "limits": limits.limits_now(account.id),
+        "state": budget_state.budget_state(account),
+        "rate_hits": budget_state.rate_limit_hits(account, client_id),
         "since": since,
         "rows": usage.report(
             account_id=account.id,
@@ -88,31 +90,3 @@ def client_limits(client_id: int) -> ResponseReturnValue:
 def _flash_errors(form: FlaskForm) -> None:
     for field, errors in form.errors.items():
         flash(f"{field}: {'; '.join(map(str, errors))}", "danger")
-
-
-@bp.get("/audit")
-def audit_trail() -> ResponseReturnValue:
-    """The trail, newest first, filtered by account, object (TYPE or TYPE:ID), day."""
-    account_id = request.args.get("account", type=int)
-    object_ref = (request.args.get("object") or "").strip()
-    since_text = (request.args.get("since") or "").strip()
-    object_type, _, object_id = object_ref.partition(":")
-    since = None
-    if since_text:
-        try:
-            since = date.fromisoformat(since_text)
-        except ValueError:
-            flash(f"invalid date {since_text!r}: expected YYYY-MM-DD", "danger")
-    events = audit.events(
-        account_id=account_id,
-        since=since,
-        object_type=object_type or None,
-        object_id=object_id or None,
-    )
-    return render_template(
-        "admin/audit.html",
-        events=events,
-        account_id=account_id,
-        object_ref=object_ref,
-        since=since_text,
-    )

@@ -99,8 +99,13 @@ def _authenticate() -> None:
     """Every route needs a valid personal access token: ``Authorization: Bearer cdp_...``."""
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
-    g.api_user = tokens.authenticate(raw if scheme.lower() == "bearer" else None)
-    audit.set_request_actor(audit.Actor("api", g.api_user.email, "api", request.remote_addr))
+    token = tokens.authenticate(raw if scheme.lower() == "bearer" else None)
+    g.api_user = token.user
+    audit.set_request_actor(
+        audit.Actor(
+            "token", f"{token.user.email} (token {token.token_id})", "api", request.remote_addr
+        )
+    )
 
 
 def caller() -> AdminUser:

@@ -31,7 +31,16 @@ from app.models import (
     LlmModel,
     MemberRole,
 )
-from app.services import access, api_keys, domain_checks, domains, infra, members, notifications
+from app.services import (
+    access,
+    api_keys,
+    customer_log,
+    domain_checks,
+    domains,
+    infra,
+    members,
+    notifications,
+)
 from app.services import clients as client_service
 from app.services.accounts import accounts_query, create_account
 from app.services.client_state import ClientState, client_state, client_states
@@ -63,6 +72,7 @@ def _member_out(member: AccountMember) -> s.MemberOut:
         email=member.user.email,
         role=member.role.value,
         created_at=member.created_at,
+        last_seen_at=member.user.last_seen_at,
     )
 
 
@@ -234,18 +244,22 @@ def members_list(account_id: int) -> ResponseReturnValue:
 def members_invite(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id, owner=True)
     spec = parse_body(s.InvitationIn)
-    link = url_for("admin.accept_invitation", token="-", _external=True)[:-1]
-    issued = members.invite(caller(), account, spec.email, MemberRole(spec.role), link)
+    issued = members.invite(caller(), account, spec.email, MemberRole(spec.role), _accept_url())
+    return answer(_issued_out(issued), 201)
+
+
+def _accept_url() -> str:
+    return url_for("admin.accept_invitation", token="-", _external=True)[:-1]
+
+
+def _issued_out(issued: members.IssuedInvitation) -> s.InvitationOut:
     invitation = issued.invitation
-    return answer(
-        s.InvitationOut(
-            id=invitation.id,
-            email=invitation.email,
-            role=invitation.role.value,
-            expires_at=invitation.expires_at,
-            accept_url=issued.link,
-        ),
-        201,
+    return s.InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role.value,
+        expires_at=invitation.expires_at,
+        accept_url=issued.link,
     )
 
 
@@ -300,6 +314,19 @@ def invitation_revoke(account_id: int, invitation_id: int) -> ResponseReturnValu
     return answer(_invitation_out(members.revoke_invitation(caller(), invitation)[0]))
 
 
+@operation(
+    "POST",
+    "/accounts/<int:account_id>/invitations/<int:invitation_id>/resend",
+    summary="A new link for a pending or expired invitation (owners), emailed and answered "
+    "once; the previous link stops working",
+    response=s.InvitationOut,
+)
+def invitation_resend(account_id: int, invitation_id: int) -> ResponseReturnValue:
+    account = access.account_for(caller(), account_id, owner=True)
+    invitation = members.get_invitation(account, invitation_id)
+    return answer(_issued_out(members.resend_invitation(caller(), invitation, _accept_url())))
+
+
 # --- clients --------------------------------------------------------------------------
 
 
@@ -346,20 +373,7 @@ def client_show(client_id: int) -> ResponseReturnValue:
 def client_update(client_id: int) -> ResponseReturnValue:
     client = _owned(LlmClient, client_id, "client")
     patch = parse_body(s.ClientPatch).model_dump(exclude_none=True)
-    current = {
-        "name": client.name,
-        "provider": client.provider,
-        "model": client.model,
-        "system_prompt": client.system_prompt,
-        "temperature": client.temperature,
-        "max_tokens": client.max_tokens,
-        "require_api_key": client.require_api_key,
-        "allowed_origins": list(client.allowed_origins or []),
-    }
-    if "provider" in patch and "model" not in patch:
-        current["model"] = ""  # another provider: its default model
-    spec = client_service.parse_spec(**{**current, **patch})
-    return answer(_client_out(client_service.update_client(client, spec)))
+    return answer(_client_out(client_service.patch_client(client, patch)))
 
 
 @operation(
@@ -546,7 +560,8 @@ def run_show(run_id: int) -> ResponseReturnValue:
 @operation("GET", "/runs/<int:run_id>/logs", summary="A run's full log", response=s.RunLog)
 def run_logs(run_id: int) -> ResponseReturnValue:
     run = _run(run_id)
-    return answer(s.RunLog(id=run.id, status=run.status.value, log=run.log))
+    log = customer_log.shown_log(run.log, caller())
+    return answer(s.RunLog(id=run.id, status=run.status.value, log=log))
 
 
 @operation(

@@ -48,6 +48,9 @@ class MemberOut(BaseModel):
     email: str
     role: Literal["owner", "member"]
     created_at: datetime
+    last_seen_at: datetime | None = Field(
+        description="When the user last signed in, used the console or a token (to 5 minutes)."
+    )
 
 
 class InvitationIn(Strict):
