@@ -8,6 +8,7 @@ from app.services import runs
 from jobs.common import job_context, load_run
 from jobs.delete import forget_client
 from jobs.domains import apply_domain_run
+from jobs.routing import after_client_destroyed, apply_routing_run
 
 
 def deploy_default_api(client_id: int, run_id: int) -> str:
@@ -43,8 +44,11 @@ def apply_run(run_id: int) -> str:
         workspace = runs.render_for_run(run)
         if runs.is_domain_run(run):
             apply_domain_run(run, workspace, log)
+        elif runs.is_routing_run(run):
+            apply_routing_run(run, workspace, log)
         elif run.kind == RunKind.DESTROY and run.client_id is None:  # a deleted client's
             runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
         else:
             runs.apply(run, workspace, log)
+    after_client_destroyed(run)
     return run.status.value
