@@ -41,7 +41,8 @@ from app.infra.render import ClientWorkspaceSpec, render_client_workspace
 from app.infra.routing_objects import domain_digest
 from app.infra.routing_render import RoutingWorkspaceSpec, render_routing_workspace
 from app.models import DeploymentStatus, InfraRun, LlmClient, ResourceStatus, RunKind, RunStatus
-from app.services import runs, tls
+from app.queue import redis_connection
+from app.services import reconcile, runs, tls
 from tests.conftest import env
 from tests.k8s_schemas import (
     CRDS,
@@ -530,3 +531,48 @@ def test_an_apply_sets_tls_status_from_the_certificate(
         client = db.session.get(LlmClient, client_id)
         assert client.tls_status == ResourceStatus.READY
         assert client.tls_detail.startswith(f"{name}: valid until ")
+
+
+def test_the_sweep_re_reads_the_certificates_on_a_schedule(
+    api_server, make_app, redis_url, account, make_client
+) -> None:
+    """Certificates change after the apply (issued later, renewed, failing to renew): the
+    workers' sweep reads them again every TLS_CHECK_MINUTES, and what it found shows."""
+    number = account.account_number
+    name = f"{number}-wildcard"
+    make_client(account, "demo")
+    application = make_app(KUBERNETES_ENABLED=True, REDIS_URL=redis_url, TLS_CHECK_MINUTES=60)
+    api_server.certificates["chatdock", name] = certificate_with(
+        READY, name=name, not_after=in_days(60)
+    )
+    with application.app_context():
+        redis = redis_connection()
+        redis.flushdb()
+        assert "checked, 1 client(s) changed" in reconcile.sweep().lines()[-1]
+        assert fresh_tls(number) == ResourceStatus.READY
+
+        # Its renewal fails, until the certificate is 3 days from its end.
+        api_server.certificates["chatdock", name] = certificate_with(
+            READY, ISSUE_FAILED, name=name, not_after=in_days(3)
+        )
+        asked = len(api_server.requests)
+        assert "not due" in reconcile.sweep().lines()[-1]  # within the hour: not read
+        assert len(api_server.requests) == asked
+        assert fresh_tls(number) == ResourceStatus.READY
+        redis.delete(tls.WATCH_KEY)  # the hour is over
+        assert "checked, 1 client(s) changed" in reconcile.sweep().lines()[-1]
+        assert fresh_tls(number) == ResourceStatus.ERRORED
+        shown = application.test_cli_runner().invoke(
+            args=["clients", "show", "demo", "--account", number]
+        )
+    assert shown.exit_code == 0
+    assert re.search(
+        rf"tls:\s+errored \({name}: expires .* was not renewed: ACME 403", shown.output
+    )
+
+
+def fresh_tls(account_number: str) -> ResourceStatus:
+    db.session.expire_all()
+    client = db.session.execute(db.select(LlmClient).where(LlmClient.name == "demo")).scalar_one()
+    assert client.account.account_number == account_number
+    return client.tls_status
