@@ -10,7 +10,7 @@ from app.infra import kubernetes
 from app.infra.render import RenderedWorkspace
 from app.infra.routing_objects import secret_of
 from app.infra.run_log import RunLog
-from app.models import InfraRun, RunKind, RunStatus
+from app.models import InfraRun, RunKind
 from app.services import runs
 from app.services.infra import release_routing
 from jobs.common import job_context, load_run
@@ -21,19 +21,7 @@ def routing_run(run_id: int) -> str:
     with job_context("routing", run) as log, runs.locked_workspace(run, log):
         workspace = runs.render_for_run(run)
         log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
-        previous = runs.last_applied_config(run)
-        if (
-            run.kind == RunKind.APPLY
-            and previous is not None
-            and previous.config_hash == workspace.config_hash
-        ):
-            log(f"configuration unchanged since run {previous.id}: terraform not run")
-            runs.set_status(
-                run,
-                RunStatus.APPLIED,
-                config_hash=workspace.config_hash,
-                note=f"unchanged since run {previous.id}",
-            )
+        if run.kind == RunKind.APPLY and runs.applied_if_unchanged(run, workspace, log):
             return run.status.value
         runs.plan_then_apply_if_approved(run, workspace, log, after_routing(run, workspace, log))
     return run.status.value

@@ -14,17 +14,15 @@ Rendering is deterministic and idempotent: the same spec gives byte-identical fi
 the same ``config_hash``; files whose content is unchanged are not rewritten (their mtime
 stays), and Terraform configuration files that no longer belong are removed, so the
 hash always describes exactly the configuration Terraform will read. State, lock file,
-``.terraform/``, plan files and logs are never touched nor hashed.
+``.terraform/``, plan files and logs are never touched nor hashed
+(:mod:`app.infra.workspace_files`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
-import os
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -37,6 +35,11 @@ import jinja2
 from app.config import Settings
 from app.domains.names import default_host as make_default_host
 from app.infra import client_objects
+from app.infra.workspace_files import (
+    RenderedWorkspace,
+    config_hash,
+    sync_workspace,
+)
 from app.names import (
     is_account_number,
     is_client_name,
@@ -51,9 +54,6 @@ from app.names import (
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
 DOMAINS_DIR_NAME = "_domains"  # never a client name: those are DNS labels
 TFVARS_FILE = "terraform.tfvars.json"
-# What Terraform reads as configuration, and the Kubernetes objects the kubernetes_objects
-# module applies (hashed like the rest); everything else in a workspace is not ours.
-CONFIG_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json", ".k8s.json")
 
 _ZONE_ID_RE = re.compile(r"[A-Z0-9]{1,32}")  # matched with fullmatch, as all rules here
 _REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
@@ -334,16 +334,6 @@ class DomainWorkspaceSpec:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedWorkspace:
-    """A rendered workspace. Store config_hash with a plan: a different hash at apply time
-    means the configuration changed since, and the saved plan is stale."""
-
-    path: Path
-    config_hash: str
-    state_key: str = ""  # the S3 backend's object key of the workspace's state
-
-
 # --- rendering ------------------------------------------------------------------------
 
 
@@ -414,32 +404,6 @@ def _rendered(
     return replace(workspace, state_key=state_key)
 
 
-def sync_workspace(path: Path, files: Mapping[str, bytes]) -> RenderedWorkspace:
-    """Make ``path``'s configuration exactly ``files`` (relative posix path -> bytes)."""
-    path.mkdir(parents=True, exist_ok=True)
-    for rel, data in sorted(files.items()):
-        _write_if_changed(path / rel, data)
-    for rel in sorted(_config_paths(path) - files.keys()):
-        (path / rel).unlink()
-    _remove_empty_dirs(path / "modules")
-    return RenderedWorkspace(path=path, config_hash=config_hash(files))
-
-
-def config_hash(files: Mapping[str, bytes]) -> str:
-    """sha256 over the sorted relative paths and contents (length-prefixed: unambiguous)."""
-    digest = hashlib.sha256()
-    for rel in sorted(files):
-        data = files[rel]
-        digest.update(f"{rel}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def workspace_config_hash(path: Path) -> str:
-    """The config hash of what is on disk now (equals the render's unless someone edited)."""
-    return config_hash({rel: (path / rel).read_bytes() for rel in _config_paths(path)})
-
-
 def hcl_string(value: object) -> str:
     """A quoted HCL string literal: JSON escapes are valid HCL; template markers are not."""
     return json.dumps(str(value)).replace("${", "$${").replace("%{", "%%{")
@@ -506,37 +470,6 @@ def _aws_tfvars(aws: AwsTarget) -> dict[str, str]:
     if aws.endpoint_url:
         values["aws_endpoint_url"] = aws.endpoint_url
     return values
-
-
-def _config_paths(path: Path) -> set[str]:
-    """Relative paths of the Terraform configuration files in a workspace (not .terraform/)."""
-    found: set[str] = set()
-    for root, dirs, names in os.walk(path):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.endswith(CONFIG_SUFFIXES) and not name.startswith("."):
-                found.add(Path(root, name).relative_to(path).as_posix())
-    return found
-
-
-def _write_if_changed(target: Path, data: bytes) -> bool:
-    """Write atomically, and only on a change, so unchanged files keep their mtime."""
-    if target.is_file() and target.read_bytes() == data:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return True
-
-
-def _remove_empty_dirs(top: Path) -> None:
-    if not top.is_dir():
-        return
-    for root, _dirs, _names in os.walk(top, topdown=False):
-        with_contents = any(Path(root).iterdir())
-        if not with_contents:
-            Path(root).rmdir()
 
 
 def _sorted_ips(ips: Iterable[ipaddress.IPv4Address]) -> tuple[str, ...]:

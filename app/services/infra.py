@@ -246,11 +246,12 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
     except runs.StalePlan as stale:
         runs.set_status(run, RunStatus.DISCARDED, error=f"stale plan: {stale}")
         runs.sync_client_status(run)
-        replan = (
-            f"flask domains add {run.target_name} --account {run.account_number}"
-            if runs.is_domain_run(run)
-            else f"flask clients deploy {run.target_name} --account {run.account_number}"
-        )
+        if runs.is_domain_run(run):
+            replan = f"flask domains add {run.target_name} --account {run.account_number}"
+        elif runs.is_routing_run(run):  # asked for with a deploy of any of its clients
+            replan = f"flask clients deploy NAME --account {run.account_number}"
+        else:
+            replan = f"flask clients deploy {run.target_name} --account {run.account_number}"
         raise Conflict(
             f"run {run.id}'s plan is stale ({stale}); it was discarded. Plan again: {replan}",
             code="stale_plan",

@@ -33,9 +33,9 @@ from app.infra.render import (
     hcl_string,
     render_client_workspace,
     render_domain_workspace,
-    workspace_config_hash,
 )
 from app.infra.terraform import TerraformRunner
+from app.infra.workspace_files import workspace_config_hash
 from devtools.services import moto_server
 
 ACCOUNT = "3141-5926-5359"

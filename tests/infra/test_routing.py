@@ -10,6 +10,7 @@ routing job where it needs no terraform (a configuration already applied).
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -50,6 +51,21 @@ def routing_runs(account_number: str) -> list[InfraRun]:
             .order_by(InfraRun.id)
         ).scalars()
     )
+
+
+def routing_row(number: str, kind: RunKind, status: RunStatus, **fields: object) -> InfraRun:
+    """A routing run of the account, committed (as an earlier request left it)."""
+    run = InfraRun(
+        workspace_key=runs.routing_workspace_key(number),
+        kind=kind,
+        status=status,
+        account_number=number,
+        target_name=number,
+        **fields,
+    )
+    db.session.add(run)
+    db.session.commit()
+    return run
 
 
 def enqueued(run: InfraRun) -> bool:
@@ -113,26 +129,10 @@ def test_an_unchanged_routing_is_applied_without_terraform(k8s_app, account, tmp
     """The routing job renders the workspace and, when its configuration is the one last
     applied, marks the run applied with no terraform (there is no provider here)."""
     number = account.account_number
-    done = InfraRun(
-        workspace_key=runs.routing_workspace_key(number),
-        kind=RunKind.APPLY,
-        status=RunStatus.APPLIED,
-        account_number=number,
-        target_name=number,
-        config_hash=runs.render_routing_hash(number),
-    )
-    db.session.add(done)
-    db.session.flush()
-    done_id = done.id
-    run = InfraRun(
-        workspace_key=runs.routing_workspace_key(number),
-        kind=RunKind.APPLY,
-        account_number=number,
-        target_name=number,
-        job_name="routing",
-    )
-    db.session.add(run)
-    db.session.flush()
+    done_id = routing_row(
+        number, RunKind.APPLY, RunStatus.APPLIED, config_hash=runs.render_routing_hash(number)
+    ).id
+    run = routing_row(number, RunKind.APPLY, RunStatus.QUEUED, job_name="routing")
     run.job_args = [run.id]
     db.session.commit()
     infra.enqueue_run(infra.job_queue(), run)
@@ -157,15 +157,7 @@ def destroyed(client: LlmClient) -> InfraRun:
 def test_the_routing_goes_with_the_last_client_not_before(k8s_app, account, make_client) -> None:
     number = account.account_number
     one, two = make_client(account, "one"), make_client(account, "two")
-    live = InfraRun(
-        workspace_key=runs.routing_workspace_key(number),
-        kind=RunKind.APPLY,
-        status=RunStatus.APPLIED,
-        account_number=number,
-        target_name=number,
-    )
-    db.session.add(live)
-    db.session.commit()
+    live = routing_row(number, RunKind.APPLY, RunStatus.APPLIED)
 
     after_client_destroyed(destroyed(one))
     assert routing_runs(number) == [live]  # client two still served
@@ -187,15 +179,7 @@ def test_the_routing_goes_with_the_last_client_not_before(k8s_app, account, make
 
 def test_a_deploy_brings_back_a_routing_being_destroyed(k8s_app, account, make_client) -> None:
     number = account.account_number
-    going = InfraRun(
-        workspace_key=runs.routing_workspace_key(number),
-        kind=RunKind.DESTROY,
-        status=RunStatus.QUEUED,
-        account_number=number,
-        target_name=number,
-    )
-    db.session.add(going)
-    db.session.commit()
+    routing_row(number, RunKind.DESTROY, RunStatus.QUEUED)
     infra.request_deploy(make_client(account, "new", deployed=False))
     _, back = routing_runs(number)
     assert back.kind == RunKind.APPLY  # the later run supersedes the destroy
@@ -257,6 +241,11 @@ def test_infra_objects_prints_what_serves_a_client(k8s_app, account, make_client
     )
     sections = {p["sectionName"] for p in route["spec"]["parentRefs"]}
     assert sections == {item["name"] for item in listeners["spec"]["listeners"]}
+    # What a deploy would apply now: its route names exactly the hosts the run serves.
+    run = infra.request_deploy(client)
+    workspace = runs.render_for_run(run)
+    applied = json.loads((workspace.path / "route.k8s.json").read_text())
+    assert applied == route and applied["spec"]["hostnames"] == run.hosts
 
     # An unknown client, or one of another account: the same refusal, nothing printed.
     for args in (["nobody", "--account", number], ["demo", "--account", "0000-0000-0001"]):

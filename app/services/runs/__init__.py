@@ -29,6 +29,7 @@ from app.services.runs.status import (
 from app.services.runs.steps import (
     PlanResult,
     StalePlan,
+    applied_if_unchanged,
     apply,
     auto_approves,
     check_not_stale,
@@ -67,6 +68,7 @@ __all__ = [
     "PlanResult",
     "RunNotLive",
     "StalePlan",
+    "applied_if_unchanged",
     "apply",
     "auto_approves",
     "aws_env",
