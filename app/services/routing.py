@@ -51,10 +51,18 @@ def latest_run(account_number: str) -> InfraRun | None:
 
 
 def is_live(account_number: str) -> bool:
-    """The routing is applied, or on its way (a destroy is not)."""
+    """The account's clients are routed: its latest routing run applies (done, on its way,
+    or failed part-way), it does not destroy."""
     latest = latest_run(account_number)
-    return (
-        latest is not None and latest.kind == RunKind.APPLY and latest.status != RunStatus.ERRORED
+    return latest is not None and latest.kind == RunKind.APPLY
+
+
+def _may_exist(account_number: str) -> bool:
+    """Something of the routing may be in the cluster: it was applied (even part-way),
+    and no destroy is done or on its way (a destroy that failed leaves objects behind)."""
+    latest = latest_run(account_number)
+    return latest is not None and (
+        latest.kind == RunKind.APPLY or latest.status == RunStatus.ERRORED
     )
 
 
@@ -102,7 +110,7 @@ def routing_destroy(
 ) -> InfraRun | None:
     """A destroy of the account's routing once no client of it is served any more
     (flushed; the caller commits and enqueues it); None while one still is."""
-    if not current_settings().KUBERNETES_ENABLED or not is_live(account_number):
+    if not current_settings().KUBERNETES_ENABLED or not _may_exist(account_number):
         return None
     serving = db.session.execute(
         select(LlmClient.id)

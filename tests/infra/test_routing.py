@@ -251,3 +251,25 @@ def test_infra_objects_prints_what_serves_a_client(k8s_app, account, make_client
     for args in (["nobody", "--account", number], ["demo", "--account", "0000-0000-0001"]):
         result = cli.invoke(args=["infra", "objects", *args])
         assert result.exit_code != 0 and "apiVersion" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "destroyed_again"),
+    [
+        (RunKind.APPLY, RunStatus.ERRORED, True),  # may have applied part of it
+        (RunKind.APPLY, RunStatus.AWAITING_APPROVAL, True),  # an earlier apply may be there
+        (RunKind.DESTROY, RunStatus.ERRORED, True),  # a failed destroy leaves objects
+        (RunKind.DESTROY, RunStatus.QUEUED, False),  # already on its way out
+        (RunKind.DESTROY, RunStatus.DESTROYED, False),  # gone
+    ],
+)
+def test_the_last_clients_destroy_finishes_what_is_left(
+    k8s_app, account, make_client, kind, status, destroyed_again
+) -> None:
+    number = account.account_number
+    routing_row(number, kind, status)
+    after_client_destroyed(destroyed(make_client(account, "last")))
+    later = routing_runs(number)[1:]
+    assert [(r.kind, r.status) for r in later] == (
+        [(RunKind.DESTROY, RunStatus.QUEUED)] if destroyed_again else []
+    )
