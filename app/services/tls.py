@@ -22,7 +22,7 @@ from app.extensions import db
 from app.infra import kubernetes
 from app.infra.routing_objects import covering_certificates
 from app.logging_setup import get_logger
-from app.models import DeploymentStatus, LlmClient, ResourceStatus
+from app.models import Account, DeploymentStatus, LlmClient, ResourceStatus
 from app.models.common import utcnow
 
 log = get_logger("chatdock.kubernetes")
@@ -89,10 +89,15 @@ def watch() -> int:
     status changed."""
     changed = 0
     seen: Seen = {}
-    deployed = select(LlmClient).where(LlmClient.deployment_status == DeploymentStatus.DEPLOYED)
-    for client in db.session.execute(deployed.order_by(LlmClient.id)).scalars().all():
+    deployed = (
+        select(LlmClient, Account.account_number)
+        .join(Account, LlmClient.account_id == Account.id)
+        .where(LlmClient.deployment_status == DeploymentStatus.DEPLOYED)
+        .order_by(LlmClient.id)
+    )
+    for client, account_number in db.session.execute(deployed).all():
         before = (client.tls_status, client.tls_detail)
-        refresh(client, client.account.account_number, seen)
+        refresh(client, account_number, seen)
         if (client.tls_status, client.tls_detail) != before:
             changed += 1
             log.info(
