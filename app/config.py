@@ -225,9 +225,42 @@ class Settings(BaseSettings):
     KUBERNETES_ENABLED: bool = Field(
         False, description="Declare the ingress and certificate (needs the Kubernetes provider)."
     )
-    KUBERNETES_NAMESPACE: str = Field("chatdock", description="Namespace of client ingresses.")
-    INGRESS_CLASS: str = Field("nginx", description="IngressClass of client ingresses.")
-    CERT_ISSUER: str = Field("letsencrypt", description="cert-manager ClusterIssuer name.")
+    KUBERNETES_NAMESPACE: str = Field(
+        "chatdock", description="Namespace of the client routes, listeners and certificates."
+    )
+    ROUTING_API: Literal["gateway", "ingress"] = Field(
+        "gateway",
+        description="How clients are routed: gateway (Gateway API HTTPRoutes on a ListenerSet "
+        "per account) or ingress (an Ingress per client, for clusters without the Gateway "
+        "API); both use one wildcard certificate per account and per custom domain.",
+    )
+    GATEWAY_NAME: str = Field(
+        "chatdock", description="The platform's Gateway the account ListenerSets attach to."
+    )
+    GATEWAY_NAMESPACE: str = Field(
+        "chatdock-gateway",
+        description="Namespace of that Gateway (it must allow ListenerSets "
+        "from KUBERNETES_NAMESPACE: spec.allowedListeners).",
+    )
+    GATEWAY_LISTENER_PORT: int = Field(
+        443, description="Port of the HTTPS listeners of the account ListenerSets."
+    )
+    INGRESS_CLASS: str = Field("nginx", description="IngressClass of client ingresses (ingress).")
+    CERT_ISSUER: str = Field(
+        "letsencrypt-dns01",
+        description="cert-manager ClusterIssuer of the wildcard certificates (DNS-01: "
+        "deploy/cluster/cluster-issuer.yaml).",
+    )
+    TLS_CHECK_MINUTES: float = Field(
+        60.0,
+        description="How often a worker re-reads the wildcard Certificates and updates the "
+        "clients' tls_status (expiry, failed renewals); 0 = only after applies.",
+    )
+    TLS_RENEWAL_MARGIN_DAYS: int = Field(
+        10,
+        description="A certificate this close to its notAfter is shown errored: cert-manager "
+        "renews at two thirds of its lifetime, so its renewal is failing.",
+    )
     INGRESS_SERVICE_NAME: str = Field("chatdock", description="Service the ingress routes to.")
     INGRESS_SERVICE_PORT: int = Field(80, description="Port of that service.")
     AUTO_APPROVE: Literal["never", "creates_only", "always"] = Field(

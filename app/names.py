@@ -88,13 +88,14 @@ def is_kubernetes_subdomain(value: object) -> bool:
 
 
 def kubernetes_object_name(account_number: str, client_name: str) -> str:
-    """Name of a client's Ingress and Certificate: unique in the shared namespace, and at
+    """Name of a client's HTTPRoute or Ingress: unique in the shared namespace, and at
     most 14 + 1 + 63 characters whatever the client's hosts."""
     return f"{account_number}-{client_name}"
 
 
 def tls_secret_name(account_number: str, client_name: str) -> str:
-    """The Secret cert-manager fills for the client's Certificate."""
+    """The Secret of the per-client Certificate chatdock made before the account
+    wildcards (the delete job removes it if it is still there)."""
     return f"{kubernetes_object_name(account_number, client_name)}-tls"
 
 

@@ -39,6 +39,7 @@ JOBS = {
     "destroy_domain": "jobs.domains.destroy_domain",
     "verify_domain": "jobs.verify_domain.verify_domain",
     "budget_warning": "jobs.notices.budget_warning",
+    "routing": "jobs.routing.routing_run",
 }
 
 

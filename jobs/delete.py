@@ -15,6 +15,7 @@ from app.infra.run_log import RunLog
 from app.models import InfraRun
 from app.services import runs
 from jobs.common import job_context, load_run
+from jobs.routing import after_client_destroyed
 
 
 def customer_domain_of(api_url: str, name: str, account_number: str) -> str:
@@ -36,17 +37,19 @@ def delete_default_api(name: str, account_number: str, api_url: str, run_id: int
             workspace = render_client_workspace(spec, runs.workspaces_dir())
             runs.plan(run, workspace, log)
             runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
+    after_client_destroyed(run)
     return run.status.value
 
 
 def forget_client(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
     """What the destroy leaves of a deleted client goes before its run is marked
-    destroyed, so whoever sees the run destroyed finds nothing of the client: its
-    certificate secret, its workspace, state object and pending plans."""
+    destroyed, so whoever sees the run destroyed finds nothing of the client: the secret
+    of the per-client certificate chatdock made before the account wildcards (if any),
+    its workspace, state object and pending plans."""
     settings = current_settings()
     if settings.KUBERNETES_ENABLED:
         spec = runs.client_spec(run.account_number, run.target_name)
-        secret = spec.tls_secret_name
+        secret = spec.legacy_tls_secret_name
         deleted = kubernetes.delete_secret(settings.KUBERNETES_NAMESPACE, secret)
         log(f"certificate secret {secret}: {'deleted' if deleted else 'already gone'}")
     runs.forget_workspace(run, workspace, log)

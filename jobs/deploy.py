@@ -3,11 +3,12 @@ apply_run: apply an approved plan."""
 
 from __future__ import annotations
 
-from app.models import RunKind, RunStatus
+from app.models import RunKind
 from app.services import runs
 from jobs.common import job_context, load_run
 from jobs.delete import forget_client
 from jobs.domains import apply_domain_run
+from jobs.routing import after_client_destroyed, apply_routing_run
 
 
 def deploy_default_api(client_id: int, run_id: int) -> str:
@@ -18,20 +19,8 @@ def deploy_default_api(client_id: int, run_id: int) -> str:
     ):
         workspace = runs.render_for_run(run)
         log(f"rendered {workspace.path} (config {workspace.config_hash[:12]})")
-        previous = runs.last_applied_config(run)
-        if (
-            not run.drift_check
-            and previous is not None
-            and previous.config_hash == workspace.config_hash
-        ):
-            log(f"configuration unchanged since run {previous.id}: terraform not run")
-            runs.set_status(
-                run,
-                RunStatus.APPLIED,
-                config_hash=workspace.config_hash,
-                note=f"unchanged since run {previous.id}; use --drift-check to compare "
-                "with the real infrastructure",
-            )
+        hint = "; use --drift-check to compare with the real infrastructure"
+        if not run.drift_check and runs.applied_if_unchanged(run, workspace, log, hint):
             return run.status.value
         runs.plan_then_apply_if_approved(run, workspace, log)
     return run.status.value
@@ -43,8 +32,11 @@ def apply_run(run_id: int) -> str:
         workspace = runs.render_for_run(run)
         if runs.is_domain_run(run):
             apply_domain_run(run, workspace, log)
+        elif runs.is_routing_run(run):
+            apply_routing_run(run, workspace, log)
         elif run.kind == RunKind.DESTROY and run.client_id is None:  # a deleted client's
             runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
         else:
             runs.apply(run, workspace, log)
+    after_client_destroyed(run)
     return run.status.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.services import runs
 from jobs.common import job_context, load_run
+from jobs.routing import after_client_destroyed
 
 
 def undeploy_default_api(client_id: int, run_id: int) -> str:
@@ -14,4 +15,5 @@ def undeploy_default_api(client_id: int, run_id: int) -> str:
     ):
         workspace = runs.render_for_run(run)
         runs.plan_then_apply_if_approved(run, workspace, log)
+    after_client_destroyed(run)
     return run.status.value

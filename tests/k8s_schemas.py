@@ -1,6 +1,8 @@
 """Validation of Kubernetes objects offline: the API schemas of a pinned Kubernetes version
-(``kubernetes-validate`` ships them), cert-manager's Certificate CRD (a pinned copy in
-``tests/schemas/``), and the name rules the API server enforces but no schema states.
+(``kubernetes-validate`` ships them), the pinned upstream CRDs of the Gateway API (v1.5.1,
+Standard channel) and cert-manager (v1.20.3) vendored unchanged in ``tests/schemas/``
+(where each came from: docs/testing.md), and the name rules the API server enforces but
+no schema states.
 """
 
 from __future__ import annotations
@@ -15,9 +17,22 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from tests.k8s_cel import cel_problems
+
 # The cluster version the manifests and the client objects are checked against.
 KUBERNETES_VERSION = "1.33"
-CERT_MANAGER_CRD = Path(__file__).parent / "schemas" / "cert-manager-certificate-v1.yaml"
+SCHEMAS = Path(__file__).parent / "schemas"
+GATEWAY_API_DIR = SCHEMAS / "gateway-api-v1.5.1"  # config/crd/standard of tag v1.5.1
+CERT_MANAGER_DIR = SCHEMAS / "cert-manager-v1.20.3"  # deploy/crds of tag v1.20.3
+# (apiVersion, kind) -> the vendored CRD that defines it.
+CRDS = {
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): GATEWAY_API_DIR / "httproutes.yaml",
+    ("gateway.networking.k8s.io/v1", "ListenerSet"): GATEWAY_API_DIR / "listenersets.yaml",
+    ("gateway.networking.k8s.io/v1", "Gateway"): GATEWAY_API_DIR / "gateways.yaml",
+    ("cert-manager.io/v1", "Certificate"): CERT_MANAGER_DIR / "certificates.yaml",
+    ("cert-manager.io/v1", "ClusterIssuer"): CERT_MANAGER_DIR / "clusterissuers.yaml",
+}
+CERT_MANAGER_CRD = CRDS["cert-manager.io/v1", "Certificate"]
 
 # RFC 1123 subdomain (object names, Secret names, hosts) and label (namespaces).
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -68,26 +83,33 @@ def validate_kubernetes(obj: dict[str, Any]) -> None:
     assert not name_problems(obj), name_problems(obj)
 
 
-@lru_cache(maxsize=1)
-def certificate_schema() -> dict[str, Any]:
-    """The CRD's v1 schema, made strict: an unknown field is an error (the API server would
-    drop it, or refuse it with strict field validation)."""
-    crd = yaml.safe_load(CERT_MANAGER_CRD.read_text())
-    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+@lru_cache(maxsize=8)
+def crd_schema(path: Path, version: str) -> dict[str, Any]:
+    """A vendored CRD's schema of ``version``, made strict: an unknown field is an error
+    (the API server would drop it, or refuse it with strict field validation), except
+    where the CRD itself keeps unknown fields."""
+    crd = yaml.safe_load(path.read_text())
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    schema = copy.deepcopy(served["schema"]["openAPIV3Schema"])
 
     def strict(node: dict[str, Any]) -> None:
-        if "properties" in node:
+        if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
             node.setdefault("additionalProperties", False)
-            for child in node["properties"].values():
-                strict(child)
+        for child in node.get("properties", {}).values():
+            strict(child)
         if isinstance(node.get("items"), dict):
             strict(node["items"])
+        if isinstance(node.get("additionalProperties"), dict):
+            strict(node["additionalProperties"])
 
     strict(schema)
     schema["properties"]["metadata"] = {"$ref": "#/$defs/objectMeta"}
     schema["$defs"] = {"objectMeta": _object_meta_schema()}
     return schema
+
+
+def certificate_schema() -> dict[str, Any]:
+    return crd_schema(CERT_MANAGER_CRD, "v1")
 
 
 def _object_meta_schema() -> dict[str, Any]:
@@ -107,9 +129,31 @@ def _object_meta_schema() -> dict[str, Any]:
     }
 
 
+def validate_custom(obj: dict[str, Any]) -> None:
+    """Raise when obj is not valid for the vendored CRD of its apiVersion and kind (the
+    OpenAPI schema, plus the CRD's CEL rules ``tests.k8s_cel`` can evaluate)."""
+    key = (obj.get("apiVersion"), obj.get("kind"))
+    assert key in CRDS, f"no pinned CRD for {key}"
+    version = str(obj["apiVersion"]).rpartition("/")[2]
+    schema = crd_schema(CRDS[key], version)  # type: ignore[index]
+    jsonschema.Draft202012Validator(schema).validate(obj)
+    violations, unevaluated = cel_problems(schema, obj)
+    assert not violations, violations
+    assert not unevaluated, f"CEL rules this test cannot evaluate: {unevaluated}"
+    assert not name_problems(obj), name_problems(obj)
+    if obj["kind"] == "Certificate":
+        assert is_dns_subdomain(obj["spec"]["secretName"]), obj["spec"]["secretName"]
+
+
 def validate_certificate(obj: dict[str, Any]) -> None:
     """Raise when obj is not a valid cert-manager.io/v1 Certificate."""
     assert (obj.get("apiVersion"), obj.get("kind")) == ("cert-manager.io/v1", "Certificate")
-    jsonschema.Draft202012Validator(certificate_schema()).validate(obj)
-    assert not name_problems(obj), name_problems(obj)
-    assert is_dns_subdomain(obj["spec"]["secretName"]), obj["spec"]["secretName"]
+    validate_custom(obj)
+
+
+def validate_any(obj: dict[str, Any]) -> None:
+    """A built-in kind against the Kubernetes schemas, a custom one against its CRD."""
+    if (obj.get("apiVersion"), obj.get("kind")) in CRDS:
+        validate_custom(obj)
+    else:
+        validate_kubernetes(obj)

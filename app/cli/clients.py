@@ -157,7 +157,12 @@ def show(name: str, account_number: str) -> None:
         "serving": state.serving_text(),
         "change": _change_line(state.change),
         "dns": client.dns_status.value,
-        "tls": client.tls_status.value,
+        "tls": client.tls_status.value
+        + (
+            f" ({client.tls_detail}; checked {fmt_time(client.tls_checked_at)})"
+            if client.tls_detail
+            else ""
+        ),
         "provider": client.provider,
         "model": model_label(client.llm_model),
         "temperature": client.temperature,

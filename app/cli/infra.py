@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import yaml
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
 
@@ -10,6 +11,7 @@ from app.cli.common import echo_table, fmt_time, service_errors
 from app.cli.domains import print_domain_run_outcome
 from app.cli.runs import RUN_COLUMNS, describe, finish, run_row, summary_text, wait_for
 from app.config import current_settings
+from app.services import accounts, clients, routing
 from app.services import infra as service
 from app.services import reconcile as reconcile_service
 
@@ -98,3 +100,15 @@ def reconcile() -> None:
 def discard(run_id: int) -> None:
     """Drop a plan awaiting approval."""
     click.echo(describe(service.discard_run(run_id)))
+
+
+@infra.command("objects")
+@click.argument("client_name")
+@click.option("--account", "account_number", required=True)
+@service_errors
+def objects(client_name: str, account_number: str) -> None:
+    """Print, as YAML, the Kubernetes objects that serve a client as they would be
+    applied now: its HTTPRoute (or Ingress), its account's ListenerSet and the
+    certificates covering its hosts."""
+    client = clients.get_client(accounts.get_account(account_number), client_name)
+    click.echo(yaml.safe_dump_all(routing.objects_of(client), sort_keys=False), nl=False)

@@ -4,25 +4,25 @@ A workspace is self-contained: the templates of ``terraform/templates/<kind>/`` 
 the modules it calls copied to ``modules/``, and every value in ``terraform.tfvars.json``
 (JSON, so no value is ever spliced into HCL; only the backend block, which cannot use
 variables, gets literals through the ``hcl`` filter). With Kubernetes on, the client's
-Ingress and Certificate are JSON files too (``*.k8s.json``, :mod:`app.infra.client_objects`),
-which the ``ingress`` module applies as they are. Providers are not copied: ``init``
-links them from the mirror (``terraform init -plugin-dir``, in :mod:`app.infra.terraform`).
+route is a JSON file too (``*.k8s.json``, :mod:`app.infra.client_objects`), which the
+``kubernetes_objects`` module applies as it is; the objects the account's clients share
+are rendered into the account's routing workspace (:mod:`app.infra.routing_render`).
+Providers are not copied: ``init`` links them from the mirror (``terraform init
+-plugin-dir``, in :mod:`app.infra.terraform`).
 
 Rendering is deterministic and idempotent: the same spec gives byte-identical files and
 the same ``config_hash``; files whose content is unchanged are not rewritten (their mtime
 stays), and Terraform configuration files that no longer belong are removed, so the
 hash always describes exactly the configuration Terraform will read. State, lock file,
-``.terraform/``, plan files and logs are never touched nor hashed.
+``.terraform/``, plan files and logs are never touched nor hashed
+(:mod:`app.infra.workspace_files`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
-import os
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -35,6 +35,11 @@ import jinja2
 from app.config import Settings
 from app.domains.names import default_host as make_default_host
 from app.infra import client_objects
+from app.infra.workspace_files import (
+    RenderedWorkspace,
+    config_hash,
+    sync_workspace,
+)
 from app.names import (
     is_account_number,
     is_client_name,
@@ -49,9 +54,6 @@ from app.names import (
 TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
 DOMAINS_DIR_NAME = "_domains"  # never a client name: those are DNS labels
 TFVARS_FILE = "terraform.tfvars.json"
-# What Terraform reads as configuration, and the Kubernetes objects the ingress module
-# applies (hashed like the rest); everything else in a workspace is not ours.
-CONFIG_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json", ".k8s.json")
 
 _ZONE_ID_RE = re.compile(r"[A-Z0-9]{1,32}")  # matched with fullmatch, as all rules here
 _REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
@@ -98,13 +100,17 @@ class AwsTarget:
 
 @dataclass(frozen=True, slots=True)
 class KubernetesTarget:
-    """How a client is exposed in the cluster (only when KUBERNETES_ENABLED)."""
+    """How clients are exposed in the cluster (only when KUBERNETES_ENABLED)."""
 
     namespace: str
     ingress_class: str
     cert_issuer: str
     service_name: str
     service_port: int
+    routing_api: str = "gateway"  # "gateway" | "ingress"
+    gateway_name: str = "chatdock"
+    gateway_namespace: str = "chatdock-gateway"
+    listener_port: int = 443
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KubernetesTarget:
@@ -114,6 +120,10 @@ class KubernetesTarget:
             cert_issuer=settings.CERT_ISSUER,
             service_name=settings.INGRESS_SERVICE_NAME,
             service_port=settings.INGRESS_SERVICE_PORT,
+            routing_api=settings.ROUTING_API,
+            gateway_name=settings.GATEWAY_NAME,
+            gateway_namespace=settings.GATEWAY_NAMESPACE,
+            listener_port=settings.GATEWAY_LISTENER_PORT,
         )
 
     def __post_init__(self) -> None:
@@ -123,9 +133,13 @@ class KubernetesTarget:
             "INGRESS_SERVICE_NAME must be a Service name (a DNS label starting with a letter)",
         )
         _require(1 <= self.service_port <= 65535, "INGRESS_SERVICE_PORT must be 1-65535")
+        _require(1 <= self.listener_port <= 65535, "GATEWAY_LISTENER_PORT must be 1-65535")
+        _require(self.routing_api in ("gateway", "ingress"), "ROUTING_API: gateway or ingress")
+        _require(is_dns_label(self.gateway_namespace), "GATEWAY_NAMESPACE must be a DNS label")
         for name, value in (
             ("INGRESS_CLASS", self.ingress_class),
             ("CERT_ISSUER", self.cert_issuer),
+            ("GATEWAY_NAME", self.gateway_name),
         ):
             _require(is_kubernetes_subdomain(value), f"bad {name} {value!r}")
 
@@ -212,13 +226,14 @@ class ClientWorkspaceSpec:
         _require(0 <= self.dns_ttl <= 2_147_483_647, "DNS_TTL must be 0-2147483647")
 
     @property
-    def ingress_name(self) -> str:
-        """Name of the client's Ingress and Certificate (unique in the shared namespace)."""
+    def route_name(self) -> str:
+        """Name of the client's HTTPRoute or Ingress (unique in the shared namespace)."""
         return kubernetes_object_name(self.account_number, self.client_name)
 
     @property
-    def tls_secret_name(self) -> str:
-        """The cert-manager secret; cert-manager keeps it on destroy, delete removes it."""
+    def legacy_tls_secret_name(self) -> str:
+        """The secret of the per-client Certificate chatdock made before the wildcards:
+        cert-manager keeps it after the Certificate goes; delete removes it."""
         return tls_secret_name(self.account_number, self.client_name)
 
     @property
@@ -231,30 +246,27 @@ class ClientWorkspaceSpec:
         return f"clients/{self.account_number}/{self.client_name}.tfstate"
 
     def kubernetes_objects(self) -> dict[str, dict[str, Any]]:
-        """The Ingress and Certificate files of the workspace (none unless Kubernetes is on).
-
-        The ``ingress`` module applies these objects as they are."""
+        """The route file of the workspace (none unless Kubernetes is on): an HTTPRoute,
+        or an Ingress with ``ROUTING_API=ingress``; the ``kubernetes_objects`` module
+        applies it as it is."""
         k8s = self.kubernetes
         if k8s is None:
             return {}
         common: dict[str, Any] = {
-            "name": self.ingress_name,
+            "name": self.route_name,
             "namespace": k8s.namespace,
+            "account_number": self.account_number,
             "hosts": self.hosts,
-            "secret_name": self.tls_secret_name,
+            "service_name": k8s.service_name,
+            "service_port": k8s.service_port,
             "labels": client_objects.object_labels(self.account_number, self.client_name),
         }
-        return {
-            client_objects.INGRESS_FILE: client_objects.ingress_manifest(
-                ingress_class=k8s.ingress_class,
-                service_name=k8s.service_name,
-                service_port=k8s.service_port,
-                **common,
-            ),
-            client_objects.CERTIFICATE_FILE: client_objects.certificate_manifest(
-                cluster_issuer=k8s.cert_issuer, **common
-            ),
-        }
+        route = (
+            client_objects.httproute_manifest(**common)
+            if k8s.routing_api == "gateway"
+            else client_objects.ingress_manifest(ingress_class=k8s.ingress_class, **common)
+        )
+        return {client_objects.ROUTE_FILE: route}
 
     def tfvars(self) -> dict[str, Any]:
         """The values of the root module's variables."""
@@ -322,19 +334,6 @@ class DomainWorkspaceSpec:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class RenderedWorkspace:
-    """A rendered workspace. Store config_hash with a plan: a different hash at apply time
-    means the configuration changed since, and the saved plan is stale."""
-
-    path: Path
-    config_hash: str
-    state_key: str = ""  # the S3 backend's object key of the workspace's state
-    # Where the state lives (``s3://bucket/key``, ``local:terraform.tfstate``): ``init``
-    # re-initialises a cached folder whose backend settings changed only while this stays.
-    state_location: str = ""
-
-
 # --- rendering ------------------------------------------------------------------------
 
 
@@ -367,7 +366,7 @@ def render_client_workspace(
         "kubernetes_enabled": spec.kubernetes is not None,
         **_backend_context(spec.aws, spec.state_key),
     }
-    modules = ("client_dns", "ingress") if spec.kubernetes else ("client_dns",)
+    modules = ("client_dns", "kubernetes_objects") if spec.kubernetes else ("client_dns",)
     files = _workspace_files(terraform_dir, "client", context, modules, spec.tfvars())
     files |= {name: _json_bytes(obj) for name, obj in spec.kubernetes_objects().items()}
     path = client_workspace_path(workspaces_dir, spec.account_number, spec.client_name)
@@ -410,32 +409,6 @@ def state_location(aws: AwsTarget, state_key: str) -> str:
     if aws.state_backend == "s3":
         return f"s3://{aws.state_bucket}/{state_key}"
     return "local:terraform.tfstate"
-
-
-def sync_workspace(path: Path, files: Mapping[str, bytes]) -> RenderedWorkspace:
-    """Make ``path``'s configuration exactly ``files`` (relative posix path -> bytes)."""
-    path.mkdir(parents=True, exist_ok=True)
-    for rel, data in sorted(files.items()):
-        _write_if_changed(path / rel, data)
-    for rel in sorted(_config_paths(path) - files.keys()):
-        (path / rel).unlink()
-    _remove_empty_dirs(path / "modules")
-    return RenderedWorkspace(path=path, config_hash=config_hash(files))
-
-
-def config_hash(files: Mapping[str, bytes]) -> str:
-    """sha256 over the sorted relative paths and contents (length-prefixed: unambiguous)."""
-    digest = hashlib.sha256()
-    for rel in sorted(files):
-        data = files[rel]
-        digest.update(f"{rel}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def workspace_config_hash(path: Path) -> str:
-    """The config hash of what is on disk now (equals the render's unless someone edited)."""
-    return config_hash({rel: (path / rel).read_bytes() for rel in _config_paths(path)})
 
 
 def hcl_string(value: object) -> str:
@@ -504,37 +477,6 @@ def _aws_tfvars(aws: AwsTarget) -> dict[str, str]:
     if aws.endpoint_url:
         values["aws_endpoint_url"] = aws.endpoint_url
     return values
-
-
-def _config_paths(path: Path) -> set[str]:
-    """Relative paths of the Terraform configuration files in a workspace (not .terraform/)."""
-    found: set[str] = set()
-    for root, dirs, names in os.walk(path):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.endswith(CONFIG_SUFFIXES) and not name.startswith("."):
-                found.add(Path(root, name).relative_to(path).as_posix())
-    return found
-
-
-def _write_if_changed(target: Path, data: bytes) -> bool:
-    """Write atomically, and only on a change, so unchanged files keep their mtime."""
-    if target.is_file() and target.read_bytes() == data:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    return True
-
-
-def _remove_empty_dirs(top: Path) -> None:
-    if not top.is_dir():
-        return
-    for root, _dirs, _names in os.walk(top, topdown=False):
-        with_contents = any(Path(root).iterdir())
-        if not with_contents:
-            Path(root).rmdir()
 
 
 def _sorted_ips(ips: Iterable[ipaddress.IPv4Address]) -> tuple[str, ...]:

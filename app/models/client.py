@@ -87,6 +87,10 @@ class LlmClient(Model):
     tls_status: Mapped[ResourceStatus] = mapped_column(
         _enum(ResourceStatus, "tls_status"), default=ResourceStatus.NONE
     )
+    # What the last look at the covering certificates found (expiry, a failed renewal),
+    # and when: tls_status is re-checked on a schedule (app.services.tls).
+    tls_detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tls_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The hosts whose records the last successful apply created: a custom host is served
     # only once it is here (and while its domain is attached and served).

@@ -28,7 +28,7 @@ from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient,
 from app.models.common import utcnow
 from app.queue import reachable_queue
 from app.services import audit, runs
-from app.services.infra import enqueue_run, request_deploy
+from app.services.infra import enqueue_run, request_deploy, request_routing
 
 
 def reserved_domains() -> list[str]:
@@ -163,7 +163,10 @@ def delete_domain(domain: CustomDomain, *, requested_by: str = "cli") -> InfraRu
     run.note = f"delete of custom domain {domain.domain}"
     _audit("delete", domain, {"run": (None, run.id)})
     db.session.commit()
-    return enqueue_run(queue, run)
+    enqueue_run(queue, run)
+    # Its wildcard listener and certificate go from the account's routing.
+    request_routing(domain.account.account_number, requested_by=f"delete of {domain.domain}")
+    return run
 
 
 def _audit(action: str, domain: CustomDomain, changes: dict) -> None:

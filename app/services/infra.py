@@ -17,7 +17,7 @@ from app.logging_setup import get_logger
 from app.models import Account, DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
 from app.queue import JOBS, job_queue, reachable_queue, retry_policy
-from app.services import audit, runs
+from app.services import audit, routing, runs
 
 log = get_logger("chatdock.clients")
 
@@ -112,8 +112,40 @@ def request_deploy(
     if client.deployment_status != DeploymentStatus.DEPLOYED:
         client.deployment_status = DeploymentStatus.DEPLOYING
     _audit_request("deploy", client, run)
+    # The account's shared routing first, in its own workspace (if it is not as it
+    # should be): the client's run changes only the client's objects.
+    shared = routing.routing_apply(
+        client.account.account_number, auto_approve=auto_approve, requested_by=requested_by
+    )
     db.session.commit()
+    if shared is not None:
+        enqueue_run(queue, shared)
     return enqueue_run(queue, run)
+
+
+def request_routing(account_number: str, *, requested_by: str) -> InfraRun | None:
+    """Bring the account's routing up to date when its clients are served (e.g. a custom
+    domain is deleted: its listener and certificate go); None when nothing is to do."""
+    if not routing.is_live(account_number):
+        return None
+    queue = reachable_queue()
+    run = routing.routing_apply(account_number, requested_by=requested_by)
+    db.session.commit()
+    return enqueue_run(queue, run) if run is not None else None
+
+
+def release_routing(run: InfraRun) -> InfraRun | None:
+    """After the destroy of a client (``run``) is done: destroy the account's routing if
+    that was its last served client, reviewed like the client's destroy was."""
+    if run.status != RunStatus.DESTROYED or runs.is_domain_run(run) or runs.is_routing_run(run):
+        return None
+    shared = routing.routing_destroy(
+        run.account_number,
+        auto_approve=run.auto_approve,
+        requested_by=f"destroy of client {run.target_name} (run {run.id})",
+    )
+    db.session.commit()
+    return enqueue_run(job_queue(), shared) if shared is not None else None
 
 
 def request_undeploy(
@@ -231,11 +263,12 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
     except runs.StalePlan as stale:
         runs.set_status(run, RunStatus.DISCARDED, error=f"stale plan: {stale}")
         runs.sync_client_status(run)
-        replan = (
-            f"flask domains add {run.target_name} --account {run.account_number}"
-            if runs.is_domain_run(run)
-            else f"flask clients deploy {run.target_name} --account {run.account_number}"
-        )
+        if runs.is_domain_run(run):
+            replan = f"flask domains add {run.target_name} --account {run.account_number}"
+        elif runs.is_routing_run(run):  # asked for with a deploy of any of its clients
+            replan = f"flask clients deploy NAME --account {run.account_number}"
+        else:
+            replan = f"flask clients deploy {run.target_name} --account {run.account_number}"
         raise Conflict(
             f"run {run.id}'s plan is stale ({stale}); it was discarded. Plan again: {replan}",
             code="stale_plan",

@@ -11,7 +11,9 @@ was SIGKILLed) a sweep puts things right:
   found at the next sweep, and the lock is freed), or when nobody holds the lock, still
   so a lock lifetime (``LOCK_TTL_SECONDS``) after a sweep first saw it (a worker on
   another host: its lock expires first, then that lifetime);
-- a domain check whose time (``next_check_at``) passed with no job for it is enqueued.
+- a domain check whose time (``next_check_at``) passed with no job for it is enqueued;
+- every ``TLS_CHECK_MINUTES`` (whichever worker sweeps first), the certificates covering
+  the deployed clients are read again and their ``tls_status`` updated (``app.services.tls``).
 
 Every worker sweeps when it starts and then every ``RECONCILE_SECONDS`` (one at a time,
 under a Redis lock), and
@@ -42,7 +44,7 @@ from app.logging_setup import get_logger
 from app.models import CustomDomain, DomainStatus, InfraRun, RunStatus
 from app.models.common import utcnow
 from app.queue import job_queue, redis_connection
-from app.services import runs
+from app.services import runs, tls
 from app.services.domain_checks import check_job_id, enqueue_check
 from app.services.infra import enqueue_run
 
@@ -66,6 +68,7 @@ class SweepReport:
     abandoned: list[int] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     skipped: bool = False  # another process was sweeping
+    tls_changed: int | None = None  # clients whose tls_status changed (None: not checked)
 
     def lines(self) -> list[str]:
         if self.skipped:
@@ -75,6 +78,12 @@ class SweepReport:
             f"runs abandoned by a dead worker, marked errored: "
             f"{', '.join(map(str, self.abandoned)) or 'none'}",
             f"domain checks re-armed: {', '.join(self.checks) or 'none'}",
+            "certificates: "
+            + (
+                "not due (TLS_CHECK_MINUTES)"
+                if self.tls_changed is None
+                else f"checked, {self.tls_changed} client(s) changed tls status"
+            ),
         ]
 
 
@@ -89,6 +98,7 @@ def sweep() -> SweepReport:
         _requeue_orphaned_runs(report)
         _fail_abandoned_runs(report)
         _rearm_domain_checks(report)
+        report.tls_changed = tls.watch_if_due(redis)
     finally:
         db.session.rollback()
         with contextlib.suppress(RedisError):  # else it expires by itself

@@ -33,9 +33,9 @@ from app.infra.render import (
     hcl_string,
     render_client_workspace,
     render_domain_workspace,
-    workspace_config_hash,
 )
 from app.infra.terraform import TerraformRunner
+from app.infra.workspace_files import workspace_config_hash
 from devtools.services import moto_server
 
 ACCOUNT = "3141-5926-5359"
@@ -145,8 +145,8 @@ def test_rerender_rewrites_nothing_and_a_change_only_what_changed(tmp_path: Path
 def test_stale_config_is_removed_and_runtime_files_are_kept(tmp_path: Path) -> None:
     with_k8s = render_client_workspace(client_spec(KUBERNETES_ENABLED=True), tmp_path)
     path = with_k8s.path
-    assert (path / "modules" / "ingress" / "main.tf").is_file()
-    assert (path / "ingress.k8s.json").is_file() and (path / "certificate.k8s.json").is_file()
+    assert (path / "modules" / "kubernetes_objects" / "main.tf").is_file()
+    assert [p.name for p in path.glob("*.k8s.json")] == ["route.k8s.json"]
     runtime = {
         "terraform.tfstate": b"{}",
         "terraform.tfstate.backup": b"{}",
@@ -168,7 +168,7 @@ def test_stale_config_is_removed_and_runtime_files_are_kept(tmp_path: Path) -> N
     without = render_client_workspace(client_spec(), tmp_path)
 
     assert without.config_hash != with_k8s.config_hash
-    assert not (path / "modules" / "ingress").exists()
+    assert not (path / "modules" / "kubernetes_objects").exists()
     assert not list(path.glob("*.k8s.json"))
     assert not (path / "modules" / "old").exists()
     assert not (path / "extra.tf").exists()
@@ -201,7 +201,7 @@ def test_spec_normalizes_settings() -> None:
     assert spec.zone_id == "ZBASE"
     assert spec.custom_hosts == (("ZA", "demo.a.example"), ("ZB", "demo.b.example"))
     assert spec.hosts == (f"demo.{ACCOUNT}.{API_DOMAIN}", "demo.a.example", "demo.b.example")
-    assert spec.tls_secret_name == f"{ACCOUNT}-demo-tls"
+    assert spec.route_name == f"{ACCOUNT}-demo"
 
     alias = client_spec(
         DNS_RECORD_MODE="alias", INGRESS_LB_DNS_NAME="lb.elb.example", INGRESS_LB_ZONE_ID="ZLB"

@@ -8,7 +8,6 @@ from sqlalchemy import delete, select
 
 from app.config import current_settings
 from app.extensions import db
-from app.infra import kubernetes
 from app.logging_setup import get_logger
 from app.models import (
     FINAL_STATUSES,
@@ -21,16 +20,9 @@ from app.models import (
     StoredPlan,
 )
 from app.models.common import utcnow
-from app.names import kubernetes_object_name
+from app.services import tls
 
 client_log = get_logger("chatdock.clients")
-kubernetes_log = get_logger("chatdock.kubernetes")
-
-_TLS_STATUS = {
-    kubernetes.CertificateState.READY: ResourceStatus.READY,
-    kubernetes.CertificateState.PENDING: ResourceStatus.PENDING,
-    kubernetes.CertificateState.FAILED: ResourceStatus.ERRORED,
-}
 
 
 def set_status(run: InfraRun, status: RunStatus, **fields: Any) -> None:
@@ -101,18 +93,14 @@ def sync_client_status(run: InfraRun, *, commit: bool = True) -> None:
     if run.status == RunStatus.APPLIED and run.kind == RunKind.APPLY:
         client.deployment_status = DeploymentStatus.DEPLOYED
         client.dns_status = ResourceStatus.READY
-        client.tls_status = (
-            client_tls_status(settings.KUBERNETES_NAMESPACE, run.account_number, client.name)
-            if settings.KUBERNETES_ENABLED
-            else ResourceStatus.UNMANAGED
-        )
         client.deployed_at = client.deployed_at or utcnow()
         if run.hosts:
             client.live_hosts = list(run.hosts)
+        tls.refresh(client, run.account_number)
     elif run.status == RunStatus.DESTROYED:
         client.deployment_status = DeploymentStatus.DRAFT
         client.dns_status = ResourceStatus.NONE
-        client.tls_status = ResourceStatus.NONE
+        client.tls_status, client.tls_detail = ResourceStatus.NONE, ""
         client.deployed_at = None
         client.live_hosts = []
     elif (
@@ -134,20 +122,3 @@ def sync_client_status(run: InfraRun, *, commit: bool = True) -> None:
             previous=before.value,
             run_id=run.id,
         )
-
-
-def client_tls_status(namespace: str, account_number: str, client_name: str) -> ResourceStatus:
-    """A client's ``tls_status`` from its Certificate, checked after an apply.
-
-    A cluster that cannot be asked (no credentials, unreachable, refused) leaves the status
-    pending rather than failing the run: the apply itself succeeded."""
-    name = kubernetes_object_name(account_number, client_name)
-    try:
-        state, message = kubernetes.certificate_state(namespace, name)
-    except Exception as error:  # any failure to ask means "not known yet"
-        kubernetes_log.warning(
-            "certificate_check_failed", certificate=name, error=type(error).__name__
-        )
-        return ResourceStatus.PENDING
-    kubernetes_log.info("certificate_state", certificate=name, state=state.value, message=message)
-    return _TLS_STATUS[state]

@@ -26,7 +26,7 @@ from app.models import (
     StoredPlan,
 )
 from app.models.common import utcnow
-from app.services.runs.status import drop_stored_plans, set_status
+from app.services.runs.status import drop_stored_plans, last_applied_config, set_status
 from app.services.runs.workspace import clear_stale_state_lock, remove_workspace, runner_for
 
 
@@ -247,3 +247,21 @@ def forget_workspace(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -
     for other in list(pending):
         log(f"run {other.id} discarded: its workspace is deleted")
         set_status(other, RunStatus.DISCARDED, error=f"superseded by run {run.id} (deleted)")
+
+
+def applied_if_unchanged(
+    run: InfraRun, workspace: RenderedWorkspace, log: RunLog, hint: str = ""
+) -> bool:
+    """Mark ``run`` applied without terraform when its workspace's configuration is the
+    one the last apply left (True); ``hint`` ends the run's note."""
+    previous = last_applied_config(run)
+    if previous is None or previous.config_hash != workspace.config_hash:
+        return False
+    log(f"configuration unchanged since run {previous.id}: terraform not run")
+    set_status(
+        run,
+        RunStatus.APPLIED,
+        config_hash=workspace.config_hash,
+        note=f"unchanged since run {previous.id}{hint}",
+    )
+    return True

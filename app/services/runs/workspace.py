@@ -9,8 +9,10 @@ import shutil
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.config import Settings, current_settings
+from app.extensions import db
 from app.hosts import default_host
 from app.infra import remote_state
 from app.infra.locks import WorkspaceLock
@@ -21,15 +23,20 @@ from app.infra.render import (
     render_client_workspace,
     render_domain_workspace,
 )
+from app.infra.routing_render import RoutingWorkspaceSpec, render_routing_workspace
 from app.infra.run_log import RunLog
 from app.infra.terraform import TerraformRunner
 from app.models import (
+    Account,
+    CustomDomain,
+    DomainStatus,
     InfraRun,
     LlmClient,
 )
 from app.services.runs.status import client_of
 
 DOMAIN_KEY_PREFIX = "domains/"
+ROUTING_KEY_PREFIX = "routing/"
 
 
 # The workspace lock of the run this job works on: terraform stops when it is lost.
@@ -55,6 +62,31 @@ def is_domain_run(run: InfraRun) -> bool:
     return run.workspace_key.startswith(DOMAIN_KEY_PREFIX)
 
 
+def routing_workspace_key(account_number: str) -> str:
+    """The account's routing workspace: its wildcard certificates and listeners."""
+    return f"{ROUTING_KEY_PREFIX}{account_number}"
+
+
+def is_routing_run(run: InfraRun) -> bool:
+    return run.workspace_key.startswith(ROUTING_KEY_PREFIX)
+
+
+def routing_spec(account_number: str) -> RoutingWorkspaceSpec:
+    """The account's routing as it should be now: its verified custom domains (a domain
+    being deleted is not served any more) get a wildcard listener and certificate."""
+    domains = db.session.execute(
+        select(CustomDomain.domain)
+        .join(Account, CustomDomain.account_id == Account.id)
+        .where(
+            Account.account_number == account_number,
+            CustomDomain.verified_at.is_not(None),
+            CustomDomain.zone_id.is_not(None),
+            CustomDomain.status != DomainStatus.DELETING,
+        )
+    ).scalars()
+    return RoutingWorkspaceSpec.from_settings(current_settings(), account_number, domains)
+
+
 def client_spec(
     account_number: str,
     client_name: str,
@@ -76,8 +108,17 @@ def custom_hosts_of(client: LlmClient | None) -> tuple[tuple[str, str], ...]:
     return ((domain.zone_id, f"{client.name}.{domain.domain}"),)
 
 
+def render_routing_hash(account_number: str) -> str:
+    """The config hash the account's routing workspace would have now (nothing written)."""
+    spec = routing_spec(account_number)
+    return render_routing_workspace(spec, workspaces_dir(), dry_run=True).config_hash
+
+
 def render_for_run(run: InfraRun, *, dry_run: bool = False) -> RenderedWorkspace:
     """Render the run's workspace (``dry_run``: only compute its path and hash)."""
+    if is_routing_run(run):
+        routing = routing_spec(run.account_number)
+        return render_routing_workspace(routing, workspaces_dir(), dry_run=dry_run)
     if is_domain_run(run):
         spec = DomainWorkspaceSpec.from_settings(
             current_settings(), run.account_number, run.target_name
