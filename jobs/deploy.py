@@ -3,15 +3,14 @@ apply_run: apply an approved plan."""
 
 from __future__ import annotations
 
-from app.models import RunKind, RunStatus
+from app.models import RunStatus
 from app.services import runs
-from jobs.common import job_context, load_run
-from jobs.delete import forget_client
-from jobs.domains import apply_domain_run
+from app.services.after_apply import after_step
+from jobs.common import job_context
 
 
 def deploy_default_api(client_id: int, run_id: int) -> str:
-    run = load_run(run_id)
+    run = runs.load_run(run_id)
     with (
         job_context("deploy_default_api", run, client_id=client_id) as log,
         runs.locked_workspace(run, log),
@@ -38,13 +37,8 @@ def deploy_default_api(client_id: int, run_id: int) -> str:
 
 
 def apply_run(run_id: int) -> str:
-    run = load_run(run_id)
+    run = runs.load_run(run_id)
     with job_context("apply_run", run) as log, runs.locked_workspace(run, log):
         workspace = runs.render_for_run(run)
-        if runs.is_domain_run(run):
-            apply_domain_run(run, workspace, log)
-        elif run.kind == RunKind.DESTROY and run.client_id is None:  # a deleted client's
-            runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
-        else:
-            runs.apply(run, workspace, log)
+        runs.apply(run, workspace, log, after_step(run, workspace, log))
     return run.status.value

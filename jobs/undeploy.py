@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from app.services import runs
-from jobs.common import job_context, load_run
+from jobs.common import job_context
 
 
 def undeploy_default_api(client_id: int, run_id: int) -> str:
-    run = load_run(run_id)
+    run = runs.load_run(run_id)
     with (
         job_context("undeploy_default_api", run, client_id=client_id) as log,
         runs.locked_workspace(run, log),

@@ -55,6 +55,20 @@ def get_domain(raw: str, account: Account | None = None) -> CustomDomain:
     return found[0]
 
 
+def domain_of_run(run: InfraRun) -> CustomDomain | None:
+    """The domain a run is for, as the database has it now; None once it is gone."""
+    domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
+    if domain is not None:
+        db.session.refresh(domain)
+    return domain
+
+
+def forget_domain(domain: CustomDomain) -> None:
+    """Delete the row of a domain whose infrastructure was destroyed."""
+    db.session.delete(domain)
+    db.session.commit()
+
+
 def rival_claims(domain: CustomDomain) -> list[CustomDomain]:
     """Other accounts' claims of the same name, or of names inside or above it."""
     return [d for d in _nearby(domain.domain) if d.account_id != domain.account_id]

@@ -173,7 +173,7 @@ class TerraformRunner:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _argv(self, command: str, args: Sequence[str], env: Mapping[str, str]) -> list[str]:
-        """The command line; on Linux under the guard (``tf_guard.py``), so terraform and
+        """The command line; on Linux under the guard (``guard.py``), so terraform and
         its provider plugins die with this process even when it is SIGKILLed (RQ kills a
         work horse that way, an operator or the OOM killer a worker), which no
         ``finally`` can handle."""
