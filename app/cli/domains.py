@@ -11,9 +11,9 @@ from flask.cli import AppGroup
 from app.cli.common import fmt_time, service_errors
 from app.cli.runs import describe, finish
 from app.config import current_settings
+from app.domains.serving import FOREVER, serving_until
 from app.models import CustomDomain, DomainStatus, InfraRun, RunStatus
 from app.models.common import utcnow
-from app.models.domain import FOREVER
 from app.services import accounts, domain_checks
 from app.services import clients as client_service
 from app.services import domains as service
@@ -111,7 +111,8 @@ def show(domain: str, account_number: str | None) -> None:
     """A domain's status, name servers, last check and its result, and its clients."""
     found = _claim(domain, account_number)
     settings = current_settings()
-    until = found.serving_until(timedelta(hours=settings.DOMAIN_GRACE_HOURS))
+    grace = timedelta(hours=settings.DOMAIN_GRACE_HOURS)
+    until = serving_until(found.status, found.delegation_lost_at, grace)
     serving = "no"
     if until == FOREVER:
         serving = "yes"
