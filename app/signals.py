@@ -1,6 +1,6 @@
-"""Lifecycle signals (blinker). Every job sends ``pre_<job>`` before it starts its work
-and ``post_<job>`` after it ends (with the run), so other parts can react (notify,
-audit, clean up) without the jobs knowing them."""
+"""Lifecycle signals (blinker). Every infrastructure job sends ``pre_<job>`` before it
+starts its work and ``post_<job>`` after it ends, on every path (with the run), so other
+parts can react (notify, audit, clean up) without the jobs knowing them."""
 
 from __future__ import annotations
 
