@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not settings.WORKSPACES_DIR:  # its documented default, resolved once for the services
+        workspaces = os.path.join(app.instance_path, "workspaces")
+        settings = settings.model_copy(update={"WORKSPACES_DIR": workspaces})
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
 
     app.config.update(

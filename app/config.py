@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         10, ge=0, description="Connections a process may open beyond the pool under bursts."
     )
     DATABASE_POOL_TIMEOUT_SECONDS: float = Field(
-        10.0,
+        30.0,
         gt=0,
         description="How long a request waits for a free pooled connection before it "
         "answers 503 database_busy (with Retry-After).",

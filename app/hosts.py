@@ -26,8 +26,9 @@ from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 from app.domains.names import default_host
+from app.domains.serving import FOREVER, serving_until
 from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
-from app.models.domain import FOREVER, DomainStatus, serving_until
+from app.models.domain import DomainStatus
 from app.models.routing import RoutingVersion
 from app.names import is_host_name
 

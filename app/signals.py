@@ -1,6 +1,6 @@
-"""Lifecycle signals (blinker). Every job sends ``pre_<job>`` before it starts its work
-and ``post_<job>`` after it ends (with the run), so other parts can react (notify,
-audit, clean up) without the jobs knowing them."""
+"""Lifecycle signals (blinker). Every infrastructure job sends ``pre_<job>`` before it
+starts its work and ``post_<job>`` after it ends, on every path (with the run), so other
+parts can react (notify, audit, clean up) without the jobs knowing them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ pre_verify_domain = _signals.signal("pre_verify_domain")
 post_verify_domain = _signals.signal("post_verify_domain")
 pre_apply_run = _signals.signal("pre_apply_run")
 post_apply_run = _signals.signal("post_apply_run")
+pre_routing_run = _signals.signal("pre_routing_run")
+post_routing_run = _signals.signal("post_routing_run")
 
 
 def pre(job_name: str) -> NamedSignal:

@@ -18,23 +18,23 @@ from rq.timeouts import JobTimeoutException
 
 from app import signals
 from app.config import current_settings
-from app.extensions import db
 from app.infra.run_log import RunLog
 from app.infra.terraform import TerraformAborted, TerraformError
 from app.logging_setup import get_logger
 from app.models import InfraRun, RunStatus
 from app.services import runs
 from app.services.infra import retry_later
-from app.services.runs import RunNotLive, StalePlan, WorkspaceBusy, set_status, sync_client_status
+from app.services.runs import (
+    RunNotLive,
+    StalePlan,
+    WorkspaceBusy,
+    back_to_review,
+    fail_run,
+    set_status,
+    sync_client_status,
+)
 
 log = get_logger("chatdock.jobs")
-
-
-def load_run(run_id: int) -> InfraRun:
-    run = db.session.get(InfraRun, run_id)
-    if run is None:
-        raise LookupError(f"run {run_id} does not exist")
-    return run
 
 
 def _no_more_retries() -> None:
@@ -65,11 +65,23 @@ def job_context(job_name: str, run: InfraRun, **signal_kwargs: Any) -> Iterator[
 def _outcomes(
     job_name: str, run: InfraRun, run_log: RunLog, signal_kwargs: dict[str, Any]
 ) -> Iterator[None]:
-    settings = current_settings()
-    if settings.LOG_JOBS:
+    """pre_ before the work, post_ after it on every path (done, failed, skipped,
+    deferred, stopped), once the run's state says how it ended."""
+    if current_settings().LOG_JOBS:
         log.info("job_started", job=job_name, run_id=run.id)
     run_log(f"{job_name}: started")
     signals.pre(job_name).send(job_name, run=run, **signal_kwargs)
+    try:
+        with _run_state(job_name, run, run_log):
+            yield
+    finally:
+        signals.post(job_name).send(job_name, run=run, **signal_kwargs)
+
+
+@contextlib.contextmanager
+def _run_state(job_name: str, run: InfraRun, run_log: RunLog) -> Iterator[None]:
+    """Turn the work's outcome into the run's state, its log and RQ's retries."""
+    settings = current_settings()
     try:
         yield
     except RunNotLive as reason:
@@ -89,8 +101,7 @@ def _outcomes(
         return
     except TerraformAborted as error:
         _no_more_retries()
-        _back_to_review(run, error.reason, run_log)
-        signals.post(job_name).send(job_name, run=run, **signal_kwargs)
+        back_to_review(run, error.reason, run_log)
         return
     except TerraformError as error:
         transient = error.transient
@@ -109,7 +120,6 @@ def _outcomes(
         run_log.flush()
         _no_more_retries()
         set_status(run, RunStatus.DISCARDED, error=f"stale plan: {error}")
-        signals.post(job_name).send(job_name, run=run, **signal_kwargs)
         return
     except JobTimeoutException:
         run_log("the job timed out; terraform was stopped")
@@ -118,47 +128,18 @@ def _outcomes(
         _errored(run, "the job timed out", job_name)
         raise
     except Exception as error:
-        db.session.rollback()
         run_log(f"unexpected error: {type(error).__name__}: {error}")
         run_log.flush()
         _no_more_retries()
-        _errored(run, f"{type(error).__name__}: {error}", job_name)
+        _errored(run, f"{type(error).__name__}: {error}", job_name, discard=True)
         raise
     run_log.flush()
     sync_client_status(run)
     if settings.LOG_JOBS:
         log.info("job_finished", job=job_name, run_id=run.id, status=run.status.value)
-    signals.post(job_name).send(job_name, run=run, **signal_kwargs)
 
 
-def _back_to_review(run: InfraRun, reason: str, run_log: RunLog) -> None:
-    """The job lost its workspace lock: another worker may hold it now, so this one
-    stops, and the run waits for a new review (its approval no longer stands; an apply
-    that had started re-plans when approved). A run another worker (or the reconciler)
-    already marked final stays so, and its log says what it is."""
-    db.session.rollback()
-    db.session.refresh(run)
-    error = f"stopped before it finished: {reason}"
-    if run.is_final:
-        outcome = f"the run stays {run.status.value} ({run.error or run.note or 'final'})"
-    elif run.planned_at is None:
-        outcome = "the run is errored (it has no plan to review)"
-    else:
-        outcome = "the run goes back to review"
-    run_log(f"stopped: {reason}; {outcome}")
-    run_log.flush()
-    if run.is_final:
-        return
-    if run.planned_at is None:
-        set_status(run, RunStatus.ERRORED, error=error)
-    else:
-        set_status(
-            run, RunStatus.AWAITING_APPROVAL, error=error, approved_at=None, approved_by=None
-        )
-
-
-def _errored(run: InfraRun, message: str, job_name: str) -> None:
-    set_status(run, RunStatus.ERRORED, error=message)
+def _errored(run: InfraRun, message: str, job_name: str, *, discard: bool = False) -> None:
+    fail_run(run, message, discard=discard)
     if current_settings().LOG_JOBS:
         log.warning("job_errored", job=job_name, run_id=run.id, error=message)
-    signals.post(job_name).send(job_name, run=run)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from app.config import current_settings
-from app.infra import kubernetes
-from app.infra.render import RenderedWorkspace, render_client_workspace
-from app.infra.run_log import RunLog
-from app.models import InfraRun
+from app.infra.render import render_client_workspace
 from app.services import runs
-from jobs.common import job_context, load_run
-from jobs.routing import after_client_destroyed
+from app.services.after_apply import forget_client
+from app.services.infra import release_routing
+from jobs.common import job_context
 
 
 def customer_domain_of(api_url: str, name: str, account_number: str) -> str:
@@ -28,7 +25,7 @@ def customer_domain_of(api_url: str, name: str, account_number: str) -> str:
 
 
 def delete_default_api(name: str, account_number: str, api_url: str, run_id: int) -> str:
-    run = load_run(run_id)
+    run = runs.load_run(run_id)
     kwargs = {"name": name, "account_number": account_number, "api_url": api_url}
     with job_context("delete_default_api", run, **kwargs) as log:
         domain = customer_domain_of(api_url, name, account_number)
@@ -37,19 +34,5 @@ def delete_default_api(name: str, account_number: str, api_url: str, run_id: int
             workspace = render_client_workspace(spec, runs.workspaces_dir())
             runs.plan(run, workspace, log)
             runs.apply(run, workspace, log, lambda: forget_client(run, workspace, log))
-    after_client_destroyed(run)
+    release_routing(run)  # the account's routing goes with its last client
     return run.status.value
-
-
-def forget_client(run: InfraRun, workspace: RenderedWorkspace, log: RunLog) -> None:
-    """What the destroy leaves of a deleted client goes before its run is marked
-    destroyed, so whoever sees the run destroyed finds nothing of the client: the secret
-    of the per-client certificate chatdock made before the account wildcards (if any),
-    its workspace, state object and pending plans."""
-    settings = current_settings()
-    if settings.KUBERNETES_ENABLED:
-        spec = runs.client_spec(run.account_number, run.target_name)
-        secret = spec.legacy_tls_secret_name
-        deleted = kubernetes.delete_secret(settings.KUBERNETES_NAMESPACE, secret)
-        log(f"certificate secret {secret}: {'deleted' if deleted else 'already gone'}")
-    runs.forget_workspace(run, workspace, log)

@@ -67,7 +67,9 @@ def _env(migrated: str, redis_url: str, model: WireServer) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": model.base_url,
-        "LLM_TIMEOUT_SECONDS": "180",
+        "LLM_TIMEOUT_SECONDS": "300",
+        # hundreds arrive at once: on a loaded machine some wait their turn for a connection
+        "DATABASE_POOL_TIMEOUT_SECONDS": "240",
     }
 
 
@@ -109,6 +111,7 @@ def test_one_process_holds_hundreds_of_chats_without_holding_transactions(
 ):
     client = make_client(account, "busy", provider="openai")
     model.behaviour.gather = IN_FLIGHT
+    model.behaviour.gather_timeout = 240
     seen: list[dict[str, int]] = []
     model.on_gathered = lambda: seen.append(_sessions(migrated))
     body = {"messages": [{"role": "user", "content": "hello"}], "stream": streamed}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.domains.checks import CheckRules, backoff_delays, decide, is_due, next_retry
 from app.domains.delegation import DelegationCheck, Outcome
+from app.domains.serving import FOREVER, holds_name, serving_until
 from app.models.domain import DomainStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -110,3 +111,23 @@ def test_only_the_job_for_the_domains_next_check_is_due():
 def test_backoff_setting():
     assert backoff_delays([60, 300]) == (60, 300)
     assert backoff_delays([]) == (60,)
+
+
+GRACE = timedelta(hours=1)
+
+
+def test_who_holds_a_name_and_until_when_hosts_are_served_on_plain_values():
+    """The rules live in app.domains.serving and read any claim (here not a row)."""
+    lost = verified(status=DomainStatus.FAILED, delegation_lost_at=NOW, verify_deadline=None)
+    assert holds_name(verified(), NOW, GRACE)
+    assert serving_until(DomainStatus.VERIFIED, None, GRACE) == FOREVER
+    # A lost delegation holds the name and serves through the grace, then neither.
+    assert holds_name(lost, NOW + GRACE / 2, GRACE)
+    assert serving_until(lost.status, lost.delegation_lost_at, GRACE) == NOW + GRACE
+    assert not holds_name(lost, NOW + GRACE * 2, GRACE)
+    # ...unless it is still re-checked within its verification window.
+    rechecked = verified(**{**lost.__dict__, "verify_deadline": NOW + GRACE * 3})
+    assert holds_name(rechecked, NOW + GRACE * 2, GRACE)
+    # A claim never verified holds nothing and serves nothing.
+    assert not holds_name(State(status=DomainStatus.FAILED), NOW, GRACE)
+    assert serving_until(DomainStatus.FAILED, None, GRACE) is None

@@ -11,10 +11,9 @@ from flask.cli import AppGroup
 from app.cli.common import fmt_time, service_errors
 from app.cli.runs import describe, finish
 from app.config import current_settings
-from app.extensions import db
+from app.domains.serving import FOREVER, serving_until
 from app.models import CustomDomain, DomainStatus, InfraRun, RunStatus
 from app.models.common import utcnow
-from app.models.domain import FOREVER
 from app.services import accounts, domain_checks
 from app.services import clients as client_service
 from app.services import domains as service
@@ -40,9 +39,8 @@ def print_delegation(domain: CustomDomain) -> None:
 
 def print_domain_run_outcome(run: InfraRun) -> None:
     """After a domain's run: the delegation to set, once its zone exists."""
-    domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
-    if domain is not None and run.status == RunStatus.APPLIED:
-        db.session.refresh(domain)
+    domain = service.domain_of_run(run) if run.status == RunStatus.APPLIED else None
+    if domain is not None:
         print_delegation(domain)
 
 
@@ -78,11 +76,10 @@ def verify(domain: str, wait: bool, account_number: str | None) -> None:
     if not wait:
         return
     deadline = time.monotonic() + current_settings().DNS_TIMEOUT_SECONDS * 4 + 60
-    while found.last_checked_at == before:
+    while domain_checks.last_checked(found) == before:
         if time.monotonic() > deadline:
             raise click.ClickException("no result yet: is a worker running? (flask worker)")
         time.sleep(CHECK_POLL_SECONDS)
-        db.session.refresh(found)
     click.echo(f"{found.domain}: {found.shown_status}: {found.last_check_result}")
     if found.status != DomainStatus.VERIFIED:
         raise click.exceptions.Exit(1)
@@ -114,7 +111,8 @@ def show(domain: str, account_number: str | None) -> None:
     """A domain's status, name servers, last check and its result, and its clients."""
     found = _claim(domain, account_number)
     settings = current_settings()
-    until = found.serving_until(timedelta(hours=settings.DOMAIN_GRACE_HOURS))
+    grace = timedelta(hours=settings.DOMAIN_GRACE_HOURS)
+    until = serving_until(found.status, found.delegation_lost_at, grace)
     serving = "no"
     if until == FOREVER:
         serving = "yes"

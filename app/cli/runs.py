@@ -7,9 +7,9 @@ import time
 import click
 
 from app.cli.common import fmt_time
-from app.extensions import db
 from app.infra.plan_summary import PlanSummary
-from app.models import InfraRun, LlmClient, RunStatus
+from app.models import InfraRun, RunStatus
+from app.services import runs
 from app.services.client_state import client_state
 
 WAIT_POLL_SECONDS = 1.0
@@ -31,7 +31,7 @@ def wait_for(run: InfraRun, timeout: float) -> InfraRun:
     printed = len(run.log or "")  # lines already there were seen (an approved plan's)
     plan_shown = run.plan_summary is not None
     while True:
-        db.session.refresh(run)
+        run = runs.reread(run)
         if run.status != seen:
             click.echo(f"  {run.status.value}", err=True)
             seen = run.status
@@ -84,9 +84,8 @@ def result_text(run: InfraRun) -> str:
             else "nothing to do"
         )
     ]
-    client = db.session.get(LlmClient, run.client_id) if run.client_id else None
+    client = runs.current_client(run)
     if client is not None:
-        db.session.refresh(client)
         lines.append(f"{client.name}: {client_state(client).serving_text()}")
     return "\n".join(lines)
 

@@ -26,7 +26,8 @@ def worker(burst: bool) -> None:
         None
         if burst
         else start_reconciler(
-            current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's app
+            current_app._get_current_object().app_context,  # type: ignore[attr-defined]
+            settings.RECONCILE_SECONDS,
         )
     )
     try:

@@ -1,2 +1,2 @@
-"""Custom domains: name rules and delegation checks (the development DNS server is
-``devtools.dev_dns``)."""
+"""Custom domains: name rules, delegation checks, the serving rule and which claim holds
+a name (the development DNS server is ``devtools.dev_dns``)."""

@@ -9,13 +9,14 @@ plus the grace period (setting ``DOMAIN_GRACE_HOURS``).
 
 Claims: several accounts may claim the same name (one row each, each with its own
 zone); only a verified claim holds the name, and at most one claim of a name is
-verified (a partial unique index). See :func:`holds_name`.
+verified (a partial unique index). The rules (which claim holds a name, until when
+hosts are served) are in :mod:`app.domains.serving`.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -103,35 +104,3 @@ class CustomDomain(Model):
         lives: a lost delegation only stops serving (after the grace), so fixing the
         delegation brings the hosts back with no new plan."""
         return self.verified_at is not None and self.status != DomainStatus.DELETING
-
-    def serving_until(self, grace: timedelta) -> datetime | None:
-        """Until when its client hosts are served: ``datetime.max`` (UTC) while verified,
-        the end of the grace period after a lost delegation, else None (not served)."""
-        return serving_until(self.status, self.delegation_lost_at, grace)
-
-    def holds_name(self, now: datetime, grace: timedelta) -> bool:
-        """Whether this claim keeps other accounts off its name (and names inside or
-        above it): while verified, and after a lost delegation while it is re-checked
-        (``verify_deadline``) or still served (the grace). Unverified claims hold
-        nothing: they never lock another account out."""
-        if self.status == DomainStatus.VERIFIED:
-            return True
-        if self.status != DomainStatus.FAILED or self.delegation_lost_at is None:
-            return False
-        until = serving_until(self.status, self.delegation_lost_at, grace)
-        deadline = self.verify_deadline
-        return (deadline is not None and deadline > now) or (until is not None and until > now)
-
-
-FOREVER = datetime.max.replace(tzinfo=UTC)
-
-
-def serving_until(
-    status: DomainStatus, delegation_lost_at: datetime | None, grace: timedelta
-) -> datetime | None:
-    """The serving rule, on plain values (the host index builds from a column query)."""
-    if status == DomainStatus.VERIFIED:
-        return FOREVER
-    if status == DomainStatus.FAILED and delegation_lost_at is not None:
-        return delegation_lost_at + grace
-    return None

@@ -8,10 +8,7 @@ secret (there is nothing to brute-force), and the comparison is constant-time.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +21,7 @@ from app.hosts import ClientRoute
 from app.models import Account, ApiKey, LlmClient, api_key_clients
 from app.models.common import utcnow
 from app.names import has_control_characters
-from app.services import audit
+from app.services import audit, hashed_secrets
 
 KEY_PREFIX = "cdk_"
 KEY_RE = re.compile(r"cdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")  # fullmatch
@@ -38,10 +35,6 @@ class IssuedKey:
 
     api_key: ApiKey
     plaintext: str
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def create_api_key(
@@ -61,11 +54,10 @@ def create_api_key(
         if client.id in seen:
             raise InvalidInput(f"client {client.name!r} is listed twice: name each client once")
         seen.add(client.id)
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
+    key_id, secret = hashed_secrets.new_secret()
     api_key = ApiKey(
         key_id=key_id,
-        secret_hash=_hash_secret(secret),
+        secret_hash=hashed_secrets.digest(secret),
         account=account,
         label=label,
         all_clients=not clients,
@@ -167,17 +159,8 @@ def authenticate(raw_key: str | None, route: ClientRoute) -> ApiKey | None:
             "'Authorization: Bearer <key>'",
             code="api_key_missing",
         )
-    match = KEY_RE.fullmatch(raw_key.strip())
-    api_key = None
-    if match:
-        api_key = db.session.execute(
-            select(ApiKey).where(ApiKey.key_id == match.group(1))
-        ).scalar_one_or_none()
-    if (
-        match is None
-        or api_key is None
-        or not hmac.compare_digest(_hash_secret(match.group(2)), api_key.secret_hash)
-    ):
+    api_key = hashed_secrets.find_by_secret(raw_key, KEY_RE, ApiKey, ApiKey.key_id)
+    if api_key is None:
         raise Unauthorized("invalid API key", code="api_key_invalid")
     status = key_status(api_key)
     if status != "active":

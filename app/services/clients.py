@@ -45,7 +45,7 @@ class ClientSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(json_schema_extra={"maxLength": 63})  # checked by _name (DNS label)
     provider: str | None = None  # None: the model's provider, else DEFAULT_PROVIDER
     model: str = ""
     system_prompt: str = Field("", max_length=20_000)

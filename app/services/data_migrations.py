@@ -12,11 +12,11 @@ for a rolled-back run.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Connection, select
 
 from app.data_migrations import runner
@@ -33,7 +33,10 @@ MIGRATIONS: tuple[DataMigration, ...] = (REMOVE_DEPRECATED_MODELS,)
 
 alembic_log = logging.getLogger("alembic.data_migrations")
 log = get_logger("chatdock.data_migrations")
-_COLLECTOR = "chatdock.notices_after_migration"
+# The notices stored by the data migrations of the Alembic run in progress (None outside one).
+_collected: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "notices_after_migration", default=None
+)
 
 
 def registry() -> dict[str, DataMigration]:
@@ -98,11 +101,11 @@ def deliver_notices(notice_ids: Iterable[int]) -> None:
 def deliver_after_migrations() -> Iterator[None]:
     """Around Alembic's run: deliver the notices data migrations stored, once committed."""
     collected: list[int] = []
-    current_app.extensions[_COLLECTOR] = collected
+    token = _collected.set(collected)
     try:
         yield
     finally:
-        current_app.extensions.pop(_COLLECTOR, None)
+        _collected.reset(token)
     try:
         deliver_notices(collected)
     except Exception:  # the migration committed: a failed delivery must not undo it
@@ -112,7 +115,7 @@ def deliver_after_migrations() -> Iterator[None]:
 def defer_delivery(notice_ids: Iterable[int]) -> None:
     """Have ``deliver_after_migrations`` send these notices after the commit."""
     ids = list(notice_ids)
-    collected = current_app.extensions.get(_COLLECTOR)
+    collected = _collected.get()
     if collected is None:
         if ids:
             log.warning("notices_stored_not_delivered", notice_ids=ids)

@@ -59,6 +59,20 @@ def zone_ready(domain: CustomDomain, zone_id: str, name_servers: list[str]) -> N
     schedule_check(domain, now)
 
 
+def due_domain(domain_id: int, scheduled_for: float) -> CustomDomain | None:
+    """The domain a scheduled check is for, while that check is still its next one;
+    None when the domain is gone or another check superseded this one."""
+    domain = db.session.get(CustomDomain, domain_id)
+    return domain if domain is not None and checks.is_due(domain, scheduled_for) else None
+
+
+def last_checked(domain: CustomDomain) -> datetime | None:
+    """When the domain's delegation was last checked, as the database has it now (a
+    worker checks it while someone waits)."""
+    db.session.refresh(domain)
+    return domain.last_checked_at
+
+
 def request_check(domain: CustomDomain) -> None:
     """Check now, in a worker (``flask domains verify``): the customer says the NS records
     are fixed, so the backoff and the verification window start over."""

@@ -3,7 +3,7 @@ clients, delete. Delegation checks live in :mod:`app.services.domain_checks`.
 
 The claim rule: any number of accounts may claim a name that no other account holds
 (each gets its own zone and name servers); the first whose delegation check succeeds
-wins and holds the name (:meth:`CustomDomain.holds_name`), and the other claims of that
+wins and holds the name (:func:`app.domains.serving.holds_name`), and the other claims of that
 name, or of names inside or above it, fail and their accounts are told. An unverified
 claim never locks anyone out."""
 
@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
+from app.domains import serving
 from app.domains.names import (
     check_not_public_suffix,
     check_not_reserved,
@@ -55,6 +56,20 @@ def get_domain(raw: str, account: Account | None = None) -> CustomDomain:
     return found[0]
 
 
+def domain_of_run(run: InfraRun) -> CustomDomain | None:
+    """The domain a run is for, as the database has it now; None once it is gone."""
+    domain = db.session.get(CustomDomain, run.domain_id) if run.domain_id else None
+    if domain is not None:
+        db.session.refresh(domain)
+    return domain
+
+
+def forget_domain(domain: CustomDomain) -> None:
+    """Delete the row of a domain whose infrastructure was destroyed."""
+    db.session.delete(domain)
+    db.session.commit()
+
+
 def rival_claims(domain: CustomDomain) -> list[CustomDomain]:
     """Other accounts' claims of the same name, or of names inside or above it."""
     return [d for d in _nearby(domain.domain) if d.account_id != domain.account_id]
@@ -62,7 +77,7 @@ def rival_claims(domain: CustomDomain) -> list[CustomDomain]:
 
 def holds_name(domain: CustomDomain) -> bool:
     grace = timedelta(hours=current_settings().DOMAIN_GRACE_HOURS)
-    return domain.holds_name(utcnow(), grace)
+    return serving.holds_name(domain, utcnow(), grace)
 
 
 def domains_query(account: Account | None = None) -> Select[CustomDomain]:

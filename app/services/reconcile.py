@@ -27,11 +27,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import cast
 
-from flask import Flask
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -191,13 +192,17 @@ def _rearm_domain_checks(report: SweepReport) -> None:
         report.checks.append(domain.domain)
 
 
-class Reconciler(threading.Thread):
-    """Sweeps every ``interval`` seconds beside a worker, in its own app context (a
-    Redis outage is logged and the next sweep tries again)."""
+AppContext = Callable[[], AbstractContextManager[object]]
 
-    def __init__(self, app: Flask, interval: float) -> None:
+
+class Reconciler(threading.Thread):
+    """Sweeps every ``interval`` seconds beside a worker, each sweep inside a new
+    ``app_context()`` of the worker's app (a thread has none of its own; a Redis outage
+    is logged and the next sweep tries again)."""
+
+    def __init__(self, app_context: AppContext, interval: float) -> None:
         super().__init__(name="chatdock-reconciler", daemon=True)
-        self.app = app
+        self.app_context = app_context
         self.interval = interval
         self.stopped = threading.Event()
 
@@ -210,7 +215,7 @@ class Reconciler(threading.Thread):
                 return
 
     def _sweep(self) -> None:
-        with self.app.app_context():
+        with self.app_context():
             try:
                 sweep()
             except RedisError as error:
@@ -224,11 +229,11 @@ class Reconciler(threading.Thread):
         self.stopped.set()
 
 
-def start_reconciler(app: Flask) -> Reconciler | None:
-    """Start the periodic sweep of this worker (None when RECONCILE_SECONDS is 0)."""
-    interval = current_settings().RECONCILE_SECONDS
+def start_reconciler(app_context: AppContext, interval: float) -> Reconciler | None:
+    """Start the periodic sweep of this worker (None when ``interval``, the setting
+    RECONCILE_SECONDS, is 0)."""
     if interval <= 0:
         return None
-    reconciler = Reconciler(app, interval)
+    reconciler = Reconciler(app_context, interval)
     reconciler.start()
     return reconciler

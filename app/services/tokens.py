@@ -9,10 +9,7 @@ as its user, with the user's role: it never reaches more than the user does.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +19,7 @@ from app.errors import InvalidInput, NotFound, Unauthorized
 from app.extensions import db
 from app.models import AdminUser, PersonalAccessToken
 from app.models.common import utcnow
-from app.services import audit
+from app.services import audit, hashed_secrets
 from app.services.users import seen
 
 TOKEN_PREFIX = "cdp_"
@@ -39,20 +36,16 @@ class IssuedToken:
     plaintext: str
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_token(
     user: AdminUser, label: str = "", expires_in_days: int = DEFAULT_DAYS
 ) -> IssuedToken:
     """Issue a token acting as ``user``; every token expires (at most MAX_DAYS)."""
     if not 1 <= expires_in_days <= MAX_DAYS:
         raise InvalidInput(f"expires-in-days must be between 1 and {MAX_DAYS}")
-    token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    token_id, secret = hashed_secrets.new_secret()
     token = PersonalAccessToken(
         token_id=token_id,
-        secret_hash=_digest(secret),
+        secret_hash=hashed_secrets.digest(secret),
         user=user,
         label=(label or "").strip()[:200],
         expires_at=utcnow() + timedelta(days=expires_in_days),
@@ -112,17 +105,10 @@ def authenticate(raw: str | None) -> PersonalAccessToken:
         raise Unauthorized(
             "send a personal access token: 'Authorization: Bearer cdp_...'", code="token_missing"
         )
-    match = TOKEN_RE.fullmatch(raw.strip())
-    token = None
-    if match:
-        token = db.session.execute(
-            select(PersonalAccessToken).where(PersonalAccessToken.token_id == match.group(1))
-        ).scalar_one_or_none()
-    if (
-        match is None
-        or token is None
-        or not hmac.compare_digest(_digest(match.group(2)), token.secret_hash)
-    ):
+    token = hashed_secrets.find_by_secret(
+        raw, TOKEN_RE, PersonalAccessToken, PersonalAccessToken.token_id
+    )
+    if token is None:
         raise Unauthorized("invalid token", code="token_invalid")
     status = token_status(token)
     if status != "active":

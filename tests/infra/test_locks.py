@@ -111,5 +111,17 @@ def test_heartbeat_reports_a_lost_lock(redis: Redis, key: str) -> None:
     lock.release()
 
 
-def test_release_is_safe_when_never_acquired(redis: Redis, key: str) -> None:
-    WorkspaceLock(redis, key, ttl=1).release()
+def test_release_of_a_lock_never_acquired_frees_nobody_elses(redis: Redis, key: str) -> None:
+    """A job that gave up waiting releases in its ``finally``: the holder keeps the lock
+    (its run goes on), and nobody else gets it until the holder releases."""
+    holder = WorkspaceLock(redis, key, ttl=5).acquire()
+    gave_up = WorkspaceLock(redis, key, ttl=5)
+    with pytest.raises(LockTimeout):
+        gave_up.acquire(wait_timeout=0.1)
+    gave_up.release()
+    assert holder.held and redis.get(holder.name) is not None
+    with pytest.raises(LockTimeout):
+        WorkspaceLock(redis, key, ttl=5).acquire(wait_timeout=0.1)
+    holder.release()
+    assert redis.get(lock_name(key)) is None
+    assert WorkspaceLock(redis, key, ttl=5).acquire(wait_timeout=1).held

@@ -20,9 +20,9 @@ from rq.job import Job
 from app.extensions import db
 from app.models import CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
-from app.queue import redis_connection
+from app.queue import JOBS, redis_connection
 from app.services import infra, runs
-from jobs.routing import after_client_destroyed
+from app.services.infra import release_routing as after_client_destroyed
 from tests.conftest import CUSTOMER_DOMAIN
 from tests.infra.conftest import run_burst_worker
 from tests.k8s_schemas import validate_any
@@ -70,7 +70,7 @@ def routing_row(number: str, kind: RunKind, status: RunStatus, **fields: object)
 
 def enqueued(run: InfraRun) -> bool:
     job = Job.fetch(run.rq_job_id, connection=redis_connection())
-    return job.func_name == "jobs.routing.routing_run" and job.args == (run.id,)
+    return job.func_name == JOBS["routing"] and job.args == (run.id,)
 
 
 def verified_domain(account, name: str = "shop.example") -> CustomDomain:

@@ -45,10 +45,18 @@ PLUGIN_DIR = Settings(_env_file=None).TF_PLUGIN_DIR
 # 17 s -> 11 s per plan) for ~25% more peak memory; fine for tests.
 FAST_GO_GC = {"GOGC": "400"}
 
-needs_terraform = pytest.mark.skipif(
-    shutil.which("terraform") is None or not Path(PLUGIN_DIR).is_dir(),
-    reason="terraform or the provider mirror is missing",
-)
+
+@pytest.fixture
+def terraform_installed() -> None:
+    """A missing terraform or provider mirror fails the test with the reason, as in the
+    rest of the suite (scripts/test checks for both before it starts): never a skip."""
+    assert shutil.which("terraform"), "terraform is not installed: see scripts/prerequisites"
+    assert Path(PLUGIN_DIR).is_dir(), (
+        f"the provider mirror {PLUGIN_DIR} (TF_PLUGIN_DIR) is missing: see scripts/prerequisites"
+    )
+
+
+needs_terraform = pytest.mark.usefixtures("terraform_installed")
 
 
 # --- helpers -------------------------------------------------------------------------------

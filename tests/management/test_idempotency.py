@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-import app.blueprints.management as management
+import app.blueprints.management.common as management
 from app.extensions import db
 from app.models import AccountInvitation, ApiKey, IdempotentRequest, LlmClient
 from app.models.common import utcnow

@@ -1,7 +1,6 @@
 """The chat API: client hosts, /api/v0 paths and the OpenAI-compatible endpoint."""
 
-from flask import Blueprint
+from app.blueprints.chat import routes  # noqa: F401  (declares the views)
+from app.blueprints.chat.blueprint import bp
 
-bp = Blueprint("chat", __name__)
-
-from app.blueprints.chat import routes  # noqa: E402,F401
+__all__ = ["bp"]

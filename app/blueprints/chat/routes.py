@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from pydantic import BaseModel
 
-from app.blueprints.chat import bp
+from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
 from app.blueprints.chat.schemas import (
     AssistantMessage,

@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 from flask import Response, url_for
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.management import (
+from app.blueprints.management import schemas as s
+from app.blueprints.management.common import (
     answer,
     caller,
     current_page,
@@ -17,7 +18,6 @@ from app.blueprints.management import (
     parse_body,
     who,
 )
-from app.blueprints.management import schemas as s
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import (

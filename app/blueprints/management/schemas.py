@@ -3,10 +3,13 @@ document's schemas are generated from these models."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from app.services.clients import ClientSpec
 
 Item = TypeVar("Item")
 ObjectId = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -122,27 +125,33 @@ class ClientOut(BaseModel):
     created_at: datetime
 
 
-class ClientIn(Strict):
-    name: str = Field(max_length=63)
-    provider: str | None = None
-    model: str = ""
-    system_prompt: str = Field("", max_length=20_000)
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(1024, ge=1, le=200_000)
-    require_api_key: bool = False
-    allowed_origins: list[str] = Field(default_factory=list, max_length=50)
+def _spec_fields(*, optional: bool, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """ClientSpec's fields with their types, defaults and limits: the service's model is
+    the one source of truth. Its validators are not copied: the route hands the body to
+    ``clients.parse_spec``, which runs them and words their errors."""
+    fields: dict[str, Any] = {}
+    for name, info in ClientSpec.model_fields.items():
+        if name in exclude:
+            continue
+        annotation: Any = info.annotation
+        if optional:
+            info = copy.copy(info)  # the limits stay; absent means "unchanged"
+            info.default, info.default_factory = None, None
+            fields[name] = (annotation | None, info)
+        else:
+            fields[name] = (annotation, info)
+    return fields
 
 
-class ClientPatch(Strict):
-    """Only the fields sent change; the name never does."""
-
-    provider: str | None = None
-    model: str | None = None
-    system_prompt: str | None = Field(None, max_length=20_000)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(None, ge=1, le=200_000)
-    require_api_key: bool | None = None
-    allowed_origins: list[str] | None = Field(None, max_length=50)
+ClientIn = create_model(
+    "ClientIn", __base__=Strict, __doc__="A new client.", **_spec_fields(optional=False)
+)
+ClientPatch = create_model(
+    "ClientPatch",
+    __base__=Strict,
+    __doc__="Only the fields sent change; the name never does.",
+    **_spec_fields(optional=True, exclude=frozenset({"name"})),
+)
 
 
 class AttachIn(Strict):

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 
 from app.config import current_settings
 from app.extensions import db
+from app.infra.run_log import RunLog
 from app.logging_setup import get_logger
 from app.models import (
     FINAL_STATUSES,
@@ -23,6 +24,48 @@ from app.models.common import utcnow
 from app.services import tls
 
 client_log = get_logger("chatdock.clients")
+
+
+def load_run(run_id: int) -> InfraRun:
+    """The run a job carries out; LookupError when it is gone."""
+    run = db.session.get(InfraRun, run_id)
+    if run is None:
+        raise LookupError(f"run {run_id} does not exist")
+    return run
+
+
+def fail_run(run: InfraRun, message: str, *, discard: bool = False) -> None:
+    """The run's job failed: the run is errored with the reason. ``discard`` drops the
+    job's uncommitted changes first (a bug left them half done)."""
+    if discard:
+        db.session.rollback()
+    set_status(run, RunStatus.ERRORED, error=message)
+
+
+def back_to_review(run: InfraRun, reason: str, log: RunLog) -> None:
+    """The job lost its workspace lock: another worker may hold it now, so this one
+    stops, and the run waits for a new review (its approval no longer stands; an apply
+    that had started re-plans when approved). A run another worker (or the reconciler)
+    already marked final stays so, and its log says what it is."""
+    db.session.rollback()
+    db.session.refresh(run)
+    error = f"stopped before it finished: {reason}"
+    if run.is_final:
+        outcome = f"the run stays {run.status.value} ({run.error or run.note or 'final'})"
+    elif run.planned_at is None:
+        outcome = "the run is errored (it has no plan to review)"
+    else:
+        outcome = "the run goes back to review"
+    log(f"stopped: {reason}; {outcome}")
+    log.flush()
+    if run.is_final:
+        return
+    if run.planned_at is None:
+        set_status(run, RunStatus.ERRORED, error=error)
+    else:
+        set_status(
+            run, RunStatus.AWAITING_APPROVAL, error=error, approved_at=None, approved_by=None
+        )
 
 
 def set_status(run: InfraRun, status: RunStatus, **fields: Any) -> None:
@@ -67,6 +110,20 @@ def drop_stored_plans(run: InfraRun) -> None:
 
 def client_of(run: InfraRun) -> LlmClient | None:
     return db.session.get(LlmClient, run.client_id) if run.client_id else None
+
+
+def reread(run: InfraRun) -> InfraRun:
+    """The run as the database has it now (a worker moves it while someone waits)."""
+    db.session.refresh(run)
+    return run
+
+
+def current_client(run: InfraRun) -> LlmClient | None:
+    """The run's client as the database has it now (None once deleted)."""
+    client = client_of(run)
+    if client is not None:
+        db.session.refresh(client)
+    return client
 
 
 def is_latest_run(run: InfraRun) -> bool:

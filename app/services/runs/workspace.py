@@ -4,11 +4,9 @@ from settings, the terraform runner with the AWS environment."""
 from __future__ import annotations
 
 import contextvars
-import os
 import shutil
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.config import Settings, current_settings
@@ -46,8 +44,11 @@ _current_lock: contextvars.ContextVar[WorkspaceLock | None] = contextvars.Contex
 
 
 def workspaces_dir(settings: Settings | None = None) -> Path:
+    """WORKSPACES_DIR; create_app() sets its default (``<instance>/workspaces``)."""
     settings = settings or current_settings()
-    return Path(settings.WORKSPACES_DIR or os.path.join(current_app.instance_path, "workspaces"))
+    if not settings.WORKSPACES_DIR:
+        raise RuntimeError("WORKSPACES_DIR is empty: settings not of an app (create_app)")
+    return Path(settings.WORKSPACES_DIR)
 
 
 def client_workspace_key(account_number: str, client_name: str) -> str:

@@ -1,7 +1,7 @@
 """The guard of one terraform command: terraform and its provider plugins die with the
 worker that started them, even when the worker is SIGKILLed (no ``finally`` runs then).
 
-Run as a script, with the standard library only (``python -I -S tf_guard.py PARENT_PID
+Run as a script, with the standard library only (``python -I -S guard.py PARENT_PID
 terraform ARGS...``): the runner starts it as the leader of a new process group, and
 terraform and the providers it starts stay in that group. The guard
 
