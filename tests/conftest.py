@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from redis import Redis
 from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
@@ -27,7 +28,7 @@ from app.models import Account, LlmClient
 from app.services import accounts as account_service
 from app.services import clients as client_service
 from app.services.model_catalog_sync import llm_model_migration
-from devtools.services import postgres
+from devtools.services import postgres, redis_server
 
 CUSTOMER_DOMAIN = "api.chatdock.test"
 
@@ -246,3 +247,22 @@ def env(**values: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real redis-server (no persistence) for one test module; yields its URL."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_app(make_app, redis_url):
+    """The shared fixtures' app with a Redis (emptied) for the limits and the queue: a
+    test module takes it as its ``app`` (``def app(redis_app): return redis_app``)."""
+    application = make_app(REDIS_URL=redis_url)
+    with application.app_context():
+        _empty_tables()
+        Redis.from_url(redis_url).flushall()
+        yield application
+        db.session.remove()

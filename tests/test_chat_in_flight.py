@@ -24,20 +24,13 @@ from sqlalchemy import create_engine, func, select, text
 from app.extensions import db
 from app.models import ChatMessage, UsageDaily
 from app.services import limit_settings, limits
-from devtools.services import redis_server
-from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
+from tests.conftest import CUSTOMER_DOMAIN
 from tests.live import gunicorn
 from tests.llm.wire_servers import WireServer
 
 IN_FLIGHT = 300
 POOL_MOST = 15  # SQLAlchemy's default pool (5) and overflow (10), per process
 REPLY = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture
@@ -49,13 +42,8 @@ def model() -> Iterator[WireServer]:
 
 
 @pytest.fixture
-def app(make_app, redis_url):
-    application = make_app(REDIS_URL=redis_url)
-    with application.app_context():
-        _empty_tables()
-        Redis.from_url(redis_url).flushall()
-        yield application
-        db.session.remove()
+def app(redis_app):
+    return redis_app
 
 
 def _env(migrated: str, redis_url: str, model: WireServer) -> dict[str, str]:

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 import time_machine
-from redis import Redis
 from sqlalchemy import select
 
 from app.extensions import db
@@ -19,19 +18,13 @@ from app.llm.tokens import estimate_prompt_tokens
 from app.models import Notification
 from app.services import accounts, api_keys, limit_settings, usage
 from app.services import clients as client_service
-from devtools.services import free_port, redis_server
+from devtools.services import free_port
 from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
 from tests.infra.conftest import run_burst_worker
 from tests.live import gunicorn, serve
 
 REPO = Path(__file__).resolve().parent.parent
 BODY = {"messages": [{"role": "user", "content": "count my tokens please"}]}
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
 
 
 @pytest.fixture
@@ -44,14 +37,8 @@ def fresh_minute():
 
 
 @pytest.fixture
-def app(make_app, redis_url):
-    """The shared fixtures' app, with Redis (emptied) for the limits."""
-    application = make_app(REDIS_URL=redis_url)
-    with application.app_context():
-        _empty_tables()
-        Redis.from_url(redis_url).flushall()
-        yield application
-        db.session.remove()
+def app(redis_app):
+    return redis_app
 
 
 def _path(client) -> str:

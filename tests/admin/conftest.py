@@ -7,12 +7,8 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
-from redis import Redis
 
-from app.extensions import db
 from app.services.users import create_admin
-from devtools.services import redis_server
-from tests.conftest import _empty_tables
 
 ADMIN_EMAIL = "ops@chatdock.test"
 ADMIN_PASSWORD = "correct horse battery"
@@ -67,21 +63,3 @@ def post_form(http: FlaskClient, page_url: str, action_url: str, data: dict | No
     """Submit a form the way a browser would: with the token from the page it is on."""
     token = csrf_token(http.get(page_url).get_data(as_text=True))
     return http.post(action_url, data={**(data or {}), "csrf_token": token})
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
-
-
-@pytest.fixture
-def redis_app(make_app, redis_url):
-    """The shared fixtures' app with a Redis (emptied) for the limits and the queue: a
-    test module takes it as its ``app`` (``def app(redis_app): return redis_app``)."""
-    application = make_app(REDIS_URL=redis_url)
-    with application.app_context():
-        _empty_tables()
-        Redis.from_url(redis_url).flushall()
-        yield application
-        db.session.remove()

@@ -30,7 +30,7 @@ from app.models import InfraRun, LlmClient, RunStatus
 from app.queue import job_queue, worker_connection
 from devtools import services as devservices
 from devtools.dev_dns import DelegationFile, dev_dns_server
-from devtools.services import AWS_TEST_ENV, redis_server
+from devtools.services import AWS_TEST_ENV
 from tests.conftest import CUSTOMER_DOMAIN
 
 
@@ -38,13 +38,6 @@ from tests.conftest import CUSTOMER_DOMAIN
 def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port for the whole session; yields its URL."""
     with devservices.moto_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real redis-server (no persistence) for one test module; yields its URL."""
-    with redis_server() as url:
         yield url
 
 
