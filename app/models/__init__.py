@@ -16,6 +16,7 @@ from app.models.membership import (
     PersonalAccessToken,
 )
 from app.models.notification import Notification
+from app.models.provider_connection import CONNECTION_TYPES, ProviderConnection
 from app.models.routing import RoutingVersion
 from app.models.run import (
     ACTIVE_STATUSES,
@@ -30,6 +31,7 @@ from app.models.user import AdminUser
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CONNECTION_TYPES",
     "FINAL_STATUSES",
     "Account",
     "AccountInvitation",
@@ -50,6 +52,7 @@ __all__ = [
     "MemberRole",
     "Notification",
     "PersonalAccessToken",
+    "ProviderConnection",
     "ResourceStatus",
     "RoutingVersion",
     "RunKind",

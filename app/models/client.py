@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from app.models.account import Account
     from app.models.domain import CustomDomain
     from app.models.llm_model import LlmModel
+    from app.models.provider_connection import ProviderConnection
 
 
 class DeploymentStatus(enum.StrEnum):
@@ -98,12 +99,21 @@ class LlmClient(Model):
     custom_domain_id: Mapped[int | None] = mapped_column(
         ForeignKey("custom_domains.id", ondelete="SET NULL"), index=True
     )
+    # The account's own provider (None: the platform's provider settings), and the models
+    # tried in turn when the client's own fails: [{"model", "provider_connection"}].
+    provider_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="RESTRICT"), index=True
+    )
+    fallbacks: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="clients")
     custom_domain: Mapped[CustomDomain | None] = relationship(back_populates="clients")
     llm_model: Mapped[LlmModel] = relationship(lazy="joined", innerjoin=True)
+    provider_connection: Mapped[ProviderConnection | None] = relationship()
 
     @property
     def provider(self) -> str:

@@ -1,0 +1,64 @@
+"""Reading manifest files safely: at most MAX_BYTES, UTF-8 only, YAML without aliases
+(no "billion laughs"), one or many documents; JSON is accepted as well (it is YAML)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from app.errors import InvalidInput
+
+MAX_BYTES = 1_000_000
+
+
+class ManifestTooLarge(InvalidInput):
+    status, code = 413, "payload_too_large"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses aliases (``*name``): a manifest never needs them and an
+    alias bomb expands a few hundred bytes into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                None, None, "YAML aliases (*name) are not allowed in manifests", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def check_size(size: int, source: str = "the manifest") -> None:
+    if size > MAX_BYTES:
+        raise ManifestTooLarge(f"{source} is {size} bytes; the limit is {MAX_BYTES} bytes")
+
+
+def parse(data: bytes, source: str = "the manifest", *, is_json: bool = False) -> list[Any]:
+    """The documents of one file (empty documents dropped), in order."""
+    check_size(len(data), source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"{source} is not UTF-8 (byte {error.start})", code="invalid_manifest"
+        ) from None
+    if is_json:
+        try:
+            loaded = json.loads(text)
+        except ValueError as error:
+            raise InvalidInput(f"{source}: invalid JSON: {error}", code="invalid_manifest") from None
+        return loaded if isinstance(loaded, list) else [loaded]
+    try:
+        documents = list(yaml.load_all(text, Loader=_NoAliasLoader))  # noqa: S506 (safe)
+    except RecursionError:
+        raise InvalidInput(f"{source}: nested too deeply", code="invalid_manifest") from None
+    except yaml.YAMLError as error:
+        where = ""
+        mark = getattr(error, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        what = getattr(error, "problem", None) or str(error)
+        raise InvalidInput(f"{source}: invalid YAML{where}: {what}", code="invalid_manifest") from None
+    return [doc for doc in documents if doc is not None]
