@@ -37,6 +37,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.invitations import invitations
+    from app.cli.manifests import apply, delete, get
     from app.cli.members import members_cli
     from app.cli.models import models
     from app.cli.tokens import tokens
@@ -60,6 +61,9 @@ def register_cli(app: Flask) -> None:
         usage,
         limits_cli,
         audit,
+        apply,
+        get,
+        delete,
     ):
         if isinstance(group, click.Group):
             group.callback = operator_logging

@@ -21,7 +21,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """A SafeLoader that refuses aliases (``*name``): a manifest never needs them and an
     alias bomb expands a few hundred bytes into gigabytes."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.MarkedYAMLError(
@@ -48,10 +48,12 @@ def parse(data: bytes, source: str = "the manifest", *, is_json: bool = False) -
         try:
             loaded = json.loads(text)
         except ValueError as error:
-            raise InvalidInput(f"{source}: invalid JSON: {error}", code="invalid_manifest") from None
-        return loaded if isinstance(loaded, list) else [loaded]
+            raise InvalidInput(
+                f"{source}: invalid JSON: {error}", code="invalid_manifest"
+            ) from None
+        return _flatten([loaded])
     try:
-        documents = list(yaml.load_all(text, Loader=_NoAliasLoader))  # noqa: S506 (safe)
+        documents = list(yaml.load_all(text, Loader=_NoAliasLoader))
     except RecursionError:
         raise InvalidInput(f"{source}: nested too deeply", code="invalid_manifest") from None
     except yaml.YAMLError as error:
@@ -60,5 +62,18 @@ def parse(data: bytes, source: str = "the manifest", *, is_json: bool = False) -
         if mark is not None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         what = getattr(error, "problem", None) or str(error)
-        raise InvalidInput(f"{source}: invalid YAML{where}: {what}", code="invalid_manifest") from None
-    return [doc for doc in documents if doc is not None]
+        raise InvalidInput(
+            f"{source}: invalid YAML{where}: {what}", code="invalid_manifest"
+        ) from None
+    return _flatten(documents)
+
+
+def _flatten(documents: list[Any]) -> list[Any]:
+    """A document that is a list holds documents (``get -o json`` prints a list)."""
+    flat: list[Any] = []
+    for doc in documents:
+        if isinstance(doc, list):
+            flat.extend(doc)
+        elif doc is not None:
+            flat.append(doc)
+    return flat

@@ -18,7 +18,11 @@ class Problem:
     forbidden: bool = False
 
     def __str__(self) -> str:
-        return f"{self.doc}: {self.path}: {self.message}" if self.path else f"{self.doc}: {self.message}"
+        return (
+            f"{self.doc}: {self.path}: {self.message}"
+            if self.path
+            else f"{self.doc}: {self.message}"
+        )
 
 
 class FieldProblem(Exception):

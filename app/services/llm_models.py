@@ -47,9 +47,7 @@ def model_label(model: LlmModel) -> str:
 
 def _choices(provider: str | None) -> str:
     """The models a new client may choose (of one provider, or all as provider/name)."""
-    query = select(LlmModel.provider, LlmModel.name).where(
-        LlmModel.deprecated.is_(False), PLATFORM
-    )
+    query = select(LlmModel.provider, LlmModel.name).where(LlmModel.deprecated.is_(False), PLATFORM)
     if provider is not None:
         query = query.where(LlmModel.provider == provider)
     rows = db.session.execute(query.order_by(LlmModel.provider, LlmModel.name)).all()
@@ -70,9 +68,7 @@ def _row(provider: str, name: str) -> LlmModel | None:
 def _provider_of(name: str) -> str:
     """The provider of a model named without one: the only one that has (or had) it."""
     providers = db.session.scalars(
-        select(LlmModel.provider)
-        .where(LlmModel.name == name, PLATFORM)
-        .order_by(LlmModel.provider)
+        select(LlmModel.provider).where(LlmModel.name == name, PLATFORM).order_by(LlmModel.provider)
     ).all() or sorted(
         {p for p, models in CATALOG.models.items() for m in models if m.name == name}
         | {entry.provider for entry in CATALOG.deleted if entry.name == name}

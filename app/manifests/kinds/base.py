@@ -2,15 +2,16 @@
 
 A kind is a thin adapter: its spec model validates (camelCase names, no unknown field),
 ``read`` gives the current object as a spec (secrets only in ``status``, as set/unset),
-``check`` finds what the file refers to, ``diff`` says what an apply would change,
-``apply`` creates or updates through the services without committing (the engine
-commits the whole file once), ``delete`` removes one object.
+``references`` lists the names it points at (checked against the file and the
+account), ``diff`` says what an apply would change, ``apply`` creates or updates
+through the services without committing (the engine commits the whole file once),
+``delete`` removes one object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -25,19 +26,6 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
     )
-
-
-@dataclass
-class Declared:
-    """The names a file declares, by (kind, account id): references may point at them."""
-
-    names: dict[tuple[str, int], set[str]] = field(default_factory=dict)
-
-    def has(self, kind: str, account: Account, name: str) -> bool:
-        return name in self.names.get((kind, account.id), set())
-
-    def of(self, kind: str, account: Account) -> set[str]:
-        return self.names.get((kind, account.id), set())
 
 
 @dataclass(frozen=True)
@@ -59,6 +47,16 @@ def changed(fields: list[str]) -> Outcome:
     return Outcome("changed", tuple(fields)) if fields else UNCHANGED
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A name the spec refers to: ``path`` (below ``spec``) names an object of ``kind``
+    of the same account."""
+
+    path: str
+    kind: str
+    name: str
+
+
 class Kind(Protocol):
     """One kind of manifest (``Client``, ``ProviderConnection``, ...)."""
 
@@ -72,13 +70,16 @@ class Kind(Protocol):
         """(spec, status) as camelCase JSON values; None when there is no such object."""
         ...
 
-    def check(
-        self, account: Account, name: str, spec: SpecModel, declared: Declared
-    ) -> Outcome:
-        """Raise FieldProblem for a bad value or a missing reference; else the outcome."""
+    def references(self, spec: SpecModel) -> list[Reference]: ...
+
+    def diff(self, account: Account, name: str, spec: SpecModel) -> Outcome:
+        """What applying would do; raises InvalidInput (with ``details`` locations) for
+        a value the services refuse."""
         ...
 
-    def apply(self, account: Account, name: str, spec: SpecModel) -> None: ...
+    def apply(self, account: Account, name: str, spec: SpecModel) -> None:
+        """Create or update through the services, without committing."""
+        ...
 
     def delete(self, account: Account, name: str) -> None: ...
 
