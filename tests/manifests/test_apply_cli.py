@@ -101,22 +101,47 @@ def test_a_semantic_refusal_late_in_the_file_rolls_back_the_earlier_documents(cl
     )
 
 
+def raw(account, kind="Client", name="a", spec=None, api="chatdock/v1", number=None) -> str:
+    metadata = {"name": name, "account": number or account.account_number}
+    if name is None:
+        del metadata["name"]
+    document = {"apiVersion": api, "kind": kind, "metadata": metadata}
+    if spec is not None:
+        document["spec"] = spec
+    return yaml.safe_dump(document)
+
+
 def test_bad_inputs_are_named_with_their_document_and_field(cli, shop, write):
-    cases = {
-        "apiVersion: chatdock/v2\nkind: Client\nmetadata: {name: a, account: 'X'}\n": "doc 1 (Client/a): apiVersion: unknown apiVersion 'chatdock/v2'; use 'chatdock/v1'",
-        f"apiVersion: chatdock/v1\nkind: Clinet\nmetadata: {{name: a, account: '{shop.account_number}'}}\n": "doc 1 (Clinet/a): kind: unknown kind 'Clinet'; did you mean 'Client'?",
-        f"apiVersion: chatdock/v1\nkind: Client\nmetadata: {{account: '{shop.account_number}'}}\n": "metadata.name: missing name",
-        f"apiVersion: chatdock/v1\nkind: Client\nmetadata: {{name: a, account: '{shop.account_number}'}}\nspec: {{temperature: hot}}\n": "doc 1 (Client/a): spec.temperature: Input should be a valid number",
-        f"apiVersion: chatdock/v1\nkind: Client\nmetadata: {{name: a, account: '{shop.account_number}'}}\nspec: {{providerConnection: mien}}\n---\napiVersion: chatdock/v1\nkind: ProviderConnection\nmetadata: {{name: mine, account: '{shop.account_number}'}}\nspec: {{type: openai}}\n": "doc 1 (Client/a): spec.providerConnection: no ProviderConnection 'mien'; did you mean 'mine'?",
-        client_doc(shop, "a")
-        + "---\n"
-        + client_doc(
-            shop, "a"
-        ): "doc 2 (Client/a): metadata.name: declared twice (also doc 1 (Client/a))",
-        "apiVersion: chatdock/v1\nkind: Client\nmetadata: {name: a, account: '9999-9999-9999'}\n": "metadata.account: no account '9999-9999-9999'",
-        "a: &a [x, x]\nb: &b [*a, *a]\n": "aliases (*name) are not allowed",
-    }
-    for text, expected in cases.items():
+    mine = raw(shop, "ProviderConnection", "mine", {"type": "openai"})
+    cases = [
+        (raw(shop, api="chatdock/v2"), "doc 1 (Client/a): apiVersion: unknown apiVersion"),
+        (
+            raw(shop, "Clinet"),
+            "doc 1 (Clinet/a): kind: unknown kind 'Clinet'; did you mean 'Client'?",
+        ),
+        (raw(shop, name=None), "doc 1 (Client/?): metadata.name: missing name"),
+        (
+            raw(shop, spec={"temperature": "hot"}),
+            "doc 1 (Client/a): spec.temperature: Input should be a valid number",
+        ),
+        (
+            raw(shop, spec={"fallbacks": [{"model": "x", "providerConection": "y"}]}),
+            "spec.fallbacks.0.providerConection: unknown field; did you mean 'providerConnection'?",
+        ),
+        (
+            raw(shop, spec={"providerConnection": "mien"}) + "---\n" + mine,
+            "doc 1 (Client/a): spec.providerConnection: no ProviderConnection 'mien'; "
+            "did you mean 'mine'?",
+        ),
+        (
+            raw(shop) + "---\n" + raw(shop),
+            "doc 2 (Client/a): metadata.name: declared twice (also doc 1 (Client/a))",
+        ),
+        (raw(shop, number="9999-9999-9999"), "metadata.account: no account '9999-9999-9999'"),
+        ("a: &a [x, x]\nb: &b [*a, *a]\n", "aliases (*name) are not allowed"),
+        ("- [1\n", "invalid YAML at line"),
+    ]
+    for text, expected in cases:
         result = cli("apply", "-f", write(text))
         assert result.exit_code == 2, (text, result.output)
         assert expected in result.output, (text, result.output)
