@@ -31,6 +31,11 @@ LATENCY = Histogram(
 PROVIDER_ERRORS = Counter(
     "chatdock_provider_errors_total", "LLM provider calls that failed", ["provider", "code"]
 )
+FALLBACKS = Counter(
+    "chatdock_llm_fallbacks_total",
+    "Chat calls passed on to a client's next fallback model, by why the previous one failed",
+    ["reason"],
+)
 LIMITS_UNAVAILABLE = Counter(
     "chatdock_limits_unavailable_total",
     "Chat requests let through unchecked because Redis could not be asked (fail open)",

@@ -70,14 +70,25 @@ class AnthropicProvider:
 
     name = "anthropic"
 
-    def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        """``http_client``: the transport (a provider connection's network-guarded one)."""
         self.base_url = base_url or None
         self.timeout = timeout
         # An explicit api_key also stops the SDK from reading ANTHROPIC_AUTH_TOKEN or
         # credential profiles from the environment.
         self._client: anthropic.Anthropic | None = (
             anthropic.Anthropic(
-                api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0
+                api_key=api_key,
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
             )
             if api_key
             else None

@@ -67,11 +67,14 @@ class ProviderError(Exception):
     provider rate-limits us, 503 when the provider is not configured.
     """
 
-    def __init__(self, code: str, message: str, status: int = 502) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 502, upstream_status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.upstream_status = upstream_status  # the provider's HTTP status, when it sent one
 
     @classmethod
     def not_configured(cls, provider: str, setting: str) -> ProviderError:

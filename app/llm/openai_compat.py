@@ -25,14 +25,27 @@ class OpenAICompatibleProvider:
 
     name = "openai"
 
-    def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        """``http_client``: the transport (a provider connection's network-guarded one)."""
         self.base_url = base_url or None
         self.timeout = timeout
         key = api_key or (PLACEHOLDER_API_KEY if self.base_url else "")
         # Without a key we still construct fine and fail per call with a 503, so a
         # misconfigured provider only breaks the clients that use it.
         self._client: openai.OpenAI | None = (
-            openai.OpenAI(api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0)
+            openai.OpenAI(
+                api_key=key,
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
+            )
             if key
             else None
         )

@@ -10,11 +10,14 @@ and process start would otherwise pay.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
 from app.config import ProviderName
 from app.llm.base import ChatProvider, ProviderError
 from app.llm.echo import EchoProvider
+from app.netguard import IPNetwork, guarded_http_client
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -71,3 +74,58 @@ def get_provider(name: str, settings: Settings) -> ChatProvider:
             _cache.pop(next(iter(_cache)))
         _cache[key] = (settings, provider)
     return provider
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An account's own provider (a provider connection): built into an adapter once per
+    (id, version), so a changed URL or key gets a new adapter and an unchanged one keeps
+    its connection pool."""
+
+    id: int
+    version: int
+    type: str  # openai | anthropic
+    base_url: str
+
+
+_MAX_CONNECTIONS = 256
+_connections: dict[tuple[int, int], ChatProvider] = {}
+
+
+def connection_provider(
+    endpoint: Endpoint,
+    api_key: Callable[[], str],
+    settings: Settings,
+    allowed: Sequence[IPNetwork],
+) -> ChatProvider:
+    """The adapter of a provider connection; ``api_key`` is called only to build one.
+    Its HTTP client reaches only addresses the network guard allows (``allowed``)."""
+    key = (endpoint.id, endpoint.version)
+    with _lock:
+        hit = _connections.get(key)
+    if hit is not None:
+        return hit
+    provider = _build_connection(endpoint, api_key(), settings, allowed)
+    with _lock:
+        for stale in [k for k in _connections if k[0] == endpoint.id and k != key]:
+            del _connections[stale]
+        while len(_connections) >= _MAX_CONNECTIONS:
+            _connections.pop(next(iter(_connections)))
+        return _connections.setdefault(key, provider)
+
+
+def _build_connection(
+    endpoint: Endpoint, api_key: str, settings: Settings, allowed: Sequence[IPNetwork]
+) -> ChatProvider:
+    timeout = settings.LLM_TIMEOUT_SECONDS
+    http_client = guarded_http_client(allowed, timeout=timeout)
+    base_url = endpoint.base_url or None
+    if endpoint.type == "openai":
+        from app.llm.openai_compat import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider(api_key, base_url, timeout, http_client)
+    if endpoint.type == "anthropic":
+        from app.llm.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(api_key, base_url, timeout, http_client)
+    raise ProviderError("unknown_provider", f"unknown connection type {endpoint.type!r}", 503)

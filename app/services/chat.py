@@ -34,11 +34,10 @@ from app.llm.base import (
     StreamChunk,
     Usage,
 )
-from app.llm.registry import get_provider
 from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession
-from app.services import chat_turns, limits, usage
+from app.services import chat_turns, fallbacks, limits, usage
 from app.services.chat_settings import ChatSettings, load_chat_settings
 from app.services.chat_turns import PreparedChat
 
@@ -138,6 +137,7 @@ def prepare_chat(
         [client.system_prompt, *(turn.content for turn in conversation)]
     )
     key = limits.KeyLimits.of(api_key) if api_key else None  # now: after the commit, a reload
+    fallback_targets = fallbacks.resolve(client) if client.fallbacks else ()
     api_key_id = key.id if key else None
     release_database()  # read all it needs: no transaction while Redis or the model answer
     try:
@@ -176,6 +176,8 @@ def prepare_chat(
         received=received if received is not None else time.perf_counter(),
         model_warning=client.model_warning,
         limits=admission,
+        connection=client.connection,
+        fallbacks=fallback_targets,
     )
     release_database()
     return prepared
@@ -207,11 +209,11 @@ def _observe_overhead(prepared: PreparedChat, route: str) -> None:
 
 
 def complete(prepared: PreparedChat, route: str = "chat") -> tuple[Completion, int]:
-    """Call the provider within the deadline; store the turn; (completion, latency ms)."""
-    provider = get_provider(prepared.provider, current_settings())
+    """Call the provider (then the client's fallbacks) within the deadline; store the
+    turn; (completion, latency ms)."""
     started = time.perf_counter()
     try:
-        completion = provider.complete(prepared.request, timeout=prepared.remaining())
+        completion = fallbacks.complete(prepared)
     except ProviderError as error:
         prepared.provider_seconds = time.perf_counter() - started
         chat_turns.record_error(prepared, error, _elapsed_ms(started))
@@ -230,11 +232,10 @@ def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk
     request is closed too), the deadline, a provider failure after some text — what was
     produced is stored and charged, once: the provider's usage when it sent one, else
     the prompt as admitted plus an estimate of the text produced."""
-    provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     parts: list[str] = []
     tokens: Usage | None = None
-    chunks = provider.stream(prepared.request, timeout=prepared.remaining())
+    chunks = fallbacks.stream(prepared)  # the client's fallbacks until the first chunk
     try:
         for chunk in chunks:
             parts.append(chunk.delta)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from app.extensions import db
-from app.models import Account, LlmClient, LlmModel
+from app.models import Account, LlmClient, LlmModel, ProviderConnection
 from app.services.llm_models import deprecation_warning
+from app.services.provider_connections import ConnectionTarget
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ChatSettings:
     tokens_per_minute: int | None
     monthly_token_budget: int | None
     model_warning: str | None  # the model is deprecated: what to use instead
+    connection: ConnectionTarget | None = None  # the account's own provider, if it has one
+    fallbacks: tuple[dict[str, str | None], ...] = ()  # as stored: model, provider, connection
 
 
 _QUERY = (
@@ -48,9 +51,16 @@ _QUERY = (
         LlmClient.tokens_per_minute,
         Account.monthly_token_budget,
         LlmModel.deprecated.label("deprecated"),
+        LlmClient.fallbacks,
+        ProviderConnection.id.label("connection_id"),
+        ProviderConnection.version.label("connection_version"),
+        ProviderConnection.type.label("connection_type"),
+        ProviderConnection.base_url.label("connection_url"),
+        ProviderConnection.api_key_sealed.label("connection_key"),
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)
+    .outerjoin(ProviderConnection, ProviderConnection.id == LlmClient.provider_connection_id)
     .where(LlmClient.id == bindparam("client_id"))
 )
 
@@ -61,8 +71,20 @@ def load_chat_settings(client_id: int) -> ChatSettings | None:
     if row is None:
         return None
     values = dict(row._mapping)
+    connection = None
+    if values.pop("connection_id") is not None:
+        connection = ConnectionTarget(
+            row.connection_id,
+            row.connection_version,
+            row.connection_type,
+            row.connection_url,
+            row.connection_key,
+        )
+    for name in ("connection_version", "connection_type", "connection_url", "connection_key"):
+        del values[name]
+    values["fallbacks"] = tuple(values["fallbacks"] or ())
     warning = None
     if values.pop("deprecated"):  # rare: build the model only to word its warning
         model = LlmModel(provider=row.provider, name=row.model, deprecated=True)
         warning = deprecation_warning(model)
-    return ChatSettings(**values, model_warning=warning)
+    return ChatSettings(**values, model_warning=warning, connection=connection)

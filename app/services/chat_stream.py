@@ -102,6 +102,7 @@ def openai_events(
     """OpenAI's ``chat.completion.chunk`` events, ending with ``[DONE]``."""
     provider_stream = chat.stream(prepared, "openai")
     chunks = primed(provider_stream)
+    model = prepared.model  # the fallback's, when the client's own model failed to start
 
     def chunk(delta: dict, finish: str | None, usage: dict | None = None) -> str:
         payload = {

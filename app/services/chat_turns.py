@@ -22,6 +22,7 @@ from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ChatMessage, ChatSession
 from app.models.common import utcnow
 from app.services import limits, usage
+from app.services.provider_connections import ConnectionTarget
 
 SESSIONS = ChatSession.__table__
 MESSAGES = ChatMessage.__table__
@@ -47,6 +48,10 @@ class PreparedChat:
     model_warning: str | None = None  # the client's model is deprecated: what to use
     limits: limits.Admission | None = None  # the tokens reserved, settled once answered
     provider_seconds: float = 0.0  # time spent waiting on the provider
+    connection: ConnectionTarget | None = None  # the account's own provider (None: platform's)
+    # Tried in turn when the model before fails (app.services.fallbacks): (provider,
+    # model, connection); the one that answers becomes ``provider``/``model``.
+    fallbacks: tuple[tuple[str, str, ConnectionTarget | None], ...] = ()
     stored: bool = field(default=False)  # the turn (or its failure) was recorded
 
     @property

@@ -67,6 +67,18 @@ def target(connection: ProviderConnection) -> ConnectionTarget:
     )
 
 
+def targets_by_name(account_id: int, names: set[str]) -> dict[str, ConnectionTarget]:
+    """The account's connections of these names (one query; the chat path's fallbacks)."""
+    if not names:
+        return {}
+    rows = db.session.execute(
+        select(ProviderConnection).where(
+            ProviderConnection.account_id == account_id, ProviderConnection.name.in_(names)
+        )
+    ).scalars()
+    return {row.name: target(row) for row in rows}
+
+
 def get_connection(account: Account, name: str) -> ProviderConnection:
     connection = find_connection(account, name)
     if connection is None:

@@ -1,0 +1,134 @@
+"""One model call, with a client's fallbacks: on a timeout, a 429, a 5xx or an
+unreachable provider the next model is tried, within the request's deadline. A stream
+falls back only before its first chunk went out (after that the caller has text).
+
+The model that answers becomes the turn's ``provider``/``model`` (``PreparedChat``), so
+its usage is counted for it and the answer names it (``model``, ``X-Chatdock-Model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import replace
+
+from app import secret_box
+from app.config import current_settings
+from app.llm.base import ChatProvider, Completion, ProviderError, StreamChunk
+from app.llm.registry import Endpoint, connection_provider, get_provider
+from app.metrics import FALLBACKS
+from app.netguard import allowed_networks
+from app.services.chat_settings import ChatSettings
+from app.services.chat_turns import PreparedChat
+from app.services.provider_connections import ConnectionTarget, targets_by_name
+
+Target = tuple[str, str, ConnectionTarget | None]  # provider, model, connection
+
+REASONS = {
+    "provider_timeout": "timeout",
+    "provider_rate_limited": "rate_limited",
+    "provider_unreachable": "unreachable",
+}
+
+
+def resolve(client: ChatSettings) -> tuple[Target, ...]:
+    """The client's fallbacks with their connections (one query, only when one names a
+    connection); a connection deleted since is skipped."""
+    names = {
+        str(f["provider_connection"]) for f in client.fallbacks if f.get("provider_connection")
+    }
+    connections = targets_by_name(client.account_id, names)
+    found: list[Target] = []
+    for fallback in client.fallbacks:
+        name = fallback.get("provider_connection")
+        connection = connections.get(name) if name else None
+        if name and connection is None:
+            continue
+        found.append((str(fallback["provider"]), str(fallback["model"]), connection))
+    return tuple(found)
+
+
+def reason(error: ProviderError) -> str | None:
+    """Why to try the next model (the metric's label), or None: a failure the next model
+    would meet too (bad request, credentials) is the caller's answer."""
+    if error.code in REASONS:
+        return REASONS[error.code]
+    if error.code == "provider_error" and (error.upstream_status or 0) >= 500:
+        return "server_error"
+    return None
+
+
+def provider_for(provider: str, connection: ConnectionTarget | None) -> ChatProvider:
+    settings = current_settings()
+    if connection is None:
+        return get_provider(provider, settings)
+    endpoint = Endpoint(connection.id, connection.version, connection.type, connection.base_url)
+    return connection_provider(
+        endpoint, lambda: _unseal(connection.sealed_key), settings, allowed_networks(settings)
+    )
+
+
+def _unseal(sealed: str) -> str:
+    if not sealed:
+        return ""
+    try:
+        return secret_box.unseal(sealed)
+    except secret_box.SecretUnavailable:
+        raise ProviderError(
+            "provider_not_configured",
+            "the provider connection's key cannot be decrypted (SECRETS_ENCRYPTION_KEYS)",
+            503,
+        ) from None
+
+
+def _chain(prepared: PreparedChat) -> list[Target]:
+    return [(prepared.provider, prepared.model, prepared.connection), *prepared.fallbacks]
+
+
+def _switch(prepared: PreparedChat, target: Target) -> None:
+    prepared.provider, model, prepared.connection = target
+    if model != prepared.request.model:
+        prepared.request = replace(prepared.request, model=model)
+
+
+def _passes_on(prepared: PreparedChat, error: ProviderError, last: bool) -> bool:
+    why = reason(error)
+    if last or why is None or prepared.remaining() <= 0:
+        return False
+    FALLBACKS.labels(reason=why).inc()
+    return True
+
+
+def complete(prepared: PreparedChat) -> Completion:
+    """The first model of the chain that answers."""
+    chain = _chain(prepared)
+    for index, target in enumerate(chain):
+        _switch(prepared, target)
+        try:
+            provider = provider_for(prepared.provider, prepared.connection)
+            return provider.complete(prepared.request, timeout=prepared.remaining())
+        except ProviderError as error:
+            if not _passes_on(prepared, error, index == len(chain) - 1):
+                raise
+    raise AssertionError("unreachable: the chain is never empty")
+
+
+def stream(prepared: PreparedChat) -> Generator[StreamChunk, None, None]:
+    """The chunks of the first model that starts answering; closing this closes it."""
+    chain = _chain(prepared)
+    for index, target in enumerate(chain):
+        _switch(prepared, target)
+        try:
+            provider = provider_for(prepared.provider, prepared.connection)
+            chunks = provider.stream(prepared.request, timeout=prepared.remaining())
+            first = next(chunks, None)
+        except ProviderError as error:
+            if not _passes_on(prepared, error, index == len(chain) - 1):
+                raise
+            continue
+        try:
+            if first is not None:
+                yield first
+                yield from chunks
+        finally:
+            chunks.close()
+        return
