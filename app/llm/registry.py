@@ -78,18 +78,20 @@ def get_provider(name: str, settings: Settings) -> ChatProvider:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An account's own provider (a provider connection): built into an adapter once per
-    (id, version), so a changed URL or key gets a new adapter and an unchanged one keeps
-    its connection pool."""
+    """An account's own provider (a provider connection). Its adapter is built once per
+    endpoint (and guard and timeout): a changed URL or key (``version``, and the sealed
+    key, unique to each sealing) gets a new one, an unchanged one keeps its pool."""
 
     id: int
     version: int
     type: str  # openai | anthropic
     base_url: str
+    sealed_key: str  # never the key itself: ``api_key`` unseals it when one is built
 
 
 _MAX_CONNECTIONS = 256
-_connections: dict[tuple[int, int], ChatProvider] = {}
+_ConnectionKey = tuple[Endpoint, tuple[IPNetwork, ...], float]
+_connections: dict[_ConnectionKey, ChatProvider] = {}
 
 
 def connection_provider(
@@ -100,14 +102,14 @@ def connection_provider(
 ) -> ChatProvider:
     """The adapter of a provider connection; ``api_key`` is called only to build one.
     Its HTTP client reaches only addresses the network guard allows (``allowed``)."""
-    key = (endpoint.id, endpoint.version)
+    key = (endpoint, tuple(allowed), settings.LLM_TIMEOUT_SECONDS)
     with _lock:
         hit = _connections.get(key)
     if hit is not None:
         return hit
     provider = _build_connection(endpoint, api_key(), settings, allowed)
     with _lock:
-        for stale in [k for k in _connections if k[0] == endpoint.id and k != key]:
+        for stale in [k for k in _connections if k[0].id == endpoint.id and k != key]:
             del _connections[stale]
         while len(_connections) >= _MAX_CONNECTIONS:
             _connections.pop(next(iter(_connections)))

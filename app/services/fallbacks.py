@@ -61,7 +61,13 @@ def provider_for(provider: str, connection: ConnectionTarget | None) -> ChatProv
     settings = current_settings()
     if connection is None:
         return get_provider(provider, settings)
-    endpoint = Endpoint(connection.id, connection.version, connection.type, connection.base_url)
+    endpoint = Endpoint(
+        connection.id,
+        connection.version,
+        connection.type,
+        connection.base_url,
+        connection.sealed_key,
+    )
     return connection_provider(
         endpoint, lambda: _unseal(connection.sealed_key), settings, allowed_networks(settings)
     )
