@@ -90,6 +90,17 @@ def deployed(cli, account, name="shop", **spec):
     db.session.commit()
 
 
+def falling_back(cli, own_server):
+    """An account whose client "shop" is on the platform's gpt-4.1, falling back to the
+    account's own server."""
+    alpha = accounts.create_account("Alpha")
+    apply(cli, own_connection(alpha, own_server))
+    deployed(
+        cli, alpha, model="gpt-4.1", fallbacks=[{"model": "my-llama", "providerConnection": "own"}]
+    )
+    return alpha
+
+
 def test_a_client_on_its_accounts_connection_sends_that_accounts_key(
     cli, http, own_server, platform_server
 ):
@@ -137,11 +148,7 @@ def test_a_new_key_reaches_the_server_at_the_next_request(cli, http, own_server)
 def test_a_failing_model_falls_back_and_the_answer_names_who_answered(
     cli, http, own_server, platform_server, status, reason
 ):
-    alpha = accounts.create_account("Alpha")
-    apply(cli, own_connection(alpha, own_server))
-    deployed(
-        cli, alpha, model="gpt-4.1", fallbacks=[{"model": "my-llama", "providerConnection": "own"}]
-    )
+    alpha = falling_back(cli, own_server)
     platform_server.behaviour.status = status
     before = http.get("/metrics").get_data(as_text=True)
     answer = chat(http, alpha)
@@ -158,11 +165,7 @@ def test_a_failing_model_falls_back_and_the_answer_names_who_answered(
 
 
 def test_a_bad_request_does_not_fall_back(cli, http, own_server, platform_server):
-    alpha = accounts.create_account("Alpha")
-    apply(cli, own_connection(alpha, own_server))
-    deployed(
-        cli, alpha, model="gpt-4.1", fallbacks=[{"model": "my-llama", "providerConnection": "own"}]
-    )
+    alpha = falling_back(cli, own_server)
     platform_server.behaviour.status = 400
     answer = chat(http, alpha)
     assert answer.status_code == 502
@@ -172,11 +175,7 @@ def test_a_bad_request_does_not_fall_back(cli, http, own_server, platform_server
 def test_a_stream_that_fails_before_its_first_chunk_falls_back(
     cli, http, own_server, platform_server
 ):
-    alpha = accounts.create_account("Alpha")
-    apply(cli, own_connection(alpha, own_server))
-    deployed(
-        cli, alpha, model="gpt-4.1", fallbacks=[{"model": "my-llama", "providerConnection": "own"}]
-    )
+    alpha = falling_back(cli, own_server)
     platform_server.behaviour.status = 500
     answer = chat(http, alpha, stream=True)
     assert answer.status_code == 200
@@ -190,11 +189,7 @@ def test_a_stream_that_fails_before_its_first_chunk_falls_back(
 
 
 def test_the_openai_endpoint_names_the_fallback(cli, http, own_server, platform_server):
-    alpha = accounts.create_account("Alpha")
-    apply(cli, own_connection(alpha, own_server))
-    deployed(
-        cli, alpha, model="gpt-4.1", fallbacks=[{"model": "my-llama", "providerConnection": "own"}]
-    )
+    alpha = falling_back(cli, own_server)
     platform_server.behaviour.status = 502
     client = clients.get_client(alpha, "shop")
     answer = http.post(
