@@ -81,6 +81,8 @@ def test_another_tenant_is_refused_and_nothing_changes(api, tenant_a, tenant_b):
     assert outsider("GET", f"/manifests/client?account={number}").status_code == 403
     assert outsider("GET", f"/manifests/client/bot?account={number}").status_code == 403
     assert outsider("DELETE", f"/manifests/client/bot?account={number}").status_code == 403
+    db.session.rollback()
+    assert db.session.get(LlmClient, tenant_a.client.id) is not None
     missing = outsider("GET", "/manifests/client?account=0000-0000-0001")
     assert missing.status_code == 403  # the same answer whether the account exists
 
