@@ -2,6 +2,10 @@
 unreachable provider the next model is tried, within the request's deadline. A stream
 falls back only before its first chunk went out (after that the caller has text).
 
+While fallbacks are left, a model gets its share of what is left of the deadline (what
+is left divided by the models left), so one that hangs leaves time for the next; one
+that fails fast leaves its share to the others.
+
 The model that answers becomes the turn's ``provider``/``model`` (``PreparedChat``), so
 its usage is counted for it and the answer names it (``model``, ``X-Chatdock-Model``).
 """
@@ -96,6 +100,11 @@ def _switch(prepared: PreparedChat, target: Target) -> None:
         prepared.request = replace(prepared.request, model=model)
 
 
+def _share(prepared: PreparedChat, left: int) -> float:
+    """The seconds this attempt may take: its share of the rest of the deadline."""
+    return prepared.remaining() / left
+
+
 def _passes_on(prepared: PreparedChat, error: ProviderError, last: bool) -> bool:
     why = reason(error)
     if last or why is None or prepared.remaining() <= 0:
@@ -111,7 +120,7 @@ def complete(prepared: PreparedChat) -> Completion:
         _switch(prepared, target)
         try:
             provider = provider_for(prepared.provider, prepared.connection)
-            return provider.complete(prepared.request, timeout=prepared.remaining())
+            return provider.complete(prepared.request, timeout=_share(prepared, len(chain) - index))
         except ProviderError as error:
             if not _passes_on(prepared, error, index == len(chain) - 1):
                 raise
@@ -125,7 +134,7 @@ def stream(prepared: PreparedChat) -> Generator[StreamChunk, None, None]:
         _switch(prepared, target)
         try:
             provider = provider_for(prepared.provider, prepared.connection)
-            chunks = provider.stream(prepared.request, timeout=prepared.remaining())
+            chunks = provider.stream(prepared.request, timeout=_share(prepared, len(chain) - index))
             first = next(chunks, None)
         except ProviderError as error:
             if not _passes_on(prepared, error, index == len(chain) - 1):

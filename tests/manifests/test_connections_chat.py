@@ -48,7 +48,9 @@ def _app(make_app, platform_server: WireServer, **overrides) -> Iterator[Flask]:
 
 @pytest.fixture
 def app(make_app, platform_server):
-    yield from _app(make_app, platform_server, TOOLS_ALLOWED_NETWORKS="127.0.0.0/8")
+    yield from _app(
+        make_app, platform_server, TOOLS_ALLOWED_NETWORKS="127.0.0.0/8", LLM_TIMEOUT_SECONDS=4
+    )
 
 
 def manifest(account, kind, name, **spec) -> dict:
@@ -162,6 +164,65 @@ def test_a_failing_model_falls_back_and_the_answer_names_who_answered(
     assert metric(after, name, reason=reason) == metric(before, name, reason=reason) + 1
     rows = db.session.execute(select(UsageDaily.model, UsageDaily.requests)).all()
     assert rows == [("my-llama", 1)]  # counted for the model that answered
+
+
+def test_a_model_that_hangs_leaves_the_fallback_its_share_of_the_deadline(
+    cli, http, own_server, platform_server
+):
+    alpha = falling_back(cli, own_server)
+    platform_server.behaviour.delay = 3.0  # past its share (2 s of the 4 s deadline)
+    before = http.get("/metrics").get_data(as_text=True)
+    answer = chat(http, alpha)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["reply"] == "From your own server."
+    after = http.get("/metrics").get_data(as_text=True)
+    name = "chatdock_llm_fallbacks_total"
+    assert metric(after, name, reason="timeout") == metric(before, name, reason="timeout") + 1
+
+
+def test_an_unreachable_connection_falls_back_to_the_platform(cli, http, platform_server):
+    alpha = accounts.create_account("Alpha")
+    closed = manifest(
+        alpha,
+        "ProviderConnection",
+        "down",
+        type="openai",
+        baseUrl="http://127.0.0.1:9/v1",
+        apiKey="sk-a",
+        models=["my-llama"],
+    )
+    apply(cli, closed)
+    deployed(
+        cli, alpha, model="my-llama", providerConnection="down", fallbacks=[{"model": "gpt-4.1"}]
+    )
+    answer = chat(http, alpha)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.headers["X-Chatdock-Model"] == "gpt-4.1"
+    assert platform_server.last.headers["authorization"] == "Bearer sk-platform"
+
+
+def test_an_anthropic_connection_sends_its_key(cli, http):
+    server = WireServer("anthropic").start()
+    try:
+        alpha = accounts.create_account("Alpha")
+        apply(
+            cli,
+            manifest(
+                alpha,
+                "ProviderConnection",
+                "claude",
+                type="anthropic",
+                baseUrl=server.base_url,
+                apiKey="sk-ant-alpha",
+            ),
+        )
+        deployed(cli, alpha, model="claude-haiku-4-5-20251001", providerConnection="claude")
+        answer = chat(http, alpha)
+        assert answer.status_code == 200, answer.get_json()
+        assert server.last.headers["x-api-key"] == "sk-ant-alpha"
+        assert server.last.body["model"] == "claude-haiku-4-5-20251001"
+    finally:
+        server.stop()
 
 
 def test_a_bad_request_does_not_fall_back(cli, http, own_server, platform_server):
