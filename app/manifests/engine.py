@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
+from sqlalchemy.exc import IntegrityError
 
-from app.errors import ChatdockError, InvalidInput, NotFound
+from app.errors import ChatdockError, Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Account, AdminUser
 from app.names import is_client_name
@@ -299,6 +300,9 @@ def apply(raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool) ->
             db.session.rollback()
         else:
             db.session.commit()
+    except IntegrityError:  # another apply created the same name meanwhile
+        db.session.rollback()
+        raise Conflict("an object of this file changed meanwhile; apply it again") from None
     except BaseException:
         db.session.rollback()
         raise

@@ -55,9 +55,10 @@ class ClientKind:
         client = _find(account, name)
         if client is None:
             return None
-        spec = camel(clients.client_settings(client))
-        spec["fallbacks"] = [camel(f) for f in spec["fallbacks"]]
-        return spec, {"deployment": client.deployment_status.value}
+        # Through the manifest model: nested fields get their camelCase names too.
+        spec = ClientManifestSpec.model_validate(clients.client_settings(client))
+        shown = spec.model_dump(by_alias=True, mode="json")
+        return shown, {"deployment": client.deployment_status.value}
 
     def references(self, spec: SpecModel) -> list[Reference]:
         values = given(spec)
