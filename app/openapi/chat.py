@@ -1,6 +1,6 @@
 """The chat API's part of the OpenAPI document: its operation tables (``ENDPOINTS``,
 ``GETS``) and the prose callers need; every schema is generated from the pydantic models
-the routes validate and answer with (``app.blueprints.chat.schemas``, ``health``)."""
+the routes validate and answer with (``app.schemas.chat``, ``health``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.blueprints.chat.schemas import (
+from app.names import CLIENT_NAME_RE
+from app.openapi.common import json_content, model_schemas, response_ref, schema_ref
+from app.schemas.chat import (
     ChatBody,
     ChatCompletion,
     ChatCompletionChunk,
@@ -24,9 +26,7 @@ from app.blueprints.chat.schemas import (
     StreamSession,
     Usage,
 )
-from app.blueprints.health import Health, Readiness
-from app.names import CLIENT_NAME_RE
-from app.openapi.common import json_content, model_schemas, response_ref, schema_ref
+from app.schemas.health import Health, Readiness
 from app.services.chat import MERGE_RULE
 
 EXAMPLE_ACCOUNT_NUMBER = "3141-5926-5359"

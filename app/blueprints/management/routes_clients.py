@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     answer,
     caller,
@@ -28,6 +27,7 @@ from app.models import (
     CustomDomain,
     LlmClient,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     api_keys,

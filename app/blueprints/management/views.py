@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     caller,
 )
@@ -20,6 +19,7 @@ from app.models import (
     InfraRun,
     LlmClient,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     api_keys,
