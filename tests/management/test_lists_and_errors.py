@@ -27,6 +27,7 @@ def _add_runs(tenant: Tenant, count: int) -> list[int]:
             kind=RunKind.APPLY,
             status=RunStatus.APPLIED,
             client_id=tenant.client.id,
+            account_id=tenant.account.id,
             account_number=tenant.account.account_number,
             target_name="bot",
         )

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.models import AdminUser
 from app.names import is_ascii_digits
 from app.services import audit, users
@@ -36,10 +36,7 @@ def _load_user(session_id: str) -> AdminUser | None:
     user_id, _, version = session_id.partition(".")
     if not (is_ascii_digits(user_id) and is_ascii_digits(version)):
         return None
-    user = db.session.get(AdminUser, int(user_id))
-    if user is None or not user.is_active or user.session_version != int(version):
-        return None
-    return user
+    return users.session_user(int(user_id), int(version))
 
 
 @bp.before_request

@@ -9,7 +9,6 @@ from app.blueprints.management.common import (
     caller,
 )
 from app.errors import NotFound
-from app.extensions import db
 from app.models import (
     Account,
     AccountInvitation,
@@ -161,10 +160,7 @@ Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey, InfraRun)
 def owned(model: type[Owned], object_id: int, what: str) -> Owned:
     """The object, if it exists in one of the caller's accounts; one 404 message whether it
     does not exist or is another account's, so that ids of other accounts stay unknown."""
-    found = db.session.get(model, object_id)
-    if found is None or not access.may_see(caller(), access.account_id_of(found)):
-        raise NotFound(f"no {what} {object_id}")
-    return found
+    return access.find_visible(caller(), model, object_id, what)
 
 
 def run_of(run_id: int) -> InfraRun:
