@@ -8,44 +8,14 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, Field
 
 from app.blueprints.http import read_body
 from app.blueprints.management.common import caller, operation
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.manifests import engine, loader, schemas
 from app.models import Account
+from app.schemas.manifests import ApplyOut, ApplyResult, DeleteOut, ManifestList, ManifestOut
 from app.services import access, accounts
-
-
-class ApplyResult(BaseModel):
-    kind: str
-    name: str
-    account: str
-    outcome: str = Field(description="created, changed or unchanged")
-    fields: list[str] = Field(description="The fields that differ (changed).")
-    line: str = Field(description="As the CLI prints it: `Client/shop: changed (model)`.")
-
-
-class ApplyOut(BaseModel):
-    dry_run: bool
-    results: list[ApplyResult]
-
-
-class ManifestOut(BaseModel):
-    apiVersion: str
-    kind: str
-    metadata: dict[str, str]
-    spec: dict[str, Any]
-    status: dict[str, Any]
-
-
-class ManifestList(BaseModel):
-    items: list[ManifestOut]
-
-
-class DeleteOut(BaseModel):
-    line: str
 
 
 def _flag(name: str) -> bool:
