@@ -90,6 +90,6 @@ def delete(
         if not (kind and name and account_number):
             raise InvalidInput("give KIND NAME --account A, or -f FILE")
         account = accounts.get_account(account_number)
-        lines = [engine.delete_one(engine.resolve_kind(kind), account, name)]
+        lines = [engine.delete_one(engine.resolve_kind(kind), account, name, None)]
     for line in lines:
         click.echo(line)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import ChatdockError, Conflict, InvalidInput, NotFound
+from app.errors import ChatdockError, Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Account, AdminUser
 from app.names import is_client_name
@@ -273,7 +273,7 @@ def _service_problem(doc: Document, error: ChatdockError) -> Problem:
     details = error.details if isinstance(error.details, list) else []
     loc = details[0].get("loc") if details and isinstance(details[0], dict) else None
     path = ".".join(("spec", *(to_camel(str(p)) for p in loc))) if loc else ""
-    return Problem(doc.label, path, error.message)
+    return Problem(doc.label, path, error.message, isinstance(error, Forbidden))
 
 
 def apply(raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool) -> list[Result]:
@@ -287,7 +287,7 @@ def apply(raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool) ->
             try:
                 outcome = doc.kind.diff(doc.account, doc.name, doc.spec)
                 if outcome.state != "unchanged":
-                    doc.kind.apply(doc.account, doc.name, doc.spec)
+                    doc.kind.apply(doc.account, doc.name, doc.spec, user)
             except InvalidInput as error:  # refused before anything was written
                 problems.append(_service_problem(doc, error))
                 continue
@@ -346,12 +346,12 @@ def delete(raw_documents: list[Any], user: AdminUser | None) -> list[str]:
     raise_problems(problems)
     lines = []
     for doc in sorted(targets, key=lambda d: (-d.kind.order, d.index)):
-        lines.append(delete_one(doc.kind, doc.account, doc.name))
+        lines.append(delete_one(doc.kind, doc.account, doc.name, user))
     return lines
 
 
-def delete_one(kind: Kind, account: Account, name: str) -> str:
+def delete_one(kind: Kind, account: Account, name: str, user: AdminUser | None) -> str:
     if name not in kind.names(account):
         raise NotFound(f"account {account.account_number} has no {kind.name} {name!r}")
-    kind.delete(account, name)
+    kind.delete(account, name, user)
     return f"{kind.name}/{name}: deleted"

@@ -23,7 +23,7 @@ MAX_BUDGET = 10**15  # a BIGINT column
 MAX_RATE = 2**31 - 1  # INTEGER columns
 
 
-def _limit(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
+def limit_value(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
     if value is None or value == 0:
         return None
     if value < 0 or value > most:
@@ -38,7 +38,9 @@ def set_budget(
     if by is not None:
         require_platform_admin(by, "set an account's monthly token budget")
     before = account.monthly_token_budget
-    account.monthly_token_budget = _limit(monthly_tokens, "the monthly token budget", MAX_BUDGET)
+    account.monthly_token_budget = limit_value(
+        monthly_tokens, "the monthly token budget", MAX_BUDGET
+    )
     changes = _changes({"monthly_token_budget": (before, account.monthly_token_budget)})
     if changes:
         audit.record(
@@ -54,8 +56,10 @@ def set_rate_limits(
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
     by: AdminUser | None,
+    commit: bool = True,
 ) -> dict[str, tuple]:
-    """Set the given limits (None: leave as is, 0: remove); returns what changed."""
+    """Set the given limits (None: leave as is, 0: remove); returns what changed.
+    ``commit=False`` leaves the commit to the caller (a manifest applies a whole file)."""
     require_owner(by, owner.account_id, "set its rate limits")
     changes = {}
     for field, value in (
@@ -65,7 +69,7 @@ def set_rate_limits(
         if value is None:
             continue
         before = getattr(owner, field)
-        setattr(owner, field, _limit(value, field.replace("_", " ")))
+        setattr(owner, field, limit_value(value, field.replace("_", " ")))
         changes[field] = (before, getattr(owner, field))
     changes = _changes(changes)
     if changes:
@@ -73,7 +77,8 @@ def set_rate_limits(
             ("client", owner.id) if isinstance(owner, LlmClient) else ("api_key", owner.key_id)
         )
         audit.record("set_limits", kind, ident, account_id=owner.account_id, changes=changes)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return changes
 
 

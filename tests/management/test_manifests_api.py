@@ -138,3 +138,29 @@ def test_schemas_are_served_and_kept_in_docs(api, tenant_a):
         assert schemas.schema_file(kind).read_text() == schemas.render(kind)
     unknown = member("GET", "/schemas/Clients2")
     assert unknown.status_code == 400 and "unknown kind" in unknown.get_json()["error"]["message"]
+
+
+def test_limits_are_the_owners_and_a_member_applying_them_changes_nothing(api, tenant_a):
+    limited = manifest(tenant_a, name="bot", requestsPerMinute=30, systemPrompt="new")
+    refused = apply_yaml(api(tenant_a.member_token), limited)
+    assert refused.status_code == 403
+    assert (
+        "only an owner of this account may set its rate limits"
+        in (refused.get_json()["error"]["message"])
+    )
+    db.session.rollback()
+    client = db.session.get(LlmClient, tenant_a.client.id)
+    assert (client.requests_per_minute, client.system_prompt) == (None, "")
+    done = apply_yaml(api(tenant_a.owner_token), limited)
+    assert done.get_json()["results"][0]["line"] == (
+        "Client/bot: changed (systemPrompt, requestsPerMinute)"
+    )
+    db.session.rollback()
+    assert db.session.get(LlmClient, tenant_a.client.id).requests_per_minute == 30
+    # what a member reads applies back as a no-op (the limits unchanged: not refused)
+    member = api(tenant_a.member_token)
+    number = tenant_a.account.account_number
+    shown = member("GET", f"/manifests/client/bot?account={number}").get_json()
+    assert shown["spec"]["requestsPerMinute"] == 30
+    again = member("POST", "/apply", json=shown)
+    assert again.get_json()["results"][0]["outcome"] == "unchanged"

@@ -106,7 +106,7 @@ def manifests_show(kind: str, name: str) -> ResponseReturnValue:
 )
 def manifests_delete(kind: str, name: str) -> ResponseReturnValue:
     kind_ = engine.resolve_kind(kind)
-    return jsonify({"line": engine.delete_one(kind_, _account(), name)})
+    return jsonify({"line": engine.delete_one(kind_, _account(), name, caller())})
 
 
 @operation(

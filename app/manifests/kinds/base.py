@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from app.models import Account
+from app.models import Account, AdminUser
 
 
 class SpecModel(BaseModel):
@@ -77,11 +77,12 @@ class Kind(Protocol):
         a value the services refuse."""
         ...
 
-    def apply(self, account: Account, name: str, spec: SpecModel) -> None:
-        """Create or update through the services, without committing."""
+    def apply(self, account: Account, name: str, spec: SpecModel, by: AdminUser | None) -> None:
+        """Create or update through the services, without committing. ``by``: the user
+        applying (None: the operator's CLI), for the services' own role rules."""
         ...
 
-    def delete(self, account: Account, name: str) -> None: ...
+    def delete(self, account: Account, name: str, by: AdminUser | None) -> None: ...
 
 
 def given(spec: SpecModel) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.models import Account
+from app.models import Account, AdminUser
 from app.services import provider_connections as service
 from app.services.provider_connections import ConnectionSpec
 
@@ -45,9 +45,9 @@ class ProviderConnectionKind:
             return CREATED
         return changed(service.differences(connection, spec))
 
-    def apply(self, account: Account, name: str, spec: SpecModel) -> None:
+    def apply(self, account: Account, name: str, spec: SpecModel, by: AdminUser | None) -> None:
         assert isinstance(spec, ConnectionSpec)
         service.save_connection(account, name, spec, commit=False)
 
-    def delete(self, account: Account, name: str) -> None:
+    def delete(self, account: Account, name: str, by: AdminUser | None) -> None:
         service.delete_connection(account, name)
