@@ -44,18 +44,15 @@ def parse(data: bytes, source: str = "the manifest", *, is_json: bool = False) -
         raise InvalidInput(
             f"{source} is not UTF-8 (byte {error.start})", code="invalid_manifest"
         ) from None
-    if is_json:
-        try:
-            loaded = json.loads(text)
-        except ValueError as error:
-            raise InvalidInput(
-                f"{source}: invalid JSON: {error}", code="invalid_manifest"
-            ) from None
-        return _flatten([loaded])
     try:
+        if is_json:
+            return _flatten([json.loads(text)])
         documents = list(yaml.load_all(text, Loader=_NoAliasLoader))
     except RecursionError:
         raise InvalidInput(f"{source}: nested too deeply", code="invalid_manifest") from None
+    except ValueError as error:  # bad JSON, or a YAML value such as the date 2026-13-45
+        what = "JSON" if is_json else "YAML"
+        raise InvalidInput(f"{source}: invalid {what}: {error}", code="invalid_manifest") from None
     except yaml.YAMLError as error:
         where = ""
         mark = getattr(error, "problem_mark", None)

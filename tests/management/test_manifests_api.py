@@ -125,6 +125,13 @@ def test_bodies_too_large_or_malformed_are_refused(api, tenant_a):
         "POST", "/apply", data=b"a: &a [x]\nb: [*a, *a]\n", content_type="application/yaml"
     )
     assert bomb.status_code == 400 and "aliases" in bomb.get_json()["error"]["message"]
+    deep = "[" * 100_000 + "]" * 100_000
+    for content_type in ("application/yaml", "application/json"):
+        nested = member("POST", "/apply", data=deep, content_type=content_type)
+        assert nested.status_code == 400, content_type
+        assert "nested too deeply" in nested.get_json()["error"]["message"]
+    broken = member("POST", "/apply", data="{", content_type="application/json")
+    assert broken.status_code == 400 and "invalid JSON" in broken.get_json()["error"]["message"]
 
 
 def test_schemas_are_served_and_kept_in_docs(api, tenant_a):
