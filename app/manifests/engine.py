@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ChatdockError, Conflict, Forbidden, InvalidInput, NotFound
 from app.extensions import db
 from app.models import Account, AdminUser
-from app.names import is_client_name
+from app.names import escape_control_characters, is_client_name
 from app.services import access, accounts
 from app.services.clients import validation_message
 
@@ -79,7 +79,7 @@ def _label(index: int, raw: Any) -> str:
         metadata = raw.get("metadata")
         if isinstance(metadata, dict):
             name = str(metadata.get("name") or "?")[:63]
-    return f"doc {index} ({kind}/{name})"
+    return escape_control_characters(f"doc {index} ({kind}/{name})")  # printed on terminals
 
 
 def _unknown_fields(

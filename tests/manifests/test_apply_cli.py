@@ -120,6 +120,7 @@ def test_bad_inputs_are_named_with_their_document_and_field(cli, shop, write):
             "doc 1 (Clinet/a): kind: unknown kind 'Clinet'; did you mean 'Client'?",
         ),
         (raw(shop, name=None), "doc 1 (Client/?): metadata.name: missing name"),
+        (raw(shop, "Cl\x1b[2Jient"), "doc 1 (Cl\\x1b[2Jient/a): kind: unknown kind"),
         (
             raw(shop, spec={"temperature": "hot"}),
             "doc 1 (Client/a): spec.temperature: Input should be a valid number",
