@@ -19,7 +19,7 @@ from app import secret_box
 from app.config import current_settings
 from app.llm.base import ChatProvider, Completion, ProviderError, StreamChunk
 from app.llm.registry import Endpoint, connection_provider, get_provider
-from app.metrics import FALLBACKS
+from app.metrics import FALLBACKS, PROVIDER_ERRORS
 from app.netguard import allowed_networks
 from app.services.chat_settings import ChatSettings
 from app.services.chat_turns import PreparedChat
@@ -108,7 +108,8 @@ def _share(prepared: PreparedChat, left: int) -> float:
 def _passes_on(prepared: PreparedChat, error: ProviderError, last: bool) -> bool:
     why = reason(error)
     if last or why is None or prepared.remaining() <= 0:
-        return False
+        return False  # the caller's answer: counted where the turn's failure is recorded
+    PROVIDER_ERRORS.labels(provider=prepared.provider, code=error.code).inc()
     FALLBACKS.labels(reason=why).inc()
     return True
 

@@ -162,6 +162,11 @@ def test_a_failing_model_falls_back_and_the_answer_names_who_answered(
     after = http.get("/metrics").get_data(as_text=True)
     name = "chatdock_llm_fallbacks_total"
     assert metric(after, name, reason=reason) == metric(before, name, reason=reason) + 1
+    errors = "chatdock_provider_errors_total"
+    code = "provider_rate_limited" if status == 429 else "provider_error"
+    assert metric(after, errors, provider="openai", code=code) == (
+        metric(before, errors, provider="openai", code=code) + 1
+    )
     rows = db.session.execute(select(UsageDaily.model, UsageDaily.requests)).all()
     assert rows == [("my-llama", 1)]  # counted for the model that answered
 
