@@ -51,8 +51,9 @@ def _documents(sources: tuple[str, ...]) -> list[Any]:
 @service_errors
 def apply(sources: tuple[str, ...], dry_run: bool) -> None:
     """Create or update what the manifests declare, all or nothing."""
-    for result in engine.apply(_documents(sources), None, dry_run=dry_run):
-        click.echo(str(result))
+    results, notes = engine.apply(_documents(sources), None, dry_run=dry_run)
+    for line in [*map(str, results), *notes]:
+        click.echo(line)
 
 
 @click.command("get")

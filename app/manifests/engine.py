@@ -26,7 +26,7 @@ from app.services import access, accounts
 from app.services.clients import validation_message
 
 from .kinds import KINDS, Kind
-from .kinds.base import Outcome, SpecModel
+from .kinds.base import AfterCommit, Outcome, SpecModel
 from .problems import Problem, did_you_mean, raise_problems
 
 API_VERSION = "chatdock/v1"
@@ -276,18 +276,24 @@ def _service_problem(doc: Document, error: ChatdockError) -> Problem:
     return Problem(doc.label, path, error.message, isinstance(error, Forbidden))
 
 
-def apply(raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool) -> list[Result]:
+def apply(
+    raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool
+) -> tuple[list[Result], list[str]]:
     """Check, then diff and apply every document in one transaction; committed only when
-    all went through and ``dry_run`` is false. One line per document, in file order."""
+    all went through and ``dry_run`` is false. One result per document, in file order,
+    and a line per infrastructure step run after the commit (a run waiting for review)."""
     documents = check(raw_documents, user)
     outcomes: dict[int, Outcome] = {}
     problems: list[Problem] = []
+    after: list[AfterCommit] = []
     try:
         for doc in sorted(documents, key=lambda d: (d.kind.order, d.index)):
             try:
                 outcome = doc.kind.diff(doc.account, doc.name, doc.spec)
                 if outcome.state != "unchanged":
-                    doc.kind.apply(doc.account, doc.name, doc.spec, user)
+                    step = doc.kind.apply(doc.account, doc.name, doc.spec, user)
+                    if step is not None:
+                        after.append(step)
             except InvalidInput as error:  # refused before anything was written
                 problems.append(_service_problem(doc, error))
                 continue
@@ -306,9 +312,20 @@ def apply(raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool) ->
     except BaseException:
         db.session.rollback()
         raise
-    return [
+    results = [
         Result(d.kind.name, d.name, d.account.account_number, outcomes[d.index]) for d in documents
     ]
+    return results, [] if dry_run else [_after(step) for step in after]
+
+
+def _after(step: AfterCommit) -> str:
+    """An infrastructure step, after the commit: its own line (an error is one too: the
+    settings stay applied, the step can be retried by applying again)."""
+    try:
+        return step()
+    except ChatdockError as error:
+        db.session.rollback()
+        return f"  not done: {error.message}"
 
 
 def manifests(kind: Kind, account: Account, name: str | None = None) -> list[dict[str, Any]]:

@@ -20,6 +20,10 @@ class ApplyResult(BaseModel):
 class ApplyOut(BaseModel):
     dry_run: bool
     results: list[ApplyResult]
+    infrastructure: list[str] = Field(
+        description="The infrastructure changes made after the settings were committed "
+        "(a run that waits for review)."
+    )
 
 
 class ManifestOut(BaseModel):

@@ -55,7 +55,7 @@ def _documents() -> list[Any]:
 )
 def manifests_apply() -> ResponseReturnValue:
     dry_run = _flag("dry_run")
-    results = engine.apply(_documents(), caller(), dry_run=dry_run)
+    results, notes = engine.apply(_documents(), caller(), dry_run=dry_run)
     return jsonify(
         ApplyOut(
             dry_run=dry_run,
@@ -70,6 +70,7 @@ def manifests_apply() -> ResponseReturnValue:
                 )
                 for r in results
             ],
+            infrastructure=notes,
         ).model_dump(mode="json")
     )
 

@@ -10,7 +10,7 @@ through the services without committing (the engine commits the whole file once)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -47,6 +47,11 @@ def changed(fields: list[str]) -> Outcome:
     return Outcome("changed", tuple(fields)) if fields else UNCHANGED
 
 
+# A change that needs infrastructure, run once the file's settings are committed: it
+# makes a run that waits for review as the CLI does; what it returns is printed.
+AfterCommit = Callable[[], str]
+
+
 @dataclass(frozen=True)
 class Reference:
     """A name the spec refers to: ``path`` (below ``spec``) names an object of ``kind``
@@ -77,9 +82,12 @@ class Kind(Protocol):
         a value the services refuse."""
         ...
 
-    def apply(self, account: Account, name: str, spec: SpecModel, by: AdminUser | None) -> None:
+    def apply(
+        self, account: Account, name: str, spec: SpecModel, by: AdminUser | None
+    ) -> AfterCommit | None:
         """Create or update through the services, without committing. ``by``: the user
-        applying (None: the operator's CLI), for the services' own role rules."""
+        applying (None: the operator's CLI), for the services' own role rules. A change
+        that needs infrastructure is returned as a step to run after the commit."""
         ...
 
     def delete(self, account: Account, name: str, by: AdminUser | None) -> None: ...

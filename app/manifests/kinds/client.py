@@ -1,5 +1,7 @@
-"""``kind: Client``: every field of ``ClientSpec`` (``app.services.clients``), camelCase,
-and the client's per-minute limits (``app.services.limit_settings``: owners only).
+"""``kind: Client``: every field of ``ClientSpec`` (``app.services.clients``), camelCase;
+the client's per-minute limits (``app.services.limit_settings``: owners only); and its
+custom domain (``app.services.domains``: attaching it to a live client is a run that
+waits for review, made once the file's settings are committed).
 
 The spec model is generated from ClientSpec, so a field added there (``appearance``,
 ``plugins``) is a manifest field too; nested models give their own camelCase aliases.
@@ -13,14 +15,18 @@ from typing import Any, ClassVar
 
 from pydantic import Field, create_model
 
-from app.errors import NotFound
-from app.models import Account, AdminUser, LlmClient
-from app.services import clients, infra, limit_settings
+from app.errors import InvalidInput, NotFound
+from app.models import Account, AdminUser, CustomDomain, LlmClient
+from app.services import clients, domains, infra, limit_settings
 from app.services.clients import ClientSpec
 
-from .base import CREATED, Outcome, Reference, SpecModel, camel, changed, given
+from ..problems import did_you_mean
+from .base import CREATED, AfterCommit, Outcome, Reference, SpecModel, camel, changed, given
 
 LIMITS = ("requests_per_minute", "tokens_per_minute")
+DOMAIN = "custom_domain"
+OWN = (*LIMITS, DOMAIN)  # not ClientSpec's: set through their own services
+UNCHANGED: Any = object()  # a field left out
 
 
 def _fields() -> dict[str, Any]:
@@ -33,19 +39,16 @@ def _fields() -> dict[str, Any]:
             int,
             Field(0, ge=0, le=limit_settings.MAX_RATE, description="0: no limit (owners set it)."),
         )
+    fields[DOMAIN] = (
+        str | None,
+        Field(
+            None,
+            max_length=253,
+            description="A custom domain of the account to serve the client at too (null: "
+            "none); a live client's change is a run that waits for review.",
+        ),
+    )
     return fields
-
-
-def _split(spec: SpecModel) -> tuple[dict[str, Any], dict[str, int]]:
-    """The given ClientSpec fields, and the given limits."""
-    values = given(spec)
-    return {k: v for k, v in values.items() if k not in LIMITS}, {
-        k: v for k, v in values.items() if k in LIMITS
-    }
-
-
-def _limits(client: LlmClient) -> dict[str, int]:
-    return {field: getattr(client, field) or 0 for field in LIMITS}
 
 
 ClientManifestSpec: type[SpecModel] = create_model(
@@ -63,6 +66,31 @@ def _find(account: Account, name: str) -> LlmClient | None:
         return None
 
 
+def _split(spec: SpecModel) -> tuple[dict[str, Any], dict[str, int], Any]:
+    """The given ClientSpec fields, the given limits, the given domain (or UNCHANGED)."""
+    values = given(spec)
+    limits = {k: values.pop(k) for k in LIMITS if k in values}
+    return values, limits, values.pop(DOMAIN, UNCHANGED)
+
+
+def _limits(client: LlmClient) -> dict[str, int]:
+    return {field: getattr(client, field) or 0 for field in LIMITS}
+
+
+def _domain(account: Account, raw: Any) -> Any:
+    """The account's domain of that name (None: none, UNCHANGED: left out); refused
+    with the nearest of the account's domains."""
+    if raw is None or raw is UNCHANGED:
+        return raw
+    try:
+        return domains.get_domain(raw, account)
+    except (NotFound, InvalidInput):
+        names = [d.domain for d in domains.list_domains(account)]
+        message = f"account {account.account_number} has no custom domain {raw!r}"
+        message += did_you_mean(raw, names)
+        raise InvalidInput(message, details=[{"loc": (DOMAIN,), "msg": message}]) from None
+
+
 class ClientKind:
     name: ClassVar[str] = "Client"
     order: ClassVar[int] = 30
@@ -75,8 +103,11 @@ class ClientKind:
         client = _find(account, name)
         if client is None:
             return None
+        domain = client.custom_domain.domain if client.custom_domain is not None else None
         # Through the manifest model: nested fields get their camelCase names too.
-        spec = ClientManifestSpec.model_validate(clients.client_settings(client) | _limits(client))
+        spec = ClientManifestSpec.model_validate(
+            clients.client_settings(client) | _limits(client) | {DOMAIN: domain}
+        )
         shown = spec.model_dump(by_alias=True, mode="json")
         return shown, {"deployment": client.deployment_status.value}
 
@@ -100,7 +131,8 @@ class ClientKind:
 
     def diff(self, account: Account, name: str, spec: SpecModel) -> Outcome:
         client = _find(account, name)
-        values, limits = _split(spec)
+        values, limits, raw_domain = _split(spec)
+        domain = _domain(account, raw_domain)
         if client is None:
             clients.parse_spec(name=name, **values)
             return CREATED
@@ -120,11 +152,16 @@ class ClientKind:
                 differ.append(field)
         current_limits = _limits(client)
         differ += [field for field, value in limits.items() if value != current_limits[field]]
+        if domain is not UNCHANGED and domain != client.custom_domain:
+            differ.append(DOMAIN)
         return changed(list(camel(dict.fromkeys(differ))))
 
-    def apply(self, account: Account, name: str, spec: SpecModel, by: AdminUser | None) -> None:
+    def apply(
+        self, account: Account, name: str, spec: SpecModel, by: AdminUser | None
+    ) -> AfterCommit | None:
         client = _find(account, name)
-        values, limits = _split(spec)
+        values, limits, raw_domain = _split(spec)
+        domain = _domain(account, raw_domain)
         if client is None:
             spec_ = clients.parse_spec(name=name, **values)
             client = clients.create_client(account, spec_, commit=False)
@@ -132,8 +169,28 @@ class ClientKind:
             clients.update_client(client, clients.patched_spec(client, values), commit=False)
         if limits and limits != {k: _limits(client)[k] for k in limits}:
             limit_settings.set_rate_limits(client, **limits, by=by, commit=False)
+        if domain is UNCHANGED or domain == client.custom_domain:
+            return None
+        return _attaching(account, name, domain)
 
     def delete(self, account: Account, name: str, by: AdminUser | None) -> None:
         """Deleting a client destroys its infrastructure: a run, as ``flask clients delete``."""
         requested_by = f"manifest:{by.email}" if by is not None else "manifest"
         infra.request_delete(clients.get_client(account, name), requested_by=requested_by)
+
+
+def _attaching(account: Account, name: str, domain: CustomDomain | None) -> AfterCommit:
+    """Attach (or detach) the domain once the settings are committed, as ``flask domains
+    attach`` does: a live client's hosts change through a run that waits for review."""
+
+    def step() -> str:
+        client = clients.get_client(account, name)
+        if domain is None:
+            run, what = domains.detach_client(client), "custom domain detached"
+        else:
+            run, what = domains.attach_client(domain, client), f"attached to {domain.domain}"
+        if run is None:
+            return f"Client/{name}: {what}"
+        return f"Client/{name}: {what}; run {run.id} ({run.status.value}) waits for review"
+
+    return step

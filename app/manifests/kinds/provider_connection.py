@@ -11,7 +11,7 @@ from app.models import Account, AdminUser
 from app.services import provider_connections as service
 from app.services.provider_connections import ConnectionSpec
 
-from .base import CREATED, Outcome, Reference, SpecModel, changed
+from .base import CREATED, AfterCommit, Outcome, Reference, SpecModel, changed
 
 
 class ProviderConnectionSpec(SpecModel, ConnectionSpec):
@@ -45,9 +45,12 @@ class ProviderConnectionKind:
             return CREATED
         return changed(service.differences(connection, spec))
 
-    def apply(self, account: Account, name: str, spec: SpecModel, by: AdminUser | None) -> None:
+    def apply(
+        self, account: Account, name: str, spec: SpecModel, by: AdminUser | None
+    ) -> AfterCommit | None:
         assert isinstance(spec, ConnectionSpec)
         service.save_connection(account, name, spec, commit=False)
+        return None
 
     def delete(self, account: Account, name: str, by: AdminUser | None) -> None:
         service.delete_connection(account, name)
