@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, get_args
 from app.config import ProviderName
 from app.llm.base import ChatProvider, ProviderError
 from app.llm.echo import EchoProvider
-from app.netguard import IPNetwork, guarded_http_client
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.netguard import IPNetwork
 
 PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
 
@@ -90,8 +90,7 @@ class Endpoint:
 
 
 _MAX_CONNECTIONS = 256
-_ConnectionKey = tuple[Endpoint, tuple[IPNetwork, ...], float]
-_connections: dict[_ConnectionKey, ChatProvider] = {}
+_connections: dict[tuple[Endpoint, tuple[IPNetwork, ...], float], ChatProvider] = {}
 
 
 def connection_provider(
@@ -119,6 +118,8 @@ def connection_provider(
 def _build_connection(
     endpoint: Endpoint, api_key: str, settings: Settings, allowed: Sequence[IPNetwork]
 ) -> ChatProvider:
+    from app.netguard import guarded_http_client  # with the SDKs: httpcore only when needed
+
     timeout = settings.LLM_TIMEOUT_SECONDS
     http_client = guarded_http_client(allowed, timeout=timeout)
     base_url = endpoint.base_url or None
