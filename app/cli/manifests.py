@@ -21,26 +21,40 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _read(source: str) -> list[Any]:
-    """The documents of a file, of every manifest file of a directory (by name), or of
-    stdin (``-``); each at most loader.MAX_BYTES, checked before it is read whole."""
+    """The documents of a file or of stdin (``-``), at most loader.MAX_BYTES, checked
+    before it is read whole."""
     if source == "-":
         data = sys.stdin.buffer.read(loader.MAX_BYTES + 1)
         return loader.parse(data, "stdin")
     path = Path(source)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
-        return [doc for file in files for doc in _read(str(file))]
     if not path.is_file():
         raise InvalidInput(f"no such file or directory: {source}")
     loader.check_size(path.stat().st_size, source)
     return loader.parse(path.read_bytes(), source, is_json=path.suffix == ".json")
 
 
-def _documents(sources: tuple[str, ...]) -> list[Any]:
-    documents = [doc for source in sources for doc in _read(source)]
+def _documents(sources: tuple[str, ...]) -> tuple[list[Any], list[str]]:
+    """The documents of every source, and how to name each in a problem: ``doc N`` for
+    one file, ``FILE doc N`` for several (a directory, or several -f)."""
+    read = [(name, docs) for source in sources for name, docs in _files(source)]
+    documents = [doc for _, docs in read for doc in docs]
     if not documents:
         raise InvalidInput("no manifest documents found")
-    return documents
+    several = len(read) > 1
+    places = [
+        f"{name} doc {i}" if several else f"doc {i}"
+        for name, docs in read
+        for i in range(1, len(docs) + 1)
+    ]
+    return documents, places
+
+
+def _files(source: str) -> list[tuple[str, list[Any]]]:
+    path = Path(source)
+    if source != "-" and path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        return [(str(file), _read(str(file))) for file in files]
+    return [(source, _read(source))]
 
 
 @click.command("apply")
@@ -51,7 +65,8 @@ def _documents(sources: tuple[str, ...]) -> list[Any]:
 @service_errors
 def apply(sources: tuple[str, ...], dry_run: bool) -> None:
     """Create or update what the manifests declare, all or nothing."""
-    results, notes = engine.apply(_documents(sources), None, dry_run=dry_run)
+    documents, places = _documents(sources)
+    results, notes = engine.apply(documents, None, dry_run=dry_run, places=places)
     for line in [*map(str, results), *notes]:
         click.echo(line)
 
@@ -86,7 +101,8 @@ def delete(
     if sources:
         if kind or name:
             raise InvalidInput("give either -f FILE or KIND NAME --account A")
-        lines = engine.delete(_documents(sources), None)
+        documents, places = _documents(sources)
+        lines = engine.delete(documents, None, places)
     else:
         if not (kind and name and account_number):
             raise InvalidInput("give KIND NAME --account A, or -f FILE")

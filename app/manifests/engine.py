@@ -37,6 +37,7 @@ METADATA_FIELDS = ("name", "account")
 @dataclass(frozen=True)
 class Document:
     index: int  # 1-based, as people count documents
+    place: str  # "doc 3", or "shop.yaml doc 1" when several files are applied
     kind: Kind
     name: str
     account: Account
@@ -44,7 +45,7 @@ class Document:
 
     @property
     def label(self) -> str:
-        return f"doc {self.index} ({self.kind.name}/{self.name})"
+        return _label(self.place, {"kind": self.kind.name, "metadata": {"name": self.name}})
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,14 @@ def resolve_kind(name: str) -> Kind:
     )
 
 
-def _label(index: int, raw: Any) -> str:
+def _label(place: str, raw: Any) -> str:
     kind = name = "?"
     if isinstance(raw, dict):
         kind = str(raw.get("kind") or "?")[:60]
         metadata = raw.get("metadata")
         if isinstance(metadata, dict):
             name = str(metadata.get("name") or "?")[:63]
-    return escape_control_characters(f"doc {index} ({kind}/{name})")  # printed on terminals
+    return escape_control_characters(f"{place} ({kind}/{name})")  # printed on terminals
 
 
 def _unknown_fields(
@@ -136,13 +137,14 @@ def _spec_problems(kind: Kind, error: ValidationError) -> list[tuple[str, str]]:
 
 def _check_one(
     index: int,
+    place: str,
     raw: Any,
     user: AdminUser | None,
     visible: set[int] | None,
     *,
     with_spec: bool = True,
 ) -> tuple[Document | None, list[Problem]]:
-    label = _label(index, raw)
+    label = _label(place, raw)
 
     def problem(path: str, message: str, forbidden: bool = False) -> Problem:
         return Problem(label, path, message, forbidden)
@@ -208,7 +210,7 @@ def _check_one(
                 problems += [problem(p, m) for p, m in _spec_problems(kind, error)]
     if problems or kind is None or name is None or account is None or spec is None:
         return None, problems
-    return Document(index, kind, name, account, spec), []
+    return Document(index, place, kind, name, account, spec), []
 
 
 def _account(
@@ -228,13 +230,21 @@ def _account(
     return account
 
 
-def check(raw_documents: list[Any], user: AdminUser | None) -> list[Document]:
+def _places(count: int, places: Sequence[str] | None) -> Sequence[str]:
+    return places if places is not None else [f"doc {i}" for i in range(1, count + 1)]
+
+
+def check(
+    raw_documents: list[Any], user: AdminUser | None, places: Sequence[str] | None = None
+) -> list[Document]:
     """Every document checked on its own, then names declared twice and references;
-    raises (403 or 400) naming every problem. ``user`` None: the operator's CLI."""
+    raises (403 or 400) naming every problem. ``user`` None: the operator's CLI;
+    ``places``: how to name each document (default ``doc N``)."""
     visible = access.visible_account_ids(user) if user is not None else None
     documents, problems = [], []
+    named = _places(len(raw_documents), places)
     for index, raw in enumerate(raw_documents, start=1):
-        document, found = _check_one(index, raw, user, visible)
+        document, found = _check_one(index, named[index - 1], raw, user, visible)
         problems += found
         if document is not None:
             documents.append(document)
@@ -277,12 +287,16 @@ def _service_problem(doc: Document, error: ChatdockError) -> Problem:
 
 
 def apply(
-    raw_documents: list[Any], user: AdminUser | None, *, dry_run: bool
+    raw_documents: list[Any],
+    user: AdminUser | None,
+    *,
+    dry_run: bool,
+    places: Sequence[str] | None = None,
 ) -> tuple[list[Result], list[str]]:
     """Check, then diff and apply every document in one transaction; committed only when
     all went through and ``dry_run`` is false. One result per document, in file order,
     and a line per infrastructure step run after the commit (a run waiting for review)."""
-    documents = check(raw_documents, user)
+    documents = check(raw_documents, user, places)
     outcomes: dict[int, Outcome] = {}
     problems: list[Problem] = []
     after: list[AfterCommit] = []
@@ -349,14 +363,17 @@ def manifests(kind: Kind, account: Account, name: str | None = None) -> list[dic
     return found
 
 
-def delete(raw_documents: list[Any], user: AdminUser | None) -> list[str]:
+def delete(
+    raw_documents: list[Any], user: AdminUser | None, places: Sequence[str] | None = None
+) -> list[str]:
     """Delete the objects a file declares (its specs are not read), those that refer to
     others first. Each deletion is its own change: a client's makes a destroy run."""
     targets = []
     visible = access.visible_account_ids(user) if user is not None else None
     problems: list[Problem] = []
+    named = _places(len(raw_documents), places)
     for index, raw in enumerate(raw_documents, start=1):
-        document, found = _check_one(index, raw, user, visible, with_spec=False)
+        document, found = _check_one(index, named[index - 1], raw, user, visible, with_spec=False)
         problems += found
         if document is not None:
             targets.append(document)

@@ -177,3 +177,18 @@ def test_delete_by_name_and_by_file(cli, shop, write):
     assert gone.output == "ProviderConnection/mine: deleted\n"
     missing = cli("delete", "providerconnection", "mine", "--account", shop.account_number)
     assert missing.exit_code == 1 and "has no ProviderConnection 'mine'" in missing.output
+
+
+def test_a_directory_is_one_apply_and_problems_name_the_file(cli, shop, tmp_path):
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(client_doc(shop, "one", model="gpt-4.1"))
+    (folder / "b.yml").write_text(client_doc(shop, "two", modle="gpt-4.1"))
+    (folder / "notes.txt").write_text("not a manifest")
+    refused = cli("apply", "-f", str(folder))
+    assert refused.exit_code == 2
+    assert f"{folder / 'b.yml'} doc 1 (Client/two): spec.modle: unknown field" in refused.output
+    assert count(LlmClient) == 0
+    (folder / "b.yml").write_text(client_doc(shop, "two", model="gpt-4.1"))
+    done = cli("apply", "-f", str(folder))
+    assert done.output == "Client/one: created\nClient/two: created\n"
