@@ -125,8 +125,9 @@ def check_spec(spec: ConnectionSpec) -> None:
     for index, name in enumerate(spec.models):
         if not MODEL_NAME_RE.fullmatch(name):
             raise _field(f"models.{index}", f"invalid model name {name!r}")
-        if CATALOG.find(spec.type, name) is not None:
-            raise _field(f"models.{index}", f"{spec.type}/{name} is in the catalog already")
+        if CATALOG.find(spec.type, name) is not None or CATALOG.is_retired(spec.type, name):
+            # the catalog's (its sync and retirement key rows by provider and name)
+            raise _field(f"models.{index}", f"{spec.type}/{name} is the catalog's model")
 
 
 def _field(path: str, message: str) -> InvalidInput:

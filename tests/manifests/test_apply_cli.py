@@ -140,6 +140,10 @@ def test_bad_inputs_are_named_with_their_document_and_field(cli, shop, write):
         ),
         (raw(shop, number="9999-9999-9999"), "metadata.account: no account '9999-9999-9999'"),
         ("a: &a [x, x]\nb: &b [*a, *a]\n", "aliases (*name) are not allowed"),
+        (
+            raw(shop, "ProviderConnection", "c", {"type": "openai", "models": ["gpt-4.1"]}),
+            "doc 1 (ProviderConnection/c): spec.models.0: openai/gpt-4.1 is the catalog's model",
+        ),
         ("- [1\n", "invalid YAML at line"),
         ("when: 2026-13-45\n", "invalid YAML: month must be in 1..12"),
     ]
