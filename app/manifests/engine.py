@@ -259,7 +259,7 @@ def check(
     existing: dict[tuple[str, int], list[str]] = {}
     for doc in documents:
         for ref in doc.kind.references(doc.spec):
-            if (ref.kind, doc.account.id, ref.name) in declared:
+            if ref.kind not in KINDS or (ref.kind, doc.account.id, ref.name) in declared:
                 continue
             names = existing.get((ref.kind, doc.account.id))
             if names is None:

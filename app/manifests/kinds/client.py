@@ -127,6 +127,9 @@ class ClientKind:
                         fallback["provider_connection"],
                     )
                 )
+        # ClientSpec's plugins (issue "Tools"), by name, once that field and kind exist
+        for index, plugin in enumerate(values.get("plugins") or []):
+            found.append(Reference(f"plugins.{index}", "Plugin", str(plugin)))
         return found
 
     def diff(self, account: Account, name: str, spec: SpecModel) -> Outcome:
