@@ -56,6 +56,9 @@ def test_the_documented_example_applies_and_reads_back(cli, write):
     assert [f["model"] for f in client.fallbacks] == ["claude-haiku-4-5-20251001", "gpt-4.1-mini"]
     assert len(db.session.scalars(select(ProviderConnection)).all()) == 2
     assert cli("apply", "-f", path).output == expected.replace("created", "unchanged")
+    shown = cli("clients", "show", "shop", "--account", shop.account_number).output
+    assert "connection:       shop-vllm\n" in shown
+    assert "fallbacks:        claude-haiku-4-5-20251001 (shop-anthropic), gpt-4.1-mini\n" in shown
     for kind in ("client", "providerconnection"):
         got = cli("get", kind, "--account", shop.account_number)
         assert "sk-shop-example" not in got.output and "sk-ant-shop-example" not in got.output
