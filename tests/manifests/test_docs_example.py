@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
+import yaml
 from sqlalchemy import select
 
 from app.extensions import db
+from app.manifests import schemas
+from app.manifests.kinds import KINDS
 from app.models import LlmClient, ProviderConnection
 from app.services import accounts
 from tests.conftest import _empty_tables
@@ -65,3 +69,14 @@ def test_the_documented_example_applies_and_reads_back(cli, write):
         again = cli("apply", "-f", write(got.output, "got.yaml"))
         assert again.exit_code == 0
         assert all(line.endswith(": unchanged") for line in again.output.splitlines())
+
+
+def test_the_example_documents_meet_their_kinds_json_schemas():
+    documents = list(yaml.safe_load_all(example()))
+    for kind in KINDS.values():
+        schema = schemas.kind_schema(kind)
+        assert jsonschema_rs.meta.is_valid(schema), kind.name
+        validator = jsonschema_rs.Draft202012Validator(schema)
+        mine = [d for d in documents if d["kind"] == kind.name]
+        assert mine and all(validator.is_valid(d) for d in mine), kind.name
+        assert not validator.is_valid({**mine[0], "spec": {"modle": "x"}})  # no unknown field
