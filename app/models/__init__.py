@@ -25,6 +25,7 @@ from app.models.run import (
     RunStatus,
     StoredPlan,
 )
+from app.models.tool import Connection, Plugin, ToolCallRecord, client_plugins
 from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
@@ -39,6 +40,7 @@ __all__ = [
     "AuditEvent",
     "ChatMessage",
     "ChatSession",
+    "Connection",
     "CustomDomain",
     "DataMigration",
     "DeploymentStatus",
@@ -50,12 +52,15 @@ __all__ = [
     "MemberRole",
     "Notification",
     "PersonalAccessToken",
+    "Plugin",
     "ResourceStatus",
     "RoutingVersion",
     "RunKind",
     "RunStatus",
     "StoredPlan",
+    "ToolCallRecord",
     "UsageDaily",
     "api_key_clients",
+    "client_plugins",
     "generate_account_number",
 ]

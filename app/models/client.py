@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from app.models.account import Account
     from app.models.domain import CustomDomain
     from app.models.llm_model import LlmModel
+    from app.models.tool import Plugin
 
 
 class DeploymentStatus(enum.StrEnum):
@@ -78,6 +79,8 @@ class LlmClient(Model):
     requests_per_minute: Mapped[int | None] = mapped_column()
     tokens_per_minute: Mapped[int | None] = mapped_column()
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Built-in tool functions the client offers (app.tools.builtins), and its plugins.
+    functions: Mapped[list[str]] = mapped_column(JSON, default=list)
     deployment_status: Mapped[DeploymentStatus] = mapped_column(
         _enum(DeploymentStatus, "deployment_status"), default=DeploymentStatus.DRAFT
     )
@@ -104,6 +107,7 @@ class LlmClient(Model):
     account: Mapped[Account] = relationship(back_populates="clients")
     custom_domain: Mapped[CustomDomain | None] = relationship(back_populates="clients")
     llm_model: Mapped[LlmModel] = relationship(lazy="joined", innerjoin=True)
+    plugins: Mapped[list[Plugin]] = relationship(secondary="client_plugins", order_by="Plugin.name")
 
     @property
     def provider(self) -> str:
