@@ -38,9 +38,10 @@ from app.llm.registry import get_provider
 from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession
-from app.services import chat_turns, limits, usage
+from app.services import chat_tools, chat_turns, limits, usage
 from app.services.chat_settings import ChatSettings, load_chat_settings
 from app.services.chat_turns import PreparedChat
+from app.tools import loop as tool_loop
 
 # The merge rule, for callers (Markdown): the OpenAPI document's chat descriptions quote it.
 MERGE_RULE = """\
@@ -138,6 +139,7 @@ def prepare_chat(
         [client.system_prompt, *(turn.content for turn in conversation)]
     )
     key = limits.KeyLimits.of(api_key) if api_key else None  # now: after the commit, a reload
+    tools = chat_tools.toolset_for(client, messages[-1].content)
     api_key_id = key.id if key else None
     release_database()  # read all it needs: no transaction while Redis or the model answer
     try:
@@ -176,6 +178,7 @@ def prepare_chat(
         received=received if received is not None else time.perf_counter(),
         model_warning=client.model_warning,
         limits=admission,
+        tools=tools,
     )
     release_database()
     return prepared
@@ -211,7 +214,12 @@ def complete(prepared: PreparedChat, route: str = "chat") -> tuple[Completion, i
     provider = get_provider(prepared.provider, current_settings())
     started = time.perf_counter()
     try:
-        completion = provider.complete(prepared.request, timeout=prepared.remaining())
+        if prepared.tools is not None:
+            completion = tool_loop.complete(
+                provider, prepared.request, prepared.tools, prepared.remaining
+            )
+        else:
+            completion = provider.complete(prepared.request, timeout=prepared.remaining())
     except ProviderError as error:
         prepared.provider_seconds = time.perf_counter() - started
         chat_turns.record_error(prepared, error, _elapsed_ms(started))
@@ -234,7 +242,11 @@ def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk
     started = time.perf_counter()
     parts: list[str] = []
     tokens: Usage | None = None
-    chunks = provider.stream(prepared.request, timeout=prepared.remaining())
+    chunks = (
+        tool_loop.stream(provider, prepared.request, prepared.tools, prepared.remaining)
+        if prepared.tools is not None
+        else provider.stream(prepared.request, timeout=prepared.remaining())
+    )
     try:
         for chunk in chunks:
             parts.append(chunk.delta)
@@ -253,7 +265,10 @@ def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk
         prepared.provider_seconds = time.perf_counter() - started
         if not prepared.stored:
             reply = "".join(parts)
-            if tokens is None:
+            if tokens is None:  # cut short: estimate this round, count the loop's earlier ones
                 tokens = Usage(prepared.prompt_estimate, estimate_text_tokens(reply))
+                if prepared.tools is not None:
+                    tokens.prompt_tokens += prepared.tools.usage.prompt_tokens
+                    tokens.completion_tokens += prepared.tools.usage.completion_tokens
             chat_turns.persist(prepared, reply, tokens, _elapsed_ms(started))
             _observe_overhead(prepared, route)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
-from app.models import Account, LlmClient, LlmModel
+from app.models import Account, LlmClient, LlmModel, client_plugins
 from app.services.llm_models import deprecation_warning
 
 
@@ -32,6 +32,8 @@ class ChatSettings:
     tokens_per_minute: int | None
     monthly_token_budget: int | None
     model_warning: str | None  # the model is deprecated: what to use instead
+    functions: tuple[str, ...] = ()  # built-in tool functions enabled
+    has_plugins: bool = False  # plugins attached (app.services.chat_tools loads them)
 
 
 _QUERY = (
@@ -48,6 +50,8 @@ _QUERY = (
         LlmClient.tokens_per_minute,
         Account.monthly_token_budget,
         LlmModel.deprecated.label("deprecated"),
+        LlmClient.functions,
+        exists().where(client_plugins.c.client_id == LlmClient.id).label("has_plugins"),
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)
@@ -61,6 +65,8 @@ def load_chat_settings(client_id: int) -> ChatSettings | None:
     if row is None:
         return None
     values = dict(row._mapping)
+    values["functions"] = tuple(values["functions"] or ())
+    values["has_plugins"] = bool(values["has_plugins"])
     warning = None
     if values.pop("deprecated"):  # rare: build the model only to word its warning
         model = LlmModel(provider=row.provider, name=row.model, deprecated=True)
