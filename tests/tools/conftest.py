@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import pytest
 from flask.testing import FlaskClient
 
-from app.models import Account, LlmClient
+from app.models import Account, LlmClient, MemberRole
 from app.services import accounts, tokens
 from app.services.members import add_member
-from app.models import MemberRole
 from app.services.users import set_user
 from tests.conftest import host_of
 
