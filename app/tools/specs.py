@@ -74,6 +74,15 @@ class SqlBlock(Spec):
     query: str = Field(min_length=1, max_length=20_000)
     limit: int | None = Field(None, ge=1)
 
+    @field_validator("query")
+    @classmethod
+    def _one_statement(cls, value: str) -> str:
+        # One statement: a second one could end the read-only transaction ("commit; ...").
+        value = value.strip().rstrip(";").strip()
+        if ";" in value:
+            raise ValueError("the query is one statement (no ';' inside it)")
+        return value
+
 
 class ApiBlock(Spec):
     connection: str
