@@ -1,0 +1,206 @@
+"""``api`` plugins against a local HTTP server: typed arguments, URL-encoding of path
+values, JSON bodies, redirects and servers the network guard refuses, the size cap, a
+tool that times out in the loop, and header secrets never shown.
+
+The server listens on 127.0.0.1, so the tests that reach it allow 127.0.0.1/32 in
+TOOLS_ALLOWED_NETWORKS; the ones that prove refusal leave it out."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ToolCallRecord
+from tests.conftest import _empty_tables
+from tests.tools.conftest import make_customer
+
+TOKEN = "Bearer tok-Sup3r-secret-header"
+BIG = 10 * 1024 * 1024
+
+
+class Shop(ThreadingHTTPServer):
+    daemon_threads = True
+    seen: list[dict]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Shop
+
+    def log_message(self, format, *args):  # noqa: A002
+        """Quiet."""
+
+    def _answer(self, status: int, body: bytes, kind: str = "application/json", **headers):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        self.server.seen.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "auth": self.headers.get("Authorization"),
+                "body": body,
+            }
+        )
+        if self.path.startswith("/redirect"):
+            self._answer(302, b"", Location="http://10.1.2.3/latest/meta-data/")
+        elif self.path.startswith("/big"):
+            self._answer(200, b"x" * BIG, "text/plain")
+        elif self.path.startswith("/slow"):
+            time.sleep(3)
+            self._answer(200, b"{}")
+        else:
+            self._answer(200, json.dumps({"path": self.path, "body": body}).encode())
+
+    do_GET = do_POST = _handle
+
+
+@pytest.fixture(scope="module")
+def shop_api() -> Iterator[Shop]:
+    server = Shop(("127.0.0.1", 0), Handler)
+    server.seen = []
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def base_url(server: Shop) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def app(make_app):
+    application = make_app(TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", TOOLS_TIMEOUT_SECONDS=0.5)
+    with application.app_context():
+        _empty_tables()
+        yield application
+        db.session.remove()
+
+
+@pytest.fixture
+def shop(app, make_client, shop_api):
+    shop_api.seen.clear()
+    customer = make_customer("Shop", make_client, app.test_client())
+    headers = [{"name": "Authorization", "value": TOKEN}]
+    customer.connection(
+        "shop-api", {"type": "api", "api": {"baseUrl": base_url(shop_api), "headers": headers}}
+    )
+    return customer
+
+
+def api_plugin(shop, name: str, method: str, path: str, parameters: list[dict]) -> int:
+    spec = {
+        "type": "api",
+        "description": name,
+        "selector": {"always": True},
+        "parameters": parameters,
+        "api": {"connection": "shop-api", "method": method, "path": path},
+    }
+    return shop.plugin(name, spec)["id"]
+
+
+def run(shop, plugin_id: int, **arguments) -> dict:
+    response = shop.api("POST", f"/plugins/{plugin_id}/test", {"arguments": arguments})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+ORDER = [
+    {"name": "order_id", "type": "string", "required": True},
+    {"name": "verbose", "type": "boolean"},
+    {"name": "page", "type": "integer", "default": 1},
+]
+
+
+def test_path_values_are_encoded_and_the_rest_is_the_query(shop, shop_api):
+    plugin = api_plugin(shop, "order-status", "GET", "/orders/{order_id}", ORDER)
+    result = run(shop, plugin, order_id="../admin?x=1", verbose=True)
+    assert result["outcome"] == "ok"
+    assert shop_api.seen[-1]["path"] == "/orders/..%2Fadmin%3Fx%3D1?page=1&verbose=true"
+    assert shop_api.seen[-1]["auth"] == TOKEN  # the connection's header is sent...
+    assert TOKEN not in json.dumps(result)  # ...never shown
+
+
+def test_wrong_types_are_not_sent(shop, shop_api):
+    plugin = api_plugin(shop, "order-status", "GET", "/orders/{order_id}", ORDER)
+    result = run(shop, plugin, order_id="7", page="two")
+    assert result == {
+        "outcome": "invalid",
+        "result": "error: invalid arguments: page: 'two' is not of type 'integer'",
+        "duration_ms": result["duration_ms"],
+    }
+    assert shop_api.seen == []
+
+
+def test_a_post_sends_the_arguments_as_json(shop, shop_api):
+    parameters = [{"name": "sku", "type": "string"}, {"name": "qty", "type": "integer"}]
+    plugin = api_plugin(shop, "add-to-cart", "POST", "/cart", parameters)
+    result = run(shop, plugin, sku="A-1", qty=2)
+    assert json.loads(json.loads(result["result"])["body"]["body"]) == {"sku": "A-1", "qty": 2}
+
+
+def test_a_redirect_to_a_private_address_is_refused(shop, shop_api):
+    plugin = api_plugin(shop, "hop", "GET", "/redirect", [])
+    result = run(shop, plugin)
+    assert result["outcome"] == "refused"
+    assert "10.1.2.3" in result["result"] and "private" in result["result"]
+
+
+def test_a_ten_megabyte_answer_is_cut(shop):
+    plugin = api_plugin(shop, "big", "GET", "/big", [])
+    result = run(shop, plugin)
+    assert result["outcome"] == "ok"
+    limit = 16_000  # TOOLS_MAX_RESULT_CHARS
+    assert len(result["result"]) < limit + 100
+    assert result["result"].endswith(f"[cut: the result was longer than {limit} characters]")
+
+
+def test_a_tool_that_times_out_is_an_error_result_in_the_chat(shop):
+    api_plugin(shop, "slow", "GET", "/slow", [])
+    shop.attach(plugins=["slow"])
+    response = shop.chat("/tool slow {}")
+    assert response.status_code == 200
+    assert response.json["reply"].startswith("echo: slow -> error: ")
+    assert "0.5s" in response.json["reply"]
+    outcome = db.session.execute(select(ToolCallRecord.outcome)).scalar_one()
+    assert outcome == "timeout"
+
+
+def test_headers_are_shown_as_set_only(shop):
+    listing = shop.api("GET", f"/accounts/{shop.account.id}/connections")
+    assert listing.json["items"][0]["spec"]["api"]["headers"] == "set"
+    assert "Sup3r" not in listing.get_data(as_text=True)
+
+
+def test_a_server_outside_the_allowed_networks_is_never_reached(make_app, make_client, shop_api):
+    shop_api.seen.clear()
+    app = make_app(TOOLS_TIMEOUT_SECONDS=0.5)  # TOOLS_ALLOWED_NETWORKS left empty
+    with app.app_context():
+        _empty_tables()
+        shop = make_customer("Closed", make_client, app.test_client())
+        spec = {"type": "api", "api": {"baseUrl": base_url(shop_api)}}
+        refused = shop.api(
+            "POST", f"/accounts/{shop.account.id}/connections", {"name": "x", "spec": spec}
+        )
+        assert refused.status_code == 400
+        assert "loopback" in refused.json["error"]["message"]
+        db.session.remove()
+    assert shop_api.seen == []
