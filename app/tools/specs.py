@@ -18,7 +18,12 @@ PARAMETER_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
+JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+}
 
 
 class Spec(BaseModel):

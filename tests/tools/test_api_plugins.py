@@ -33,7 +33,7 @@ class Shop(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Shop
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         """Quiet."""
 
     def _answer(self, status: int, body: bytes, kind: str = "application/json", **headers):

@@ -171,7 +171,7 @@ def test_the_password_is_never_shown(shop):
         listing,
         changed,
         bad,
-        shop.api("GET", "/accounts/%d/plugins" % shop.account.id),
+        shop.api("GET", f"/accounts/{shop.account.id}/plugins"),
     ):
         assert PASSWORD not in response.get_data(as_text=True)
     events = db.session.execute(select(AuditEvent.action, AuditEvent.changes)).all()
