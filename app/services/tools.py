@@ -50,6 +50,14 @@ def parse(model: type[S], data: Any) -> S:
         raise InvalidInput(problems, details=details) from None
 
 
+def _end(commit: bool) -> None:
+    """Commit, or only flush when the caller applies several objects in one transaction."""
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+
+
 def _name(name: str, what: str) -> str:
     if not TOOL_NAME.match(name or ""):
         raise InvalidInput(f"a {what} name is 1-64 letters, digits, _ or - (got {name[:70]!r})")
@@ -109,8 +117,7 @@ def apply_connection(
             account_id=account.id,
             changes={"name": (None, name), "config": (None, config)},  # never the secrets
         )
-    if commit:
-        db.session.commit()
+    _end(commit)
     return connection, outcome
 
 
@@ -156,7 +163,7 @@ def delete_connection(connection: Connection, *, commit: bool = True) -> None:
         "connection.deleted", "connection", connection.id, account_id=connection.account_id
     )
     db.session.delete(connection)
-    db.session.flush()
+    _end(commit)
 
 
 def connection_config(connection: Connection) -> ConnectionConfig:
@@ -206,6 +213,7 @@ def apply_plugin(
         audit.record(
             f"plugin.{outcome}", "plugin", plugin.id, account_id=account.id, changes=changes
         )
+    _end(commit)
     return plugin, outcome
 
 
@@ -264,7 +272,7 @@ def list_plugins(account_id: int) -> list[Plugin]:
 def delete_plugin(plugin: Plugin, *, commit: bool = True) -> None:
     audit.record("plugin.deleted", "plugin", plugin.id, account_id=plugin.account_id)
     db.session.delete(plugin)
-    db.session.commit() if commit else db.session.flush()
+    _end(commit)
 
 
 def tool_limits() -> Limits:
@@ -334,7 +342,7 @@ def set_client_tools(
                 account_id=client.account_id,
                 changes={"plugins": (before, after)},
             )
-    db.session.commit() if commit else db.session.flush()
+    _end(commit)
 
 
 def test_connection(connection: Connection) -> dict[str, Any]:

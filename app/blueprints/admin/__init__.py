@@ -69,6 +69,7 @@ def init_admin(app: Flask, settings: Settings) -> None:
         home,
         keys,
         members,
+        plugins,
         runs,
         sandbox,
         tokens,

@@ -12,11 +12,11 @@ from flask_login import current_user
 from app.blueprints.admin.forms import ActionForm
 from app.errors import ChatdockError
 from app.extensions import db
-from app.models import Account, CustomDomain, InfraRun, LlmClient
+from app.models import Account, CustomDomain, InfraRun, LlmClient, Plugin
 from app.services import access
 
 T = TypeVar("T")
-Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun)
+Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun, Plugin)
 
 
 def get_or_404(model: type[Model], object_id: int) -> Model:
