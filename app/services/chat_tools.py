@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
@@ -17,6 +18,7 @@ from app.config import current_settings
 from app.extensions import db
 from app.models import Plugin, ToolCallRecord, client_plugins
 from app.models.common import utcnow
+from app.secret_box import SecretUnavailable
 from app.services.chat_settings import ChatSettings
 from app.services.tools import connection_config, spec_of, tool_limits
 from app.tools.base import CallRecord
@@ -24,6 +26,7 @@ from app.tools.loop import Toolset
 from app.tools.plugins import offered, plugin_tool, selected
 
 TOOL_CALLS = ToolCallRecord.__table__
+log = structlog.get_logger(__name__)
 
 
 def toolset_for(client: ChatSettings, latest_user_message: str) -> Toolset | None:
@@ -44,7 +47,11 @@ def toolset_for(client: ChatSettings, latest_user_message: str) -> Toolset | Non
             spec = spec_of(plugin)
             if not selected(spec.selector, latest_user_message):
                 continue  # its connection's secrets are not even unsealed
-            connection = connection_config(plugin.connection) if plugin.connection else None
+            try:
+                connection = connection_config(plugin.connection) if plugin.connection else None
+            except SecretUnavailable:  # keys rotated away: the call fails, not the chat
+                log.warning("connection_secrets_unavailable", plugin=plugin.name)
+                connection = None
             tools.append(plugin_tool(plugin.name, spec, connection))
             selectors.append(spec.selector)
     chosen = offered(

@@ -73,7 +73,8 @@ def test_create_test_attach_and_see_a_tool_call(browser, app, account, make_clie
         form = page.locator("#connection-form")
         form.get_by_label("Name").fill("shopdb")
         form.get_by_label("Spec (YAML or JSON)").fill(
-            f"type: sql\nsql: {{url: 'postgresql://reader@db.example/shop', password: {DB_PASSWORD}}}"
+            "type: sql\nsql: {url: 'postgresql://reader@db.example/shop', "
+            f"password: {DB_PASSWORD}}}"
         )
         form.get_by_role("button", name="Save").click()
         expect(page.locator(".connections")).to_contain_text('"password": "set"')

@@ -204,3 +204,28 @@ def test_a_server_outside_the_allowed_networks_is_never_reached(make_app, make_c
         assert "loopback" in refused.json["error"]["message"]
         db.session.remove()
     assert shop_api.seen == []
+
+
+def test_secrets_never_reach_the_logs(make_app, make_client, shop_api, capfd):
+    app = make_app(TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", LOG_LEVEL="DEBUG")
+    with app.app_context():
+        _empty_tables()
+        shop = make_customer("Logged", make_client, app.test_client())
+        headers = [{"name": "Authorization", "value": TOKEN}]
+        spec = {"type": "api", "api": {"baseUrl": base_url(shop_api), "headers": headers}}
+        shop.connection("shop-api", spec)
+        shop.api(
+            "PUT",
+            "/connections/1",
+            {"spec": {"type": "api", "api": {"baseUrl": "x", "headers": headers}}},
+        )
+        api_plugin(shop, "hop", "GET", "/redirect", [])
+        api_plugin(shop, "order", "GET", "/orders/{order_id}", ORDER)
+        shop.attach(plugins=["hop", "order"])
+        shop.chat('/tool hop {}\n/tool order {"order_id": "1"}\n/tool order {"order_id": 1}')
+        shop.api("POST", "/connections/1/test")
+        db.session.remove()
+    out, err = capfd.readouterr()
+    assert "shop-api" in out + err or "tool" in out + err, "nothing was logged"
+    assert "Sup3r" not in out + err
+    assert shop_api.seen and shop_api.seen[-1]["auth"] == TOKEN  # it was used all along

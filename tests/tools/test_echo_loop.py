@@ -129,3 +129,18 @@ def test_openai_endpoint_runs_tools(customer):
     )
     assert response.status_code == 200, response.json
     assert response.json["choices"][0]["message"]["content"].endswith('"result": 42}')
+
+
+def test_metrics_count_tool_calls_by_outcome_and_latency(customer):
+    from tests.test_operations import metric
+
+    customer.attach(functions=["calculator"])
+    before = customer.http.get("/metrics").get_data(as_text=True)
+    customer.chat('/tool calculator {"expression": "1+1"}\n/tool calculator {"expression": "1/0"}')
+    after = customer.http.get("/metrics").get_data(as_text=True)
+    calls = "chatdock_tool_calls_total"
+    for outcome in ("ok", "error"):
+        labels = {"kind": "builtin", "outcome": outcome}
+        assert metric(after, calls, **labels) == metric(before, calls, **labels) + 1
+    latency = "chatdock_tool_call_duration_seconds_count"
+    assert metric(after, latency, kind="builtin") == metric(before, latency, kind="builtin") + 2

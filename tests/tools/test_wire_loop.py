@@ -157,3 +157,27 @@ def test_openai_compatible_endpoint_runs_the_loop(shop, server):
     assert response.status_code == 200, response.json
     assert response.json["choices"][0]["message"]["content"] == "Hello there, friend."
     assert results_sent(server, 1) == [("call_0_0", '{"expression": "6*7", "result": 42}')]
+
+
+@pytest.mark.parametrize("server", ["openai"], indirect=True)
+def test_every_round_is_settled_against_the_budget(make_app, server, make_client, redis_url):
+    from redis import Redis
+
+    from app.services import limits
+    from tests.conftest import _empty_tables
+
+    app = _app(make_app, server, REDIS_URL=redis_url)
+    with app.app_context():
+        _empty_tables()
+        redis = Redis.from_url(redis_url)
+        redis.flushall()
+        shop = make_customer("Budget", make_client, app.test_client(), provider="openai")
+        shop.account.monthly_token_budget = 100_000
+        db.session.commit()
+        shop.attach(functions=["calculator"])
+        server.behaviour.tool_script = [[("calculator", {"expression": "1"})]] * 2
+        assert shop.chat("count twice").status_code == 200
+        account_id = shop.account.id
+        assert int(redis.get(limits.budget_key(account_id))) == 3 * 16  # three rounds
+        assert int(redis.get(limits.held_key(account_id)) or 0) == 0  # nothing left reserved
+        db.session.remove()
