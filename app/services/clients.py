@@ -10,9 +10,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
+from app.domains.serving import custom_host_serving_until
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.hosts import custom_host_serving_until, default_host, normalize_origin
+from app.hosts import default_host, normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import (
@@ -51,6 +52,13 @@ class ClientSpec(BaseModel):
     system_prompt: str = Field("", max_length=20_000)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=1, le=200_000)
+    timeout_seconds: int = Field(
+        0,
+        ge=0,
+        le=600,
+        description="Seconds the model has to finish an answer (a stream: its last chunk); "
+        "0: the platform's LLM_TIMEOUT_SECONDS.",
+    )
     require_api_key: bool = False
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
 
@@ -113,6 +121,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
         system_prompt=spec.system_prompt,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
+        timeout_seconds=spec.timeout_seconds,
         require_api_key=spec.require_api_key,
         allowed_origins=spec.allowed_origins,
     )
@@ -151,6 +160,7 @@ EDITABLE_FIELDS = (
     "system_prompt",
     "temperature",
     "max_tokens",
+    "timeout_seconds",
     "require_api_key",
     "allowed_origins",
 )
@@ -198,6 +208,7 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
         "system_prompt": client.system_prompt,
         "temperature": client.temperature,
         "max_tokens": client.max_tokens,
+        "timeout_seconds": client.timeout_seconds,
         "require_api_key": client.require_api_key,
         "allowed_origins": list(client.allowed_origins or []),
     }

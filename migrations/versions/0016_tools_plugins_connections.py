@@ -1,7 +1,7 @@
 """Tools: connections, plugins, client_plugins, tool_calls; llm_clients.functions
 
 Revision ID: 16a7c3e2b501
-Revises: 8c4e2a7d9f13
+Revises: 7a3e9c2d4b61
 Create Date: 2026-12-07 09:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "16a7c3e2b501"
-down_revision = "8c4e2a7d9f13"
+down_revision = "7a3e9c2d4b61"  # 0020 (main moved past 0015: chained after its head)
 branch_labels = None
 depends_on = None
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     caller,
 )
 from app.errors import NotFound
-from app.extensions import db
 from app.models import (
     Account,
     AccountInvitation,
@@ -22,6 +20,7 @@ from app.models import (
     LlmClient,
     Plugin,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     api_keys,
@@ -85,6 +84,7 @@ def client_out(client: LlmClient, state: ClientState | None = None) -> s.ClientO
         system_prompt=client.system_prompt,
         temperature=client.temperature,
         max_tokens=client.max_tokens,
+        timeout_seconds=client.timeout_seconds,
         require_api_key=client.require_api_key,
         allowed_origins=list(client.allowed_origins or []),
         status=state.status.value,
@@ -163,10 +163,7 @@ Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey, InfraRun, Connection, 
 def owned(model: type[Owned], object_id: int, what: str) -> Owned:
     """The object, if it exists in one of the caller's accounts; one 404 message whether it
     does not exist or is another account's, so that ids of other accounts stay unknown."""
-    found = db.session.get(model, object_id)
-    if found is None or not access.may_see(caller(), access.account_id_of(found)):
-        raise NotFound(f"no {what} {object_id}")
-    return found
+    return access.find_visible(caller(), model, object_id, what)
 
 
 def run_of(run_id: int) -> InfraRun:
