@@ -131,25 +131,38 @@ def connection_spec(connection: Connection) -> dict[str, Any]:
     return {"type": connection.type, connection.type: block}
 
 
-def find_connection(account_id: int, name: str) -> Connection | None:
+Named = TypeVar("Named", Plugin, Connection)
+
+
+def _find(model: type[Named], account_id: int, name: str) -> Named | None:
     return db.session.execute(
-        select(Connection).where(Connection.account_id == account_id, Connection.name == name)
+        select(model).where(model.account_id == account_id, model.name == name)
     ).scalar_one_or_none()
 
 
+def _get(model: type[Named], account_id: int, name: str) -> Named:
+    found = _find(model, account_id, name)
+    if found is None:
+        what = model.__name__.lower()
+        raise NotFound(f"no {what} {name[:70]!r} in this account", code=f"{what}_not_found")
+    return found
+
+
+def _list(model: type[Named], account_id: int) -> list[Named]:
+    query = select(model).where(model.account_id == account_id).order_by(model.name)
+    return list(db.session.execute(query).scalars())
+
+
+def find_connection(account_id: int, name: str) -> Connection | None:
+    return _find(Connection, account_id, name)
+
+
 def get_connection(account_id: int, name: str) -> Connection:
-    connection = find_connection(account_id, name)
-    if connection is None:
-        raise NotFound(f"no connection {name[:70]!r} in this account", code="connection_not_found")
-    return connection
+    return _get(Connection, account_id, name)
 
 
 def list_connections(account_id: int) -> list[Connection]:
-    return list(
-        db.session.execute(
-            select(Connection).where(Connection.account_id == account_id).order_by(Connection.name)
-        ).scalars()
-    )
+    return _list(Connection, account_id)
 
 
 def delete_connection(connection: Connection, *, commit: bool = True) -> None:
@@ -249,24 +262,15 @@ def spec_of(plugin: Plugin) -> PluginSpec:
 
 
 def find_plugin(account_id: int, name: str) -> Plugin | None:
-    return db.session.execute(
-        select(Plugin).where(Plugin.account_id == account_id, Plugin.name == name)
-    ).scalar_one_or_none()
+    return _find(Plugin, account_id, name)
 
 
 def get_plugin(account_id: int, name: str) -> Plugin:
-    plugin = find_plugin(account_id, name)
-    if plugin is None:
-        raise NotFound(f"no plugin {name[:70]!r} in this account", code="plugin_not_found")
-    return plugin
+    return _get(Plugin, account_id, name)
 
 
 def list_plugins(account_id: int) -> list[Plugin]:
-    return list(
-        db.session.execute(
-            select(Plugin).where(Plugin.account_id == account_id).order_by(Plugin.name)
-        ).scalars()
-    )
+    return _list(Plugin, account_id)
 
 
 def delete_plugin(plugin: Plugin, *, commit: bool = True) -> None:
@@ -361,8 +365,11 @@ def test_connection(connection: Connection) -> dict[str, Any]:
     return {"outcome": "ok", "result": json.dumps(value, default=str)}
 
 
-def already_exists(what: str, name: str) -> None:
-    raise Conflict(f"a {what} named {name[:70]!r} already exists in this account")
+def refuse_taken(model: type[Named], account_id: int, name: str) -> None:
+    """A 409 when the account already has a plugin (or connection) of that name."""
+    if _find(model, account_id, name) is not None:
+        what = model.__name__.lower()
+        raise Conflict(f"a {what} named {name[:70]!r} already exists in this account")
 
 
 def plugin_client_ids(plugin: Plugin) -> list[int]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
 
+from app.extensions import db
 from app.models import Account, LlmClient, MemberRole
 from app.services import accounts, tokens
 from app.services.members import add_member
 from app.services.users import set_user
-from tests.conftest import host_of
+from tests.conftest import _empty_tables, host_of
 
 
 @dataclass
@@ -66,6 +69,21 @@ def make_customer(name: str, make_client, http: FlaskClient, **client_fields) ->
     owner, _ = set_user(f"owner@{name.lower()}.test", "correct horse battery", platform_admin=False)
     add_member(account, owner, MemberRole.OWNER)
     return Customer(account, client, tokens.create_token(owner).plaintext, http)
+
+
+@pytest.fixture
+def tools_app(make_app):
+    """Open an app with these settings: tables emptied, its context pushed meanwhile."""
+
+    @contextlib.contextmanager
+    def open_app(**settings) -> Iterator:
+        application = make_app(**settings)
+        with application.app_context():
+            _empty_tables()
+            yield application
+            db.session.remove()
+
+    return open_app
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ToolCallRecord
-from tests.conftest import _empty_tables
 from tests.tools.conftest import make_customer
 
 TOKEN = "Bearer tok-Sup3r-secret-header"
@@ -87,12 +86,9 @@ def base_url(server: Shop) -> str:
 
 
 @pytest.fixture
-def app(make_app):
-    application = make_app(TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", TOOLS_TIMEOUT_SECONDS=0.5)
-    with application.app_context():
-        _empty_tables()
+def app(tools_app):
+    with tools_app(TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", TOOLS_TIMEOUT_SECONDS=0.5) as application:
         yield application
-        db.session.remove()
 
 
 @pytest.fixture
@@ -190,11 +186,9 @@ def test_headers_are_shown_as_set_only(shop):
     assert "Sup3r" not in listing.get_data(as_text=True)
 
 
-def test_a_server_outside_the_allowed_networks_is_never_reached(make_app, make_client, shop_api):
+def test_a_server_outside_the_allowed_networks_is_never_reached(tools_app, make_client, shop_api):
     shop_api.seen.clear()
-    app = make_app(TOOLS_TIMEOUT_SECONDS=0.5)  # TOOLS_ALLOWED_NETWORKS left empty
-    with app.app_context():
-        _empty_tables()
+    with tools_app(TOOLS_TIMEOUT_SECONDS=0.5) as app:  # TOOLS_ALLOWED_NETWORKS left empty
         shop = make_customer("Closed", make_client, app.test_client())
         spec = {"type": "api", "api": {"baseUrl": base_url(shop_api)}}
         refused = shop.api(
@@ -202,14 +196,11 @@ def test_a_server_outside_the_allowed_networks_is_never_reached(make_app, make_c
         )
         assert refused.status_code == 400
         assert "loopback" in refused.json["error"]["message"]
-        db.session.remove()
     assert shop_api.seen == []
 
 
-def test_secrets_never_reach_the_logs(make_app, make_client, shop_api, capfd):
-    app = make_app(TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", LOG_LEVEL="DEBUG")
-    with app.app_context():
-        _empty_tables()
+def test_secrets_never_reach_the_logs(tools_app, make_client, shop_api, capfd):
+    with tools_app(TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", LOG_LEVEL="DEBUG") as app:
         shop = make_customer("Logged", make_client, app.test_client())
         headers = [{"name": "Authorization", "value": TOKEN}]
         spec = {"type": "api", "api": {"baseUrl": base_url(shop_api), "headers": headers}}
@@ -224,7 +215,6 @@ def test_secrets_never_reach_the_logs(make_app, make_client, shop_api, capfd):
         shop.attach(plugins=["hop", "order"])
         shop.chat('/tool hop {}\n/tool order {"order_id": "1"}\n/tool order {"order_id": 1}')
         shop.api("POST", "/connections/1/test")
-        db.session.remove()
     out, err = capfd.readouterr()
     assert "shop-api" in out + err or "tool" in out + err, "nothing was logged"
     assert "Sup3r" not in out + err

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, make_url, select, text
 
 from app.extensions import db
 from app.models import AuditEvent, Connection
-from tests.conftest import _empty_tables, new_database
+from tests.conftest import new_database
 from tests.tools.conftest import make_customer
 
 pytestmark = pytest.mark.postgresql_only
@@ -51,14 +51,11 @@ def orders_left(url: str) -> int:
 
 
 @pytest.fixture
-def app(make_app):
-    application = make_app(
+def app(tools_app):
+    with tools_app(
         TOOLS_ALLOWED_NETWORKS="127.0.0.1/32", TOOLS_SQL_MAX_ROWS=3, TOOLS_TIMEOUT_SECONDS=1.0
-    )
-    with application.app_context():
-        _empty_tables()
+    ) as application:
         yield application
-        db.session.remove()
 
 
 @pytest.fixture
@@ -181,14 +178,11 @@ def test_the_password_is_never_shown(shop):
     assert sealed and PASSWORD not in sealed
 
 
-def test_a_database_outside_the_allowed_networks_is_never_reached(make_app, make_client, shop_db):
-    app = make_app(TOOLS_TIMEOUT_SECONDS=1.0)  # TOOLS_ALLOWED_NETWORKS left empty
-    with app.app_context():
-        _empty_tables()
+def test_a_database_outside_the_allowed_networks_is_never_reached(tools_app, make_client, shop_db):
+    with tools_app(TOOLS_TIMEOUT_SECONDS=1.0) as app:  # TOOLS_ALLOWED_NETWORKS left empty
         shop = make_customer("Closed", make_client, app.test_client())
         shop.connection("shopdb", {"type": "sql", "sql": {"url": shop_db}})
         plugin = sql_plugin(shop, "orders", "select 1")
         result = test_plugin(shop, plugin)
         assert result["outcome"] == "refused"
         assert "127.0.0.1" in result["result"] and "loopback" in result["result"]
-        db.session.remove()

@@ -24,21 +24,15 @@ def server(request) -> Iterator[WireServer]:
     wire.stop()
 
 
-def _app(make_app, server: WireServer, **overrides):
+def provider_settings(server: WireServer) -> dict[str, str]:
     prefix = server.flavor.upper()
-    settings = {f"{prefix}_API_KEY": "sk-test", f"{prefix}_BASE_URL": server.base_url}
-    return make_app(**settings, **overrides)
+    return {f"{prefix}_API_KEY": "sk-test", f"{prefix}_BASE_URL": server.base_url}
 
 
 @pytest.fixture
-def app(make_app, server):
-    from tests.conftest import _empty_tables
-
-    application = _app(make_app, server)
-    with application.app_context():
-        _empty_tables()
+def app(tools_app, server):
+    with tools_app(**provider_settings(server)) as application:
         yield application
-        db.session.remove()
 
 
 @pytest.fixture
@@ -124,13 +118,9 @@ def test_two_rounds_of_calls_then_an_answer(shop, server, stream):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
 def test_a_model_that_never_stops_calling_is_cut_at_the_round_limit(
-    make_app, server, make_client, stream
+    tools_app, server, make_client, stream
 ):
-    from tests.conftest import _empty_tables
-
-    app = _app(make_app, server, TOOLS_MAX_ROUNDS=3)
-    with app.app_context():
-        _empty_tables()
+    with tools_app(**provider_settings(server), TOOLS_MAX_ROUNDS=3) as app:
         shop = make_customer("Loop", make_client, app.test_client(), provider=server.flavor)
         shop.attach(functions=["calculator"])
         server.behaviour.tool_script = [[("calculator", {"expression": "1+1"})]]
@@ -142,7 +132,6 @@ def test_a_model_that_never_stops_calling_is_cut_at_the_round_limit(
         assert len(server.requests) == 3  # never a fourth model call
         assert usage["total_tokens"] == 3 * 16
         assert db.session.scalar(select(func.count()).select_from(ToolCallRecord)) == 2
-        db.session.remove()
 
 
 def test_openai_compatible_endpoint_runs_the_loop(shop, server):
@@ -160,15 +149,12 @@ def test_openai_compatible_endpoint_runs_the_loop(shop, server):
 
 
 @pytest.mark.parametrize("server", ["openai"], indirect=True)
-def test_every_round_is_settled_against_the_budget(make_app, server, make_client, redis_url):
+def test_every_round_is_settled_against_the_budget(tools_app, server, make_client, redis_url):
     from redis import Redis
 
     from app.services import limits
-    from tests.conftest import _empty_tables
 
-    app = _app(make_app, server, REDIS_URL=redis_url)
-    with app.app_context():
-        _empty_tables()
+    with tools_app(**provider_settings(server), REDIS_URL=redis_url) as app:
         redis = Redis.from_url(redis_url)
         redis.flushall()
         shop = make_customer("Budget", make_client, app.test_client(), provider="openai")
@@ -180,4 +166,3 @@ def test_every_round_is_settled_against_the_budget(make_app, server, make_client
         account_id = shop.account.id
         assert int(redis.get(limits.budget_key(account_id))) == 3 * 16  # three rounds
         assert int(redis.get(limits.held_key(account_id)) or 0) == 0  # nothing left reserved
-        db.session.remove()

@@ -62,8 +62,7 @@ def connections_list(account_id: int) -> ResponseReturnValue:
 def connections_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     body = parse_body(t.ConnectionIn)
-    if tool_service.find_connection(account.id, body.name) is not None:
-        tool_service.already_exists("connection", body.name)
+    tool_service.refuse_taken(Connection, account.id, body.name)
     connection, _ = tool_service.apply_connection(account, body.name, body.spec)
     return answer(connection_out(connection), 201)
 
@@ -143,8 +142,7 @@ def plugins_list(account_id: int) -> ResponseReturnValue:
 def plugins_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     body = parse_body(t.PluginIn)
-    if tool_service.find_plugin(account.id, body.name) is not None:
-        tool_service.already_exists("plugin", body.name)
+    tool_service.refuse_taken(Plugin, account.id, body.name)
     plugin, _ = tool_service.apply_plugin(account, body.name, body.spec)
     return answer(plugin_out(plugin), 201)
 
