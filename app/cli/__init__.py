@@ -39,6 +39,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.invitations import invitations
     from app.cli.members import members_cli
     from app.cli.models import models
+    from app.cli.plugins import plugins_cli
     from app.cli.tokens import tokens
     from app.cli.usage import limits_cli, usage
     from app.cli.users import users
@@ -60,6 +61,7 @@ def register_cli(app: Flask) -> None:
         usage,
         limits_cli,
         audit,
+        plugins_cli,
     ):
         if isinstance(group, click.Group):
             group.callback = operator_logging
