@@ -144,3 +144,27 @@ def test_metrics_count_tool_calls_by_outcome_and_latency(customer):
         assert metric(after, calls, **labels) == metric(before, calls, **labels) + 1
     latency = "chatdock_tool_call_duration_seconds_count"
     assert metric(after, latency, kind="builtin") == metric(before, latency, kind="builtin") + 2
+
+
+def test_openai_endpoint_streams_the_loops_answer(customer):
+    from tests.conftest import host_of
+
+    customer.attach(functions=["calculator"])
+    response = customer.http.post(
+        "/v1/chat/completions",
+        json={
+            "model": "echo-1",
+            "stream": True,
+            "messages": [{"role": "user", "content": '/tool calculator {"expression": "2*21"}'}],
+        },
+        headers={"Host": host_of(customer.client)},
+    )
+    assert response.status_code == 200
+    chunks = [
+        json.loads(line.removeprefix("data: "))
+        for line in response.get_data(as_text=True).split("\n")
+        if line.startswith("data: {")
+    ]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == 'echo: calculator -> {"expression": "2*21", "result": 42}'
+    assert calls() == [("calculator", "ok", "assistant")]
