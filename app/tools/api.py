@@ -3,7 +3,8 @@
 ``{param}`` placeholders of the path take the argument URL-encoded (``/``, ``?``, ``..``
 included: a value can never change the path or add a query), the other arguments go in
 the query string (GET, DELETE) or a JSON body. Every connection, redirect hops included,
-goes through the network guard; the body is read up to the size cap and cut there.
+goes through the network guard, and a hop to another origin goes without the
+connection's headers; the body is read up to the size cap and cut there.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def call_api(
             max_redirects=MAX_REDIRECTS,
             headers=headers,
         ) as client:
+            client.event_hooks["request"] = [_secrets_stay_home(url, list(headers))]
             response = client.request(method, url, params=params, json=body)
             raw, cut = response.content, was_truncated(response)
     except NetworkRefused as refused:
@@ -79,6 +81,23 @@ def call_api(
     if response.status_code >= 400:
         raise ToolFailed(json.dumps(result, default=str))
     return result
+
+
+def _secrets_stay_home(url: str, names: list[str]) -> Any:
+    """A request hook: a redirect hop to another origin goes without the connection's
+    headers (its secrets are for the connection's own host)."""
+    home = httpx.URL(url)
+
+    def strip(request: httpx.Request) -> None:
+        if (request.url.scheme, request.url.host, request.url.port) != (
+            home.scheme,
+            home.host,
+            home.port,
+        ):
+            for name in names:
+                request.headers.pop(name, None)
+
+    return strip
 
 
 def _body(response: httpx.Response, raw: bytes, cut: bool) -> Any:

@@ -27,6 +27,7 @@ BIG = 10 * 1024 * 1024
 class Shop(ThreadingHTTPServer):
     daemon_threads = True
     seen: list[dict]
+    away: str = ""  # where /away redirects
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -52,10 +53,13 @@ class Handler(BaseHTTPRequestHandler):
                 "method": self.command,
                 "path": self.path,
                 "auth": self.headers.get("Authorization"),
+                "key": self.headers.get("X-Api-Key"),
                 "body": body,
             }
         )
-        if self.path.startswith("/redirect"):
+        if self.path.startswith("/away"):
+            self._answer(302, b"", Location=self.server.away)
+        elif self.path.startswith("/redirect"):
             self._answer(302, b"", Location="http://10.1.2.3/latest/meta-data/")
         elif self.path.startswith("/big"):
             self._answer(200, b"x" * BIG, "text/plain")
@@ -219,3 +223,30 @@ def test_secrets_never_reach_the_logs(tools_app, make_client, shop_api, capfd):
     assert "shop-api" in out + err or "tool" in out + err, "nothing was logged"
     assert "Sup3r" not in out + err
     assert shop_api.seen and shop_api.seen[-1]["auth"] == TOKEN  # it was used all along
+
+
+def test_a_redirect_to_another_host_goes_without_the_secrets(tools_app, make_client, shop_api):
+    other = Shop(("127.0.0.2", 0), Handler)
+    other.seen = []
+    threading.Thread(
+        target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
+    shop_api.away = f"http://127.0.0.2:{other.server_address[1]}/landed"
+    try:
+        with tools_app(TOOLS_ALLOWED_NETWORKS="127.0.0.0/8") as app:
+            shop = make_customer("Away", make_client, app.test_client())
+            headers = [
+                {"name": "X-Api-Key", "value": "key-Sup3r"},
+                {"name": "Authorization", "value": TOKEN},
+            ]
+            spec = {"type": "api", "api": {"baseUrl": base_url(shop_api), "headers": headers}}
+            shop.connection("shop-api", spec)
+            result = run(shop, api_plugin(shop, "away", "GET", "/away", []))
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert result["outcome"] == "ok"
+    assert shop_api.seen[-1]["key"] == "key-Sup3r"  # the connection's own host gets them
+    assert other.seen == [
+        {"method": "GET", "path": "/landed", "auth": None, "key": None, "body": ""}
+    ]
