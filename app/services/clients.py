@@ -25,7 +25,7 @@ from app.models import (
 )
 from app.models.common import utcnow
 from app.names import is_client_name
-from app.services import audit
+from app.services import audit, tools
 from app.services.llm_models import choose_model
 
 log = get_logger("chatdock.clients")
@@ -61,6 +61,12 @@ class ClientSpec(BaseModel):
     )
     require_api_key: bool = False
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
+    plugins: list[str] | None = Field(
+        None, max_length=100, description="The account's plugins it offers (None: unchanged)."
+    )
+    functions: list[str] | None = Field(
+        None, max_length=10, description="Built-in functions it offers (None: unchanged)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -130,6 +136,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
     db.session.add(client)
     try:
         db.session.flush()
+        tools.set_client_tools(client, spec.plugins, spec.functions, commit=False)
         audit.record(
             "create",
             "client",
@@ -194,6 +201,7 @@ def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
     changes = audit.field_changes(client, (*EDITABLE_FIELDS, "model"), before)
     if changes:
         audit.record("update", "client", client.id, account_id=client.account_id, changes=changes)
+    tools.set_client_tools(client, spec.plugins, spec.functions, commit=False)
     db.session.commit()
     if current_settings().LOG_CLIENTS:
         log.info("client_updated", client_id=client.id, client=client.name)
@@ -211,6 +219,8 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
         "timeout_seconds": client.timeout_seconds,
         "require_api_key": client.require_api_key,
         "allowed_origins": list(client.allowed_origins or []),
+        "plugins": [plugin.name for plugin in client.plugins],
+        "functions": list(client.functions or []),
     }
 
 

@@ -312,7 +312,8 @@ def set_client_tools(
     commit: bool = True,
 ) -> None:
     """Attach plugins (by name, of the client's account) and enable built-in functions;
-    None leaves that list as it is."""
+    None leaves that list as it is. Both are checked before either changes."""
+    changes: dict[str, tuple[list[str], list[str]]] = {}
     if functions is not None:
         unknown = sorted(set(functions) - set(BUILTINS))
         if unknown:
@@ -320,32 +321,24 @@ def set_client_tools(
                 f"unknown built-in functions: {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(BUILTINS))})"
             )
-        before = list(client.functions or [])
-        client.functions = sorted(set(functions))
-        if before != client.functions:
-            audit.record(
-                "client.updated",
-                "client",
-                client.id,
-                account_id=client.account_id,
-                changes={"functions": (before, client.functions)},
-            )
+        changes["functions"] = (list(client.functions or []), sorted(set(functions)))
+    found: list[Plugin] = []
     if plugins is not None:
-        found = [find_plugin(client.account_id, name) for name in sorted(set(plugins))]
-        missing = [n for n, p in zip(sorted(set(plugins)), found, strict=True) if p is None]
+        names = sorted(set(plugins))
+        found = [p for p in (find_plugin(client.account_id, n) for n in names) if p is not None]
+        missing = sorted(set(names) - {p.name for p in found})
         if missing:
             raise InvalidInput(f"no plugin {', '.join(map(repr, missing))} in this account")
-        before = [p.name for p in client.plugins]
-        client.plugins = [p for p in found if p is not None]
-        after = [p.name for p in client.plugins]
-        if before != after:
-            audit.record(
-                "client.updated",
-                "client",
-                client.id,
-                account_id=client.account_id,
-                changes={"plugins": (before, after)},
-            )
+        changes["plugins"] = ([p.name for p in client.plugins], names)
+    if "functions" in changes:
+        client.functions = changes["functions"][1]
+    if "plugins" in changes:
+        client.plugins = found
+    changed = {k: v for k, v in changes.items() if v[0] != v[1]}
+    if changed:
+        audit.record(
+            "client.updated", "client", client.id, account_id=client.account_id, changes=changed
+        )
     _end(commit)
 
 

@@ -122,3 +122,23 @@ def test_another_accounts_plugins_and_connections_are_out_of_reach(customer, mak
     assert "no plugin 'hours' in this account" in attach.json["error"]["message"]
     assert (count(Plugin), count(Connection)) == (1, 1)
     assert customer.api("GET", f"/plugins/{plugin['id']}").json["client_ids"] == []
+
+
+def test_a_clients_spec_carries_its_plugins_and_functions(customer):
+    plugin = customer.plugin("hours", STATIC)
+    path = f"/clients/{customer.client.id}"
+    changed = customer.api("PATCH", path, {"plugins": ["hours"], "functions": ["calculator"]})
+    assert changed.status_code == 200, changed.json
+    assert customer.chat("/tool hours {}").json["reply"] == "echo: hours -> [1, 2]"
+    refused = customer.api("PATCH", path, {"plugins": ["hours", "nope"], "functions": []})
+    assert refused.status_code == 400
+    assert "no plugin 'nope' in this account" in refused.json["error"]["message"]
+    assert customer.chat("/tool hours {}").json["reply"] == "echo: hours -> [1, 2]"  # unchanged
+    created = customer.api(
+        "POST",
+        f"/accounts/{customer.account.id}/clients",
+        {"name": "second", "plugins": ["hours"]},
+    )
+    assert created.status_code == 201, created.json
+    shown = customer.api("GET", f"/plugins/{plugin['id']}")
+    assert shown.json["client_ids"] == sorted([customer.client.id, created.json["id"]])
