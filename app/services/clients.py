@@ -146,6 +146,9 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
             | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS},
         )
         db.session.commit()
+    except InvalidInput:  # an unknown plugin or function: nothing is created
+        db.session.rollback()
+        raise
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(
