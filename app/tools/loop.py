@@ -30,6 +30,7 @@ from app.tools.base import CallRecord, Limits, Tool
 from app.tools.runner import finish, run_call
 
 MAX_PARALLEL_CALLS = 8
+MAX_CALLS_PER_ROUND = 16  # beyond these, a round's calls are answered "not run"
 # Past its own timeout a call gets this much longer to report its own error.
 GRACE_SECONDS = 0.5
 
@@ -68,7 +69,9 @@ class Toolset:
         try:
             futures = [
                 pool.submit(run_call, self.tools.get(c.name), c, limits, round_number)
-                for c in calls
+                if i < MAX_CALLS_PER_ROUND
+                else pool.submit(too_many, c, limits, round_number)
+                for i, c in enumerate(calls)
             ]
             done, _ = wait(futures, timeout=timeout + GRACE_SECONDS)
         finally:
@@ -91,6 +94,11 @@ class Toolset:
             results.append(result)
             self.records.append(record)
         return tuple(results)
+
+
+def too_many(call: ToolCall, limits: Limits, round_number: int) -> tuple[ToolResult, CallRecord]:
+    message = f"not run: at most {MAX_CALLS_PER_ROUND} calls in one round"
+    return finish(call, "unknown", "error", message, time.perf_counter(), limits, round_number)
 
 
 def complete(

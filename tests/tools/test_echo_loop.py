@@ -168,3 +168,12 @@ def test_openai_endpoint_streams_the_loops_answer(customer):
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == 'echo: calculator -> {"expression": "2*21", "result": 42}'
     assert calls() == [("calculator", "ok", "assistant")]
+
+
+def test_a_round_runs_at_most_sixteen_calls(customer):
+    customer.attach(functions=["calculator"])
+    lines = [f'/tool calculator {{"expression": "{i}+0"}}' for i in range(17)]
+    reply = customer.chat("\n".join(lines)).json["reply"].removeprefix("echo: ").split("\n")
+    assert reply[15] == 'calculator -> {"expression": "15+0", "result": 15}'
+    assert reply[16] == "calculator -> error: not run: at most 16 calls in one round"
+    assert [c[1] for c in calls()] == ["ok"] * 16 + ["error"]
