@@ -27,7 +27,7 @@ from app.tools.base import ConnectionConfig, Limits, ToolFailed
 from app.tools.builtins import BUILTINS
 from app.tools.plugins import plugin_tool
 from app.tools.runner import run_call
-from app.tools.specs import TOOL_NAME, ConnectionSpec, PluginSpec
+from app.tools.specs import SECRET_STATES, TOOL_NAME, ConnectionSpec, PluginSpec
 from app.tools.sql import run_query
 
 S = TypeVar("S", bound=BaseModel)
@@ -91,12 +91,12 @@ def apply_connection(
         except NetworkRefused as refused:
             raise InvalidInput(f"api.baseUrl: {refused}") from None
         config: dict[str, Any] = {"base_url": spec.api.base_url}
-        if spec.api.headers is not None:
+        if isinstance(spec.api.headers, list):
             secrets = {"headers": [h.model_dump() for h in spec.api.headers]}
     else:
         assert spec.sql is not None
         config = {"url": spec.sql.url}
-        if spec.sql.password is not None:
+        if spec.sql.password is not None and spec.sql.password not in SECRET_STATES:
             secrets = {"password": spec.sql.password} if spec.sql.password else {}
     sealed_before = _stored_secrets(connection)
     if connection is None:

@@ -151,9 +151,15 @@ class Header(Spec):
         return value
 
 
+# What a read shows in place of a secret; written back, it keeps the stored value (so a
+# spec read back applies with no change).
+SECRET_STATES = ("set", "unset")
+
+
 class ApiConnectionBlock(Spec):
     base_url: str = Field(max_length=2000)
-    headers: list[Header] | None = None  # secret; None: keep the stored ones
+    # Secret. None, "set" or "unset": keep the stored ones.
+    headers: list[Header] | Literal["set", "unset"] | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -165,7 +171,8 @@ class ApiConnectionBlock(Spec):
 
 class SqlConnectionBlock(Spec):
     url: str = Field(max_length=2000)
-    password: str | None = Field(None, max_length=1000)  # secret; None: keep the stored one
+    # Secret. None, "set" or "unset": keep the stored one; "": none.
+    password: str | None = Field(None, max_length=1000)
 
     @field_validator("url")
     @classmethod

@@ -142,3 +142,22 @@ def test_a_clients_spec_carries_its_plugins_and_functions(customer):
     assert created.status_code == 201, created.json
     shown = customer.api("GET", f"/plugins/{plugin['id']}")
     assert shown.json["client_ids"] == sorted([customer.client.id, created.json["id"]])
+
+
+def test_a_connection_read_back_applies_with_no_change(customer):
+    headers = [{"name": "Authorization", "value": "Bearer rt-Secret"}]
+    created = customer.connection(
+        "shop-api", {"type": "api", "api": {"baseUrl": "https://8.8.8.8", "headers": headers}}
+    )
+    assert created["spec"] == {
+        "type": "api",
+        "api": {"baseUrl": "https://8.8.8.8", "headers": "set"},
+    }
+    sealed = db.session.scalar(select(Connection.secrets))
+    again = customer.api("PUT", f"/connections/{created['id']}", {"spec": created["spec"]})
+    assert again.status_code == 200 and again.json["spec"] == created["spec"]
+    assert db.session.scalar(select(Connection.secrets)) == sealed  # kept, not resealed
+    sql = customer.connection("db", {"type": "sql", "sql": {"url": "postgresql://u@8.8.8.8/x"}})
+    assert sql["spec"]["sql"]["password"] == "unset"
+    back = customer.api("PUT", f"/connections/{sql['id']}", {"spec": sql["spec"]})
+    assert back.json["spec"]["sql"]["password"] == "unset"
