@@ -1,6 +1,6 @@
 """The console's plugins in a real browser (headless Chromium): create a plugin, test it,
-attach it to a client, see the model's call in the conversation view; a connection's
-password goes in and never comes back."""
+attach it to a client, see the model's call in the sandbox and the conversation view; a
+connection's password goes in and never comes back."""
 
 from __future__ import annotations
 
@@ -60,9 +60,18 @@ def test_create_test_attach_and_see_a_tool_call(browser, app, account, make_clie
         assert chat.ok, chat.text()
         assert chat.json()["reply"] == 'echo: opening-hours -> {"weekdays": "9-18"}'
 
+        page.goto(f"/admin/clients/{client_id}/sandbox")  # the sandbox streams tool events
+        page.get_by_label("Message").fill("/tool opening-hours {}")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator(".sandbox-tool")).to_have_text("tool opening-hours: ok")
+        expect(page.locator('.sandbox-msg.assistant[data-done="true"]')).to_have_text(
+            'echo: opening-hours -> {"weekdays": "9-18"}'
+        )
+
         page.goto(f"/admin/clients/{client_id}")
         page.get_by_role("link", name="Conversations").click()
-        page.locator(".conversations a").first.click()
+        expect(page.locator(".conversations a")).to_have_count(2)
+        page.locator(".conversations a").last.click()  # the API's, the older one
         call = page.locator(".tool-call")
         expect(call).to_have_count(1)
         expect(call.locator("td").nth(1)).to_have_text("opening-hours")
