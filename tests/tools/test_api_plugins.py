@@ -28,6 +28,7 @@ class Shop(ThreadingHTTPServer):
     daemon_threads = True
     seen: list[dict]
     away: str = ""  # where /away redirects
+    together: threading.Barrier  # /together answers once two requests are in at once
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -57,7 +58,14 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body,
             }
         )
-        if self.path.startswith("/away"):
+        if self.path.startswith("/together"):
+            try:
+                self.server.together.wait()
+            except threading.BrokenBarrierError:
+                self._answer(503, b'{"alone": true}')
+            else:
+                self._answer(200, b'{"together": true}')
+        elif self.path.startswith("/away"):
             self._answer(302, b"", Location=self.server.away)
         elif self.path.startswith("/redirect"):
             self._answer(302, b"", Location="http://10.1.2.3/latest/meta-data/")
@@ -76,6 +84,7 @@ class Handler(BaseHTTPRequestHandler):
 def shop_api() -> Iterator[Shop]:
     server = Shop(("127.0.0.1", 0), Handler)
     server.seen = []
+    server.together = threading.Barrier(2, timeout=5)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     )
@@ -250,3 +259,12 @@ def test_a_redirect_to_another_host_goes_without_the_secrets(tools_app, make_cli
     assert other.seen == [
         {"method": "GET", "path": "/landed", "auth": None, "key": None, "body": ""}
     ]
+
+
+def test_the_calls_of_a_round_run_at_once(shop, shop_api):
+    api_plugin(shop, "meet", "GET", "/together", [{"name": "who", "type": "string"}])
+    shop.attach(plugins=["meet"])
+    reply = shop.chat('/tool meet {"who": "a"}\n/tool meet {"who": "b"}').json["reply"]
+    # Each call is answered only while the other one is in flight too.
+    answer = 'meet -> {"status": 200, "body": {"together": true}}'
+    assert reply == f"echo: {answer}\n{answer}"
