@@ -8,10 +8,7 @@ TOOLS_ALLOWED_NETWORKS; the ones that prove refusal leave it out."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -19,83 +16,15 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import ToolCallRecord
 from tests.tools.conftest import make_customer
+from tests.tools.shop_server import Shop, base_url, running_shop
 
 TOKEN = "Bearer tok-Sup3r-secret-header"
-BIG = 10 * 1024 * 1024
-
-
-class Shop(ThreadingHTTPServer):
-    daemon_threads = True
-    seen: list[dict]
-    away: str = ""  # where /away redirects
-    together: threading.Barrier  # /together answers once two requests are in at once
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Shop
-
-    def log_message(self, format, *args):
-        """Quiet."""
-
-    def _answer(self, status: int, body: bytes, kind: str = "application/json", **headers):
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        self.server.seen.append(
-            {
-                "method": self.command,
-                "path": self.path,
-                "auth": self.headers.get("Authorization"),
-                "key": self.headers.get("X-Api-Key"),
-                "body": body,
-            }
-        )
-        if self.path.startswith("/together"):
-            try:
-                self.server.together.wait()
-            except threading.BrokenBarrierError:
-                self._answer(503, b'{"alone": true}')
-            else:
-                self._answer(200, b'{"together": true}')
-        elif self.path.startswith("/away"):
-            self._answer(302, b"", Location=self.server.away)
-        elif self.path.startswith("/redirect"):
-            self._answer(302, b"", Location="http://10.1.2.3/latest/meta-data/")
-        elif self.path.startswith("/big"):
-            self._answer(200, b"x" * BIG, "text/plain")
-        elif self.path.startswith("/slow"):
-            time.sleep(3)
-            self._answer(200, b"{}")
-        else:
-            self._answer(200, json.dumps({"path": self.path, "body": body}).encode())
-
-    do_GET = do_POST = _handle
 
 
 @pytest.fixture(scope="module")
 def shop_api() -> Iterator[Shop]:
-    server = Shop(("127.0.0.1", 0), Handler)
-    server.seen = []
-    server.together = threading.Barrier(2, timeout=5)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-    )
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def base_url(server: Shop) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    with running_shop("127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture
@@ -235,25 +164,17 @@ def test_secrets_never_reach_the_logs(tools_app, make_client, shop_api, capfd):
 
 
 def test_a_redirect_to_another_host_goes_without_the_secrets(tools_app, make_client, shop_api):
-    other = Shop(("127.0.0.2", 0), Handler)
-    other.seen = []
-    threading.Thread(
-        target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-    ).start()
-    shop_api.away = f"http://127.0.0.2:{other.server_address[1]}/landed"
-    try:
-        with tools_app(TOOLS_ALLOWED_NETWORKS="127.0.0.0/8") as app:
-            shop = make_customer("Away", make_client, app.test_client())
-            headers = [
-                {"name": "X-Api-Key", "value": "key-Sup3r"},
-                {"name": "Authorization", "value": TOKEN},
-            ]
-            spec = {"type": "api", "api": {"baseUrl": base_url(shop_api), "headers": headers}}
-            shop.connection("shop-api", spec)
-            result = run(shop, api_plugin(shop, "away", "GET", "/away", []))
-    finally:
-        other.shutdown()
-        other.server_close()
+    allowed = tools_app(TOOLS_ALLOWED_NETWORKS="127.0.0.0/8")
+    with running_shop("127.0.0.2") as other, allowed as app:
+        shop_api.away = f"{base_url(other)}/landed"
+        shop = make_customer("Away", make_client, app.test_client())
+        headers = [
+            {"name": "X-Api-Key", "value": "key-Sup3r"},
+            {"name": "Authorization", "value": TOKEN},
+        ]
+        spec = {"type": "api", "api": {"baseUrl": base_url(shop_api), "headers": headers}}
+        shop.connection("shop-api", spec)
+        result = run(shop, api_plugin(shop, "away", "GET", "/away", []))
     assert result["outcome"] == "ok"
     assert shop_api.seen[-1]["key"] == "key-Sup3r"  # the connection's own host gets them
     assert other.seen == [
