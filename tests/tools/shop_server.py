@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIG = 10 * 1024 * 1024
@@ -19,6 +19,7 @@ class Shop(ThreadingHTTPServer):
     seen: list[dict]
     away: str = ""  # where /away redirects
     together: threading.Barrier  # /together answers once two requests are in at once
+    on_together: Callable[[], None] | None = None  # runs once they are
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -74,7 +75,9 @@ class Handler(BaseHTTPRequestHandler):
 def running_shop(address: str) -> Iterator[Shop]:
     server = Shop((address, 0), Handler)
     server.seen = []
-    server.together = threading.Barrier(2, timeout=5)
+    server.together = threading.Barrier(
+        2, action=lambda: server.on_together() if server.on_together else None, timeout=5
+    )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     )
