@@ -67,7 +67,7 @@ def _name(name: str, what: str) -> str:
 # --- connections ------------------------------------------------------------------------
 
 
-def _stored_secrets(connection: Connection | None) -> dict[str, Any]:
+def stored_secrets(connection: Connection | None) -> dict[str, Any]:
     if connection is None or not connection.secrets:
         return {}
     loaded: dict[str, Any] = json.loads(secret_box.unseal(connection.secrets))
@@ -84,7 +84,7 @@ def apply_connection(
     connection = find_connection(account.id, name)
     if connection is not None and connection.type != spec.type:
         raise Conflict(f"connection {name!r} is of type {connection.type}; delete it first")
-    secrets = _stored_secrets(connection)
+    secrets = stored_secrets(connection)
     if spec.api is not None:
         try:
             check_url(spec.api.base_url, allowed_networks())
@@ -98,7 +98,7 @@ def apply_connection(
         config = {"url": spec.sql.url}
         if spec.sql.password is not None and spec.sql.password not in SECRET_STATES:
             secrets = {"password": spec.sql.password} if spec.sql.password else {}
-    sealed_before = _stored_secrets(connection)
+    sealed_before = stored_secrets(connection)
     if connection is None:
         connection = Connection(account_id=account.id, name=name, type=spec.type)
         db.session.add(connection)
@@ -182,7 +182,7 @@ def delete_connection(connection: Connection, *, commit: bool = True) -> None:
 def connection_config(connection: Connection) -> ConnectionConfig:
     """What an executor needs; the secrets unsealed (only here)."""
     return ConnectionConfig(
-        connection.name, connection.type, dict(connection.config), _stored_secrets(connection)
+        connection.name, connection.type, dict(connection.config), stored_secrets(connection)
     )
 
 
@@ -371,59 +371,3 @@ def plugin_client_ids(plugin: Plugin) -> list[int]:
             select(client_plugins.c.client_id).where(client_plugins.c.plugin_id == plugin.id)
         ).scalars()
     )
-
-
-# --- manifests (kind: Plugin, kind: Connection) -----------------------------------------
-
-
-def connection_manifest(connection: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(spec, status) of a manifest read: the secrets only in status, as set/unset, so
-    the spec applies back with no change."""
-    spec = connection_spec(connection)
-    block = dict(spec[connection.type])
-    secret = "headers" if connection.type == "api" else "password"
-    status = {secret: block.pop(secret)}
-    return {"type": connection.type, connection.type: block}, status
-
-
-def connection_differences(account: Account, name: str, spec: ConnectionSpec) -> list[str] | None:
-    """The spec fields an apply would change (camelCase paths); None: it would create."""
-    connection = find_connection(account.id, name)
-    if connection is None:
-        return None
-    current = connection_spec(connection)
-    wanted = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
-    fields = ["type"] if current["type"] != wanted["type"] else []
-    block, now = wanted.get(spec.type, {}), current.get(spec.type, {})
-    for key, value in block.items():
-        if key in ("headers", "password"):
-            stored = _stored_secrets(connection).get(key)
-            if value not in SECRET_STATES and value != (
-                stored or ("" if key == "password" else [])
-            ):
-                fields.append(f"{spec.type}.{key}")
-        elif now.get(key) != value:
-            fields.append(f"{spec.type}.{key}")
-    return fields
-
-
-def plugin_manifest(plugin: Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(spec, status) of a manifest read; status: the clients it is attached to."""
-    clients = db.session.execute(
-        select(LlmClient.name)
-        .join(client_plugins, client_plugins.c.client_id == LlmClient.id)
-        .where(client_plugins.c.plugin_id == plugin.id)
-        .order_by(LlmClient.name)
-    ).scalars()
-    return plugin_spec(plugin), {"clients": list(clients)}
-
-
-def plugin_differences(account: Account, name: str, spec: PluginSpec) -> list[str] | None:
-    """The spec fields an apply would change; None: it would create."""
-    plugin = find_plugin(account.id, name)
-    if plugin is None:
-        return None
-    wanted = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
-    current = spec_of(plugin).model_dump(by_alias=True, exclude_none=True, mode="json")
-    keys = sorted(wanted.keys() | current.keys())
-    return [key for key in keys if wanted.get(key) != current.get(key)]

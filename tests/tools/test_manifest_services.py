@@ -3,6 +3,7 @@ a read applies back with no change, secrets only in status, the fields a change 
 
 from __future__ import annotations
 
+from app.services import tool_manifests as manifests
 from app.services import tools
 from app.tools.specs import ConnectionSpec, PluginSpec
 
@@ -14,14 +15,14 @@ def test_read_apply_round_trip_and_differences(customer):
     connection_spec = ConnectionSpec.model_validate(
         {"type": "api", "api": {"baseUrl": "https://8.8.8.8", "headers": HEADERS}}
     )
-    assert tools.connection_differences(account, "shop-api", connection_spec) is None
+    assert manifests.connection_differences(account, "shop-api", connection_spec) is None
     connection, outcome = tools.apply_connection(account, "shop-api", connection_spec)
     assert outcome == "created"
-    spec, status = tools.connection_manifest(connection)
+    spec, status = manifests.connection_manifest(connection)
     assert spec == {"type": "api", "api": {"baseUrl": "https://8.8.8.8"}}
     assert status == {"headers": "set"}
     read_back = ConnectionSpec.model_validate(spec)
-    assert tools.connection_differences(account, "shop-api", read_back) == []
+    assert manifests.connection_differences(account, "shop-api", read_back) == []
     assert tools.apply_connection(account, "shop-api", read_back)[1] == "unchanged"
     new_key = ConnectionSpec.model_validate(
         {
@@ -29,7 +30,7 @@ def test_read_apply_round_trip_and_differences(customer):
             "api": {"baseUrl": "https://8.8.4.4", "headers": [HEADERS[0] | {"value": "x"}]},
         }
     )
-    assert tools.connection_differences(account, "shop-api", new_key) == [
+    assert manifests.connection_differences(account, "shop-api", new_key) == [
         "api.baseUrl",
         "api.headers",
     ]
@@ -37,12 +38,12 @@ def test_read_apply_round_trip_and_differences(customer):
     plugin_spec = PluginSpec.model_validate(
         {"type": "api", "description": "Orders", "api": {"connection": "shop-api", "path": "/o"}}
     )
-    assert tools.plugin_differences(account, "orders", plugin_spec) is None
+    assert manifests.plugin_differences(account, "orders", plugin_spec) is None
     plugin, _ = tools.apply_plugin(account, "orders", plugin_spec)
     tools.set_client_tools(customer.client, plugins=["orders"])
-    spec, status = tools.plugin_manifest(plugin)
+    spec, status = manifests.plugin_manifest(plugin)
     assert status == {"clients": ["shop"]}
-    assert tools.plugin_differences(account, "orders", PluginSpec.model_validate(spec)) == []
+    assert manifests.plugin_differences(account, "orders", PluginSpec.model_validate(spec)) == []
     assert tools.apply_plugin(account, "orders", PluginSpec.model_validate(spec))[1] == "unchanged"
     changed = PluginSpec.model_validate({**spec, "description": "Where an order is"})
-    assert tools.plugin_differences(account, "orders", changed) == ["description"]
+    assert manifests.plugin_differences(account, "orders", changed) == ["description"]
