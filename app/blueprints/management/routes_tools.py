@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.management import schemas_tools as t
 from app.blueprints.management.common import answer, caller, operation, parse_body
 from app.blueprints.management.views import owned
 from app.models import Connection, LlmClient, Plugin
+from app.schemas import tools as t
 from app.services import access
 from app.services import tools as tool_service
 
