@@ -34,7 +34,7 @@ def toolset_for(client: ChatSettings, latest_user_message: str) -> Toolset | Non
     if not client.functions and not client.has_plugins:
         return None
     settings = current_settings()
-    tools, selectors = [], []
+    tools = []
     if client.has_plugins:
         plugins = db.session.execute(
             select(Plugin)
@@ -53,14 +53,7 @@ def toolset_for(client: ChatSettings, latest_user_message: str) -> Toolset | Non
                 log.warning("connection_secrets_unavailable", plugin=plugin.name)
                 connection = None
             tools.append(plugin_tool(plugin.name, spec, connection))
-            selectors.append(spec.selector)
-    chosen = offered(
-        list(client.functions),
-        tools,
-        selectors,
-        latest_user_message,
-        settings.TOOLS_MAX_PER_REQUEST,
-    )
+    chosen = offered(list(client.functions), tools, settings.TOOLS_MAX_PER_REQUEST)
     if not chosen:
         return None
     return Toolset(chosen, tool_limits(), settings.TOOLS_MAX_ROUNDS)

@@ -74,10 +74,8 @@ def selected(selector: Selector, latest_user_message: str) -> bool:
     return any(_mentions(text, term) for term in selector.search_terms)
 
 
-def offered(
-    functions: list[str], plugins: list[Tool], selectors: list[Selector], latest: str, most: int
-) -> dict[str, Tool]:
-    """The tools of one request, by name (at most ``most``)."""
-    tools = [BUILTINS[name] for name in functions if name in BUILTINS]
-    tools += [tool for tool, sel in zip(plugins, selectors, strict=True) if selected(sel, latest)]
+def offered(functions: list[str], plugins: list[Tool], most: int) -> dict[str, Tool]:
+    """The tools of one request by name: the enabled built-ins, then the selected
+    plugins, at most ``most``."""
+    tools = [BUILTINS[name] for name in functions if name in BUILTINS] + plugins
     return {tool.name: tool for tool in tools[:most]}

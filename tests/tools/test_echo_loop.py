@@ -177,3 +177,16 @@ def test_a_round_runs_at_most_sixteen_calls(customer):
     assert reply[15] == 'calculator -> {"expression": "15+0", "result": 15}'
     assert reply[16] == "calculator -> error: not run: at most 16 calls in one round"
     assert [c[1] for c in calls()] == ["ok"] * 16 + ["error"]
+
+
+def test_at_most_tools_max_per_request_are_offered(tools_app, make_client):
+    from tests.tools.conftest import make_customer
+
+    with tools_app(TOOLS_MAX_PER_REQUEST=1) as app:
+        shop = make_customer("Few", make_client, app.test_client())
+        shop.attach(functions=["calculator", "current_time"])
+        reply = shop.chat('/tool calculator {"expression": "1"}\n/tool current_time {}').json
+        assert reply["reply"] == (
+            'echo: calculator -> {"expression": "1", "result": 1}\n'
+            "current_time -> error: there is no tool named 'current_time'"
+        )
