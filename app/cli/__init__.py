@@ -40,6 +40,7 @@ def register_cli(app: Flask) -> None:
     from app.cli.manifests import apply, delete, get
     from app.cli.members import members_cli
     from app.cli.models import models
+    from app.cli.plugins import plugins_cli
     from app.cli.tokens import tokens
     from app.cli.usage import limits_cli, usage
     from app.cli.users import users
@@ -64,6 +65,7 @@ def register_cli(app: Flask) -> None:
         apply,
         get,
         delete,
+        plugins_cli,
     ):
         if isinstance(group, click.Group):
             group.callback = operator_logging

@@ -26,6 +26,7 @@ from app.models.run import (
     RunStatus,
     StoredPlan,
 )
+from app.models.tool import Connection, Plugin, ToolCallRecord, client_plugins
 from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
@@ -41,6 +42,7 @@ __all__ = [
     "AuditEvent",
     "ChatMessage",
     "ChatSession",
+    "Connection",
     "CustomDomain",
     "DataMigration",
     "DeploymentStatus",
@@ -52,13 +54,16 @@ __all__ = [
     "MemberRole",
     "Notification",
     "PersonalAccessToken",
+    "Plugin",
     "ProviderConnection",
     "ResourceStatus",
     "RoutingVersion",
     "RunKind",
     "RunStatus",
     "StoredPlan",
+    "ToolCallRecord",
     "UsageDaily",
     "api_key_clients",
+    "client_plugins",
     "generate_account_number",
 ]

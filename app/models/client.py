@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from app.models.domain import CustomDomain
     from app.models.llm_model import LlmModel
     from app.models.provider_connection import ProviderConnection
+    from app.models.tool import Plugin
 
 
 class DeploymentStatus(enum.StrEnum):
@@ -81,6 +82,8 @@ class LlmClient(Model):
     requests_per_minute: Mapped[int | None] = mapped_column()
     tokens_per_minute: Mapped[int | None] = mapped_column()
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Built-in tool functions the client offers (app.tools.builtins), and its plugins.
+    functions: Mapped[list[str]] = mapped_column(JSON, default=list)
     deployment_status: Mapped[DeploymentStatus] = mapped_column(
         _enum(DeploymentStatus, "deployment_status"), default=DeploymentStatus.DRAFT
     )
@@ -116,6 +119,7 @@ class LlmClient(Model):
     custom_domain: Mapped[CustomDomain | None] = relationship(back_populates="clients")
     llm_model: Mapped[LlmModel] = relationship(lazy="joined", innerjoin=True)
     provider_connection: Mapped[ProviderConnection | None] = relationship()
+    plugins: Mapped[list[Plugin]] = relationship(secondary="client_plugins", order_by="Plugin.name")
 
     @property
     def provider(self) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
-from app.models import Account, LlmClient, LlmModel, ProviderConnection
+from app.models import Account, LlmClient, LlmModel, ProviderConnection, client_plugins
 from app.services.llm_models import deprecation_warning
 from app.services.provider_connections import ConnectionTarget
 
@@ -36,6 +36,8 @@ class ChatSettings:
     model_warning: str | None  # the model is deprecated: what to use instead
     connection: ConnectionTarget | None = None  # the account's own provider, if it has one
     fallbacks: tuple[dict[str, str | None], ...] = ()  # as stored: model, provider, connection
+    functions: tuple[str, ...] = ()  # built-in tool functions enabled
+    has_plugins: bool = False  # plugins attached (app.services.chat_tools loads them)
 
 
 _QUERY = (
@@ -59,6 +61,8 @@ _QUERY = (
         ProviderConnection.type.label("connection_type"),
         ProviderConnection.base_url.label("connection_url"),
         ProviderConnection.api_key_sealed.label("connection_key"),
+        LlmClient.functions,
+        exists().where(client_plugins.c.client_id == LlmClient.id).label("has_plugins"),
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)
@@ -85,6 +89,8 @@ def load_chat_settings(client_id: int) -> ChatSettings | None:
     for name in ("connection_version", "connection_type", "connection_url", "connection_key"):
         del values[name]
     values["fallbacks"] = tuple(values["fallbacks"] or ())
+    values["functions"] = tuple(values["functions"] or ())
+    values["has_plugins"] = bool(values["has_plugins"])
     warning = None
     if values.pop("deprecated"):  # rare: build the model only to word its warning
         model = LlmModel(provider=row.provider, name=row.model, deprecated=True)

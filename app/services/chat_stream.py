@@ -77,6 +77,8 @@ def native_events(prepared: chat.PreparedChat, route: str) -> Iterator[str]:
             if chunk.delta:
                 parts.append(chunk.delta)
                 yield sse(None, {"delta": chunk.delta})
+            for result in chunk.tool_results:  # the tool loop ran a round of calls
+                yield sse("tool", {"name": result.name, "ok": not result.is_error})
             usage = chunk.usage or usage
             finish = chunk.finish_reason or finish
         yield sse(

@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.models.common import utcnow
 from app.names import is_client_name
-from app.services import audit, provider_connections
+from app.services import audit, provider_connections, tools
 from app.services.llm_models import choose_model
 
 log = get_logger("chatdock.clients")
@@ -80,6 +80,12 @@ class ClientSpec(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     provider_connection: str | None = Field(None, max_length=63)  # None: the platform's
     fallbacks: list[FallbackSpec] = Field(default_factory=list, max_length=5)
+    plugins: list[str] | None = Field(
+        None, max_length=100, description="The account's plugins it offers (None: unchanged)."
+    )
+    functions: list[str] | None = Field(
+        None, max_length=10, description="Built-in functions it offers (None: unchanged)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -155,6 +161,7 @@ def create_client(
     db.session.add(client)
     try:
         db.session.flush()
+        tools.set_client_tools(client, spec.plugins, spec.functions, commit=False)
         audit.record(
             "create",
             "client",
@@ -165,6 +172,9 @@ def create_client(
         )
         if commit:
             db.session.commit()
+    except InvalidInput:  # an unknown plugin or function: nothing is created
+        db.session.rollback()
+        raise
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(
@@ -280,6 +290,7 @@ def update_client(client: LlmClient, spec: ClientSpec, *, commit: bool = True) -
     }
     if changes:
         audit.record("update", "client", client.id, account_id=client.account_id, changes=changes)
+    tools.set_client_tools(client, spec.plugins, spec.functions, commit=False)
     db.session.flush()
     if commit:
         db.session.commit()
@@ -313,6 +324,8 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
             {"model": f["model"], "provider_connection": f.get("provider_connection")}
             for f in client.fallbacks or []
         ],
+        "plugins": [plugin.name for plugin in client.plugins],
+        "functions": list(client.functions or []),
     }
 
 

@@ -12,12 +12,12 @@ its usage is counted for it and the answer names it (``model``, ``X-Chatdock-Mod
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from app import secret_box
 from app.config import current_settings
-from app.llm.base import ChatProvider, Completion, ProviderError, StreamChunk
+from app.llm.base import ChatProvider, ChatRequest, Completion, ProviderError, StreamChunk
 from app.llm.registry import Endpoint, connection_provider, get_provider
 from app.metrics import FALLBACKS, PROVIDER_ERRORS
 from app.netguard import allowed_networks
@@ -114,37 +114,57 @@ def _passes_on(prepared: PreparedChat, error: ProviderError, last: bool) -> bool
     return True
 
 
-def complete(prepared: PreparedChat) -> Completion:
-    """The first model of the chain that answers."""
-    chain = _chain(prepared)
-    for index, target in enumerate(chain):
-        _switch(prepared, target)
-        try:
-            provider = provider_for(prepared.provider, prepared.connection)
-            return provider.complete(prepared.request, timeout=_share(prepared, len(chain) - index))
-        except ProviderError as error:
-            if not _passes_on(prepared, error, index == len(chain) - 1):
-                raise
-    raise AssertionError("unreachable: the chain is never empty")
+class FallbackChain:
+    """The client's model and its fallbacks as one provider: a call tries the model in
+    use, then the next ones; the model that answers stays in use for the rest of the
+    turn, so the rounds of a tool loop (``app.tools.loop``) all go to it."""
 
+    name = "fallbacks"
 
-def stream(prepared: PreparedChat) -> Generator[StreamChunk, None, None]:
-    """The chunks of the first model that starts answering; closing this closes it."""
-    chain = _chain(prepared)
-    for index, target in enumerate(chain):
-        _switch(prepared, target)
-        try:
-            provider = provider_for(prepared.provider, prepared.connection)
-            chunks = provider.stream(prepared.request, timeout=_share(prepared, len(chain) - index))
-            first = next(chunks, None)
-        except ProviderError as error:
-            if not _passes_on(prepared, error, index == len(chain) - 1):
-                raise
-            continue
-        try:
-            if first is not None:
-                yield first
-                yield from chunks
-        finally:
-            chunks.close()
-        return
+    def __init__(self, prepared: PreparedChat) -> None:
+        self.prepared = prepared
+        self.chain = _chain(prepared)
+        self.current = 0
+
+    def _attempts(self, request: ChatRequest) -> Iterator[tuple[int, ChatProvider, ChatRequest]]:
+        for index in range(self.current, len(self.chain)):
+            _switch(self.prepared, self.chain[index])
+            provider = provider_for(self.prepared.provider, self.prepared.connection)
+            yield index, provider, replace(request, model=self.prepared.request.model)
+
+    def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion:
+        """The first model of the chain (from the one in use) that answers."""
+        for index, provider, asked in self._attempts(request):
+            try:
+                answer = provider.complete(asked, timeout=self._share(index))
+            except ProviderError as error:
+                if not _passes_on(self.prepared, error, index == len(self.chain) - 1):
+                    raise
+                continue
+            self.current = index
+            return answer
+        raise AssertionError("unreachable: the chain is never empty")
+
+    def stream(
+        self, request: ChatRequest, timeout: float | None = None
+    ) -> Generator[StreamChunk, None, None]:
+        """The chunks of the first model that starts answering; closing this closes it."""
+        for index, provider, asked in self._attempts(request):
+            try:
+                chunks = provider.stream(asked, timeout=self._share(index))
+                first = next(chunks, None)
+            except ProviderError as error:
+                if not _passes_on(self.prepared, error, index == len(self.chain) - 1):
+                    raise
+                continue
+            self.current = index
+            try:
+                if first is not None:
+                    yield first
+                    yield from chunks
+            finally:
+                chunks.close()
+            return
+
+    def _share(self, index: int) -> float:
+        return _share(self.prepared, len(self.chain) - index)

@@ -6,4 +6,5 @@ from app.blueprints.management import (  # noqa: F401  (declare the views)
     routes_clients,
     routes_infra,
     routes_manifests,
+    routes_tools,
 )

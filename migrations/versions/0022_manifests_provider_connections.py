@@ -2,7 +2,7 @@
 and fallbacks, llm_models.provider_connection_id (a connection's own models)
 
 Revision ID: 5d18a3c6e2b7
-Revises: 7a3e9c2d4b61
+Revises: 16a7c3e2b501
 Create Date: 2026-12-07 09:30:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "5d18a3c6e2b7"
-down_revision = "7a3e9c2d4b61"  # main's head at the merge (0020); was 8c4e2a7d9f13
+down_revision = "16a7c3e2b501"
 branch_labels = None
 depends_on = None
 
