@@ -23,7 +23,7 @@ MAX_BUDGET = 10**15  # a BIGINT column
 MAX_RATE = 2**31 - 1  # INTEGER columns
 
 
-def limit_value(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
+def _limit(value: int | None, what: str, most: int = MAX_RATE) -> int | None:
     if value is None or value == 0:
         return None
     if value < 0 or value > most:
@@ -38,9 +38,7 @@ def set_budget(
     if by is not None:
         require_platform_admin(by, "set an account's monthly token budget")
     before = account.monthly_token_budget
-    account.monthly_token_budget = limit_value(
-        monthly_tokens, "the monthly token budget", MAX_BUDGET
-    )
+    account.monthly_token_budget = _limit(monthly_tokens, "the monthly token budget", MAX_BUDGET)
     changes = _changes({"monthly_token_budget": (before, account.monthly_token_budget)})
     if changes:
         audit.record(
@@ -69,7 +67,7 @@ def set_rate_limits(
         if value is None:
             continue
         before = getattr(owner, field)
-        setattr(owner, field, limit_value(value, field.replace("_", " ")))
+        setattr(owner, field, _limit(value, field.replace("_", " ")))
         changes[field] = (before, getattr(owner, field))
     changes = _changes(changes)
     if changes:
