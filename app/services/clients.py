@@ -173,7 +173,8 @@ def create_client(
         if commit:
             db.session.commit()
     except InvalidInput:  # an unknown plugin or function: nothing is created
-        db.session.rollback()
+        if commit:  # else the caller's whole transaction is the caller's to end
+            db.session.rollback()
         raise
     except IntegrityError as exc:
         db.session.rollback()

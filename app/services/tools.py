@@ -74,22 +74,30 @@ def stored_secrets(connection: Connection | None) -> dict[str, Any]:
     return loaded
 
 
+def check_connection(account: Account, name: str, spec: ConnectionSpec) -> Connection | None:
+    """Refuse what an apply would refuse (the name, a change of type, a base URL the
+    network guard refuses); the connection as it is, if any."""
+    _name(name, "connection")
+    connection = find_connection(account.id, name)
+    if connection is not None and connection.type != spec.type:
+        raise Conflict(f"connection {name!r} is of type {connection.type}; delete it first")
+    if spec.api is not None:
+        try:
+            check_url(spec.api.base_url, allowed_networks())
+        except NetworkRefused as refused:
+            raise InvalidInput(f"spec.api.baseUrl: {refused}") from None
+    return connection
+
+
 def apply_connection(
     account: Account, name: str, spec: ConnectionSpec, *, commit: bool = True
 ) -> tuple[Connection, str]:
     """Create or update the connection ``name``; (connection, "created"|"changed"|"unchanged").
     A secret left out (``password``/``headers`` absent) keeps its stored value.
     ``commit=False``: flushed only (a manifest applies many objects in one transaction)."""
-    _name(name, "connection")
-    connection = find_connection(account.id, name)
-    if connection is not None and connection.type != spec.type:
-        raise Conflict(f"connection {name!r} is of type {connection.type}; delete it first")
+    connection = check_connection(account, name, spec)
     secrets = stored_secrets(connection)
     if spec.api is not None:
-        try:
-            check_url(spec.api.base_url, allowed_networks())
-        except NetworkRefused as refused:
-            raise InvalidInput(f"api.baseUrl: {refused}") from None
         config: dict[str, Any] = {"base_url": spec.api.base_url}
         if isinstance(spec.api.headers, list):
             secrets = {"headers": [h.model_dump() for h in spec.api.headers]}
@@ -189,24 +197,31 @@ def connection_config(connection: Connection) -> ConnectionConfig:
 # --- plugins ----------------------------------------------------------------------------
 
 
+def check_plugin(account: Account, name: str, spec: PluginSpec) -> Connection | None:
+    """Refuse what an apply would refuse (the name, a built-in's name, a connection of the
+    wrong type); its connection, if it exists yet (a manifest may create it first)."""
+    _name(name, "plugin")
+    if name in BUILTINS:
+        raise InvalidInput(f"{name!r} is a built-in function's name; choose another")
+    if spec.connection is None:
+        return None
+    connection = find_connection(account.id, spec.connection)
+    if connection is not None and connection.type != spec.type:
+        raise InvalidInput(
+            f"spec.{spec.type}.connection: {spec.connection!r} is of type {connection.type}"
+        )
+    return connection
+
+
 def apply_plugin(
     account: Account, name: str, spec: PluginSpec, *, commit: bool = True
 ) -> tuple[Plugin, str]:
     """Create or update the plugin ``name``; (plugin, "created"|"changed"|"unchanged")."""
-    _name(name, "plugin")
-    if name in BUILTINS:
-        raise InvalidInput(f"{name!r} is a built-in function's name; choose another")
-    connection = None
-    if spec.connection is not None:
-        connection = find_connection(account.id, spec.connection)
-        if connection is None:
-            raise InvalidInput(
-                f"spec.{spec.type}.connection: no connection {spec.connection!r} in this account"
-            )
-        if connection.type != spec.type:
-            raise InvalidInput(
-                f"spec.{spec.type}.connection: {spec.connection!r} is of type {connection.type}"
-            )
+    connection = check_plugin(account, name, spec)
+    if spec.connection is not None and connection is None:
+        raise InvalidInput(
+            f"spec.{spec.type}.connection: no connection {spec.connection!r} in this account"
+        )
     plugin = find_plugin(account.id, name)
     values = _plugin_values(spec)
     values["connection_id"] = connection.id if connection else None

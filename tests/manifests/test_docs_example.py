@@ -42,10 +42,13 @@ def test_the_documented_example_applies_and_reads_back(cli, write):
     shop = accounts.create_account("Shop")
     text = example().replace("3141-5926-5359", shop.account_number)
     text = text.replace("https://llm.shop.example/v1", "http://127.0.0.1:9/v1")
+    text = text.replace("https://api.shop.example", "http://127.0.0.1:9")
     path = write(text)
     expected = (
         "ProviderConnection/shop-vllm: created\n"
         "ProviderConnection/shop-anthropic: created\n"
+        "Connection/shop-api: created\n"
+        "Plugin/order-status: created\n"
         "Client/shop: created\n"
     )
     assert cli("apply", "-f", path, "--dry-run").output == expected
@@ -63,9 +66,11 @@ def test_the_documented_example_applies_and_reads_back(cli, write):
     shown = cli("clients", "show", "shop", "--account", shop.account_number).output
     assert "connection:       shop-vllm\n" in shown
     assert "fallbacks:        claude-haiku-4-5-20251001 (shop-anthropic), gpt-4.1-mini\n" in shown
-    for kind in ("client", "providerconnection"):
+    assert [p.name for p in client.plugins] == ["order-status"]
+    for kind in ("client", "providerconnection", "connection", "plugin"):
         got = cli("get", kind, "--account", shop.account_number)
         assert "sk-shop-example" not in got.output and "sk-ant-shop-example" not in got.output
+        assert "shop-api-example" not in got.output
         again = cli("apply", "-f", write(got.output, "got.yaml"))
         assert again.exit_code == 0
         assert all(line.endswith(": unchanged") for line in again.output.splitlines())

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from .base import Kind
 from .client import ClientKind
+from .connection import ConnectionKind
+from .plugin import PluginKind
 from .provider_connection import ProviderConnectionKind
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (ProviderConnectionKind(), ClientKind())}
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (ProviderConnectionKind(), ConnectionKind(), PluginKind(), ClientKind())
+}
 
 __all__ = ["KINDS", "Kind"]
