@@ -60,6 +60,11 @@ def test_create_test_attach_and_see_a_tool_call(browser, app, account, make_clie
         assert chat.ok, chat.text()
         assert chat.json()["reply"] == 'echo: opening-hours -> {"weekdays": "9-18"}'
 
+        page.goto(f"/admin/clients/{client_id}")
+        page.get_by_role("checkbox", name="calculator", exact=True).check()
+        page.get_by_role("button", name="Save functions").click()
+        expect(page.locator(".client-tools")).to_have_text("opening-hours, calculator")
+
         page.goto(f"/admin/clients/{client_id}/sandbox")  # the sandbox streams tool events
         page.get_by_label("Message").fill("/tool opening-hours {}")
         page.get_by_role("button", name="Send").click()

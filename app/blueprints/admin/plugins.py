@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import yaml
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import Account, ChatSession, Connection, LlmClient, Plugin
 from app.services import conversations
 from app.services import tools as service
+from app.tools.builtins import BUILTINS
 from app.tools.specs import ConnectionSpec, PluginSpec
 
 
@@ -157,6 +158,24 @@ def plugin_attach(plugin_id: int) -> ResponseReturnValue:
             lambda: service.set_client_tools(client, plugins=names), f"Attached to {client.name}."
         )
     return redirect(url_for("admin.plugin", plugin_id=found.id))
+
+
+@bp.context_processor
+def _builtin_functions() -> dict[str, Any]:
+    """The built-in functions a client's page offers to enable."""
+    return {"builtin_functions": sorted(BUILTINS)}
+
+
+@bp.post("/clients/<int:client_id>/functions")
+def client_functions(client_id: int) -> ResponseReturnValue:
+    """Enable exactly the checked built-in functions."""
+    client = get_or_404(LlmClient, client_id)
+    if FlaskForm().validate_on_submit():  # the CSRF token
+        chosen = request.form.getlist("functions")
+        attempt(
+            lambda: service.set_client_tools(client, functions=chosen), "Built-in functions saved."
+        )
+    return redirect(url_for("admin.client", client_id=client.id))
 
 
 @bp.get("/clients/<int:client_id>/conversations")
