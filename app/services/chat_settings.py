@@ -32,6 +32,10 @@ class ChatSettings:
     tokens_per_minute: int | None
     monthly_token_budget: int | None
     model_warning: str | None  # the model is deprecated: what to use instead
+    # Publishing: whether browsers must identify their user, and each one's limits.
+    identity_mode: str = "off"
+    user_requests_per_minute: int | None = None
+    user_tokens_per_minute: int | None = None
 
 
 _QUERY = (
@@ -48,6 +52,9 @@ _QUERY = (
         LlmClient.tokens_per_minute,
         Account.monthly_token_budget,
         LlmModel.deprecated.label("deprecated"),
+        LlmClient.identity_mode,
+        LlmClient.user_requests_per_minute,
+        LlmClient.user_tokens_per_minute,
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)

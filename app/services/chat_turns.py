@@ -48,6 +48,8 @@ class PreparedChat:
     limits: limits.Admission | None = None  # the tokens reserved, settled once answered
     provider_seconds: float = 0.0  # time spent waiting on the provider
     stored: bool = field(default=False)  # the turn (or its failure) was recorded
+    origin: str | None = None  # the browser's site (usage by origin), None from a server
+    end_user: str | None = None  # the widget's identified user: the session is theirs
 
     @property
     def model(self) -> str:
@@ -65,6 +67,8 @@ def usage_key(prepared: PreparedChat) -> dict[str, Any]:
         "client_name": prepared.client_name,
         "api_key_id": prepared.api_key_id,
         "model": prepared.model,
+        "origin": prepared.origin,
+        "end_user": prepared.end_user,
     }
 
 
@@ -132,6 +136,7 @@ def _new_session(prepared: PreparedChat, now: datetime) -> Any:
         client_id=prepared.client_id,
         session_key=prepared.session_key,
         api_key_id=prepared.api_key_id,
+        end_user=prepared.end_user,
         created_at=now,
         updated_at=now,
     )
@@ -153,6 +158,7 @@ def _turn_sql(new_session: bool, rows: int) -> str:
                 client_id=bindparam("s_client_id"),
                 session_key=bindparam("s_session_key"),
                 api_key_id=bindparam("s_api_key_id"),
+                end_user=bindparam("s_end_user"),
                 created_at=bindparam("s_now"),
                 updated_at=bindparam("s_now"),
             )
@@ -181,6 +187,7 @@ def _write_in_one_statement(
         s_client_id=prepared.client_id,
         s_session_key=prepared.session_key,
         s_api_key_id=prepared.api_key_id,
+        s_end_user=prepared.end_user,
         s_id=prepared.session_id,
         s_now=now,
     )

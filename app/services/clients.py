@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
+from app.domains.publish import Appearance, IdentityMode, appearance_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.hosts import custom_host_serving_until, default_host, normalize_origin
@@ -53,6 +54,9 @@ class ClientSpec(BaseModel):
     max_tokens: int = Field(1024, ge=1, le=200_000)
     require_api_key: bool = False
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
+    # Publishing (docs/publish.md): the chat page's presentation and the widget's visitors.
+    appearance: Appearance = Field(default_factory=Appearance)
+    identity: IdentityMode = "off"
 
     @field_validator("name")
     @classmethod
@@ -115,6 +119,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
         max_tokens=spec.max_tokens,
         require_api_key=spec.require_api_key,
         allowed_origins=spec.allowed_origins,
+        **_publish_values(spec),
     )
     if deployed:
         mark_deployed_without_infrastructure(client)
@@ -127,7 +132,8 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
             client.id,
             account_id=account.id,
             changes={"name": (None, client.name), "model": (None, client.model)}
-            | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS},
+            | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS}
+            | {column: (None, getattr(client, column)) for _, column in PUBLISH_FIELDS},
         )
         db.session.commit()
     except IntegrityError as exc:
@@ -154,6 +160,12 @@ EDITABLE_FIELDS = (
     "require_api_key",
     "allowed_origins",
 )
+# Spec field -> column of the publishing settings (their values are stored as plain JSON).
+PUBLISH_FIELDS = (("appearance", "appearance"), ("identity", "identity_mode"))
+
+
+def _publish_values(spec: ClientSpec) -> dict[str, Any]:
+    return {"appearance": spec.appearance.stored(), "identity_mode": spec.identity}
 
 
 def _model_for(spec: ClientSpec) -> LlmModel:
@@ -175,13 +187,16 @@ def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
             "a client's name cannot change (its hosts and workspace derive from it)",
             details=[{"loc": ("name",), "msg": "the name cannot change"}],
         )
-    before = {field: getattr(client, field) for field in (*EDITABLE_FIELDS, "model")}
+    audited = (*EDITABLE_FIELDS, *(column for _, column in PUBLISH_FIELDS), "model")
+    before = {field: getattr(client, field) for field in audited}
     wanted = (spec.provider or client.provider, spec.model)
     if wanted != (client.provider, client.model):  # a client on a deprecated model may stay
         client.llm_model = _model_for(spec)
     for field in EDITABLE_FIELDS:
         setattr(client, field, getattr(spec, field))
-    changes = audit.field_changes(client, (*EDITABLE_FIELDS, "model"), before)
+    for column, value in _publish_values(spec).items():
+        setattr(client, column, value)
+    changes = audit.field_changes(client, audited, before)
     if changes:
         audit.record("update", "client", client.id, account_id=client.account_id, changes=changes)
     db.session.commit()
@@ -200,6 +215,8 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
         "max_tokens": client.max_tokens,
         "require_api_key": client.require_api_key,
         "allowed_origins": list(client.allowed_origins or []),
+        "appearance": appearance_of(client.appearance).stored(),
+        "identity": client.identity_mode,
     }
 
 

@@ -9,6 +9,7 @@ from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     caller,
 )
+from app.domains.publish import appearance_of
 from app.errors import NotFound
 from app.extensions import db
 from app.models import (
@@ -26,6 +27,7 @@ from app.services import (
     members,
 )
 from app.services.client_state import ClientState, client_state
+from app.services.publish import identity_secret_state
 
 # --- renderers ------------------------------------------------------------------------
 
@@ -85,6 +87,11 @@ def client_out(client: LlmClient, state: ClientState | None = None) -> s.ClientO
         max_tokens=client.max_tokens,
         require_api_key=client.require_api_key,
         allowed_origins=list(client.allowed_origins or []),
+        appearance=appearance_of(client.appearance),
+        identity=client.identity_mode,
+        identity_secret=identity_secret_state(client),
+        user_requests_per_minute=client.user_requests_per_minute,
+        user_tokens_per_minute=client.user_tokens_per_minute,
         status=state.status.value,
         serving=state.serving,
         serving_hosts=list(state.hosts),
