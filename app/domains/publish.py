@@ -21,7 +21,7 @@ IDENTITY_MODES: tuple[IdentityMode, ...] = ("off", "optional", "required")
 # The customer's own user ids: printable, no spaces, short enough for a counter's key.
 USER_ID_RE = re.compile(r"[A-Za-z0-9._@+:|=-]{1,128}")
 USER_HASH_RE = re.compile(r"[0-9a-f]{64}")
-COLOR_RE = r"^#[0-9a-fA-F]{6}$"
+COLOR_RE = r"#[0-9a-fA-F]{6}"
 
 
 class Appearance(BaseModel):
@@ -37,7 +37,14 @@ class Appearance(BaseModel):
     example_prompts: list[str] = Field(default_factory=list, max_length=6)
     placeholder: str = Field("", max_length=120)
     logo_url: str = Field("", max_length=500)
-    accent_color: str = Field("#2563eb", pattern=COLOR_RE)
+    accent_color: str = "#2563eb"
+
+    @field_validator("accent_color")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not re.fullmatch(COLOR_RE, value):
+            raise ValueError(f"the accent colour must be #rrggbb, not {value[:20]!r}")
+        return value.lower()
 
     @field_validator("example_prompts")
     @classmethod

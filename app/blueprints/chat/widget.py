@@ -149,13 +149,13 @@ def _asset_view(name: str) -> Any:
     def view() -> Response:
         return asset(name)
 
-    view.__name__ = f"asset_{name.replace('.', '_')}"
     return view
 
 
 bp.add_url_rule("/", "chat_page", _own_headers(chat_page), methods=["GET"])
 for _name in ASSETS:
-    bp.add_url_rule(f"/{_name}", f"asset_{_name}", _asset_view(_name), methods=["GET"])
+    endpoint = f"asset_{_name.replace('.', '_')}"
+    bp.add_url_rule(f"/{_name}", endpoint, _asset_view(_name), methods=["GET"])
 bp.add_url_rule("/config", "config", config, methods=["GET"])
 bp.add_url_rule(
     "/widget/token",
