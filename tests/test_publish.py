@@ -172,18 +172,21 @@ def test_identified_users_verified_kept_and_refusals_recorded(http, account, mak
 
     # Another device: a new token for ann finds the same conversation.
     again = token_for(http, client, user_id="ann", user_hash=user_hash(secret, "ann"))
-    history = get(http, client, "/widget/history", SHOP, **{"X-Chatdock-Widget": again["token"]})
+    history = post(
+        http, client, "/widget/history", SHOP, json={}, **{"X-Chatdock-Widget": again["token"]}
+    )
     assert history.status_code == 200
     assert history.json["session_key"] == key
     assert [m["content"] for m in history.json["messages"]] == ["remember me", "echo: remember me"]
     # Someone else cannot continue or read ann's session by its key.
     bob = token_for(http, client, user_id="bob", user_hash=user_hash(secret, "bob"))
     assert chat(http, client, "hi", bob["token"], SHOP, session_key=key).status_code == 404
-    theirs = get(
+    theirs = post(
         http,
         client,
-        f"/widget/history?session_key={key}",
+        "/widget/history",
         SHOP,
+        json={"session_key": key},
         **{"X-Chatdock-Widget": bob["token"]},
     )
     assert theirs.json["messages"] == []
@@ -205,10 +208,11 @@ def test_anonymous_history_by_the_kept_session_key(http, account, make_client):
     own = f"https://{host_of(client)}"
     first = chat(http, client, "first", origin=own)
     key = first.json["session_key"]
-    history = get(http, client, f"/widget/history?session_key={key}", own)
+    history = post(http, client, "/widget/history", own, json={"session_key": key})
     assert [m["role"] for m in history.json["messages"]] == ["user", "assistant"]
-    assert get(http, client, "/widget/history?session_key=nope", own).json["messages"] == []
-    assert get(http, client, "/widget/history", EVIL).status_code == 403
+    unknown = post(http, client, "/widget/history", own, json={"session_key": "x" * 32})
+    assert unknown.json == {"session_key": None, "messages": []}
+    assert post(http, client, "/widget/history", EVIL, json={}).status_code == 403
 
 
 @pytest.mark.parametrize(

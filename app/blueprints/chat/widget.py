@@ -35,6 +35,12 @@ ASSET_MAX_AGE = 300
 OWN_HEADERS = {"content_security_policy": None, "frame_options": None}
 
 
+class HistoryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_key: StrictStr | None = Field(None, max_length=64)
+
+
 class TokenBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,8 +126,11 @@ def token() -> Response:
 
 def history() -> Response:
     """The visitor's conversation: by widget token (an identified user's, on any device)
-    or by the session key the browser kept."""
+    or by the session key the browser kept. A POST, so that browsers send its Origin
+    (checked like a chat request's) and the key stays out of URLs and access logs."""
     route = _route_from_host()
+    if request.method == "OPTIONS":
+        return preflight(route)
     check_origin(route)
     raw = request.headers.get(WIDGET_TOKEN_HEADER)
     visitor = (
@@ -129,7 +138,7 @@ def history() -> Response:
     )
     if not raw and publish.public_config(route)["requires_token"]:
         raise Unauthorized("a widget token is needed here", code="widget_token_missing")
-    key = request.args.get("session_key") or None
+    key = (parse_body(HistoryBody) if request.get_data() else HistoryBody()).session_key
     if key is not None and not re.fullmatch(SESSION_KEY_PATTERN, key):
         key = None
     return _no_store(jsonify(publish.history(route, visitor, key)))
@@ -164,4 +173,10 @@ bp.add_url_rule(
     methods=["POST", "OPTIONS"],
     provide_automatic_options=False,
 )
-bp.add_url_rule("/widget/history", "widget_history", history, methods=["GET"])
+bp.add_url_rule(
+    "/widget/history",
+    "widget_history",
+    history,
+    methods=["POST", "OPTIONS"],
+    provide_automatic_options=False,
+)

@@ -19,6 +19,10 @@
   var userId = null;
   var sessionKey = null;
   var busy = false;
+  // Embedded, the session key is kept by widget.js in the customer page's own storage
+  // (browsers may refuse storage to a third-party iframe); opened directly, here.
+  var parentKey = null;
+  var waiting = null; // a message typed before the widget's token arrived
 
   if (/^#[0-9a-fA-F]{6}$/.test(config.accentColor || "")) {
     document.documentElement.style.setProperty("--accent", config.accentColor);
@@ -166,9 +170,26 @@
 
   function rememberSession(key) {
     sessionKey = key;
-    if (!userId) {
-      try { window.localStorage.setItem(storageKey(), key); } catch (e) { /* private mode */ }
+    if (userId) return; // an identified user's sessions are found by the server
+    if (embedded) {
+      if (parentOrigin) window.parent.postMessage({ type: "chatdock:session", sessionKey: key }, parentOrigin);
+      return;
     }
+    try { window.localStorage.setItem(storageKey(), key); } catch (e) { /* private mode */ }
+  }
+
+  function keptSession() {
+    if (userId) return null;
+    if (embedded) return parentKey;
+    try { return window.localStorage.getItem(storageKey()); } catch (e) { return null; }
+  }
+
+  function forgetSession() {
+    if (embedded) {
+      if (parentOrigin) window.parent.postMessage({ type: "chatdock:session", sessionKey: null }, parentOrigin);
+      return;
+    }
+    try { window.localStorage.removeItem(storageKey()); } catch (e) { /* ignore */ }
   }
 
   function headers(extra) {
@@ -178,12 +199,13 @@
   }
 
   function loadHistory() {
-    var stored = null;
-    if (!userId) {
-      try { stored = window.localStorage.getItem(storageKey()); } catch (e) { stored = null; }
-    }
-    var url = "/widget/history" + (stored ? "?session_key=" + encodeURIComponent(stored) : "");
-    return fetch(url, { headers: headers(), credentials: "omit" })
+    var stored = keptSession();
+    return fetch("/widget/history", {
+      method: "POST",
+      credentials: "omit",
+      headers: headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ session_key: stored }),
+    })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (body) {
         Array.prototype.slice.call(log.querySelectorAll(".msg:not(.msg-welcome)")).forEach(
@@ -191,9 +213,7 @@
         );
         if (!body) return;
         sessionKey = body.session_key || null;
-        if (!sessionKey && stored) {
-          try { window.localStorage.removeItem(storageKey()); } catch (e) { /* ignore */ }
-        }
+        if (!sessionKey && stored) forgetSession();
         body.messages.forEach(function (m) { addMessage(m.role, m.content); });
         if (body.messages.length && examples) examples.hidden = true;
       });
@@ -235,6 +255,7 @@
     text = text.trim();
     if (!text || busy) return;
     if (config.requiresToken && !widgetToken) {
+      if (embedded) waiting = text; // sent as soon as the token arrives
       showNotice(embedded ? "Connecting…" : "This assistant is available on its website.");
       return;
     }
@@ -317,8 +338,13 @@
         var changedUser = (message.userId || null) !== userId || !widgetToken;
         widgetToken = message.token;
         userId = message.userId || null;
+        parentKey = typeof message.sessionKey === "string" ? message.sessionKey : null;
         showNotice("");
-        if (changedUser) loadHistory();
+        var queued = waiting;
+        waiting = null;
+        (changedUser ? loadHistory() : Promise.resolve()).then(function () {
+          if (queued) sendMessage(queued);
+        });
       } else if (message.type === "chatdock:error") {
         widgetToken = null;
         showNotice(String(message.message || "The chat is unavailable."));

@@ -31,6 +31,28 @@
       });
   }
 
+  var storageKey = "chatdock:" + base + ":session";
+
+  function keptSession() {
+    try { return window.localStorage.getItem(storageKey); } catch (e) { return null; }
+  }
+
+  function keepSession(key) {
+    try {
+      if (key) window.localStorage.setItem(storageKey, key);
+      else window.localStorage.removeItem(storageKey);
+    } catch (e) { /* storage refused: the conversation lasts as long as the page */ }
+  }
+
+  function sendToken() {
+    post({
+      type: "chatdock:token",
+      token: state.token.token,
+      userId: state.token.user_id,
+      sessionKey: keptSession(),
+    });
+  }
+
   function post(message) {
     if (frame && frameReady) frame.contentWindow.postMessage(message, base);
   }
@@ -45,7 +67,7 @@
     })
       .then(function (issued) {
         state.token = issued;
-        post({ type: "chatdock:token", token: issued.token, userId: issued.user_id });
+        sendToken();
         // Renew well before it expires (at 80% of its life).
         state.renew = setTimeout(fetchToken, issued.expires_in * 800);
       })
@@ -60,11 +82,29 @@
     Object.keys(values).forEach(function (name) { node.style.setProperty(name, values[name]); });
   }
 
+  // A speech bubble, drawn (no emoji font or image needed).
+  function icon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute(
+      "d",
+      "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"
+    );
+    svg.appendChild(path);
+    return svg;
+  }
+
   function build() {
     var accent = /^#[0-9a-fA-F]{6}$/.test(colourAttr) ? colourAttr : config.appearance.accent_color;
     host = document.createElement("div");
     host.setAttribute("data-chatdock", "");
-    var root = host.attachShadow ? host.attachShadow({ mode: "closed" }) : host;
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     style(host, { position: "fixed", bottom: "20px", "z-index": "2147483000" });
     style(host, position === "left" ? { left: "20px" } : { right: "20px" });
 
@@ -81,11 +121,11 @@
     launcher.type = "button";
     launcher.setAttribute("aria-label", "Open the chat: " + config.appearance.display_name);
     launcher.setAttribute("aria-expanded", "false");
-    launcher.textContent = "\uD83D\uDCAC";
+    launcher.appendChild(icon());
     style(launcher, {
       width: "56px", height: "56px", "border-radius": "50%", border: "0", cursor: "pointer",
-      background: accent, color: "#fff", "font-size": "26px", "line-height": "56px",
-      "box-shadow": "0 6px 20px rgba(0,0,0,.25)", padding: "0",
+      background: accent, color: "#fff", display: "flex", "align-items": "center",
+      "justify-content": "center", "box-shadow": "0 6px 20px rgba(0,0,0,.25)", padding: "0",
     });
     launcher.addEventListener("click", function () { state.open ? close() : open(); });
 
@@ -105,7 +145,7 @@
       : { position: "absolute", inset: "auto", bottom: "72px", width: "380px", height: "600px",
           "max-height": "calc(100vh - 110px)", "max-width": "calc(100vw - 40px)", "border-radius": "14px" });
     if (!phone) style(panel, position === "left" ? { left: "0" } : { right: "0" });
-    style(launcher, { display: phone && state.open ? "none" : "block" });
+    style(launcher, { display: phone && state.open ? "none" : "flex" });
   }
 
   function ensureFrame() {
@@ -117,9 +157,6 @@
     style(frame, { border: "0", width: "100%", height: "100%", display: "block" });
     frame.addEventListener("load", function () {
       frameReady = true;
-      if (state.token) {
-        post({ type: "chatdock:token", token: state.token.token, userId: state.token.user_id });
-      }
       fetchToken();
     });
     panel.appendChild(frame);
@@ -152,7 +189,11 @@
 
   window.addEventListener("message", function (event) {
     if (event.origin !== base || !frame || event.source !== frame.contentWindow) return;
-    if (event.data && event.data.type === "chatdock:close") close();
+    var data = event.data || {};
+    if (data.type === "chatdock:close") close();
+    else if (data.type === "chatdock:session") {
+      keepSession(typeof data.sessionKey === "string" ? data.sessionKey : null);
+    }
   });
 
   window.chatdock = { open: open, close: close, identify: identify };
