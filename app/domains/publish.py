@@ -10,7 +10,14 @@ import re
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 # "off": visitors are anonymous (no identify); "optional": identify() is honoured when its
@@ -29,7 +36,11 @@ class Appearance(BaseModel):
     manifest's camelCase (``spec.appearance.welcomeMessage``)."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=True
+        extra="forbid",
+        alias_generator=AliasGenerator(
+            validation_alias=lambda name: AliasChoices(name, to_camel(name))
+        ),
+        str_strip_whitespace=True,
     )
 
     display_name: str = Field("", max_length=80)
