@@ -221,7 +221,7 @@ def test_anonymous_history_by_the_kept_session_key(http, account, make_client):
         ({"logoUrl": "http://cdn.example.com/logo.png"}, "https://"),
         ({"logo_url": "javascript:alert(1)"}, "https://"),
         ({"accentColor": "red"}, "#rrggbb"),
-        ({"examplePrompts": ["x"] * 7}, "examplePrompts"),
+        ({"examplePrompts": ["x"] * 7}, "example_prompts"),
         ({"font": "Comic Sans"}, "font"),
     ],
 )

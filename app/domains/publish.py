@@ -7,18 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AliasChoices,
-    AliasGenerator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_snake
 
 # "off": visitors are anonymous (no identify); "optional": identify() is honoured when its
 # hash is right; "required": the widget chats only for an identified user.
@@ -35,13 +28,7 @@ class Appearance(BaseModel):
     """What the chat page and the widget show. Accepts snake_case (API, CLI) and the
     manifest's camelCase (``spec.appearance.welcomeMessage``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=AliasGenerator(
-            validation_alias=lambda name: AliasChoices(name, to_camel(name))
-        ),
-        str_strip_whitespace=True,
-    )
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     display_name: str = Field("", max_length=80)
     welcome_message: str = Field("", max_length=1000)
@@ -49,6 +36,14 @@ class Appearance(BaseModel):
     placeholder: str = Field("", max_length=120)
     logo_url: str = Field("", max_length=500)
     accent_color: str = "#2563eb"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _camel_case(cls, data: Any) -> Any:
+        """The manifest's camelCase names are the same fields (``welcomeMessage``)."""
+        if isinstance(data, dict):
+            return {to_snake(k) if isinstance(k, str) else k: v for k, v in data.items()}
+        return data
 
     @field_validator("accent_color")
     @classmethod
