@@ -166,9 +166,8 @@ def test_identified_users_verified_kept_and_refusals_recorded(http, account, mak
     first = chat(http, client, "remember me", ann["token"], origin=SHOP)
     assert first.status_code == 200
     key = first.json["session_key"]
-    assert db.session.scalar(select(ChatSession.end_user).where(ChatSession.session_key == key)) == (
-        "ann"
-    )
+    owner = select(ChatSession.end_user).where(ChatSession.session_key == key)
+    assert db.session.scalar(owner) == "ann"
 
     # Another device: a new token for ann finds the same conversation.
     again = token_for(http, client, user_id="ann", user_hash=user_hash(secret, "ann"))

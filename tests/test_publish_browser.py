@@ -27,7 +27,9 @@ from tests.live import serve
 from tests.llm.wire_servers import WireServer
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
-MARKDOWN_REPLY = "Here is **bold** text, a list:\n\n- one\n- two\n\nand [the docs](https://example.com/docs)."
+MARKDOWN_REPLY = (
+    "Here is **bold** text, a list:\n\n- one\n- two\n\nand [the docs](https://example.com/docs)."
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +97,6 @@ def context_page(browser: Browser, phone: bool = False) -> Page:
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.on("console", lambda message: print("console:", message.text))
-    page.on(
-        "response",
-        lambda response: response.status >= 400 and print("refused:", response.status, response.url),
-    )
     return page
 
 
@@ -136,7 +134,7 @@ def test_a_customer_page_embeds_the_widget_and_the_reply_streams_in(
     for phone in (False, True):
         page = context_page(browser, phone)
         sent_headers: list[dict[str, str]] = []
-        page.on("request", lambda request: sent_headers.append(request.headers))
+        page.on("request", lambda request, seen=sent_headers: seen.append(request.headers))
         page.goto(f"{site}/{name}")
         page.get_by_role("button", name="Open the chat: Acme help").click()
         frame = chat_frame(page, "Acme help")

@@ -65,9 +65,7 @@ def test_an_operator_publishes_from_the_cli_and_each_user_has_their_own_limit(
     assert "optional (secret set)" in shown.output and secret not in shown.output
     assert "'Help desk', #0f766e, 1 example prompt(s)" in shown.output
 
-    limited = cli(
-        "limits", "set", "--account", number, "--client", "desk", "--user-rpm", "1"
-    )
+    limited = cli("limits", "set", "--account", number, "--client", "desk", "--user-rpm", "1")
     assert limited.exit_code == 0 and "user_requests_per_minute: none -> 1" in limited.output
     on_key = cli("limits", "set", "--account", number, "--user-rpm", "1")
     assert on_key.exit_code != 0 and "add --client" in on_key.output
