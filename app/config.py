@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -65,6 +65,10 @@ def _host_names(value: Any) -> Any:
 IntList = Annotated[list[int], NoDecode, BeforeValidator(_comma_separated)]
 HostList = Annotated[list[str], NoDecode, BeforeValidator(_host_names)]
 IPv4List = Annotated[list[IPv4Address], NoDecode, BeforeValidator(_comma_separated)]
+NetworkList = Annotated[
+    list[IPv4Network | IPv6Network], NoDecode, BeforeValidator(_comma_separated)
+]
+SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class Settings(BaseSettings):
@@ -182,6 +186,22 @@ class Settings(BaseSettings):
         "", description="Base URL of the Anthropic API; empty = default."
     )
     LLM_TIMEOUT_SECONDS: float = Field(60.0, description="Timeout of one provider call.")
+    TOOLS_ALLOWED_NETWORKS: NetworkList = Field(
+        default_factory=list,
+        description="Comma-separated CIDR networks that tools, connections and provider "
+        "base URLs may reach although they are not public (e.g. '10.20.0.0/16' for a "
+        "customer database on a peered network). Empty: only public addresses; loopback, "
+        "private, link-local (cloud metadata), shared, multicast and reserved addresses "
+        "are refused on the resolved address of every request.",
+    )
+    SECRETS_ENCRYPTION_KEYS: SecretList = Field(
+        default_factory=list,
+        description="Comma-separated Fernet keys that encrypt connection secrets at rest "
+        "(the first encrypts, every one decrypts: put a new key first to rotate). Empty in "
+        "development: a key derived from SECRET_KEY; production refuses to start without "
+        "one. Make one with python3 -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'.",
+    )
     # --- infrastructure (Terraform, AWS, Kubernetes) -----------------------------------
     TF_BINARY: str = Field("terraform", description="The terraform executable.")
     TF_PLUGIN_DIR: str = Field(
@@ -421,6 +441,12 @@ class Settings(BaseSettings):
                     "ENVIRONMENT=production needs its own SECRET_KEY of at least "
                     f"{MIN_SECRET_KEY_LENGTH} characters (the default is public); e.g. "
                     "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+            if not self.SECRETS_ENCRYPTION_KEYS:
+                raise InsecureSettings(
+                    "ENVIRONMENT=production needs SECRETS_ENCRYPTION_KEYS (connection "
+                    "secrets are encrypted with it); e.g. python3 -c 'from "
+                    "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
                 )
         return self
 

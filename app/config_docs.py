@@ -6,7 +6,7 @@ so it cannot drift from the code: ``python -m app.config_docs`` rewrites it, and
 from __future__ import annotations
 
 import sys
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -43,7 +43,13 @@ def type_text(annotation: Any) -> str:
         return "one of " + ", ".join(f"`{value}`" for value in get_args(annotation))
     if get_origin(annotation) is list:
         (item,) = get_args(annotation)
-        items = {int: "integers", IPv4Address: "IPv4 addresses", str: "host names"}
+        items = {
+            int: "integers",
+            IPv4Address: "IPv4 addresses",
+            str: "host names",
+            IPv4Network | IPv6Network: "CIDR networks",
+            SecretStr: "secrets",
+        }
         return f"comma-separated {items[item]}"
     return _SCALARS[annotation]
 

@@ -160,6 +160,7 @@ def test_infra_runs_keeps_columns_apart_for_long_workspace_names(cli, account):
                 workspace_key=f"{account.account_number}/{name}",
                 kind=RunKind.PLAN,
                 status=status,
+                account_id=account.id,
                 account_number=account.account_number,
                 target_name=name,
                 plan_summary={"counts": {"create": 2, "update": 0}},

@@ -23,7 +23,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.blueprints.api import bp as api_bp
-from app.blueprints.chat.schemas import ChatBody, ErrorBody, OpenAIChatBody
 from app.extensions import db
 from app.llm.echo import ERROR_TRIGGER, TIMEOUT_TRIGGER
 from app.openapi import (
@@ -37,6 +36,7 @@ from app.openapi import (
     openapi_document,
     openapi_json,
 )
+from app.schemas.chat import ChatBody, ErrorBody, OpenAIChatBody
 from app.services import api_keys
 from app.services.chat import MERGE_RULE
 from tests.conftest import CUSTOMER_DOMAIN, host_of

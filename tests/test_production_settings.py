@@ -15,6 +15,7 @@ from app.config import DEV_SECRET_KEY, InsecureSettings, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_KEY = "k" * 40
+ENCRYPTION_KEY = "yYv3jHkq0F6C2f2j8qzQp3JcM7k1lS8nQ0wY9u4XbZE="  # a Fernet key (tests only)
 
 
 def _flask(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -43,7 +44,12 @@ def test_production_refuses_the_default_or_a_short_secret_key(key, tmp_path):
 
 def test_production_starts_with_its_own_secret_key(tmp_path):
     db_url = f"sqlite:///{tmp_path}/x.db"
-    env = {"ENVIRONMENT": "production", "SECRET_KEY": GOOD_KEY, "DATABASE_URL": db_url}
+    env = {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": GOOD_KEY,
+        "SECRETS_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "DATABASE_URL": db_url,
+    }
     assert _flask("db", "upgrade", **env).returncode == 0
     result = _flask("accounts", "list", **env)
     assert result.returncode == 0, result.stderr
@@ -54,4 +60,9 @@ def test_development_runs_on_the_default_key():
     assert Settings(_env_file=None).SECRET_KEY.get_secret_value() == DEV_SECRET_KEY
     with pytest.raises(InsecureSettings):
         Settings(_env_file=None, ENVIRONMENT="production")
-    assert Settings(_env_file=None, ENVIRONMENT="production", SECRET_KEY=GOOD_KEY)
+    assert Settings(
+        _env_file=None,
+        ENVIRONMENT="production",
+        SECRET_KEY=GOOD_KEY,
+        SECRETS_ENCRYPTION_KEYS=ENCRYPTION_KEY,
+    )

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.config import Settings, current_settings
 from app.extensions import db
 from app.metrics import render_latest
 from app.queue import redis_connection
+from app.schemas.health import Health, Readiness
 
 bp = Blueprint("health", __name__)
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-
-
-class Readiness(BaseModel):
-    status: Literal["ready", "not_ready"]
-    checks: dict[str, str] = Field(
-        description="Per dependency: 'ok' or 'failed: <error type>'. 'redis' only when "
-        "REDIS_URL is set."
-    )
 
 
 @bp.get("/healthz")

@@ -51,3 +51,29 @@ def holds_name(claim: Claim, now: datetime, grace: timedelta) -> bool:
     until = serving_until(claim.status, claim.delegation_lost_at, grace)
     deadline = claim.verify_deadline
     return (deadline is not None and deadline > now) or (until is not None and until > now)
+
+
+def custom_host_serving_until(
+    client_name: str,
+    domain: str | None,
+    domain_status: DomainStatus | None,
+    delegation_lost_at: datetime | None,
+    grace: timedelta,
+    live_hosts: list[str] | None,
+    unmanaged: bool,
+) -> tuple[str, datetime] | None:
+    """The client's custom host and until when it is served, or None when it is not.
+
+    Served while its domain is attached and served (verified, or lost within the grace
+    period) and once the apply that creates its record succeeded (the host is in the
+    client's ``live_hosts``); clients served without infrastructure (unmanaged) need no
+    apply. The one rule for the host index and for what the CLI and console show."""
+    if not domain or domain_status is None:
+        return None
+    host = f"{client_name}.{domain}".lower()
+    if not unmanaged and host not in (live_hosts or ()):
+        return None
+    until = serving_until(domain_status, delegation_lost_at, grace)
+    if until is None or until <= datetime.now(UTC):
+        return None
+    return host, until

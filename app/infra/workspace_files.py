@@ -35,7 +35,7 @@ def sync_workspace(path: Path, files: Mapping[str, bytes]) -> RenderedWorkspace:
     path.mkdir(parents=True, exist_ok=True)
     for rel, data in sorted(files.items()):
         _write_if_changed(path / rel, data)
-    for rel in sorted(_config_paths(path) - files.keys()):
+    for rel in sorted(config_paths(path) - files.keys()):
         (path / rel).unlink()
     _remove_empty_dirs(path / "modules")
     return RenderedWorkspace(path=path, config_hash=config_hash(files))
@@ -51,12 +51,7 @@ def config_hash(files: Mapping[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def workspace_config_hash(path: Path) -> str:
-    """The config hash of what is on disk now (equals the render's unless someone edited)."""
-    return config_hash({rel: (path / rel).read_bytes() for rel in _config_paths(path)})
-
-
-def _config_paths(path: Path) -> set[str]:
+def config_paths(path: Path) -> set[str]:
     """Relative paths of the Terraform configuration files in a workspace (not .terraform/)."""
     found: set[str] = set()
     for root, dirs, names in os.walk(path):

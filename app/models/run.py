@@ -62,7 +62,10 @@ class InfraRun(Model):
     domain_id: Mapped[int | None] = mapped_column(
         ForeignKey("custom_domains.id", ondelete="SET NULL"), index=True
     )
-    account_number: Mapped[str] = mapped_column(String(14))
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    account_number: Mapped[str] = mapped_column(String(14))  # as it was: the run's history
     target_name: Mapped[str] = mapped_column(String(253))
     auto_approve: Mapped[bool] = mapped_column(default=False)
     drift_check: Mapped[bool] = mapped_column(default=False)

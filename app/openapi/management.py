@@ -1,5 +1,6 @@
 """The management API's part of the OpenAPI document, generated from the operation table
-the routes declare next to themselves (``app.blueprints.management.operation``: method,
+the routes declare next to themselves (``app.schemas.operations``, filled by
+``app.blueprints.management.common.operation``: method,
 rule, models, status, summary) and their pydantic models: nothing here is written as
 JSON Schema by hand but the path and query parameters."""
 
@@ -10,17 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.blueprints.chat.schemas import ErrorBody
-from app.blueprints.management import (
+from app.openapi.common import ModelRefs, json_content, model_schemas, response_ref
+from app.schemas.chat import ErrorBody
+from app.schemas.management import Page
+from app.schemas.operations import (
     DEFAULT_PER_PAGE,
     ID_MAX,
     MAX_PER_PAGE,
     OPERATIONS,
     Operation,
 )
-from app.blueprints.management import routes as _routes  # noqa: F401  (declares OPERATIONS)
-from app.blueprints.management.schemas import Page
-from app.openapi.common import ModelRefs, json_content, model_schemas, response_ref
 
 PREFIX = "/api/v1"
 SECURITY_SCHEME = "PersonalAccessToken"

@@ -12,9 +12,9 @@ from typing import TypeVar
 
 from sqlalchemy import Select, select
 
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.extensions import db
-from app.models import Account, AccountMember, AdminUser, InfraRun, MemberRole
+from app.models import Account, AccountMember, AdminUser, LlmClient, MemberRole
 
 T = TypeVar("T")
 
@@ -83,14 +83,36 @@ def require_platform_admin(user: AdminUser, what: str) -> None:
 
 
 def account_id_of(obj: object) -> int | None:
-    """The account an object belongs to (a run names its account by number)."""
+    """The account an object belongs to."""
     if isinstance(obj, Account):
         return obj.id
-    if isinstance(obj, InfraRun):
-        return db.session.execute(
-            select(Account.id).where(Account.account_number == obj.account_number)
-        ).scalar_one_or_none()
     return obj.account_id  # type: ignore[attr-defined]
+
+
+def find_visible(user: AdminUser, model: type[T], object_id: int, what: str) -> T:
+    """The object, if it exists in one of the user's accounts; one 404 message whether it
+    does not exist or is another account's, so that ids of other accounts stay unknown.
+    The one owned lookup of the console, the management API and the CLI."""
+    found = db.session.get(model, object_id)
+    if found is None or not may_see(user, account_id_of(found)):
+        raise NotFound(f"no {what} {object_id}")
+    return found
+
+
+def clients_of_account(account_id: int, client_ids: list[int]) -> list[LlmClient]:
+    """The clients ``client_ids`` if every one belongs to the account (in that order);
+    otherwise a 400 that does not say which exist elsewhere."""
+    found = {
+        c.id: c
+        for c in db.session.execute(
+            select(LlmClient).where(
+                LlmClient.id.in_(client_ids), LlmClient.account_id == account_id
+            )
+        ).scalars()
+    }
+    if len(found) != len(set(client_ids)):
+        raise InvalidInput("client_ids: every client must belong to this account")
+    return [found[cid] for cid in client_ids]
 
 
 def filter_visible(user: AdminUser, objects: list[T]) -> list[T]:

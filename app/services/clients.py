@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
 from app.domains.publish import Appearance, IdentityMode, appearance_of
+from app.domains.serving import custom_host_serving_until
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.hosts import custom_host_serving_until, default_host, normalize_origin
+from app.hosts import default_host, normalize_origin
 from app.llm.registry import PROVIDER_NAMES
 from app.logging_setup import get_logger
 from app.models import (

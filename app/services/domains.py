@@ -245,6 +245,7 @@ def _new_run(domain: CustomDomain, kind: RunKind, job_name: str, **fields: Any) 
         workspace_key=_workspace_key(domain),
         kind=kind,
         domain_id=domain.id,
+        account_id=domain.account_id,
         account_number=domain.account.account_number,
         target_name=domain.domain,
         job_name=job_name,

@@ -14,7 +14,7 @@ from app.config import current_settings
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.logging_setup import get_logger
-from app.models import Account, DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
+from app.models import DeploymentStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
 from app.queue import JOBS, job_queue, reachable_queue, retry_policy
 from app.services import audit, routing, runs
@@ -80,6 +80,7 @@ def new_client_run(client: LlmClient, kind: RunKind, job_name: str, **fields: An
         workspace_key=runs.client_workspace_key(number, client.name),
         kind=kind,
         client_id=client.id,
+        account_id=client.account_id,
         account_number=number,
         target_name=client.name,
         job_name=job_name,
@@ -190,12 +191,6 @@ def _audit_request(action: str, client: LlmClient, run: InfraRun) -> None:
     )
 
 
-def _account_id(run: InfraRun) -> int | None:
-    return db.session.execute(
-        select(Account.id).where(Account.account_number == run.account_number)
-    ).scalar_one_or_none()
-
-
 def get_run(run_id: int) -> InfraRun:
     run = db.session.get(InfraRun, run_id)
     if run is None:
@@ -215,8 +210,7 @@ def runs_query(
         raise InvalidInput("--client needs --account")
     query = select(InfraRun).order_by(InfraRun.id.desc())
     if account_ids is not None:
-        numbers = select(Account.account_number).where(Account.id.in_(account_ids))
-        query = query.where(InfraRun.account_number.in_(numbers))
+        query = query.where(InfraRun.account_id.in_(account_ids))
     if account_number:
         query = query.where(InfraRun.account_number == account_number)
     if client_name:
@@ -282,7 +276,7 @@ def approve_run(run_id: int, approved_by: str = "cli") -> InfraRun:
         "approve",
         "run",
         run.id,
-        account_id=_account_id(run),
+        account_id=run.account_id,
         changes={"status": (RunStatus.AWAITING_APPROVAL, run.status)},
     )
     db.session.commit()
@@ -306,7 +300,7 @@ def discard_run(run_id: int) -> InfraRun:
         "discard",
         "run",
         run.id,
-        account_id=_account_id(run),
+        account_id=run.account_id,
         changes={"status": (RunStatus.AWAITING_APPROVAL, RunStatus.DISCARDED)},
     )
     client = runs.client_of(run)

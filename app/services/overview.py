@@ -48,7 +48,6 @@ def overview(user: AdminUser) -> Overview:
     def count(query: Select[Any]) -> int:
         return db.session.execute(query).scalar_one()
 
-    numbers = scoped(select(Account.account_number), Account.id)
     client_statuses = dict(
         db.session.execute(
             scoped(
@@ -60,7 +59,7 @@ def overview(user: AdminUser) -> Overview:
     )
     runs = select(InfraRun).order_by(InfraRun.id.desc())
     if ids is not None:
-        runs = runs.where(InfraRun.account_number.in_(numbers))
+        runs = runs.where(InfraRun.account_id.in_(ids))
     return Overview(
         accounts=count(scoped(select(func.count()).select_from(Account), Account.id)),
         client_statuses=client_statuses,

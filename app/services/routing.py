@@ -67,9 +67,13 @@ def _may_exist(account_number: str) -> bool:
 
 
 def _new_run(account_number: str, kind: RunKind, **fields: object) -> InfraRun:
+    account_id = db.session.execute(
+        select(Account.id).where(Account.account_number == account_number)
+    ).scalar_one()
     run = InfraRun(
         workspace_key=runs.routing_workspace_key(account_number),
         kind=kind,
+        account_id=account_id,
         account_number=account_number,
         target_name=account_number,
         job_name="routing",

@@ -37,6 +37,15 @@ def find_user(email: str) -> AdminUser | None:
     ).scalar_one_or_none()
 
 
+def session_user(user_id: int, session_version: int) -> AdminUser | None:
+    """The active user of a session or remember cookie, unless the cookie predates the
+    user's last sign-out or password change (another ``session_version``)."""
+    user = db.session.get(AdminUser, user_id)
+    if user is None or not user.is_active or user.session_version != session_version:
+        return None
+    return user
+
+
 def sign_in(email: str, password: str) -> AdminUser | None:
     """The active user with this email and password, else None (whichever was wrong)."""
     user = db.session.execute(

@@ -153,7 +153,11 @@ def test_production_sends_the_console_cookies_over_https_only(app, make_app):
         _sign_in_remembered(http)
         return [http.get_cookie(name) for name in COOKIES]
 
-    production = cookies(ENVIRONMENT="production", SECRET_KEY="k" * 40)
+    production = cookies(
+        ENVIRONMENT="production",
+        SECRET_KEY="k" * 40,
+        SECRETS_ENCRYPTION_KEYS="yYv3jHkq0F6C2f2j8qzQp3JcM7k1lS8nQ0wY9u4XbZE=",
+    )
     assert all(cookie is not None and cookie.secure for cookie in production)
     development = cookies()
     assert all(cookie is not None and not cookie.secure for cookie in development)

@@ -50,6 +50,7 @@ def _run(account, client, **fields) -> InfraRun:
         workspace_key=f"clients/{account.account_number}/{client.name}",
         kind=RunKind.APPLY,
         client_id=client.id,
+        account_id=account.id,
         account_number=account.account_number,
         target_name=client.name,
         **fields,

@@ -511,6 +511,7 @@ def test_an_apply_sets_tls_status_from_the_certificate(
             workspace_key=f"clients/{account.account_number}/demo",
             kind=RunKind.APPLY,
             status=RunStatus.APPLIED,
+            account_id=account.id,
             account_number=account.account_number,
             target_name="demo",
             client_id=client_id,

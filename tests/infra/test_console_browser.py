@@ -143,6 +143,7 @@ def test_phone_width_and_a_live_log_that_follows_its_end(browser, site, account,
         kind=RunKind.APPLY,
         status=RunStatus.PLANNING,  # live: the page polls its log
         client_id=client.id,
+        account_id=account.id,
         account_number=account.account_number,
         target_name=client.name,
         log="".join(f"12:00:{i % 60:02d} terraform line {i}\n" for i in range(200)),

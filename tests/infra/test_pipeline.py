@@ -6,15 +6,27 @@ import pytest
 
 from app.extensions import db
 from app.infra.plan_summary import PlanSummary, summarize_plan
-from app.models import InfraRun, RunKind, RunStatus
+from app.models import Account, InfraRun, RunKind, RunStatus
 from app.models.common import utcnow
 from app.services import runs
 
 KEY = "clients/1111-2222-3333/demo"
 
 
+def _account_id() -> int:
+    account = db.session.execute(
+        db.select(Account).where(Account.account_number == "1111-2222-3333")
+    ).scalar_one_or_none()
+    if account is None:
+        account = Account(account_number="1111-2222-3333", name="Pipeline")
+        db.session.add(account)
+        db.session.flush()
+    return account.id
+
+
 def make_run(status: RunStatus, config_hash: str = "a", **fields) -> InfraRun:
     run = InfraRun(
+        account_id=_account_id(),
         workspace_key=KEY,
         kind=fields.pop("kind", RunKind.APPLY),
         status=status,

@@ -35,7 +35,7 @@ from app.infra.render import (
     render_domain_workspace,
 )
 from app.infra.terraform import TerraformRunner
-from app.infra.workspace_files import workspace_config_hash
+from app.infra.workspace_files import config_hash, config_paths
 from devtools.services import moto_server
 
 ACCOUNT = "3141-5926-5359"
@@ -49,6 +49,11 @@ TF = shutil.which(_env_settings.TF_BINARY)
 PLUGIN_DIR = Path(_env_settings.TF_PLUGIN_DIR)
 # Offline: providers only from the mirror, as the runner does.
 INIT_ARGS = ("-input=false", "-no-color", f"-plugin-dir={PLUGIN_DIR}")
+
+
+def workspace_config_hash(path: Path) -> str:
+    """The config hash of what is on disk now (equals the render's unless someone edited)."""
+    return config_hash({rel: (path / rel).read_bytes() for rel in config_paths(path)})
 
 
 def settings(**overrides: Any) -> Settings:

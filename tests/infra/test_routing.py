@@ -18,7 +18,7 @@ import yaml
 from rq.job import Job
 
 from app.extensions import db
-from app.models import CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind, RunStatus
+from app.models import Account, CustomDomain, DomainStatus, InfraRun, LlmClient, RunKind, RunStatus
 from app.models.common import utcnow
 from app.queue import JOBS, redis_connection
 from app.services import infra, runs
@@ -55,10 +55,14 @@ def routing_runs(account_number: str) -> list[InfraRun]:
 
 def routing_row(number: str, kind: RunKind, status: RunStatus, **fields: object) -> InfraRun:
     """A routing run of the account, committed (as an earlier request left it)."""
+    account_id = db.session.execute(
+        db.select(Account.id).where(Account.account_number == number)
+    ).scalar_one()
     run = InfraRun(
         workspace_key=runs.routing_workspace_key(number),
         kind=kind,
         status=status,
+        account_id=account_id,
         account_number=number,
         target_name=number,
         **fields,

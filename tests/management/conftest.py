@@ -62,6 +62,7 @@ def make_tenant(name: str, make_client) -> Tenant:
         kind=RunKind.APPLY,
         status=RunStatus.AWAITING_APPROVAL,
         client_id=client.id,
+        account_id=account.id,
         account_number=account.account_number,
         target_name="bot",
         plan_summary={"changes": []},

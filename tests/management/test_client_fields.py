@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.blueprints.management import schemas as s
+from app.schemas import management as s
 from app.services.clients import ClientSpec
 from tests.management.conftest import Tenant
 

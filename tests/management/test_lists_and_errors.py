@@ -10,9 +10,9 @@ import re
 from flask import Flask, g
 from sqlalchemy import func, select
 
-from app.blueprints.management import OPERATIONS
 from app.extensions import db
 from app.models import InfraRun, LlmClient, RunKind, RunStatus
+from app.schemas.operations import OPERATIONS
 from tests.management.conftest import Tenant
 from tests.management.test_roles import _console
 from tests.management.test_tenancy import BODIES, RULE_ARG, _ids, _object_rules, _url
@@ -27,6 +27,7 @@ def _add_runs(tenant: Tenant, count: int) -> list[int]:
             kind=RunKind.APPLY,
             status=RunStatus.APPLIED,
             client_id=tenant.client.id,
+            account_id=tenant.account.id,
             account_number=tenant.account.account_number,
             target_name="bot",
         )

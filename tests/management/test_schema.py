@@ -9,9 +9,9 @@ from flask import Flask
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
-from app.blueprints.management import OPERATIONS
 from app.extensions import db
 from app.openapi.management import PREFIX
+from app.schemas.operations import OPERATIONS
 from devtools.services import redis_server
 from tests.conftest import _empty_tables
 from tests.management.conftest import Tenant

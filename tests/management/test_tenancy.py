@@ -13,11 +13,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.blueprints.management import OPERATIONS
-from app.blueprints.management import schemas as s
 from app.extensions import db
 from app.models import AccountInvitation, MemberRole
 from app.models.common import utcnow
+from app.schemas import management as s
+from app.schemas.operations import OPERATIONS
 from tests.admin.conftest import csrf_token
 from tests.management.conftest import PASSWORD, Tenant
 

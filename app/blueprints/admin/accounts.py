@@ -6,7 +6,7 @@ from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import get_or_404, required, visible
 from app.blueprints.admin.forms import AccountForm, ApiKeyForm, BudgetForm, DomainForm
 from app.blueprints.admin.members import members_panel

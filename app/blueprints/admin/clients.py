@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import (
     attempt,
     confirm_then_run,

@@ -10,21 +10,21 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.blueprints.admin.forms import ActionForm
-from app.errors import ChatdockError
+from app.errors import ChatdockError, NotFound
 from app.extensions import db
-from app.models import Account, CustomDomain, InfraRun, LlmClient
+from app.models import Account, AccountInvitation, ApiKey, CustomDomain, InfraRun, LlmClient
 from app.services import access
 
 T = TypeVar("T")
-Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun)
+Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun, ApiKey, AccountInvitation)
 
 
 def get_or_404(model: type[Model], object_id: int) -> Model:
     """The object, if it exists and the signed-in user reaches its account (else 404)."""
-    found = db.session.get(model, object_id)
-    if found is None or not access.may_see(current_user, access.account_id_of(found)):
+    try:
+        return access.find_visible(current_user, model, object_id, model.__name__)
+    except NotFound:
         abort(404)
-    return found
 
 
 def visible(objects: list[T]) -> list[T]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import (
     attempt,
     confirm_then_run,

@@ -6,7 +6,7 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.services.overview import overview
 
 

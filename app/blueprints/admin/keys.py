@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import (
     attempt,
     get_or_404,
@@ -15,7 +15,6 @@ from app.blueprints.admin.common import (
     take_to_show_once,
 )
 from app.blueprints.admin.forms import ActionForm, ApiKeyForm
-from app.extensions import db
 from app.models import Account, ApiKey
 from app.services import access
 from app.services import api_keys as service
@@ -49,9 +48,7 @@ NEW_KEY = "new_api_key"
 def key_created(key_id: int) -> ResponseReturnValue:
     """The new key, once: the session's copy is dropped as it is shown, so a reload
     (or the back button) says it was shown instead of showing or making it again."""
-    api_key = db.session.get(ApiKey, key_id)
-    if api_key is None or not access.may_see(current_user, api_key.account_id):
-        abort(404)
+    api_key = get_or_404(ApiKey, key_id)
     plaintext = take_to_show_once(NEW_KEY, key_id)
     response = render_template(
         "admin/key_created.html", account=api_key.account, api_key=api_key, plaintext=plaintext

@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import (
     attempt,
     get_or_404,
@@ -89,9 +89,7 @@ def invitation_create(account_id: int) -> ResponseReturnValue:
 @bp.get("/invitations/sent/<int:invitation_id>")
 def invitation_sent(invitation_id: int) -> ResponseReturnValue:
     """The new link, once (the session's copy goes as it is shown); no-store."""
-    invitation = db.session.get(AccountInvitation, invitation_id)
-    if invitation is None or not access.may_see(current_user, invitation.account_id):
-        abort(404)
+    invitation = get_or_404(AccountInvitation, invitation_id)
     link = take_to_show_once(NEW_LINK, invitation_id)
     page = render_template("admin/invitation_sent.html", invitation=invitation, link=link)
     return page, 200, {"Cache-Control": "no-store"}

@@ -8,7 +8,7 @@ from flask import jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import attempt, get_or_404, operator
 from app.blueprints.admin.forms import ActionForm
 from app.infra.plan_summary import PlanSummary, ResourceChange

@@ -9,13 +9,13 @@ from __future__ import annotations
 from flask import g, render_template
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import get_or_404
-from app.blueprints.chat_body import ChatBody
 from app.blueprints.http import parse_body, sse_response
 from app.errors import NotFound
 from app.llm.base import ChatTurn
 from app.models import LlmClient
+from app.schemas.chat_body import ChatBody
 from app.services import chat, chat_stream
 
 

@@ -9,7 +9,7 @@ from flask import flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.errors import ChatdockError
 from app.models import AuditEvent
 from app.services import access, accounts, audit

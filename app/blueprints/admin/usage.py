@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import attempt, get_or_404
 from app.blueprints.admin.forms import BudgetForm, RateLimitForm
 from app.models import Account, LlmClient

@@ -13,15 +13,6 @@ from pydantic import BaseModel
 
 from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
-from app.blueprints.chat.schemas import (
-    AssistantMessage,
-    ChatBody,
-    ChatCompletion,
-    ChatReply,
-    CompletionChoice,
-    OpenAIChatBody,
-)
-from app.blueprints.chat.schemas import Usage as UsageOut
 from app.blueprints.http import parse_body, sse_response
 from app.config import current_settings
 from app.errors import NotFound
@@ -30,6 +21,15 @@ from app.hosts import ClientRoute, normalize_host
 from app.llm.base import ChatTurn, Role, Usage
 from app.models import ApiKey
 from app.request_hooks import resolver
+from app.schemas.chat import (
+    AssistantMessage,
+    ChatBody,
+    ChatCompletion,
+    ChatReply,
+    CompletionChoice,
+    OpenAIChatBody,
+)
+from app.schemas.chat import Usage as UsageOut
 from app.services import api_keys, chat, chat_stream, publish
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}

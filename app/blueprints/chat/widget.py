@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import check_origin, preflight
 from app.blueprints.chat.routes import WIDGET_TOKEN_HEADER, _route_from_host, rate_limited
-from app.blueprints.chat_body import SESSION_KEY_PATTERN
 from app.blueprints.http import parse_body
 from app.errors import Unauthorized
 from app.hosts import ClientRoute
+from app.schemas.chat_body import SESSION_KEY_PATTERN
 from app.services import publish
 
 STATIC = Path(__file__).parent / "static"

@@ -5,32 +5,17 @@ console use, with the object's account checked against the caller's memberships
 
 Every route is declared with :func:`operation`, which records its bodies and answers so
 that the OpenAPI document is generated from the same pydantic models
-(``app.openapi.management``)."""
+(``app.openapi.management`` reads the table, ``app.schemas.operations``)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from app.blueprints.management import routes  # noqa: F401  (declares the views)
-from app.blueprints.management.common import (
-    DEFAULT_PER_PAGE,
-    ID_MAX,
-    MAX_PER_PAGE,
-    OPERATIONS,
-    Operation,
-    bp,
-)
+from app.blueprints.management.common import bp
 from app.extensions import csrf
 
-__all__ = [
-    "DEFAULT_PER_PAGE",
-    "ID_MAX",
-    "MAX_PER_PAGE",
-    "OPERATIONS",
-    "Operation",
-    "bp",
-    "init_management",
-]
+__all__ = ["bp", "init_management"]
 
 
 def init_management(app: Flask) -> None:

@@ -8,7 +8,6 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -18,36 +17,20 @@ from app.blueprints.http import validate_json
 from app.errors import Conflict, InvalidInput
 from app.models import AdminUser
 from app.names import is_ascii_digits
+from app.schemas.operations import (
+    DEFAULT_PER_PAGE,
+    ID_MAX,
+    MAX_PER_PAGE,
+    OPERATIONS,
+    Operation,
+)
 from app.services import audit, idempotency, paging, tokens
 
 bp = Blueprint("management", "app.blueprints.management", url_prefix="/api/v1")
 Body = TypeVar("Body", bound=BaseModel)
-MAX_PER_PAGE = 200
 SECRET_FIELDS = frozenset({"key", "accept_url"})  # answered once, never stored
-ID_MAX = 2**31 - 1  # ids are 32-bit in every database: larger ones are simply not found
-DEFAULT_PER_PAGE = 50
 IDEMPOTENCY_WAIT_SECONDS = 10.0  # then 409 idempotency_in_progress, Retry-After: 1
 IDEMPOTENCY_POLL_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One route as the OpenAPI document describes it."""
-
-    method: str
-    rule: str
-    endpoint: str
-    summary: str
-    response: type[BaseModel] | None
-    status: int
-    body: type[BaseModel] | None
-    paged: bool
-    idempotent_create: bool
-    admin_only: bool
-    errors: tuple[int, ...] = field(default=())
-
-
-OPERATIONS: list[Operation] = []
 
 
 def operation(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response, url_for
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     answer,
     caller,
@@ -21,6 +20,7 @@ from app.blueprints.management.views import (
 from app.models import (
     MemberRole,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     members,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     answer,
     caller,
@@ -21,13 +20,12 @@ from app.blueprints.management.views import (
     owned,
     run_out,
 )
-from app.errors import InvalidInput
-from app.extensions import db
 from app.models import (
     ApiKey,
     CustomDomain,
     LlmClient,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     api_keys,
@@ -207,10 +205,7 @@ def keys_list(account_id: int) -> ResponseReturnValue:
 def keys_create(account_id: int) -> ResponseReturnValue:
     account = access.account_for(caller(), account_id)
     spec = parse_body(s.ApiKeyIn)
-    found = [db.session.get(LlmClient, cid) for cid in spec.client_ids]
-    scope = [c for c in found if c is not None and c.account_id == account.id]
-    if len(scope) != len(found):
-        raise InvalidInput("client_ids: every client must belong to this account")
+    scope = access.clients_of_account(account.id, spec.client_ids)
     issued = api_keys.create_api_key(account, scope, spec.expires_in_days, spec.label)
     return answer(key_out(issued.api_key, s.ApiKeyCreated, key=issued.plaintext), 201)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask.typing import ResponseReturnValue
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     answer,
     caller,
@@ -23,6 +22,7 @@ from app.models import (
     CustomDomain,
     LlmModel,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     customer_log,

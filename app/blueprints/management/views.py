@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from app.blueprints.management import schemas as s
 from app.blueprints.management.common import (
     caller,
 )
 from app.domains.publish import appearance_of
 from app.errors import NotFound
-from app.extensions import db
 from app.models import (
     Account,
     AccountInvitation,
@@ -21,6 +19,7 @@ from app.models import (
     InfraRun,
     LlmClient,
 )
+from app.schemas import management as s
 from app.services import (
     access,
     api_keys,
@@ -168,10 +167,7 @@ Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey, InfraRun)
 def owned(model: type[Owned], object_id: int, what: str) -> Owned:
     """The object, if it exists in one of the caller's accounts; one 404 message whether it
     does not exist or is another account's, so that ids of other accounts stay unknown."""
-    found = db.session.get(model, object_id)
-    if found is None or not access.may_see(caller(), access.account_id_of(found)):
-        raise NotFound(f"no {what} {object_id}")
-    return found
+    return access.find_visible(caller(), model, object_id, what)
 
 
 def run_of(run_id: int) -> InfraRun:

@@ -1,6 +1,6 @@
 """The native chat body: what ``POST /llm-client/`` and ``/api/v0/llm-clients/<id>/<name>/``
 accept, and the console sandbox too (it chats through the same service). Outside both
-blueprints, so neither imports the other; ``app.blueprints.chat.schemas`` lists it with
+blueprints, so neither imports the other; ``app.schemas.chat`` lists it with
 the chat API's other schemas."""
 
 from __future__ import annotations

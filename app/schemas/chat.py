@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from app.blueprints.chat_body import (
+from app.schemas.chat_body import (
     LAST_IS_USER,
     NO_NUL,
     SESSION_KEY_PATTERN,

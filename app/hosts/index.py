@@ -1,4 +1,4 @@
-"""Host and URL -> client resolution.
+"""Host and URL -> client resolution: the host index.
 
 One in-process index maps every client host (default host and verified custom-domain
 host) to a small immutable :class:`ClientRoute`. The same index answers "is this an
@@ -17,106 +17,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from math import inf
-from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import event, inspect, select, update
-from sqlalchemy.orm import Session, UOWTransaction, scoped_session
+from sqlalchemy import select
 
 from app.domains.names import default_host
-from app.domains.serving import FOREVER, serving_until
+from app.domains.serving import FOREVER, custom_host_serving_until
+from app.hosts.origins import normalize_host, normalize_origin, origin_host
+from app.hosts.version import AnySession, current_version
 from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, ResourceStatus
-from app.models.domain import DomainStatus
-from app.models.routing import RoutingVersion
-from app.names import is_host_name
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NO_ORIGINS: frozenset[str] = frozenset()
-# A session, or Flask-SQLAlchemy's ``db.session`` (a scoped_session proxying one).
-AnySession = Session | scoped_session[Any]
-
-# Attributes whose change alters what a host resolves to or who may call it.
-_ROUTED_ATTRS = {
-    LlmClient: (
-        "name",
-        "account_id",
-        "deployment_status",
-        "live_hosts",
-        "dns_status",
-        "custom_domain_id",
-        "custom_domain",  # set through the relationship, the column changes only in the flush
-        "require_api_key",
-        "allowed_origins",
-    ),
-    CustomDomain: ("domain", "status", "account_id", "delegation_lost_at"),
-    Account: ("account_number",),
-}
-
-
-def normalize_host(host: str) -> str:
-    """Lower-case host without port or trailing dot; ``[::1]:5000`` -> ``::1``."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
-
-
-def normalize_origin(origin: str) -> str | None:
-    """``scheme://host[:port]`` in lower case, default ports dropped; None if malformed
-    (user info, or a host that is neither an IP address nor a DNS name)."""
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        return None
-    default = {"http": 80, "https": 443}[parts.scheme]
-    host = parts.hostname.lower().rstrip(".")
-    if not is_host_name(host):
-        return None
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-def origin_host(origin: str) -> str | None:
-    try:
-        hostname = urlsplit(origin.strip()).hostname
-    except ValueError:
-        return None
-    return normalize_host(hostname) if hostname else None
-
-
-def custom_host_serving_until(
-    client_name: str,
-    domain: str | None,
-    domain_status: DomainStatus | None,
-    delegation_lost_at: datetime | None,
-    grace: timedelta,
-    live_hosts: list[str] | None,
-    unmanaged: bool,
-) -> tuple[str, datetime] | None:
-    """The client's custom host and until when it is served, or None when it is not.
-
-    Served while its domain is attached and served (verified, or lost within the grace
-    period) and once the apply that creates its record succeeded (the host is in the
-    client's ``live_hosts``); clients served without infrastructure (unmanaged) need no
-    apply. The one rule for the host index and for what the CLI and console show."""
-    if not domain or domain_status is None:
-        return None
-    host = f"{client_name}.{domain}".lower()
-    if not unmanaged and host not in (live_hosts or ()):
-        return None
-    until = serving_until(domain_status, delegation_lost_at, grace)
-    if until is None or until <= datetime.now(UTC):
-        return None
-    return host, until
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,49 +228,3 @@ class HostResolver:
     def invalidate(self) -> None:
         """Force a version check on the next lookup (after a local commit, in tests)."""
         self._checked_at = float("-inf")
-
-
-_VERSION_QUERY = select(RoutingVersion.__table__.c.version).where(
-    RoutingVersion.__table__.c.id == 1
-)
-
-
-def current_version(session: AnySession) -> int:
-    """The stamp, read with a prebuilt Core statement (this runs on every request)."""
-    version = session.connection().execute(_VERSION_QUERY).scalar()
-    return version if version is not None else 0
-
-
-def _touches_routing(session: Session) -> bool:
-    for obj in session.new | session.deleted:
-        if type(obj) in _ROUTED_ATTRS:
-            return True
-    for obj in session.dirty:
-        attrs = _ROUTED_ATTRS.get(type(obj))
-        if attrs:
-            state = inspect(obj)
-            if any(state.attrs[a].history.has_changes() for a in attrs):
-                return True
-    return False
-
-
-def bump_version(session: Session) -> None:
-    """Increment the stamp inside the caller's transaction (creating the row if absent)."""
-    result = session.connection().execute(
-        update(RoutingVersion.__table__)
-        .where(RoutingVersion.__table__.c.id == 1)
-        .values(version=RoutingVersion.__table__.c.version + 1)
-    )
-    if result.rowcount == 0:
-        session.add(RoutingVersion(id=1, version=1))
-
-
-def _bump_before_flush(session: Session, flush_context: UOWTransaction, instances: object) -> None:
-    if _touches_routing(session):
-        bump_version(session)
-
-
-def install_version_bump() -> None:
-    """Bump the stamp in the same flush as any routing-relevant change (every Session)."""
-    if not event.contains(Session, "before_flush", _bump_before_flush):
-        event.listen(Session, "before_flush", _bump_before_flush)
