@@ -81,6 +81,8 @@ def client_edit(client_id: int) -> ResponseReturnValue:
     form.set_model_choices(selectable_models(keep=client.llm_model), current=client.llm_model)
     if request.method == "GET":
         form.allowed_origins.data = "\n".join(client.allowed_origins or [])
+        form.show_appearance(client.appearance)
+        form.identity.data = client.identity_mode
     form.name.render_kw = {"readonly": True}
     form.name.data = client.name
     if form.validate_on_submit():
