@@ -17,7 +17,7 @@ from app.blueprints.http import parse_body, sse_response
 from app.config import current_settings
 from app.errors import NotFound
 from app.extensions import db, limiter
-from app.hosts import ClientRoute, normalize_host
+from app.hosts import ClientRoute, normalize_host, normalize_origin
 from app.llm.base import ChatTurn, Role, Usage
 from app.models import ApiKey
 from app.request_hooks import resolver
@@ -93,7 +93,8 @@ def _authorized(route: ClientRoute) -> tuple[ApiKey | None, publish.Visitor]:
     token = request.headers.get(WIDGET_TOKEN_HEADER)
     if token:
         return None, publish.read_token(token, route, request.headers.get("Origin"))
-    visitor = publish.Visitor(origin=g.get("cors_origin"))
+    origin = request.headers.get("Origin")
+    visitor = publish.Visitor(origin=normalize_origin(origin) if origin else None)
     return api_keys.authenticate(_presented_key(), route), visitor
 
 
