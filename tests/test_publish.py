@@ -97,8 +97,12 @@ def test_the_chat_page_may_be_framed_only_by_the_allowed_origins(http, account, 
     assert "Acme help" in html and "Hello! Ask me anything." in html
     assert PROMPT not in html
 
-    closed = make_client(account, "closed")
-    assert "frame-ancestors 'none'" in get(http, closed, "/").headers["Content-Security-Policy"]
+    closed = make_client(
+        account, "closed", appearance={"logo_url": "https://cdn.example:8443/l.png"}
+    )
+    policy = get(http, closed, "/").headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "img-src 'self' https://cdn.example:8443;" in policy
     for asset, kind in (("/chat.js", "javascript"), ("/chat.css", "css"), ("/widget.js", "java")):
         response = get(http, shop, asset)
         assert response.status_code == 200 and kind in response.content_type
@@ -219,6 +223,8 @@ def test_anonymous_history_by_the_kept_session_key(http, account, make_client):
     [
         ({"logoUrl": "http://cdn.example.com/logo.png"}, "https://"),
         ({"logo_url": "javascript:alert(1)"}, "https://"),
+        ({"logo_url": "https://a.example;script-src *;/l.png"}, "https://"),
+        ({"logo_url": "https://user@a.example/l.png"}, "https://"),
         ({"accentColor": "red"}, "#rrggbb"),
         ({"examplePrompts": ["x"] * 7}, "example_prompts"),
         ({"font": "Comic Sans"}, "font"),

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_snake
 
+from app.names import is_host_name
+
 # "off": visitors are anonymous (no identify); "optional": identify() is honoured when its
 # hash is right; "required": the widget chats only for an identified user.
 IdentityMode = Literal["off", "optional", "required"]
@@ -70,13 +72,26 @@ class Appearance(BaseModel):
             parts = urlsplit(value)
         except ValueError:
             parts = None
-        if parts is None or parts.scheme != "https" or not parts.hostname or parts.username:
+        if (
+            parts is None
+            or parts.scheme != "https"
+            or not parts.hostname
+            or not is_host_name(parts.hostname)
+            or parts.username is not None
+            or any(c.isspace() or c in "\"'<>;," for c in value)
+        ):
             raise ValueError("the logo URL must be an https:// URL")
         return value
 
     def stored(self) -> dict[str, object]:
         """The column's value (snake_case, as the API answers it)."""
         return self.model_dump()
+
+
+def logo_origin(logo_url: str) -> str:
+    """The logo's origin, for the chat page's ``img-src`` (a validated URL)."""
+    parts = urlsplit(logo_url)
+    return f"https://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def appearance_of(stored: dict[str, object] | None) -> Appearance:

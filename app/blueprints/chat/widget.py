@@ -14,7 +14,6 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Response, jsonify, render_template, request, send_from_directory
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -23,6 +22,7 @@ from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import check_origin, preflight
 from app.blueprints.chat.routes import WIDGET_TOKEN_HEADER, _route_from_host, rate_limited
 from app.blueprints.http import parse_body
+from app.domains.publish import logo_origin
 from app.errors import Unauthorized
 from app.hosts import ClientRoute
 from app.schemas.chat_body import SESSION_KEY_PATTERN
@@ -51,10 +51,7 @@ class TokenBody(BaseModel):
 def page_policy(route: ClientRoute, logo_url: str) -> str:
     """The chat page's Content-Security-Policy (nonce-free: no inline script at all)."""
     ancestors = " ".join(sorted(route.allowed_origins)) or "'none'"
-    images = "'self'"
-    if logo_url:
-        parts = urlsplit(logo_url)
-        images += f" https://{parts.netloc}"
+    images = "'self'" + (f" {logo_origin(logo_url)}" if logo_url else "")
     return "; ".join(
         [
             "default-src 'none'",
@@ -91,7 +88,6 @@ def chat_page() -> Response:
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = page_policy(route, appearance["logo_url"])
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return response
 
 
