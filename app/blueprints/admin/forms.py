@@ -84,6 +84,8 @@ class ClientForm(FlaskForm):
             ("optional", "identified when the site identifies them"),
             ("required", "identified users only"),
         ],
+        default="off",
+        validate_choice=False,  # the service checks it (one message for every entry point)
         description="Identified users are verified with the identity secret (HMAC).",
     )
     submit = SubmitField("Save")
