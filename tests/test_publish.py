@@ -237,3 +237,16 @@ def test_bad_appearance_is_refused(account, appearance, problem):
     with pytest.raises(InvalidInput) as refused:
         clients.parse_spec(name="bot", appearance=appearance)
     assert problem in refused.value.message
+
+
+def test_a_widget_token_expires(http, shop):
+    import time
+
+    import time_machine
+
+    token = token_for(http, shop)
+    assert token["expires_in"] == 600
+    with time_machine.travel(time.time() + 601, tick=False):
+        expired = chat(http, shop, "hi", token["token"], origin=SHOP)
+    assert expired.status_code == 401
+    assert expired.json["error"]["code"] == "widget_token_expired"

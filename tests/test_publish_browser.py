@@ -290,4 +290,5 @@ def test_model_output_is_rendered_inert(browser, account, make_client, servers):
     assert page.evaluate("window.__pwned") is None
     for link in page.locator("#chat-log a").all():
         assert not re.match(r"\s*javascript:", link.get_attribute("href") or "", re.I)
+    screenshot(page, "publish-chat-page-direct")
     page.context.close()
