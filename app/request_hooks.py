@@ -15,6 +15,7 @@ from app.extensions import db
 from app.hosts import HostIndex, HostResolver, normalize_host
 from app.logging_setup import get_logger
 from app.metrics import record_request
+from app.services import audit
 
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch
 # Answer on any Host but a client's: probes and scrapers call the pod's address.
@@ -37,6 +38,12 @@ def _start_request() -> None:
     g.request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    source = "console" if (request.blueprint or "").startswith("admin") else "api"
+    audit.set_request_actor(audit.Actor("anonymous", "anonymous", source, request.remote_addr))
+
+
+def _end_request(_error: BaseException | None) -> None:
+    audit.set_request_actor(None)  # a thread's next request starts anonymous again
 
 
 def _probe_index(hosts: HostResolver) -> HostIndex:
@@ -110,6 +117,7 @@ def _finish_request(response: Response) -> Response:
 
 def register_request_hooks(app: Flask) -> None:
     app.before_request(_start_request)
+    app.teardown_request(_end_request)
     app.before_request(_check_host)
     app.before_request(_check_form_origin)
     app.after_request(_finish_request)

@@ -44,6 +44,9 @@ def client_urls(client: LlmClient) -> list[str]:
 @click.option("--system-prompt", help="System prompt sent before every conversation.")
 @click.option("--temperature", type=float)
 @click.option("--max-tokens", type=int)
+@click.option(
+    "--timeout-seconds", type=int, help="Deadline of the model's answer; 0: LLM_TIMEOUT_SECONDS."
+)
 @click.option("--require-api-key", is_flag=True, help="Refuse chat requests without a key.")
 @click.option(
     "--allowed-origin", "allowed_origins", multiple=True, help="Origin allowed to embed (CORS)."
@@ -79,6 +82,11 @@ def create(
 @click.option("--system-prompt", help="System prompt sent before every conversation.")
 @click.option("--temperature", type=float, help="0 to 2.")
 @click.option("--max-tokens", type=int, help="Longest answer, 1 to 200000.")
+@click.option(
+    "--timeout-seconds",
+    type=int,
+    help="Deadline of the model's answer, 1 to 600; 0: LLM_TIMEOUT_SECONDS.",
+)
 @click.option(
     "--require-api-key/--no-require-api-key",
     default=None,
@@ -208,6 +216,9 @@ def show(name: str, account_number: str) -> None:
         "model": model_label(client.llm_model),
         "temperature": client.temperature,
         "max tokens": client.max_tokens,
+        "deadline": f"{client.timeout_seconds}s"
+        if client.timeout_seconds
+        else "the platform's (LLM_TIMEOUT_SECONDS)",
         "requires API key": "yes" if client.require_api_key else "no",
         "allowed origins": ", ".join(client.allowed_origins or []) or "-",
         "appearance": _appearance_line(client),

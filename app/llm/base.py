@@ -84,9 +84,9 @@ class ProviderError(Exception):
 
 
 def call_timeout(configured: float, left: float | None) -> float:
-    """One provider call's timeout: what is left of the request's deadline, at most the
-    provider's own timeout."""
-    return configured if left is None else max(0.001, min(configured, left))
+    """One provider call's timeout: what is left of the request's deadline (the client's,
+    which may be longer or shorter than the platform's), else the provider's own."""
+    return configured if left is None else max(0.001, left)
 
 
 class ChatProvider(Protocol):

@@ -73,6 +73,8 @@ class LlmClient(Model):
     system_prompt: Mapped[str] = mapped_column(Text, default="")
     temperature: Mapped[float] = mapped_column(default=0.7)
     max_tokens: Mapped[int] = mapped_column(default=1024)
+    # Seconds the model has to answer; 0: the platform's LLM_TIMEOUT_SECONDS.
+    timeout_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
     require_api_key: Mapped[bool] = mapped_column(default=False)
     # Rate limits of the client, all callers together (None: none), per minute in Redis.
     requests_per_minute: Mapped[int | None] = mapped_column()

@@ -114,6 +114,7 @@ class ClientOut(BaseModel):
     system_prompt: str
     temperature: float
     max_tokens: int
+    timeout_seconds: int
     require_api_key: bool
     allowed_origins: list[str]
     appearance: Appearance

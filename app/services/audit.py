@@ -3,8 +3,10 @@
 ``record`` adds an event to the caller's transaction, so it exists exactly when the
 change it describes was committed. Who acted is found, not passed around: the console
 sets its signed-in user for the request (``set_request_actor``: a platform admin or an
-account member), the management API the token and its user, an RQ job is the job,
-anything else outside a request is the CLI run by the OS user.
+account member), the management API the token and its user, any other request starts as
+anonymous (the request hooks); an RQ job is the job, anything else is the CLI run by the
+OS user. The actor lives in a context variable (per thread or greenlet), so this module
+needs no Flask.
 
 Actor kinds (``ACTOR_KINDS``): platform_admin, member, token, cli, job; ``anonymous`` is
 a request nobody signed (an invitation accepted by a new user is recorded as that user,
@@ -14,11 +16,11 @@ a member).
 from __future__ import annotations
 
 import getpass
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import g, has_request_context, request
 from rq import get_current_job
 from sqlalchemy import select
 
@@ -46,16 +48,19 @@ def console_actor(user: AdminUser, address: str | None) -> Actor:
     return Actor(kind, user.email, "console", address)
 
 
-def set_request_actor(actor: Actor) -> None:
-    """Who acts in this request (the console's signed-in user, the API's token)."""
-    g.audit_actor = actor
+_request_actor: ContextVar[Actor | None] = ContextVar("audit_request_actor", default=None)
+
+
+def set_request_actor(actor: Actor | None) -> None:
+    """Who acts in this request (anonymous at its start; the console's signed-in user,
+    the API's token once known); None when the request ends."""
+    _request_actor.set(actor)
 
 
 def current_actor() -> Actor:
-    if has_request_context():
-        actor = g.get("audit_actor")
-        source = "console" if (request.blueprint or "").startswith("admin") else "api"
-        return actor or Actor("anonymous", "anonymous", source, request.remote_addr)
+    actor = _request_actor.get()
+    if actor is not None:
+        return actor
     job = get_current_job()
     if job is not None:
         return Actor("job", f"{job.func_name} ({job.id})", "job")

@@ -181,7 +181,8 @@ def prepare_chat(
         request=request,
         api_key_id=api_key_id,
         prompt_estimate=prompt_estimate,
-        deadline=time.monotonic() + settings.LLM_TIMEOUT_SECONDS,
+        deadline_seconds=(seconds := client.timeout_seconds or settings.LLM_TIMEOUT_SECONDS),
+        deadline=time.monotonic() + seconds,
         received=received if received is not None else time.perf_counter(),
         model_warning=client.model_warning,
         limits=admission,
@@ -205,9 +206,10 @@ def _elapsed_ms(started: float) -> int:
 
 
 def _timed_out(prepared: PreparedChat) -> ProviderError:
-    seconds = current_settings().LLM_TIMEOUT_SECONDS
     return ProviderError(
-        "provider_timeout", f"the model did not finish within the deadline ({seconds:g}s)", 504
+        "provider_timeout",
+        f"the model did not finish within the deadline ({prepared.deadline_seconds:g}s)",
+        504,
     )
 
 
@@ -224,9 +226,10 @@ def complete(prepared: PreparedChat, route: str = "chat") -> tuple[Completion, i
     try:
         completion = provider.complete(prepared.request, timeout=prepared.remaining())
     except ProviderError as error:
+        error = _timed_out(prepared) if error.code == "provider_timeout" else error
         prepared.provider_seconds = time.perf_counter() - started
         chat_turns.record_error(prepared, error, _elapsed_ms(started))
-        raise
+        raise error
     prepared.provider_seconds = time.perf_counter() - started
     latency_ms = _elapsed_ms(started)
     chat_turns.persist(prepared, completion.content, completion.usage, latency_ms)
@@ -255,10 +258,11 @@ def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk
                 raise _timed_out(prepared)
             yield chunk
     except ProviderError as error:
+        error = _timed_out(prepared) if error.code == "provider_timeout" else error
         if not parts:
             prepared.provider_seconds = time.perf_counter() - started
             chat_turns.record_error(prepared, error, _elapsed_ms(started))
-        raise
+        raise error
     finally:
         chunks.close()  # a caller gone mid-stream cancels the upstream request
         prepared.provider_seconds = time.perf_counter() - started

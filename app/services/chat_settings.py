@@ -28,6 +28,7 @@ class ChatSettings:
     system_prompt: str
     temperature: float
     max_tokens: int
+    timeout_seconds: int  # 0: the platform's LLM_TIMEOUT_SECONDS
     requests_per_minute: int | None
     tokens_per_minute: int | None
     monthly_token_budget: int | None
@@ -48,6 +49,7 @@ _QUERY = (
         LlmClient.system_prompt,
         LlmClient.temperature,
         LlmClient.max_tokens,
+        LlmClient.timeout_seconds,
         LlmClient.requests_per_minute,
         LlmClient.tokens_per_minute,
         Account.monthly_token_budget,

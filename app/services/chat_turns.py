@@ -42,6 +42,7 @@ class PreparedChat:
     request: ChatRequest
     api_key_id: int | None
     prompt_estimate: int  # tokens of the prompt as the limits counted it
+    deadline_seconds: float  # the client's deadline (or the platform's)
     deadline: float  # time.monotonic() by which the provider must have answered
     received: float  # time.perf_counter() when the request arrived
     model_warning: str | None = None  # the client's model is deprecated: what to use

@@ -53,6 +53,13 @@ class ClientSpec(BaseModel):
     system_prompt: str = Field("", max_length=20_000)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=1, le=200_000)
+    timeout_seconds: int = Field(
+        0,
+        ge=0,
+        le=600,
+        description="Seconds the model has to finish an answer (a stream: its last chunk); "
+        "0: the platform's LLM_TIMEOUT_SECONDS.",
+    )
     require_api_key: bool = False
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     # Publishing (docs/publish.md): the chat page's presentation and the widget's visitors.
@@ -118,6 +125,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
         system_prompt=spec.system_prompt,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
+        timeout_seconds=spec.timeout_seconds,
         require_api_key=spec.require_api_key,
         allowed_origins=spec.allowed_origins,
         **_publish_values(spec),
@@ -158,6 +166,7 @@ EDITABLE_FIELDS = (
     "system_prompt",
     "temperature",
     "max_tokens",
+    "timeout_seconds",
     "require_api_key",
     "allowed_origins",
 )
@@ -214,6 +223,7 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
         "system_prompt": client.system_prompt,
         "temperature": client.temperature,
         "max_tokens": client.max_tokens,
+        "timeout_seconds": client.timeout_seconds,
         "require_api_key": client.require_api_key,
         "allowed_origins": list(client.allowed_origins or []),
         "appearance": appearance_of(client.appearance).stored(),

@@ -319,3 +319,13 @@ def test_members_see_their_accounts_trail_and_the_filter_takes_a_number(console,
     assert 'id="audit-table"' not in by_id.get_data(as_text=True)
     mine = console.get(f"/admin/audit?account={other.account_number}").get_data(as_text=True)
     assert other.account_number in mine and acme.account_number not in mine
+
+
+def test_a_requests_actor_ends_with_it(app, admin):
+    """The actor is per request: after a console request in this thread, a change made
+    outside any request is the CLI's again, not the last signed-in user's."""
+    browser = new_browser(app)
+    sign_in(browser)
+    assert browser.get("/admin/").status_code == 200
+    account_service.create_account("After The Request")
+    assert _events()[-1] == ("cli", getpass.getuser(), "create", "account")

@@ -18,10 +18,11 @@ def _properties(model: Any) -> dict[str, Any]:
 
 
 def _value(field: dict[str, Any]) -> dict[str, Any]:
-    """What a field takes besides null, with its limits (no default)."""
+    """What a field takes besides null, with its limits and description (no default)."""
     branches = [b for b in field.get("anyOf", [field]) if b.get("type") != "null"]
     assert len(branches) == 1, field
-    return {k: v for k, v in branches[0].items() if k != "default"}
+    described = {"description": field["description"]} if "description" in field else {}
+    return described | {k: v for k, v in branches[0].items() if k != "default"}
 
 
 def test_client_bodies_have_exactly_the_service_models_fields_and_limits() -> None:

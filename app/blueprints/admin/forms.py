@@ -61,6 +61,12 @@ class ClientForm(FlaskForm):
     system_prompt = TextAreaField("System prompt", render_kw={"rows": 4})
     temperature = FloatField("Temperature", default=0.7, validators=[Optional()])
     max_tokens = IntegerField("Max tokens", default=1024, validators=[Optional()])
+    timeout_seconds = IntegerField(
+        "Deadline (seconds)",
+        default=0,
+        validators=[Optional()],
+        description="How long the model may take to answer; 0: the platform's default.",
+    )
     require_api_key = BooleanField("Require an API key")
     allowed_origins = TextAreaField(
         "Allowed origins",
@@ -127,6 +133,7 @@ class ClientForm(FlaskForm):
             "system_prompt": self.system_prompt.data or "",
             "temperature": self.temperature.data,
             "max_tokens": self.max_tokens.data,
+            "timeout_seconds": self.timeout_seconds.data,
             "require_api_key": bool(self.require_api_key.data),
             "allowed_origins": origins,
             "appearance": {

@@ -84,6 +84,7 @@ def client_out(client: LlmClient, state: ClientState | None = None) -> s.ClientO
         system_prompt=client.system_prompt,
         temperature=client.temperature,
         max_tokens=client.max_tokens,
+        timeout_seconds=client.timeout_seconds,
         require_api_key=client.require_api_key,
         allowed_origins=list(client.allowed_origins or []),
         appearance=appearance_of(client.appearance),
