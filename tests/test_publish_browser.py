@@ -292,3 +292,34 @@ def test_model_output_is_rendered_inert(browser, account, make_client, servers):
         assert not re.match(r"\s*javascript:", link.get_attribute("href") or "", re.I)
     screenshot(page, "publish-chat-page-direct")
     page.context.close()
+
+
+def test_the_widget_renews_its_token_before_it_expires(browser, account, make_client, servers):
+    port, shop_port = servers
+    site = f"http://127.0.0.1:{shop_port}"
+    client = make_client(account, "renew", require_api_key=True, allowed_origins=[site])
+    base = client_base(client, port)
+    name = customer_page("renew", f"{base}/widget.js")
+    page = context_page(browser)
+    page.clock.install()
+    tokens: list[int] = []
+    page.on(
+        "response",
+        lambda r: r.url == f"{base}/widget/token" and r.request.method == "POST"
+        and tokens.append(r.status),
+    )  # fmt: skip
+    page.goto(f"{site}/{name}")
+    page.get_by_role("button", name=re.compile("Open the chat")).click()
+    frame = chat_frame(page, "renew")
+    expect(frame.get_by_label("Your message")).to_be_enabled()
+    page.wait_for_load_state("networkidle")
+    assert tokens == [200]
+    page.clock.run_for(7 * 60 * 1000)  # 70% of the token's 600 s: not yet renewed
+    assert tokens == [200]
+    with page.expect_response(f"{base}/widget/token") as renewed:
+        page.clock.run_for(90 * 1000)  # past 80%: renewed
+    assert renewed.value.status == 200 and tokens == [200, 200]
+    frame.get_by_label("Your message").fill("still there?")
+    frame.get_by_label("Your message").press("Enter")
+    expect(frame.locator(".msg-assistant .bubble").last).to_have_text("echo: still there?")
+    page.context.close()
