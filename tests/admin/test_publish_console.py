@@ -68,3 +68,18 @@ def test_the_identity_secret_is_shown_once(console, account, make_client):
     after = console.get(page).get_data(as_text=True)
     assert "identity secret set" in after and secret not in after
     assert "/widget.js" in after
+
+
+def test_the_client_page_shows_usage_by_site(app, console, account, make_client):
+    from tests.conftest import host_of
+
+    client = make_client(account, "bot", allowed_origins=["https://shop.example.com"])
+    chatted = app.test_client().post(
+        "/llm-client/",
+        json={"messages": [{"role": "user", "content": "hi"}]},
+        headers={"Host": host_of(client), "Origin": "https://shop.example.com"},
+    )
+    assert chatted.status_code == 200
+    page = console.get(f"/admin/clients/{client.id}").get_data(as_text=True)
+    table = page.split('id="origins-table"', 1)[1].split("</table>", 1)[0]
+    assert '<td>https://shop.example.com</td><td class="text-end">1</td>' in table
