@@ -67,7 +67,7 @@ def test_the_identity_secret_is_shown_once(console, account, make_client):
     assert "Secret already shown" in reloaded and secret not in reloaded
     after = console.get(page).get_data(as_text=True)
     assert "identity secret set" in after and secret not in after
-    assert "/widget.js" in after
+    assert "/widget.js&#34; async&gt;&lt;/script&gt;" in after
 
 
 def test_the_client_page_shows_usage_by_site(app, console, account, make_client):
