@@ -22,7 +22,8 @@
   // Embedded, the session key is kept by widget.js in the customer page's own storage
   // (browsers may refuse storage to a third-party iframe); opened directly, here.
   var parentKey = null;
-  var waiting = null; // a message typed before the widget's token arrived
+  var waiting = null; // a message typed before the conversation so far was shown
+  var ready = false; // the conversation so far is shown (sending earlier would race it)
 
   if (/^#[0-9a-fA-F]{6}$/.test(config.accentColor || "")) {
     document.documentElement.style.setProperty("--accent", config.accentColor);
@@ -199,6 +200,7 @@
   }
 
   function loadHistory() {
+    ready = false;
     var stored = keptSession();
     return fetch("/widget/history", {
       method: "POST",
@@ -216,6 +218,13 @@
         if (!sessionKey && stored) forgetSession();
         body.messages.forEach(function (m) { addMessage(m.role, m.content); });
         if (body.messages.length && examples) examples.hidden = true;
+      })
+      .catch(function () { /* no history to show: a new conversation */ })
+      .then(function () {
+        ready = true;
+        var queued = waiting;
+        waiting = null;
+        if (queued) sendMessage(queued);
       });
   }
 
@@ -254,9 +263,13 @@
   function sendMessage(text) {
     text = text.trim();
     if (!text || busy) return;
-    if (config.requiresToken && !widgetToken) {
-      if (embedded) waiting = text; // sent as soon as the token arrives
-      showNotice(embedded ? "Connecting…" : "This assistant is available on its website.");
+    if (!embedded && config.requiresToken) {
+      showNotice("This assistant is available on its website.");
+      return;
+    }
+    if (!ready || (config.requiresToken && !widgetToken)) {
+      waiting = text; // sent once connected and the conversation so far is shown
+      showNotice("Connecting…");
       return;
     }
     showNotice("");
@@ -340,14 +353,11 @@
         userId = message.userId || null;
         parentKey = typeof message.sessionKey === "string" ? message.sessionKey : null;
         showNotice("");
-        var queued = waiting;
-        waiting = null;
-        (changedUser ? loadHistory() : Promise.resolve()).then(function () {
-          if (queued) sendMessage(queued);
-        });
+        if (changedUser) loadHistory(); // then sends what was typed meanwhile
       } else if (message.type === "chatdock:error") {
         widgetToken = null;
         showNotice(String(message.message || "The chat is unavailable."));
+        if (!config.requiresToken && !ready) loadHistory(); // open clients chat without one
       } else if (message.type === "chatdock:focus") {
         input.focus();
       }
