@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="Enforce the accounts' monthly token budgets and the per-minute limits of "
         "clients and API keys (in Redis; they fail open when Redis is unreachable).",
     )
+    WIDGET_TOKEN_SECONDS: int = Field(
+        600,
+        ge=60,
+        le=86_400,
+        description="Lifetime of a widget token (bound to one client and one embedding "
+        "origin); the widget renews it before it expires.",
+    )
     API_KEY_LAST_USED_RESOLUTION_SECONDS: int = Field(
         60, description="last_used_at of an API key is written at most this often."
     )

@@ -43,6 +43,10 @@ LIMITS_UNAVAILABLE = Counter(
 LIMITS_REFUSED = Counter(
     "chatdock_limits_refused_total", "Chat requests refused by a limit", ["limit"]
 )
+WIDGET_IDENTITY_REFUSED = Counter(
+    "chatdock_widget_identity_refused_total",
+    "Widget identities refused: the user hash did not match the user id",
+)
 CHAT_OVERHEAD = Histogram(
     "chatdock_chat_overhead_seconds",
     "chatdock's own time in a chat request: the whole request less the provider's time",

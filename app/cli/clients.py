@@ -10,10 +10,11 @@ from flask.cli import AppGroup
 from app.cli.common import F, fmt_time, service_errors
 from app.cli.runs import finish
 from app.config import current_settings
+from app.domains.publish import IDENTITY_MODES, appearance_of
 from app.errors import InvalidInput
 from app.llm.registry import PROVIDER_NAMES
 from app.models import LlmClient, RunStatus
-from app.services import accounts
+from app.services import accounts, publish
 from app.services import clients as service
 from app.services import infra as infra_service
 from app.services.client_state import PendingChange, client_state, client_states
@@ -98,12 +99,30 @@ def create(
     help="Origin allowed to embed (CORS); repeat it; replaces the list.",
 )
 @click.option("--no-allowed-origins", is_flag=True, help="Empty the list of allowed origins.")
+@click.option("--display-name", help="Chat page and widget: the name shown.")
+@click.option("--welcome-message", help="Chat page: the first message a visitor sees.")
+@click.option(
+    "--example-prompt",
+    "example_prompts",
+    multiple=True,
+    help="Chat page: a suggested question; repeat it (at most 6); replaces the list.",
+)
+@click.option("--placeholder", help="Chat page: the message box's placeholder.")
+@click.option("--logo-url", help="Chat page: the logo (an https:// URL; '' removes it).")
+@click.option("--accent-color", help="Chat page and widget: the colour, #rrggbb.")
+@click.option(
+    "--identity",
+    type=click.Choice(IDENTITY_MODES),
+    help="Widget visitors: anonymous (off), identified when they can be (optional) or only "
+    "identified users (required).",
+)
 @service_errors
 def update(
     name: str,
     account_number: str,
     allowed_origins: tuple[str, ...],
     no_allowed_origins: bool,
+    example_prompts: tuple[str, ...],
     **opts: Any,
 ) -> None:
     """Change client NAME's settings: only the options given (the name never changes).
@@ -111,9 +130,15 @@ def update(
     if allowed_origins and no_allowed_origins:
         raise InvalidInput("--allowed-origin and --no-allowed-origins contradict each other")
     client = service.get_client(accounts.get_account(account_number), name)
+    looks = {field: opts.pop(field) for field in APPEARANCE_OPTIONS}
+    if example_prompts:
+        looks["example_prompts"] = list(example_prompts)
     patch = {key: value for key, value in opts.items() if value is not None}
     if allowed_origins or no_allowed_origins:
         patch["allowed_origins"] = list(allowed_origins)
+    looks = {key: value for key, value in looks.items() if value is not None}
+    if looks:
+        patch["appearance"] = {**service.client_settings(client)["appearance"], **looks}
     if not patch:
         raise InvalidInput("nothing to change: give at least one option (see --help)")
     before = service.client_settings(client)
@@ -122,6 +147,22 @@ def update(
     changed = [f"  {k}: {before[k]!r} -> {after[k]!r}" for k in after if before[k] != after[k]]
     click.echo(f"updated client {client.name} of account {account_number}")
     click.echo("\n".join(changed) if changed else "  nothing changed")
+
+
+APPEARANCE_OPTIONS = ("display_name", "welcome_message", "placeholder", "logo_url", "accent_color")
+
+
+@clients.command("identity-secret")
+@click.argument("name")
+@click.option("--account", "account_number", required=True, help="Account number ####-####-####.")
+@service_errors
+def identity_secret(name: str, account_number: str) -> None:
+    """Make a new identity secret for client NAME and print it once (the previous one stops
+    verifying users). Your server signs user ids with it: docs/publish.md."""
+    client = service.get_client(accounts.get_account(account_number), name)
+    secret = publish.rotate_identity_secret(client)
+    click.echo(f"identity secret of client {client.name} (shown once; keep it on your server):")
+    click.echo(secret)
 
 
 @clients.command("list")
@@ -189,6 +230,8 @@ def show(name: str, account_number: str) -> None:
         else "the platform's (LLM_TIMEOUT_SECONDS)",
         "requires API key": "yes" if client.require_api_key else "no",
         "allowed origins": ", ".join(client.allowed_origins or []) or "-",
+        "appearance": _appearance_line(client),
+        "identity": f"{client.identity_mode} (secret {publish.identity_secret_state(client)})",
         "custom domain": (
             f"{client.custom_domain.domain} ({client.custom_domain.status.value})"
             if client.custom_domain
@@ -203,6 +246,15 @@ def show(name: str, account_number: str) -> None:
     click.echo("endpoints:")
     for url in client_urls(client):
         click.echo(f"  {url}")
+
+
+def _appearance_line(client: LlmClient) -> str:
+    looks = appearance_of(client.appearance)
+    return (
+        f"{looks.display_name or client.name!r}, {looks.accent_color}, "
+        f"{len(looks.example_prompts)} example prompt(s)"
+        + (f", logo {looks.logo_url}" if looks.logo_url else "")
+    )
 
 
 def _change_line(change: PendingChange | None) -> str:

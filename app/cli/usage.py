@@ -102,6 +102,12 @@ limits_cli = AppGroup("limits", help="Token budgets and per-minute rate limits."
 @click.option("--monthly-tokens", type=int, help="The account's monthly token budget (0: none).")
 @click.option("--rpm", type=int, help="Requests per minute of the client or key (0: none).")
 @click.option("--tpm", type=int, help="Tokens per minute of the client or key (0: none).")
+@click.option(
+    "--user-rpm", type=int, help="Requests per minute of each identified widget user (--client)."
+)
+@click.option(
+    "--user-tpm", type=int, help="Tokens per minute of each identified widget user (--client)."
+)
 @service_errors
 def set_(
     account_number: str,
@@ -110,6 +116,8 @@ def set_(
     monthly_tokens: int | None,
     rpm: int | None,
     tpm: int | None,
+    user_rpm: int | None,
+    user_tpm: int | None,
 ) -> None:
     """Set a budget (account) or rate limits (--client or --key); prints what changed."""
     account = accounts.get_account(account_number)
@@ -117,8 +125,10 @@ def set_(
         raise InvalidInput("give --client or --key, not both")
     if (rpm is not None or tpm is not None) and not (client_name or key_id):
         raise InvalidInput("--rpm and --tpm are limits of a client or a key: add --client or --key")
-    if monthly_tokens is None and rpm is None and tpm is None:
-        raise InvalidInput("nothing to set: give --monthly-tokens, --rpm or --tpm")
+    if (user_rpm is not None or user_tpm is not None) and not client_name:
+        raise InvalidInput("--user-rpm and --user-tpm are limits of a client: add --client")
+    if all(v is None for v in (monthly_tokens, rpm, tpm, user_rpm, user_tpm)):
+        raise InvalidInput("nothing to set: give --monthly-tokens, --rpm, --tpm or --user-rpm/tpm")
     changes: dict[str, tuple] = {}
     if monthly_tokens is not None:
         changes |= limit_settings.set_budget(account, monthly_tokens, by=None)
@@ -129,7 +139,12 @@ def set_(
             else limit_settings.get_key(account, key_id or "")
         )
         changes |= limit_settings.set_rate_limits(
-            owner, requests_per_minute=rpm, tokens_per_minute=tpm, by=None
+            owner,
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+            user_requests_per_minute=user_rpm,
+            user_tokens_per_minute=user_tpm,
+            by=None,
         )
     for name, (before, after) in changes.items():
         click.echo(f"{name}: {_shown(before)} -> {_shown(after)}")
@@ -148,7 +163,9 @@ def show(account_number: str) -> None:
     for client in clients.list_clients(account):
         click.echo(
             f"client {client.name}: rpm {_shown(client.requests_per_minute)}, "
-            f"tpm {_shown(client.tokens_per_minute)}"
+            f"tpm {_shown(client.tokens_per_minute)}; each widget user: "
+            f"rpm {_shown(client.user_requests_per_minute)}, "
+            f"tpm {_shown(client.user_tokens_per_minute)}"
         )
     for key in account.api_keys:
         click.echo(

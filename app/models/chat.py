@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model
@@ -13,6 +13,7 @@ from app.models.common import UTCDateTime, utcnow
 
 class ChatSession(Model):
     __tablename__ = "chat_sessions"
+    __table_args__ = (Index("ix_chat_sessions_client_end_user", "client_id", "end_user"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(
@@ -20,6 +21,9 @@ class ChatSession(Model):
     )
     session_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    # The customer's user id when the widget's visitor was identified (verified hash):
+    # their conversations follow them across devices.
+    end_user: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

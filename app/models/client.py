@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,6 +84,14 @@ class LlmClient(Model):
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Built-in tool functions the client offers (app.tools.builtins), and its plugins.
     functions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Publishing (app.services.publish): what the chat page and widget show, how visitors
+    # are identified, the identity secret (sealed with app.secret_box, never shown again)
+    # and the per-minute limits of each identified user.
+    appearance: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    identity_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
+    identity_secret: Mapped[str | None] = mapped_column(Text)
+    user_requests_per_minute: Mapped[int | None] = mapped_column()
+    user_tokens_per_minute: Mapped[int | None] = mapped_column()
     deployment_status: Mapped[DeploymentStatus] = mapped_column(
         _enum(DeploymentStatus, "deployment_status"), default=DeploymentStatus.DRAFT
     )

@@ -3,6 +3,7 @@ each chat turn is stored (never computed from ``chat_messages`` at read time).
 
 ``shard`` spreads concurrent increments of the same (day, client, key, model) over a few
 rows so requests do not queue on one hot counter row; readers sum the shards.
+``origin`` and ``end_user`` are "" when the request had none.
 ``api_key_id`` is 0 for requests without a key (a unique key cannot contain NULL).
 ``client_id`` has no foreign key: an account's usage this month must survive the
 deletion of one of its clients (its budget would reset otherwise).
@@ -25,7 +26,16 @@ LATENCY_BUCKETS_MS = (250, 1000, 5000)
 class UsageDaily(Model):
     __tablename__ = "usage_daily"
     __table_args__ = (
-        UniqueConstraint("day", "client_id", "api_key_id", "model", "shard", name="uq_usage_row"),
+        UniqueConstraint(
+            "day",
+            "client_id",
+            "api_key_id",
+            "model",
+            "origin",
+            "end_user",
+            "shard",
+            name="uq_usage_row",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +47,10 @@ class UsageDaily(Model):
     client_name: Mapped[str] = mapped_column(String(63))
     api_key_id: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str] = mapped_column(String(200))
+    # The browser origin the request came from ("" when none: a server) and the widget's
+    # identified user ("" when anonymous): usage can be read by site and by user.
+    origin: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    end_user: Mapped[str] = mapped_column(String(128), default="", server_default="")
     shard: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[int] = mapped_column(BigInteger, default=0)

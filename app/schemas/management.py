@@ -4,11 +4,12 @@ document's schemas are generated from these models."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from app.domains.publish import Appearance, IdentityMode
 from app.services.clients import ClientSpec
 
 Item = TypeVar("Item")
@@ -116,6 +117,13 @@ class ClientOut(BaseModel):
     timeout_seconds: int
     require_api_key: bool
     allowed_origins: list[str]
+    appearance: Appearance
+    identity: IdentityMode
+    identity_secret: Literal["set", "unset"] = Field(
+        description="Whether an identity secret exists (its value is shown once, when made)."
+    )
+    user_requests_per_minute: int | None
+    user_tokens_per_minute: int | None
     status: str
     serving: bool
     serving_hosts: list[str]
@@ -153,6 +161,31 @@ ClientPatch = create_model(
     __doc__="Only the fields sent change; the name never does.",
     **_spec_fields(optional=True, exclude=frozenset({"name"})),
 )
+
+
+class IdentitySecretOut(BaseModel):
+    """Shown once: the customer's server signs its user ids with it (docs/publish.md)."""
+
+    client_id: int
+    identity_secret: str
+
+
+class OriginUsageOut(BaseModel):
+    origin: str = Field(description="The embedding site or browser origin; (none): servers.")
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    refused_budget: int
+    refused_rate: int
+
+
+class ClientUsageOut(BaseModel):
+    """This month's usage of one client by browser origin."""
+
+    client_id: int
+    since: date
+    origins: list[OriginUsageOut]
 
 
 class AttachIn(Strict):

@@ -37,7 +37,7 @@ from app.llm.base import (
 from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession
-from app.services import chat_tools, chat_turns, fallbacks, limits, usage
+from app.services import chat_tools, chat_turns, fallbacks, limits, publish, usage
 from app.services.chat_settings import ChatSettings, load_chat_settings
 from app.services.chat_turns import PreparedChat
 from app.tools import loop as tool_loop
@@ -85,10 +85,12 @@ def prepare_chat(
     max_tokens: int | None = None,
     temperature: float | None = None,
     received: float | None = None,
+    visitor: publish.Visitor = publish.ANONYMOUS,
 ) -> PreparedChat:
     """Validate and merge the turn, reserve its tokens (or refuse it: 429), and give the
     database connection back. ``received``: ``time.perf_counter()`` when the request
-    arrived (what chatdock's overhead is measured from)."""
+    arrived (what chatdock's overhead is measured from). ``visitor``: the browser's
+    origin and identified user (usage, limits and sessions are theirs)."""
     settings = current_settings()
     if len(messages) + len(prompt_history) > settings.CHAT_MAX_MESSAGES:
         raise InvalidInput(
@@ -104,12 +106,17 @@ def prepare_chat(
             code="message_too_long",
         )
     client = load_client(route)
+    publish.check_visitor(client, visitor, api_key is not None)
     session = None
     history = prompt_history
     if session_key:
         session = db.session.execute(
             select(ChatSession).where(
-                ChatSession.session_key == session_key, ChatSession.client_id == client.id
+                ChatSession.session_key == session_key,
+                ChatSession.client_id == client.id,
+                ChatSession.end_user == visitor.end_user
+                if visitor.end_user is not None
+                else ChatSession.end_user.is_(None),
             )
         ).scalar_one_or_none()
         if session is None:
@@ -143,7 +150,7 @@ def prepare_chat(
     api_key_id = key.id if key else None
     release_database()  # read all it needs: no transaction while Redis or the model answer
     try:
-        admission = limits.admit(client, key, prompt_estimate, max_tokens)
+        admission = limits.admit(client, key, prompt_estimate, max_tokens, visitor.end_user)
     except limits.LimitReached as refusal:  # counted in the usage table, then answered
         usage.record_refusal(
             account_id=client.account_id,
@@ -152,6 +159,8 @@ def prepare_chat(
             api_key_id=api_key_id,
             model=client.model,
             budget=refusal.code == "budget_exhausted",
+            origin=visitor.origin,
+            end_user=visitor.end_user,
         )
         raise
     if admission is not None:  # the reservation may leave room for a shorter answer only
@@ -182,6 +191,8 @@ def prepare_chat(
         connection=client.connection,
         fallbacks=fallback_targets,
         tools=tools,
+        origin=visitor.origin,
+        end_user=visitor.end_user,
     )
     release_database()
     return prepared

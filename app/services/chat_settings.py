@@ -38,6 +38,10 @@ class ChatSettings:
     fallbacks: tuple[dict[str, str | None], ...] = ()  # as stored: model, provider, connection
     functions: tuple[str, ...] = ()  # built-in tool functions enabled
     has_plugins: bool = False  # plugins attached (app.services.chat_tools loads them)
+    # Publishing: whether browsers must identify their user, and each one's limits.
+    identity_mode: str = "off"
+    user_requests_per_minute: int | None = None
+    user_tokens_per_minute: int | None = None
 
 
 _QUERY = (
@@ -63,6 +67,9 @@ _QUERY = (
         ProviderConnection.api_key_sealed.label("connection_key"),
         LlmClient.functions,
         exists().where(client_plugins.c.client_id == LlmClient.id).label("has_plugins"),
+        LlmClient.identity_mode,
+        LlmClient.user_requests_per_minute,
+        LlmClient.user_tokens_per_minute,
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)

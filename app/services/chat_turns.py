@@ -56,6 +56,8 @@ class PreparedChat:
     fallbacks: tuple[tuple[str, str, ConnectionTarget | None], ...] = ()
     tools: Toolset | None = None  # the tools offered; its records are stored with the turn
     stored: bool = field(default=False)  # the turn (or its failure) was recorded
+    origin: str | None = None  # the browser's site (usage by origin), None from a server
+    end_user: str | None = None  # the widget's identified user: the session is theirs
 
     @property
     def model(self) -> str:
@@ -73,6 +75,8 @@ def usage_key(prepared: PreparedChat) -> dict[str, Any]:
         "client_name": prepared.client_name,
         "api_key_id": prepared.api_key_id,
         "model": prepared.model,
+        "origin": prepared.origin,
+        "end_user": prepared.end_user,
     }
 
 
@@ -152,6 +156,7 @@ def _new_session(prepared: PreparedChat, now: datetime) -> Any:
         client_id=prepared.client_id,
         session_key=prepared.session_key,
         api_key_id=prepared.api_key_id,
+        end_user=prepared.end_user,
         created_at=now,
         updated_at=now,
     )
@@ -173,6 +178,7 @@ def _turn_sql(new_session: bool, rows: int) -> str:
                 client_id=bindparam("s_client_id"),
                 session_key=bindparam("s_session_key"),
                 api_key_id=bindparam("s_api_key_id"),
+                end_user=bindparam("s_end_user"),
                 created_at=bindparam("s_now"),
                 updated_at=bindparam("s_now"),
             )
@@ -201,6 +207,7 @@ def _write_in_one_statement(
         s_client_id=prepared.client_id,
         s_session_key=prepared.session_key,
         s_api_key_id=prepared.api_key_id,
+        s_end_user=prepared.end_user,
         s_id=prepared.session_id,
         s_now=now,
     )

@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import current_settings
+from app.domains.publish import Appearance, IdentityMode, appearance_of
 from app.domains.serving import custom_host_serving_until
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
@@ -86,6 +87,9 @@ class ClientSpec(BaseModel):
     functions: list[str] | None = Field(
         None, max_length=10, description="Built-in functions it offers (None: unchanged)."
     )
+    # Publishing (docs/publish.md): the chat page's presentation and the widget's visitors.
+    appearance: Appearance = Field(default_factory=Appearance)
+    identity: IdentityMode = "off"
 
     @field_validator("name")
     @classmethod
@@ -155,6 +159,7 @@ def create_client(
         timeout_seconds=spec.timeout_seconds,
         require_api_key=spec.require_api_key,
         allowed_origins=spec.allowed_origins,
+        **_publish_values(spec),
     )
     if deployed:
         mark_deployed_without_infrastructure(client)
@@ -168,7 +173,8 @@ def create_client(
             client.id,
             account_id=account.id,
             changes={"name": (None, client.name), "model": (None, client.model)}
-            | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS},
+            | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS}
+            | {column: (None, getattr(client, column)) for _, column in PUBLISH_FIELDS},
         )
         if commit:
             db.session.commit()
@@ -202,6 +208,12 @@ EDITABLE_FIELDS = (
     "allowed_origins",
     "fallbacks",
 )
+# Spec field -> column of the publishing settings (their values are stored as plain JSON).
+PUBLISH_FIELDS = (("appearance", "appearance"), ("identity", "identity_mode"))
+
+
+def _publish_values(spec: ClientSpec) -> dict[str, Any]:
+    return {"appearance": spec.appearance.stored(), "identity_mode": spec.identity}
 
 
 def _refused(field: str, message: str) -> InvalidInput:
@@ -272,7 +284,12 @@ def update_client(client: LlmClient, spec: ClientSpec, *, commit: bool = True) -
             "a client's name cannot change (its hosts and workspace derive from it)",
             details=[{"loc": ("name",), "msg": "the name cannot change"}],
         )
-    audited = (*EDITABLE_FIELDS, "model", "connection")
+    audited = (
+        *EDITABLE_FIELDS,
+        *(column for _, column in PUBLISH_FIELDS),
+        "model",
+        "connection",
+    )
     before = {field: _audited(client, field) for field in audited}
     account = client.account
     connection = _connection(account, spec.provider_connection, "provider_connection")
@@ -284,6 +301,8 @@ def update_client(client: LlmClient, spec: ClientSpec, *, commit: bool = True) -
         if field != "fallbacks":
             setattr(client, field, getattr(spec, field))
     client.fallbacks = _fallbacks(account, spec)
+    for column, value in _publish_values(spec).items():
+        setattr(client, column, value)
     changes = {
         field: (before[field], _audited(client, field))
         for field in audited
@@ -327,6 +346,8 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
         ],
         "plugins": [plugin.name for plugin in client.plugins],
         "functions": list(client.functions or []),
+        "appearance": appearance_of(client.appearance).stored(),
+        "identity": client.identity_mode,
     }
 
 

@@ -53,16 +53,26 @@ def set_rate_limits(
     *,
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
+    user_requests_per_minute: int | None = None,
+    user_tokens_per_minute: int | None = None,
     by: AdminUser | None,
     commit: bool = True,
 ) -> dict[str, tuple]:
-    """Set the given limits (None: leave as is, 0: remove); returns what changed.
+    """Set the given limits (None: leave as is, 0: remove); returns what changed. The
+    ``user_`` limits are a client's, for each identified widget user (docs/publish.md).
     ``commit=False`` leaves the commit to the caller (a manifest applies a whole file)."""
     require_owner(by, owner.account_id, "set its rate limits")
+    per_user = (
+        ("user_requests_per_minute", user_requests_per_minute),
+        ("user_tokens_per_minute", user_tokens_per_minute),
+    )
+    if not isinstance(owner, LlmClient) and any(value is not None for _, value in per_user):
+        raise InvalidInput("per-user limits are a client's (widget users), not an API key's")
     changes = {}
     for field, value in (
         ("requests_per_minute", requests_per_minute),
         ("tokens_per_minute", tokens_per_minute),
+        *per_user,
     ):
         if value is None:
             continue

@@ -1,7 +1,7 @@
 """Limits of a chat request, counted in Redis so they hold across processes and machines.
 
-- Requests per minute, per API key and per client: fixed one-minute windows
-  (``limit:{kind}:{id}:rpm:{minute}``), counted when a request is admitted.
+- Requests per minute, per API key, per client and per identified widget user: fixed
+  one-minute windows (``limit:{kind}:{id}:rpm:{minute}``), counted when a request is admitted.
 - Tokens per minute, per API key and per client (``...:tpm:{minute}``), and the account's
   monthly token budget. A request is admitted with a **reservation**: its prompt (an
   estimate, :mod:`app.llm.tokens`) plus the most it may answer (``max_tokens``), cut
@@ -207,31 +207,58 @@ def _fail_open(error: Exception | str) -> None:
         log.warning("limits_unavailable", error=str(error), action="failing open")
 
 
-def _counters(client: ChatSettings, api_key: KeyLimits | None, minute: int) -> list[_Counter]:
-    """Request counters first, then token counters (the order the script expects)."""
-    owners: list[tuple[str, int, ChatSettings | KeyLimits, str]] = [
-        ("client", client.id, client, f"client {client.name}")
+def _counters(
+    client: ChatSettings, api_key: KeyLimits | None, minute: int, end_user: str | None = None
+) -> list[_Counter]:
+    """Request counters first, then token counters (the order the script expects): the
+    client's, the API key's, and the widget's identified user's (per client)."""
+    owners: list[tuple[str, int | str, int | None, int | None, str]] = [
+        (
+            "client",
+            client.id,
+            client.requests_per_minute,
+            client.tokens_per_minute,
+            f"client {client.name}",
+        )
     ]
     if api_key is not None:
-        owners.append(("key", api_key.id, api_key, f"API key {api_key.key_id}"))
+        owners.append(
+            (
+                "key",
+                api_key.id,
+                api_key.requests_per_minute,
+                api_key.tokens_per_minute,
+                f"API key {api_key.key_id}",
+            )
+        )
+    if end_user is not None:
+        owners.append(
+            (
+                "user",
+                f"{client.id}:{end_user}",
+                client.user_requests_per_minute,
+                client.user_tokens_per_minute,
+                f"user {end_user}",
+            )
+        )
     requests, tokens = [], []
-    for kind, owner_id, owner, label in owners:
-        if owner.requests_per_minute is not None:
+    for kind, owner_id, rpm, tpm, label in owners:
+        if rpm is not None:
             requests.append(
                 _Counter(
                     f"limit:{kind}:{owner_id}:rpm:{minute}",
-                    owner.requests_per_minute,
+                    rpm,
                     True,
-                    f"{label}: {owner.requests_per_minute} requests per minute",
+                    f"{label}: {rpm} requests per minute",
                 )
             )
-        if owner.tokens_per_minute is not None:
+        if tpm is not None:
             tokens.append(
                 _Counter(
                     f"limit:{kind}:{owner_id}:tpm:{minute}",
-                    owner.tokens_per_minute,
+                    tpm,
                     False,
-                    f"{label}: {owner.tokens_per_minute} tokens per minute",
+                    f"{label}: {tpm} tokens per minute",
                 )
             )
     return requests + tokens
@@ -246,7 +273,11 @@ def held_key(account_id: int, moment: datetime | None = None) -> str:
 
 
 def admit(
-    client: ChatSettings, api_key: KeyLimits | None, prompt_tokens: int, max_tokens: int
+    client: ChatSettings,
+    api_key: KeyLimits | None,
+    prompt_tokens: int,
+    max_tokens: int,
+    end_user: str | None = None,
 ) -> Admission | None:
     """Refuse (LimitReached) or reserve the request's tokens; None when nothing is
     counted. The reservation (``Admission.reserved``) may be less than
@@ -257,7 +288,7 @@ def admit(
         return None
     now = time.time()
     minute = int(now // WINDOW_SECONDS)
-    counters = _counters(client, api_key, minute)
+    counters = _counters(client, api_key, minute, end_user)
     budget = client.monthly_token_budget
     if not counters and budget is None:
         return None

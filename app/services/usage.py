@@ -43,7 +43,7 @@ COUNTERS = (
     "refused_rate",
 )
 BUCKETS = ("latency_le_250", "latency_le_1000", "latency_le_5000", "latency_over")
-GROUPINGS = ("day", "client", "key", "model")
+GROUPINGS = ("day", "client", "key", "model", "origin", "user")
 
 
 def _latency_bucket(latency_ms: int) -> str:
@@ -59,12 +59,22 @@ def _upsert(dialect: str) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(TABLE).values({name: bindparam(name) for name in (*_KEY, *COUNTERS)})
     return statement.on_conflict_do_update(
-        index_elements=["day", "client_id", "api_key_id", "model", "shard"],
+        index_elements=["day", "client_id", "api_key_id", "model", "origin", "end_user", "shard"],
         set_={name: TABLE.c[name] + statement.excluded[name] for name in COUNTERS},
     )
 
 
-_KEY = ("day", "account_id", "client_id", "client_name", "api_key_id", "model", "shard")
+_KEY = (
+    "day",
+    "account_id",
+    "client_id",
+    "client_name",
+    "api_key_id",
+    "model",
+    "origin",
+    "end_user",
+    "shard",
+)
 _UPSERTS = {dialect: _upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
@@ -87,6 +97,8 @@ def increment(
     client_name: str,
     api_key_id: int | None,
     model: str,
+    origin: str | None = None,
+    end_user: str | None = None,
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     latency_ms: int = 0,
@@ -118,6 +130,8 @@ def increment(
             "client_name": client_name,
             "api_key_id": api_key_id or 0,
             "model": model,
+            "origin": origin or "",
+            "end_user": end_user or "",
             "shard": random.randrange(USAGE_SHARDS),
         }
     )
@@ -131,6 +145,8 @@ def record_refusal(
     api_key_id: int | None,
     model: str,
     budget: bool,
+    origin: str | None = None,
+    end_user: str | None = None,
 ) -> None:
     """Count one request refused by a limit (429): the budget, or a per-minute limit.
     One upsert in a short transaction of its own (the chat request holds none at that
@@ -144,6 +160,8 @@ def record_refusal(
                 client_name=client_name,
                 api_key_id=api_key_id,
                 model=model,
+                origin=origin,
+                end_user=end_user,
                 refused="budget" if budget else "rate",
             )
     except SQLAlchemyError as error:
@@ -230,7 +248,8 @@ def report(
     since: date | None = None,
     by: str = "day",
 ) -> list[UsageRow]:
-    """Sums of the aggregates, grouped ``by`` day, client, key or model."""
+    """Sums of the aggregates, grouped ``by`` day, client, key, model, browser origin or
+    identified user."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     column = {
@@ -238,6 +257,8 @@ def report(
         "client": TABLE.c.client_name,
         "key": TABLE.c.api_key_id,
         "model": TABLE.c.model,
+        "origin": TABLE.c.origin,
+        "user": TABLE.c.end_user,
     }[by]
     sums = [func.coalesce(func.sum(TABLE.c[name]), 0) for name in COUNTERS]
     query = select(column, *sums).group_by(column).order_by(column)
@@ -255,6 +276,8 @@ def report(
         label = str(group)
         if by == "key":
             label = key_ids.get(group, "(no key)") if group else "(no key)"
+        elif by in ("origin", "user") and not group:
+            label = "(none)"
         rows.append(
             UsageRow(
                 group=label,

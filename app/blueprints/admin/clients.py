@@ -29,7 +29,7 @@ from app.errors import ChatdockError, InvalidInput
 from app.extensions import db
 from app.models import Account, DeploymentStatus, LlmClient
 from app.services import clients as service
-from app.services import infra
+from app.services import infra, usage
 from app.services.client_state import client_state, client_states
 from app.services.limit_settings import may_set_rate_limits
 from app.services.llm_models import selectable_models
@@ -81,6 +81,8 @@ def client_edit(client_id: int) -> ResponseReturnValue:
     form.set_model_choices(selectable_models(keep=client.llm_model), current=client.llm_model)
     if request.method == "GET":
         form.allowed_origins.data = "\n".join(client.allowed_origins or [])
+        form.show_appearance(client.appearance)
+        form.identity.data = client.identity_mode
     form.name.render_kw = {"readonly": True}
     form.name.data = client.name
     if form.validate_on_submit():
@@ -112,6 +114,7 @@ def client(client_id: int) -> ResponseReturnValue:
         deploy_form=DeployForm(),
         action_form=ActionForm(),
         usage=usage_panel(found.account, found),
+        origins=usage.report(client_id=found.id, since=usage.month_start(), by="origin"),
         limits_form=RateLimitForm(
             requests_per_minute=found.requests_per_minute,
             tokens_per_minute=found.tokens_per_minute,

@@ -23,6 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
+from app.domains.publish import appearance_of
 from app.errors import InvalidInput
 from app.llm.registry import PROVIDER_NAMES
 
@@ -70,9 +71,37 @@ class ClientForm(FlaskForm):
     allowed_origins = TextAreaField(
         "Allowed origins",
         render_kw={"rows": 2},
-        description="One per line, e.g. https://www.example.com (CORS).",
+        description="One per line, e.g. https://www.example.com: the sites that may call "
+        "the client from a browser and embed its widget.",
+    )
+    # Publishing: the chat page and widget (docs/publish.md).
+    display_name = StringField("Display name", description="Shown on the chat page and widget.")
+    welcome_message = TextAreaField("Welcome message", render_kw={"rows": 2})
+    example_prompts = TextAreaField(
+        "Example prompts", render_kw={"rows": 3}, description="One per line, at most 6."
+    )
+    placeholder = StringField("Placeholder", description="The message box's hint.")
+    logo_url = StringField("Logo URL", description="An https:// image URL.")
+    accent_color = StringField("Accent colour", default="#2563eb", description="#rrggbb")
+    identity = SelectField(
+        "Widget visitors",
+        choices=[
+            ("off", "anonymous"),
+            ("optional", "identified when the site identifies them"),
+            ("required", "identified users only"),
+        ],
+        default="off",
+        validate_choice=False,  # the service checks it (one message for every entry point)
+        description="Identified users are verified with the identity secret (HMAC).",
     )
     submit = SubmitField("Save")
+
+    def show_appearance(self, stored: dict[str, Any] | None) -> None:
+        """Fill the presentation fields from a client's stored appearance."""
+        looks = appearance_of(stored)
+        for name in APPEARANCE_FIELDS:
+            getattr(self, name).data = getattr(looks, name)
+        self.example_prompts.data = "\n".join(looks.example_prompts)
 
     def set_model_choices(self, grouped: dict[str, list[Any]], current: Any = None) -> None:
         """Offer the catalog's models grouped by provider (``current``: a client's model,
@@ -107,7 +136,19 @@ class ClientForm(FlaskForm):
             "timeout_seconds": self.timeout_seconds.data,
             "require_api_key": bool(self.require_api_key.data),
             "allowed_origins": origins,
+            "appearance": {
+                **{
+                    name: value
+                    for name in APPEARANCE_FIELDS
+                    if (value := (getattr(self, name).data or "").strip())
+                },
+                "example_prompts": (self.example_prompts.data or "").splitlines(),
+            },
+            "identity": self.identity.data or "off",
         }
+
+
+APPEARANCE_FIELDS = ("display_name", "welcome_message", "placeholder", "logo_url", "accent_color")
 
 
 class ApiKeyForm(FlaskForm):
@@ -153,7 +194,9 @@ def attach_errors(form: FlaskForm, error: InvalidInput) -> None:
     """Put a service's validation errors next to their fields (else on the form)."""
     placed = False
     for detail in error.details or []:
-        loc = detail.get("loc") or ()
+        loc = tuple(detail.get("loc") or ())
+        if loc[:1] == ("appearance",):  # the presentation's fields are the form's own
+            loc = loc[1:]
         field = getattr(form, str(loc[0]), None) if loc else None
         if field is not None and hasattr(field, "errors"):
             field.errors = [*list(field.errors), detail.get("msg", "")]

@@ -3,4 +3,4 @@ their views on it without importing the package that imports them."""
 
 from flask import Blueprint
 
-bp = Blueprint("chat", "app.blueprints.chat")
+bp = Blueprint("chat", "app.blueprints.chat", template_folder="templates")

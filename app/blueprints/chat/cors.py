@@ -12,7 +12,7 @@ from flask import Response, g, request
 from app.errors import Forbidden
 from app.hosts import ClientRoute
 
-ALLOWED_HEADERS = "Content-Type, X-Api-Key, Authorization, X-Request-ID"
+ALLOWED_HEADERS = "Content-Type, X-Api-Key, Authorization, X-Request-ID, X-Chatdock-Widget"
 MAX_AGE_SECONDS = "600"
 
 

@@ -17,7 +17,7 @@ from app.blueprints.http import parse_body, sse_response
 from app.config import current_settings
 from app.errors import NotFound
 from app.extensions import db, limiter
-from app.hosts import ClientRoute, normalize_host
+from app.hosts import ClientRoute, normalize_host, normalize_origin
 from app.llm.base import ChatTurn, Role, Usage
 from app.models import ApiKey
 from app.request_hooks import resolver
@@ -30,7 +30,7 @@ from app.schemas.chat import (
     OpenAIChatBody,
 )
 from app.schemas.chat import Usage as UsageOut
-from app.services import api_keys, chat, chat_stream
+from app.services import api_keys, chat, chat_stream, publish
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
@@ -83,9 +83,19 @@ def _answer(model: BaseModel) -> Response:
     return jsonify(model.model_dump(mode="json"))
 
 
-def _authorized(route: ClientRoute) -> ApiKey | None:
+WIDGET_TOKEN_HEADER = "X-Chatdock-Widget"
+
+
+def _authorized(route: ClientRoute) -> tuple[ApiKey | None, publish.Visitor]:
+    """The caller: an API key (servers), or a widget token standing in for one in a
+    browser (bound to its embedding origin), or nobody for open clients."""
     check_origin(route)
-    return api_keys.authenticate(_presented_key(), route)
+    token = request.headers.get(WIDGET_TOKEN_HEADER)
+    if token:
+        return None, publish.read_token(token, route, request.headers.get("Origin"))
+    origin = request.headers.get("Origin")
+    visitor = publish.Visitor(origin=normalize_origin(origin) if origin else None)
+    return api_keys.authenticate(_presented_key(), route), visitor
 
 
 def _rate_limit() -> str:
@@ -113,7 +123,7 @@ rate_limited = limiter.shared_limit(_rate_limit, scope="chat", key_func=_rate_ke
 def _chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
-    api_key = _authorized(route)
+    api_key, visitor = _authorized(route)
     body = parse_body(ChatBody)
     prepared = chat.prepare_chat(
         route,
@@ -125,6 +135,7 @@ def _chat(route: ClientRoute) -> Response:
         session_key=body.session_key,
         api_key=api_key,
         received=g.started,
+        visitor=visitor,
     )
     if body.stream:
         events = chat_stream.native_events(prepared, route="chat")
@@ -177,7 +188,7 @@ OPENAI_ROLES: dict[str, Role] = {
 def _openai_chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
-    api_key = _authorized(route)
+    api_key, visitor = _authorized(route)
     body = parse_body(OpenAIChatBody)
     prepared = chat.prepare_chat(
         route,
@@ -188,6 +199,7 @@ def _openai_chat(route: ClientRoute) -> Response:
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         received=g.started,
+        visitor=visitor,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

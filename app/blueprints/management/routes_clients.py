@@ -31,6 +31,8 @@ from app.services import (
     api_keys,
     domains,
     infra,
+    publish,
+    usage,
 )
 from app.services import clients as client_service
 from app.services.client_state import client_states
@@ -82,6 +84,45 @@ def client_update(client_id: int) -> ResponseReturnValue:
     client = owned(LlmClient, client_id, "client")
     patch = parse_body(s.ClientPatch).model_dump(exclude_none=True)
     return answer(client_out(client_service.patch_client(client, patch)))
+
+
+@operation(
+    "POST",
+    "/clients/<int:client_id>/identity-secret",
+    summary="Make a new identity secret (the old one stops verifying users); shown once",
+    response=s.IdentitySecretOut,
+)
+def client_identity_secret(client_id: int) -> ResponseReturnValue:
+    client = owned(LlmClient, client_id, "client")
+    secret = publish.rotate_identity_secret(client)
+    response = answer(s.IdentitySecretOut(client_id=client.id, identity_secret=secret))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@operation(
+    "GET",
+    "/clients/<int:client_id>/usage-by-origin",
+    summary="This month's usage of the client by browser origin (widget traffic by site)",
+    response=s.ClientUsageOut,
+)
+def client_usage_by_origin(client_id: int) -> ResponseReturnValue:
+    client = owned(LlmClient, client_id, "client")
+    since = usage.month_start()
+    rows = usage.report(client_id=client.id, since=since, by="origin")
+    origins = [
+        s.OriginUsageOut(
+            origin=row.group,
+            requests=row.requests,
+            errors=row.errors,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            refused_budget=row.refused_budget,
+            refused_rate=row.refused_rate,
+        )
+        for row in rows
+    ]
+    return answer(s.ClientUsageOut(client_id=client.id, since=since, origins=origins))
 
 
 @operation(

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from app.blueprints.management.common import (
     caller,
 )
+from app.domains.publish import appearance_of
 from app.errors import NotFound
 from app.models import (
     Account,
@@ -27,6 +28,7 @@ from app.services import (
     members,
 )
 from app.services.client_state import ClientState, client_state
+from app.services.publish import identity_secret_state
 
 # --- renderers ------------------------------------------------------------------------
 
@@ -87,6 +89,11 @@ def client_out(client: LlmClient, state: ClientState | None = None) -> s.ClientO
         timeout_seconds=client.timeout_seconds,
         require_api_key=client.require_api_key,
         allowed_origins=list(client.allowed_origins or []),
+        appearance=appearance_of(client.appearance),
+        identity=client.identity_mode,
+        identity_secret=identity_secret_state(client),
+        user_requests_per_minute=client.user_requests_per_minute,
+        user_tokens_per_minute=client.user_tokens_per_minute,
         status=state.status.value,
         serving=state.serving,
         serving_hosts=list(state.hosts),
