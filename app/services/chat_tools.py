@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
@@ -44,7 +45,11 @@ def toolset_for(client: ChatSettings, latest_user_message: str) -> Toolset | Non
             .order_by(Plugin.name)
         ).scalars()
         for plugin in plugins:
-            spec = spec_of(plugin)
+            try:
+                spec = spec_of(plugin)
+            except ValidationError:  # stored before a rule it breaks: skipped, not a 500
+                log.warning("plugin_spec_invalid", plugin=plugin.name, plugin_id=plugin.id)
+                continue
             if not selected(spec.selector, latest_user_message):
                 continue  # its connection's secrets are not even unsealed
             try:

@@ -190,3 +190,20 @@ def test_at_most_tools_max_per_request_are_offered(tools_app, make_client):
             'echo: calculator -> {"expression": "1", "result": 1}\n'
             "current_time -> error: there is no tool named 'current_time'"
         )
+
+
+def test_a_stored_plugin_that_no_longer_validates_is_skipped_not_a_500(customer):
+    from sqlalchemy import update
+
+    from app.models import Plugin
+
+    customer.plugin("hours", {"type": "static", "static": {"data": "9-18"}})
+    customer.attach(plugins=["hours"], functions=["calculator"])
+    db.session.execute(update(Plugin).values(parameters=[{"name": "1bad"}]))  # an old rule
+    db.session.commit()
+    response = customer.chat('/tool hours {}\n/tool calculator {"expression": "2"}')
+    assert response.status_code == 200
+    assert response.json["reply"] == (
+        "echo: hours -> error: there is no tool named 'hours'\n"
+        'calculator -> {"expression": "2", "result": 2}'
+    )
