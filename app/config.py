@@ -202,6 +202,23 @@ class Settings(BaseSettings):
         "one. Make one with python3 -c 'from cryptography.fernet import Fernet; "
         "print(Fernet.generate_key().decode())'.",
     )
+    # --- tools (plugins, built-in functions; docs/tools.md) ------------------------------
+    TOOLS_MAX_ROUNDS: int = Field(
+        5, ge=1, description="Most model rounds of one chat turn that calls tools."
+    )
+    TOOLS_MAX_PER_REQUEST: int = Field(
+        16, ge=0, description="Most tools (selected plugins and built-ins) offered in one request."
+    )
+    TOOLS_TIMEOUT_SECONDS: float = Field(
+        10.0, gt=0, description="Timeout of one tool call (SQL statement, HTTP request)."
+    )
+    TOOLS_MAX_RESULT_CHARS: int = Field(
+        16_000, ge=100, description="Longest tool result given back to the model (cut beyond)."
+    )
+    TOOLS_SQL_MAX_ROWS: int = Field(100, ge=1, description="Most rows a sql plugin returns.")
+    TOOLS_API_MAX_RESPONSE_BYTES: int = Field(
+        1_000_000, ge=1024, description="Largest response body an api plugin reads (cut beyond)."
+    )
     # --- infrastructure (Terraform, AWS, Kubernetes) -----------------------------------
     TF_BINARY: str = Field("terraform", description="The terraform executable.")
     TF_PLUGIN_DIR: str = Field(

@@ -31,6 +31,11 @@ LATENCY = Histogram(
 PROVIDER_ERRORS = Counter(
     "chatdock_provider_errors_total", "LLM provider calls that failed", ["provider", "code"]
 )
+FALLBACKS = Counter(
+    "chatdock_llm_fallbacks_total",
+    "Chat calls passed on to a client's next fallback model, by why the previous one failed",
+    ["reason"],
+)
 LIMITS_UNAVAILABLE = Counter(
     "chatdock_limits_unavailable_total",
     "Chat requests let through unchecked because Redis could not be asked (fail open)",
@@ -49,6 +54,17 @@ CHAT_OVERHEAD = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 TOKENS = Counter("chatdock_llm_tokens_total", "Tokens used by LLM calls", ["provider", "kind"])
+TOOL_CALLS = Counter(
+    "chatdock_tool_calls_total",
+    "Tool calls a model made, by tool kind and outcome",
+    ["kind", "outcome"],
+)
+TOOL_LATENCY = Histogram(
+    "chatdock_tool_call_duration_seconds",
+    "Time one tool call took (validation and execution)",
+    ["kind"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

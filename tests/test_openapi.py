@@ -75,6 +75,16 @@ def test_document_is_valid_openapi_3_1(api_app: Flask, document: dict[str, Any])
         assert jsonschema_rs.meta.is_valid(component), name  # each is JSON Schema 2020-12
 
 
+def test_document_lists_the_manifest_routes(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    assert set(paths["/api/v1/apply"]) == {"post"}
+    assert set(paths["/api/v1/manifests/{kind}"]) == {"get"}
+    assert set(paths["/api/v1/manifests/{kind}/{name}"]) == {"get", "delete"}
+    assert set(paths["/api/v1/schemas/{kind}"]) == {"get"}
+    answer = paths["/api/v1/apply"]["post"]["responses"]["200"]["content"]
+    assert answer["application/json"]["schema"] == {"$ref": "#/components/schemas/ApplyOut"}
+
+
 def test_document_lists_every_chat_path(document: dict[str, Any]) -> None:
     paths = document["paths"]
     assert set(CHAT_PATHS) <= set(paths)

@@ -37,8 +37,10 @@ def register_cli(app: Flask) -> None:
     from app.cli.domains import domains
     from app.cli.infra import infra
     from app.cli.invitations import invitations
+    from app.cli.manifests import apply, delete, get
     from app.cli.members import members_cli
     from app.cli.models import models
+    from app.cli.plugins import plugins_cli
     from app.cli.tokens import tokens
     from app.cli.usage import limits_cli, usage
     from app.cli.users import users
@@ -60,6 +62,10 @@ def register_cli(app: Flask) -> None:
         usage,
         limits_cli,
         audit,
+        apply,
+        get,
+        delete,
+        plugins_cli,
     ):
         if isinstance(group, click.Group):
             group.callback = operator_logging

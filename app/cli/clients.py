@@ -214,6 +214,15 @@ def show(name: str, account_number: str) -> None:
         ),
         "provider": client.provider,
         "model": model_label(client.llm_model),
+        "connection": client.provider_connection.name
+        if client.provider_connection
+        else "- (the platform's provider settings)",
+        "fallbacks": ", ".join(
+            f"{f['model']}"
+            + (f" ({f['provider_connection']})" if f.get("provider_connection") else "")
+            for f in client.fallbacks or []
+        )
+        or "-",
         "temperature": client.temperature,
         "max tokens": client.max_tokens,
         "deadline": f"{client.timeout_seconds}s"

@@ -8,6 +8,7 @@ conversation is normalised here rather than rejected by the API with a 400.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.llm.base import (
     Completion,
     ProviderError,
     StreamChunk,
+    ToolCall,
     Usage,
     call_timeout,
 )
@@ -39,7 +41,7 @@ FINISH_REASONS = {
 LEADING_USER_PLACEHOLDER = "(conversation start)"
 
 
-def build_messages(request: ChatRequest) -> tuple[str, list[dict[str, str]]]:
+def build_messages(request: ChatRequest) -> tuple[str, list[dict[str, Any]]]:
     """System text and alternating user/assistant messages for the Messages API.
 
     ``system`` turns are appended to the system prompt; empty turns are dropped (the
@@ -54,7 +56,7 @@ def build_messages(request: ChatRequest) -> tuple[str, list[dict[str, str]]]:
         elif turn.content.strip():
             turns.append(turn)
 
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     for turn in turns:
         if messages and messages[-1]["role"] == turn.role:
             messages[-1]["content"] += "\n\n" + turn.content
@@ -62,7 +64,35 @@ def build_messages(request: ChatRequest) -> tuple[str, list[dict[str, str]]]:
             messages.append({"role": turn.role, "content": turn.content})
     if messages and messages[0]["role"] != "user":
         messages.insert(0, {"role": "user", "content": LEADING_USER_PLACEHOLDER})
+    for tool_round in request.rounds:
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": tool_round.text}]
+        if not tool_round.text:
+            blocks = []
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": _input_of(c.arguments)}
+            for c in tool_round.calls
+        ]
+        messages.append({"role": "assistant", "content": blocks})
+        results = [
+            {
+                "type": "tool_result",
+                "tool_use_id": r.call_id,
+                "content": r.content,
+                "is_error": r.is_error,
+            }
+            for r in tool_round.results
+        ]
+        messages.append({"role": "user", "content": results})
     return "\n\n".join(system_parts), messages
+
+
+def _input_of(arguments: str) -> dict[str, Any]:
+    """A call's arguments as the object Anthropic wants back (they came from it)."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class AnthropicProvider:
@@ -70,14 +100,25 @@ class AnthropicProvider:
 
     name = "anthropic"
 
-    def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        """``http_client``: the transport (a provider connection's network-guarded one)."""
         self.base_url = base_url or None
         self.timeout = timeout
         # An explicit api_key also stops the SDK from reading ANTHROPIC_AUTH_TOKEN or
         # credential profiles from the environment.
         self._client: anthropic.Anthropic | None = (
             anthropic.Anthropic(
-                api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0
+                api_key=api_key,
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
             )
             if api_key
             else None
@@ -100,6 +141,11 @@ class AnthropicProvider:
         }
         if system:
             params["system"] = system
+        if request.tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in request.tools
+            ]
         return params
 
     def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion:
@@ -115,11 +161,18 @@ class AnthropicProvider:
             usage = _usage(message.usage)
             model = message.model or request.model
             finish_reason = _finish_reason(message.stop_reason)
+            calls = _calls_of(message)
         except (AttributeError, TypeError) as exc:
             raise bad_response("the provider returned a malformed response") from exc
-        if not content:
+        if not content and not calls:
             raise bad_response("the provider returned an empty reply")
-        return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
+        return Completion(
+            content=content,
+            model=model,
+            usage=usage,
+            finish_reason=finish_reason,
+            tool_calls=calls,
+        )
 
     def stream(
         self, request: ChatRequest, timeout: float | None = None
@@ -137,14 +190,15 @@ class AnthropicProvider:
                 final = events.get_final_message()
             usage = _usage(final.usage)
             finish_reason = _finish_reason(final.stop_reason)
+            calls = _calls_of(final)
         except (anthropic.AnthropicError, httpx.HTTPError) as exc:
             # httpx errors raised while iterating the body are not wrapped by the SDK.
             raise self._map_error(exc) from exc
         except (AttributeError, TypeError) as exc:
             raise bad_response("the provider sent a malformed stream") from exc
-        if not got_text:
+        if not got_text and not calls:
             raise bad_response("the provider returned an empty reply")
-        yield StreamChunk(usage=usage, finish_reason=finish_reason)
+        yield StreamChunk(usage=usage, finish_reason=finish_reason, tool_calls=calls)
 
     def _map_error(self, exc: Exception) -> ProviderError:
         return map_sdk_error(anthropic, "anthropic", self.timeout, exc)
@@ -155,6 +209,15 @@ def _text_of(message: Any) -> str:
     return "".join(
         block.text for block in message.content or [] if getattr(block, "type", None) == "text"
     )
+
+
+def _calls_of(message: Any) -> list[ToolCall]:
+    """The message's tool_use blocks as calls (arguments as JSON text, like OpenAI's)."""
+    return [
+        ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input or {}))
+        for block in message.content or []
+        if getattr(block, "type", None) == "tool_use"
+    ]
 
 
 def _usage(raw: Any) -> Usage:

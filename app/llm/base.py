@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
@@ -23,6 +23,44 @@ class ChatTurn:
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call: its name, what it is for, its JSON Schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for; ``arguments`` is the JSON text it sent."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a call gave back to the model (an error is a result too, never a 5xx)."""
+
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """One round of the tool loop: the model's text and calls, and their results. The
+    adapters append the rounds after ``messages`` as the provider's own turn types."""
+
+    text: str
+    calls: tuple[ToolCall, ...]
+    results: tuple[ToolResult, ...]
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     """Everything a provider needs for one completion."""
 
@@ -31,6 +69,8 @@ class ChatRequest:
     system_prompt: str = ""
     temperature: float = 0.7
     max_tokens: int = 1024
+    tools: tuple[ToolSpec, ...] = ()  # offered to the model; none: a plain completion
+    rounds: tuple[ToolRound, ...] = ()  # the tool loop's turns so far
 
 
 @dataclass
@@ -49,15 +89,20 @@ class Completion:
     model: str
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = "stop"
+    tool_calls: list[ToolCall] = field(default_factory=list)  # finish_reason "tool_calls"
 
 
 @dataclass
 class StreamChunk:
-    """A piece of a streamed reply; the last chunk carries usage and finish_reason."""
+    """A piece of a streamed reply; the last chunk carries usage and finish_reason (and
+    the calls the model made, if any). ``tool_results``: the tool loop ran these calls
+    (chunks of that kind come from the loop, never from an adapter)."""
 
     delta: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
 
 
 class ProviderError(Exception):
@@ -67,11 +112,14 @@ class ProviderError(Exception):
     provider rate-limits us, 503 when the provider is not configured.
     """
 
-    def __init__(self, code: str, message: str, status: int = 502) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 502, upstream_status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.upstream_status = upstream_status  # the provider's HTTP status, when it sent one
 
     @classmethod
     def not_configured(cls, provider: str, setting: str) -> ProviderError:

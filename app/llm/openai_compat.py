@@ -13,7 +13,15 @@ from typing import Any
 import httpx
 import openai
 
-from app.llm.base import ChatRequest, Completion, ProviderError, StreamChunk, Usage, call_timeout
+from app.llm.base import (
+    ChatRequest,
+    Completion,
+    ProviderError,
+    StreamChunk,
+    ToolCall,
+    Usage,
+    call_timeout,
+)
 from app.llm.sdk_errors import bad_response, map_sdk_error
 
 # OpenAI-compatible servers such as Ollama accept any key; the SDK insists on one.
@@ -25,14 +33,27 @@ class OpenAICompatibleProvider:
 
     name = "openai"
 
-    def __init__(self, api_key: str, base_url: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        """``http_client``: the transport (a provider connection's network-guarded one)."""
         self.base_url = base_url or None
         self.timeout = timeout
         key = api_key or (PLACEHOLDER_API_KEY if self.base_url else "")
         # Without a key we still construct fine and fail per call with a 503, so a
         # misconfigured provider only breaks the clients that use it.
         self._client: openai.OpenAI | None = (
-            openai.OpenAI(api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0)
+            openai.OpenAI(
+                api_key=key,
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=http_client,
+            )
             if key
             else None
         )
@@ -44,17 +65,46 @@ class OpenAICompatibleProvider:
 
     @staticmethod
     def _params(request: ChatRequest) -> dict[str, Any]:
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if request.system_prompt:
             messages.append({"role": "system", "content": request.system_prompt})
         messages.extend({"role": t.role, "content": t.content} for t in request.messages)
-        return {
+        for turn in request.rounds:
+            calls = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in turn.calls
+            ]
+            messages.append(
+                {"role": "assistant", "content": turn.text or None, "tool_calls": calls}
+            )
+            messages.extend(
+                {"role": "tool", "tool_call_id": r.call_id, "content": r.content}
+                for r in turn.results
+            )
+        params: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
             "temperature": request.temperature,
             # max_tokens rather than max_completion_tokens: compatible servers know it.
             "max_tokens": request.max_tokens,
         }
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in request.tools
+            ]
+        return params
 
     def complete(self, request: ChatRequest, timeout: float | None = None) -> Completion:
         client = self._require_client()
@@ -70,13 +120,25 @@ class OpenAICompatibleProvider:
             model = response.model or request.model
             usage = _usage(response.usage)
             finish_reason = choice.finish_reason or "stop"
+            calls = [
+                ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
+                for c in choice.message.tool_calls or []
+            ]
         except (AttributeError, IndexError, TypeError) as exc:
             # The SDK does not validate bodies: a non-JSON answer comes back as a str
             # and a JSON object of the wrong shape lacks attributes.
             raise bad_response("the provider returned a malformed response") from exc
-        if not isinstance(content, str) or not content:
+        if calls:
+            content = content if isinstance(content, str) else ""
+        elif not isinstance(content, str) or not content:
             raise bad_response("the provider returned an empty reply")
-        return Completion(content=content, model=model, usage=usage, finish_reason=finish_reason)
+        return Completion(
+            content=content,
+            model=model,
+            usage=usage,
+            finish_reason=finish_reason,
+            tool_calls=calls,
+        )
 
     def stream(
         self, request: ChatRequest, timeout: float | None = None
@@ -85,6 +147,7 @@ class OpenAICompatibleProvider:
         usage: Usage | None = None
         finish_reason: str | None = None
         got_text = False
+        calls: dict[int, dict[str, str]] = {}  # by index: id, name, arguments so far
         try:
             chunks = client.chat.completions.create(
                 **self._params(request),
@@ -100,6 +163,8 @@ class OpenAICompatibleProvider:
                     for choice in chunk.choices or []:
                         if choice.finish_reason:
                             finish_reason = choice.finish_reason
+                        for piece in (choice.delta.tool_calls if choice.delta else None) or []:
+                            _add_call_piece(calls, piece)
                         text = choice.delta.content if choice.delta else None
                         if text:
                             got_text = True
@@ -109,12 +174,27 @@ class OpenAICompatibleProvider:
             raise self._map_error(exc) from exc
         except (AttributeError, TypeError) as exc:
             raise bad_response("the provider sent a malformed stream") from exc
-        if not got_text:
+        tool_calls = [
+            ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"] or "{}")
+            for _, c in sorted(calls.items())
+        ]
+        if not got_text and not tool_calls:
             raise bad_response("the provider returned an empty reply")
-        yield StreamChunk(usage=usage, finish_reason=finish_reason or "stop")
+        yield StreamChunk(usage=usage, finish_reason=finish_reason or "stop", tool_calls=tool_calls)
 
     def _map_error(self, exc: Exception) -> ProviderError:
         return map_sdk_error(openai, "openai", self.timeout, exc)
+
+
+def _add_call_piece(calls: dict[int, dict[str, str]], piece: Any) -> None:
+    """Streamed tool calls come in pieces by index: the id and name first, then the
+    arguments' JSON text in fragments."""
+    call = calls.setdefault(int(piece.index or 0), {"id": "", "name": "", "arguments": ""})
+    if piece.id:
+        call["id"] = piece.id
+    if piece.function is not None:
+        call["name"] += piece.function.name or ""
+        call["arguments"] += piece.function.arguments or ""
 
 
 def _usage(raw: Any) -> Usage:

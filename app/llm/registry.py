@@ -10,6 +10,8 @@ and process start would otherwise pay.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
 from app.config import ProviderName
@@ -18,6 +20,7 @@ from app.llm.echo import EchoProvider
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.netguard import IPNetwork
 
 PROVIDER_NAMES: tuple[str, ...] = get_args(ProviderName)
 
@@ -71,3 +74,61 @@ def get_provider(name: str, settings: Settings) -> ChatProvider:
             _cache.pop(next(iter(_cache)))
         _cache[key] = (settings, provider)
     return provider
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An account's own provider (a provider connection). Its adapter is built once per
+    endpoint (and guard and timeout): a changed URL or key (``version``, and the sealed
+    key, unique to each sealing) gets a new one, an unchanged one keeps its pool."""
+
+    id: int
+    version: int
+    type: str  # openai | anthropic
+    base_url: str
+    sealed_key: str  # never the key itself: ``api_key`` unseals it when one is built
+
+
+_MAX_CONNECTIONS = 256
+_connections: dict[tuple[Endpoint, tuple[IPNetwork, ...], float], ChatProvider] = {}
+
+
+def connection_provider(
+    endpoint: Endpoint,
+    api_key: Callable[[], str],
+    settings: Settings,
+    allowed: Sequence[IPNetwork],
+) -> ChatProvider:
+    """The adapter of a provider connection; ``api_key`` is called only to build one.
+    Its HTTP client reaches only addresses the network guard allows (``allowed``)."""
+    key = (endpoint, tuple(allowed), settings.LLM_TIMEOUT_SECONDS)
+    with _lock:
+        hit = _connections.get(key)
+    if hit is not None:
+        return hit
+    provider = _build_connection(endpoint, api_key(), settings, allowed)
+    with _lock:
+        for stale in [k for k in _connections if k[0].id == endpoint.id and k != key]:
+            del _connections[stale]
+        while len(_connections) >= _MAX_CONNECTIONS:
+            _connections.pop(next(iter(_connections)))
+        return _connections.setdefault(key, provider)
+
+
+def _build_connection(
+    endpoint: Endpoint, api_key: str, settings: Settings, allowed: Sequence[IPNetwork]
+) -> ChatProvider:
+    from app.netguard import guarded_http_client  # with the SDKs: httpcore only when needed
+
+    timeout = settings.LLM_TIMEOUT_SECONDS
+    http_client = guarded_http_client(allowed, timeout=timeout)
+    base_url = endpoint.base_url or None
+    if endpoint.type == "openai":
+        from app.llm.openai_compat import OpenAICompatibleProvider
+
+        return OpenAICompatibleProvider(api_key, base_url, timeout, http_client)
+    if endpoint.type == "anthropic":
+        from app.llm.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(api_key, base_url, timeout, http_client)
+    raise ProviderError("unknown_provider", f"unknown connection type {endpoint.type!r}", 503)

@@ -26,13 +26,15 @@ def map_sdk_error(sdk: ModuleType, provider: str, timeout: float, exc: Exception
             "provider_timeout", f"the {provider} provider timed out after {timeout:g}s", 504
         )
     if isinstance(exc, sdk.RateLimitError):
-        return ProviderError("provider_rate_limited", "the provider rate-limited us", 429)
+        return ProviderError("provider_rate_limited", "the provider rate-limited us", 429, 429)
     if isinstance(exc, sdk.AuthenticationError | sdk.PermissionDeniedError):
         return ProviderError("provider_auth_failed", "the provider rejected our credentials", 502)
     if isinstance(exc, sdk.APIConnectionError | httpx.TransportError):
         return ProviderError("provider_unreachable", f"the {provider} provider is unreachable", 502)
     if isinstance(exc, sdk.APIStatusError) and exc.status_code >= 400:
-        return ProviderError("provider_error", f"provider answered HTTP {exc.status_code}", 502)
+        return ProviderError(
+            "provider_error", f"provider answered HTTP {exc.status_code}", 502, exc.status_code
+        )
     if isinstance(exc, sdk.APIResponseValidationError):
         return bad_response("the provider returned a malformed response")
     # An error without an HTTP status: an "error" event inside a stream (e.g. overloaded

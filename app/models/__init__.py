@@ -16,6 +16,7 @@ from app.models.membership import (
     PersonalAccessToken,
 )
 from app.models.notification import Notification
+from app.models.provider_connection import CONNECTION_TYPES, ProviderConnection
 from app.models.routing import RoutingVersion
 from app.models.run import (
     ACTIVE_STATUSES,
@@ -25,11 +26,13 @@ from app.models.run import (
     RunStatus,
     StoredPlan,
 )
+from app.models.tool import Connection, Plugin, ToolCallRecord, client_plugins
 from app.models.usage import UsageDaily
 from app.models.user import AdminUser
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CONNECTION_TYPES",
     "FINAL_STATUSES",
     "Account",
     "AccountInvitation",
@@ -39,6 +42,7 @@ __all__ = [
     "AuditEvent",
     "ChatMessage",
     "ChatSession",
+    "Connection",
     "CustomDomain",
     "DataMigration",
     "DeploymentStatus",
@@ -50,12 +54,16 @@ __all__ = [
     "MemberRole",
     "Notification",
     "PersonalAccessToken",
+    "Plugin",
+    "ProviderConnection",
     "ResourceStatus",
     "RoutingVersion",
     "RunKind",
     "RunStatus",
     "StoredPlan",
+    "ToolCallRecord",
     "UsageDaily",
     "api_key_clients",
+    "client_plugins",
     "generate_account_number",
 ]

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from app.models.account import Account
     from app.models.domain import CustomDomain
     from app.models.llm_model import LlmModel
+    from app.models.provider_connection import ProviderConnection
+    from app.models.tool import Plugin
 
 
 class DeploymentStatus(enum.StrEnum):
@@ -88,6 +90,8 @@ class LlmClient(Model):
     identity_secret: Mapped[str | None] = mapped_column(Text)
     user_requests_per_minute: Mapped[int | None] = mapped_column()
     user_tokens_per_minute: Mapped[int | None] = mapped_column()
+    # Built-in tool functions the client offers (app.tools.builtins), and its plugins.
+    functions: Mapped[list[str]] = mapped_column(JSON, default=list)
     deployment_status: Mapped[DeploymentStatus] = mapped_column(
         _enum(DeploymentStatus, "deployment_status"), default=DeploymentStatus.DRAFT
     )
@@ -108,12 +112,22 @@ class LlmClient(Model):
     custom_domain_id: Mapped[int | None] = mapped_column(
         ForeignKey("custom_domains.id", ondelete="SET NULL"), index=True
     )
+    # The account's own provider (None: the platform's provider settings), and the models
+    # tried in turn when the client's own fails: [{"model", "provider_connection"}].
+    provider_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="RESTRICT"), index=True
+    )
+    fallbacks: Mapped[list[dict[str, str | None]]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="clients")
     custom_domain: Mapped[CustomDomain | None] = relationship(back_populates="clients")
     llm_model: Mapped[LlmModel] = relationship(lazy="joined", innerjoin=True)
+    provider_connection: Mapped[ProviderConnection | None] = relationship()
+    plugins: Mapped[list[Plugin]] = relationship(secondary="client_plugins", order_by="Plugin.name")
 
     @property
     def provider(self) -> str:

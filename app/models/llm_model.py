@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -20,7 +20,17 @@ from app.models.common import UTCDateTime, utcnow
 class LlmModel(Model):
     __tablename__ = "llm_models"
     __table_args__ = (
-        UniqueConstraint("provider", "name", name="uq_llm_models_provider_name"),
+        # A platform model once per provider; a connection's own model once per connection
+        # (two accounts' vLLM servers may both serve "llama3").
+        Index(
+            "uq_llm_models_provider_name",
+            "provider",
+            "name",
+            unique=True,
+            sqlite_where=text("provider_connection_id IS NULL"),
+            postgresql_where=text("provider_connection_id IS NULL"),
+        ),
+        Index("uq_llm_models_connection_name", "provider_connection_id", "name", unique=True),
         # At most one default per provider, whatever writes the rows.
         Index(
             "uq_llm_models_one_default",
@@ -38,6 +48,11 @@ class LlmModel(Model):
     token_limit: Mapped[int | None] = mapped_column()
     deprecated: Mapped[bool] = mapped_column(default=False)
     is_default: Mapped[bool] = mapped_column(default=False)
+    # A model a provider connection adds (its server's own model), offered only to the
+    # clients of that connection's account; None for the platform's catalog.
+    provider_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_connections.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -44,7 +44,9 @@ NATIVE_STREAM = (
     'With `"stream": true` the answer is `text/event-stream` (Server-Sent Events), status '
     "200:\n\n"
     "1. `event: session` with data `StreamSession` (`session_key`, `client`, `model`);\n"
-    "2. unnamed events, one per piece of the reply, with data `StreamDelta` (`delta`);\n"
+    "2. unnamed events, one per piece of the reply, with data `StreamDelta` (`delta`); "
+    "for a client with tools, after each round of tool calls one `event: tool` per call "
+    'with data `{"name": ..., "ok": true|false}` (docs/tools.md);\n'
     "3. `event: done` with data `StreamDone` (`reply`, `finish_reason`, `usage`, "
     "`latency_ms`).\n\n"
     "A provider failure before the first piece is a normal error status (429/502/503/504); a "

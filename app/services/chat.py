@@ -34,13 +34,13 @@ from app.llm.base import (
     StreamChunk,
     Usage,
 )
-from app.llm.registry import get_provider
 from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession
-from app.services import chat_turns, limits, publish, usage
+from app.services import chat_tools, chat_turns, fallbacks, limits, publish, usage
 from app.services.chat_settings import ChatSettings, load_chat_settings
 from app.services.chat_turns import PreparedChat
+from app.tools import loop as tool_loop
 
 # The merge rule, for callers (Markdown): the OpenAPI document's chat descriptions quote it.
 MERGE_RULE = """\
@@ -145,6 +145,8 @@ def prepare_chat(
         [client.system_prompt, *(turn.content for turn in conversation)]
     )
     key = limits.KeyLimits.of(api_key) if api_key else None  # now: after the commit, a reload
+    fallback_targets = fallbacks.resolve(client) if client.fallbacks else ()
+    tools = chat_tools.toolset_for(client, messages[-1].content)
     api_key_id = key.id if key else None
     release_database()  # read all it needs: no transaction while Redis or the model answer
     try:
@@ -186,6 +188,9 @@ def prepare_chat(
         received=received if received is not None else time.perf_counter(),
         model_warning=client.model_warning,
         limits=admission,
+        connection=client.connection,
+        fallbacks=fallback_targets,
+        tools=tools,
         origin=visitor.origin,
         end_user=visitor.end_user,
     )
@@ -220,11 +225,18 @@ def _observe_overhead(prepared: PreparedChat, route: str) -> None:
 
 
 def complete(prepared: PreparedChat, route: str = "chat") -> tuple[Completion, int]:
-    """Call the provider within the deadline; store the turn; (completion, latency ms)."""
-    provider = get_provider(prepared.provider, current_settings())
+    """Call the provider (then the client's fallbacks) within the deadline; store the
+    turn; (completion, latency ms). With tools, every round goes to the model that
+    answered the first."""
+    provider = fallbacks.FallbackChain(prepared)
     started = time.perf_counter()
     try:
-        completion = provider.complete(prepared.request, timeout=prepared.remaining())
+        if prepared.tools is not None:
+            completion = tool_loop.complete(
+                provider, prepared.request, prepared.tools, prepared.remaining
+            )
+        else:
+            completion = provider.complete(prepared.request, timeout=prepared.remaining())
     except ProviderError as error:
         error = _timed_out(prepared) if error.code == "provider_timeout" else error
         prepared.provider_seconds = time.perf_counter() - started
@@ -244,11 +256,15 @@ def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk
     request is closed too), the deadline, a provider failure after some text — what was
     produced is stored and charged, once: the provider's usage when it sent one, else
     the prompt as admitted plus an estimate of the text produced."""
-    provider = get_provider(prepared.provider, current_settings())
+    provider = fallbacks.FallbackChain(prepared)  # falls back until the first chunk
     started = time.perf_counter()
     parts: list[str] = []
     tokens: Usage | None = None
-    chunks = provider.stream(prepared.request, timeout=prepared.remaining())
+    chunks = (
+        tool_loop.stream(provider, prepared.request, prepared.tools, prepared.remaining)
+        if prepared.tools is not None
+        else provider.stream(prepared.request, timeout=prepared.remaining())
+    )
     try:
         for chunk in chunks:
             parts.append(chunk.delta)
@@ -268,7 +284,10 @@ def stream(prepared: PreparedChat, route: str = "chat") -> Generator[StreamChunk
         prepared.provider_seconds = time.perf_counter() - started
         if not prepared.stored:
             reply = "".join(parts)
-            if tokens is None:
+            if tokens is None:  # cut short: estimate this round, count the loop's earlier ones
                 tokens = Usage(prepared.prompt_estimate, estimate_text_tokens(reply))
+                if prepared.tools is not None:
+                    tokens.prompt_tokens += prepared.tools.usage.prompt_tokens
+                    tokens.completion_tokens += prepared.tools.usage.completion_tokens
             chat_turns.persist(prepared, reply, tokens, _elapsed_ms(started))
             _observe_overhead(prepared, route)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
-from app.models import Account, LlmClient, LlmModel
+from app.models import Account, LlmClient, LlmModel, ProviderConnection, client_plugins
 from app.services.llm_models import deprecation_warning
+from app.services.provider_connections import ConnectionTarget
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class ChatSettings:
     tokens_per_minute: int | None
     monthly_token_budget: int | None
     model_warning: str | None  # the model is deprecated: what to use instead
+    connection: ConnectionTarget | None = None  # the account's own provider, if it has one
+    fallbacks: tuple[dict[str, str | None], ...] = ()  # as stored: model, provider, connection
+    functions: tuple[str, ...] = ()  # built-in tool functions enabled
+    has_plugins: bool = False  # plugins attached (app.services.chat_tools loads them)
     # Publishing: whether browsers must identify their user, and each one's limits.
     identity_mode: str = "off"
     user_requests_per_minute: int | None = None
@@ -54,12 +59,21 @@ _QUERY = (
         LlmClient.tokens_per_minute,
         Account.monthly_token_budget,
         LlmModel.deprecated.label("deprecated"),
+        LlmClient.fallbacks,
+        ProviderConnection.id.label("connection_id"),
+        ProviderConnection.version.label("connection_version"),
+        ProviderConnection.type.label("connection_type"),
+        ProviderConnection.base_url.label("connection_url"),
+        ProviderConnection.api_key_sealed.label("connection_key"),
+        LlmClient.functions,
+        exists().where(client_plugins.c.client_id == LlmClient.id).label("has_plugins"),
         LlmClient.identity_mode,
         LlmClient.user_requests_per_minute,
         LlmClient.user_tokens_per_minute,
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)
+    .outerjoin(ProviderConnection, ProviderConnection.id == LlmClient.provider_connection_id)
     .where(LlmClient.id == bindparam("client_id"))
 )
 
@@ -70,8 +84,22 @@ def load_chat_settings(client_id: int) -> ChatSettings | None:
     if row is None:
         return None
     values = dict(row._mapping)
+    connection = None
+    if values.pop("connection_id") is not None:
+        connection = ConnectionTarget(
+            row.connection_id,
+            row.connection_version,
+            row.connection_type,
+            row.connection_url,
+            row.connection_key,
+        )
+    for name in ("connection_version", "connection_type", "connection_url", "connection_key"):
+        del values[name]
+    values["fallbacks"] = tuple(values["fallbacks"] or ())
+    values["functions"] = tuple(values["functions"] or ())
+    values["has_plugins"] = bool(values["has_plugins"])
     warning = None
     if values.pop("deprecated"):  # rare: build the model only to word its warning
         model = LlmModel(provider=row.provider, name=row.model, deprecated=True)
         warning = deprecation_warning(model)
-    return ChatSettings(**values, model_warning=warning)
+    return ChatSettings(**values, model_warning=warning, connection=connection)

@@ -77,6 +77,8 @@ def native_events(prepared: chat.PreparedChat, route: str) -> Iterator[str]:
             if chunk.delta:
                 parts.append(chunk.delta)
                 yield sse(None, {"delta": chunk.delta})
+            for result in chunk.tool_results:  # the tool loop ran a round of calls
+                yield sse("tool", {"name": result.name, "ok": not result.is_error})
             usage = chunk.usage or usage
             finish = chunk.finish_reason or finish
         yield sse(
@@ -102,6 +104,7 @@ def openai_events(
     """OpenAI's ``chat.completion.chunk`` events, ending with ``[DONE]``."""
     provider_stream = chat.stream(prepared, "openai")
     chunks = primed(provider_stream)
+    model = prepared.model  # the fallback's, when the client's own model failed to start
 
     def chunk(delta: dict, finish: str | None, usage: dict | None = None) -> str:
         payload = {

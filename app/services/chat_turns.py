@@ -21,7 +21,9 @@ from app.llm.base import ChatRequest, ChatTurn, ProviderError, Usage
 from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ChatMessage, ChatSession
 from app.models.common import utcnow
-from app.services import limits, usage
+from app.services import chat_tools, limits, usage
+from app.services.provider_connections import ConnectionTarget
+from app.tools.loop import Toolset
 
 SESSIONS = ChatSession.__table__
 MESSAGES = ChatMessage.__table__
@@ -48,6 +50,11 @@ class PreparedChat:
     model_warning: str | None = None  # the client's model is deprecated: what to use
     limits: limits.Admission | None = None  # the tokens reserved, settled once answered
     provider_seconds: float = 0.0  # time spent waiting on the provider
+    connection: ConnectionTarget | None = None  # the account's own provider (None: platform's)
+    # Tried in turn when the model before fails (app.services.fallbacks): (provider,
+    # model, connection); the one that answers becomes ``provider``/``model``.
+    fallbacks: tuple[tuple[str, str, ConnectionTarget | None], ...] = ()
+    tools: Toolset | None = None  # the tools offered; its records are stored with the turn
     stored: bool = field(default=False)  # the turn (or its failure) was recorded
     origin: str | None = None  # the browser's site (usage by origin), None from a server
     end_user: str | None = None  # the widget's identified user: the session is theirs
@@ -74,16 +81,24 @@ def usage_key(prepared: PreparedChat) -> dict[str, Any]:
 
 
 def record_error(prepared: PreparedChat, error: ProviderError, latency_ms: int) -> None:
-    """Count a failure that produced nothing (metrics, the usage aggregates) and give
-    back its reservation; no turn is stored."""
+    """Count a failure that produced no reply (metrics, the usage aggregates) and settle
+    its reservation: to nothing, or to the tool loop's earlier rounds (they were used)."""
     PROVIDER_ERRORS.labels(provider=prepared.provider, code=error.code).inc()
     if prepared.stored:
         return
     prepared.stored = True
-    usage.record(db.session.connection(), **usage_key(prepared), latency_ms=latency_ms, error=True)
+    used = prepared.tools.usage if prepared.tools is not None else Usage()
+    usage.record(
+        db.session.connection(),
+        **usage_key(prepared),
+        prompt_tokens=used.prompt_tokens,
+        completion_tokens=used.completion_tokens,
+        latency_ms=latency_ms,
+        error=True,
+    )
     db.session.commit()
     if prepared.limits is not None:
-        limits.settle(prepared.limits, 0)
+        limits.settle(prepared.limits, used.total_tokens)
 
 
 def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) -> None:
@@ -118,7 +133,11 @@ def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) 
         completion_tokens=tokens.completion_tokens,
         latency_ms=latency_ms,
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    records = prepared.tools.records if prepared.tools is not None else []
+    if records:  # the calls need the reply's id: the generic path returns it
+        message_id = _write_in_one_transaction(prepared, rows, counted, now)
+        chat_tools.store_calls(db.session.connection(), message_id, records)
+    elif db.session.get_bind().dialect.name == "postgresql":
         _write_in_one_statement(prepared, rows, counted, now)
     else:
         _write_in_one_transaction(prepared, rows, counted, now)
@@ -201,11 +220,18 @@ def _write_in_one_statement(
 
 def _write_in_one_transaction(
     prepared: PreparedChat, rows: list[dict[str, Any]], counted: dict[str, Any], now: datetime
-) -> None:
+) -> int:
+    """The turn in one transaction; the id of its reply (the last row)."""
     connection = db.session.connection()
     session_id = prepared.session_id
     if session_id is None:
         statement = _new_session(prepared, now).returning(SESSIONS.c.id)
         session_id = connection.execute(statement).scalar_one()
-    connection.execute(insert(MESSAGES), [row | {"session_id": session_id} for row in rows])
+    if rows[:-1]:
+        connection.execute(
+            insert(MESSAGES), [row | {"session_id": session_id} for row in rows[:-1]]
+        )
+    reply = insert(MESSAGES).values(rows[-1] | {"session_id": session_id})
+    message_id: int = connection.execute(reply.returning(MESSAGES.c.id)).scalar_one()
     connection.execute(usage.increment_statement(connection.dialect.name), counted)
+    return message_id

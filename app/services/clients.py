@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,11 +23,12 @@ from app.models import (
     DeploymentStatus,
     LlmClient,
     LlmModel,
+    ProviderConnection,
     ResourceStatus,
 )
 from app.models.common import utcnow
 from app.names import is_client_name
-from app.services import audit
+from app.services import audit, provider_connections, tools
 from app.services.llm_models import choose_model
 
 log = get_logger("chatdock.clients")
@@ -40,6 +42,21 @@ def validate_client_name(name: str) -> str:
             "hyphens, 1-63 characters, not starting or ending with a hyphen)"
         )
     return name
+
+
+class FallbackSpec(BaseModel):
+    """A model tried when the ones before it time out, rate-limit, fail or are down."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    model: str = Field(min_length=1, max_length=128)
+    provider_connection: str | None = Field(
+        None,
+        max_length=63,
+        description="A provider connection of the account; none: the platform's.",
+    )
 
 
 class ClientSpec(BaseModel):
@@ -62,6 +79,14 @@ class ClientSpec(BaseModel):
     )
     require_api_key: bool = False
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
+    provider_connection: str | None = Field(None, max_length=63)  # None: the platform's
+    fallbacks: list[FallbackSpec] = Field(default_factory=list, max_length=5)
+    plugins: list[str] | None = Field(
+        None, max_length=100, description="The account's plugins it offers (None: unchanged)."
+    )
+    functions: list[str] | None = Field(
+        None, max_length=10, description="Built-in functions it offers (None: unchanged)."
+    )
     # Publishing (docs/publish.md): the chat page's presentation and the widget's visitors.
     appearance: Appearance = Field(default_factory=Appearance)
     identity: IdentityMode = "off"
@@ -116,12 +141,18 @@ def validation_message(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False) -> LlmClient:
-    """Create a client. ``deployed`` serves it at once without provisioning infrastructure."""
+def create_client(
+    account: Account, spec: ClientSpec, *, deployed: bool = False, commit: bool = True
+) -> LlmClient:
+    """Create a client. ``deployed`` serves it at once without provisioning infrastructure;
+    ``commit=False`` leaves the commit to the caller (a manifest applies a whole file)."""
+    model, connection = _model_for(account, spec)
     client = LlmClient(
         account=account,
         name=spec.name,
-        llm_model=_model_for(spec),
+        llm_model=model,
+        provider_connection=connection,
+        fallbacks=_fallbacks(account, spec),
         system_prompt=spec.system_prompt,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
@@ -135,6 +166,7 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
     db.session.add(client)
     try:
         db.session.flush()
+        tools.set_client_tools(client, spec.plugins, spec.functions, commit=False)
         audit.record(
             "create",
             "client",
@@ -144,7 +176,11 @@ def create_client(account: Account, spec: ClientSpec, *, deployed: bool = False)
             | {field: (None, getattr(client, field)) for field in EDITABLE_FIELDS}
             | {column: (None, getattr(client, column)) for _, column in PUBLISH_FIELDS},
         )
-        db.session.commit()
+        if commit:
+            db.session.commit()
+    except InvalidInput:  # an unknown plugin or function: nothing is created
+        db.session.rollback()
+        raise
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict(
@@ -169,6 +205,7 @@ EDITABLE_FIELDS = (
     "timeout_seconds",
     "require_api_key",
     "allowed_origins",
+    "fallbacks",
 )
 # Spec field -> column of the publishing settings (their values are stored as plain JSON).
 PUBLISH_FIELDS = (("appearance", "appearance"), ("identity", "identity_mode"))
@@ -178,17 +215,66 @@ def _publish_values(spec: ClientSpec) -> dict[str, Any]:
     return {"appearance": spec.appearance.stored(), "identity_mode": spec.identity}
 
 
-def _model_for(spec: ClientSpec) -> LlmModel:
-    """The catalog row for the spec's provider and model; its refusal names the field."""
+def _refused(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, details=[{"loc": tuple(field.split(".")), "msg": message}])
+
+
+def _connection(account: Account, name: str | None, field: str) -> ProviderConnection | None:
+    if name is None:
+        return None
+    connection = provider_connections.find_connection(account, name)
+    if connection is None:
+        raise _refused(
+            field, f"account {account.account_number} has no provider connection {name!r}"
+        )
+    return connection
+
+
+def _model_for(account: Account, spec: ClientSpec) -> tuple[LlmModel, ProviderConnection | None]:
+    """The catalog row for the spec's provider and model (a connection's own model, or
+    the catalog's of the connection's type) and the connection; refusals name the field."""
+    connection = _connection(account, spec.provider_connection, "provider_connection")
+    return _model_on(connection, spec.provider, spec.model, "model"), connection
+
+
+def _model_on(
+    connection: ProviderConnection | None, provider: str | None, name: str, field: str
+) -> LlmModel:
+    if connection is not None:
+        if provider not in (None, connection.type):
+            raise _refused(
+                "provider", f"connection {connection.name!r} is of type {connection.type}"
+            )
+        provider = connection.type
+        own = provider_connections.connection_model(connection, name) if name else None
+        if own is not None:
+            return own
     try:
-        return choose_model(spec.provider, spec.model)
+        return choose_model(provider, name)
     except InvalidInput as error:
-        raise InvalidInput(
-            error.message, details=[{"loc": ("model",), "msg": error.message}]
-        ) from None
+        raise _refused(field, error.message) from None
 
 
-def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
+def _fallbacks(account: Account, spec: ClientSpec) -> list[dict[str, str | None]]:
+    """The fallbacks as stored, each model checked as a client's own model would be."""
+    stored = []
+    for index, fallback in enumerate(spec.fallbacks):
+        path = f"fallbacks.{index}"
+        connection = _connection(
+            account, fallback.provider_connection, f"{path}.provider_connection"
+        )
+        model = _model_on(connection, None, fallback.model, f"{path}.model")
+        stored.append(
+            {
+                "model": model.name,
+                "provider": model.provider,
+                "provider_connection": fallback.provider_connection,
+            }
+        )
+    return stored
+
+
+def update_client(client: LlmClient, spec: ClientSpec, *, commit: bool = True) -> LlmClient:
     """Change a client's settings (not its name: hosts and workspace derive from it).
 
     Chat settings apply at the next request; nothing here needs a new deploy."""
@@ -197,26 +283,47 @@ def update_client(client: LlmClient, spec: ClientSpec) -> LlmClient:
             "a client's name cannot change (its hosts and workspace derive from it)",
             details=[{"loc": ("name",), "msg": "the name cannot change"}],
         )
-    audited = (*EDITABLE_FIELDS, *(column for _, column in PUBLISH_FIELDS), "model")
-    before = {field: getattr(client, field) for field in audited}
-    wanted = (spec.provider or client.provider, spec.model)
-    if wanted != (client.provider, client.model):  # a client on a deprecated model may stay
-        client.llm_model = _model_for(spec)
+    audited = (*EDITABLE_FIELDS, *(column for _, column in PUBLISH_FIELDS), "model", "connection")
+    before = {field: _audited(client, field) for field in audited}
+    account = client.account
+    connection = _connection(account, spec.provider_connection, "provider_connection")
+    wanted = (spec.provider or client.provider, spec.model, connection)
+    # a client on a deprecated model may stay
+    if wanted != (client.provider, client.model, client.provider_connection):
+        client.llm_model, client.provider_connection = _model_for(account, spec)
     for field in EDITABLE_FIELDS:
-        setattr(client, field, getattr(spec, field))
+        if field != "fallbacks":
+            setattr(client, field, getattr(spec, field))
+    client.fallbacks = _fallbacks(account, spec)
     for column, value in _publish_values(spec).items():
         setattr(client, column, value)
-    changes = audit.field_changes(client, audited, before)
+    changes = {
+        field: (before[field], _audited(client, field))
+        for field in audited
+        if before[field] != _audited(client, field)
+    }
     if changes:
         audit.record("update", "client", client.id, account_id=client.account_id, changes=changes)
-    db.session.commit()
+    tools.set_client_tools(client, spec.plugins, spec.functions, commit=False)
+    db.session.flush()
+    if commit:
+        db.session.commit()
     if current_settings().LOG_CLIENTS:
         log.info("client_updated", client_id=client.id, client=client.name)
     return client
 
 
+def _audited(client: LlmClient, field: str) -> Any:
+    if field == "connection":
+        connection = client.provider_connection
+        return connection.name if connection is not None else None
+    return getattr(client, field)
+
+
 def client_settings(client: LlmClient) -> dict[str, Any]:
-    """What the console, ``PATCH /api/v1/clients/{id}`` and ``flask clients update`` change."""
+    """What the console, ``PATCH /api/v1/clients/{id}``, ``flask clients update`` and
+    manifests change."""
+    connection = client.provider_connection
     return {
         "provider": client.provider,
         "model": client.model,
@@ -228,17 +335,31 @@ def client_settings(client: LlmClient) -> dict[str, Any]:
         "allowed_origins": list(client.allowed_origins or []),
         "appearance": appearance_of(client.appearance).stored(),
         "identity": client.identity_mode,
+        "provider_connection": connection.name if connection is not None else None,
+        "fallbacks": [
+            {"model": f["model"], "provider_connection": f.get("provider_connection")}
+            for f in client.fallbacks or []
+        ],
+        "plugins": [plugin.name for plugin in client.plugins],
+        "functions": list(client.functions or []),
     }
 
 
-def patch_client(client: LlmClient, patch: dict[str, Any]) -> LlmClient:
-    """Change only the fields in ``patch`` (the others keep their values; the name never
-    changes): ``PATCH /api/v1/clients/{id}`` and ``flask clients update``. A new provider
-    without a model takes that provider's default model."""
+def patched_spec(client: LlmClient, patch: dict[str, Any]) -> ClientSpec:
+    """The client's settings with the fields of ``patch`` changed (the others keep their
+    values). A new provider or connection without a model takes its default model."""
     current = {"name": client.name, **client_settings(client)}
-    if "provider" in patch and "model" not in patch:
+    if ("provider" in patch or "provider_connection" in patch) and "model" not in patch:
         current["model"] = ""  # another provider: its default model
-    return update_client(client, parse_spec(**{**current, **patch}))
+    if "provider_connection" in patch and "provider" not in patch:
+        current["provider"] = None  # the connection's type
+    return parse_spec(**{**current, **patch})
+
+
+def patch_client(client: LlmClient, patch: dict[str, Any]) -> LlmClient:
+    """Change only the fields in ``patch`` (the name never changes):
+    ``PATCH /api/v1/clients/{id}`` and ``flask clients update``."""
+    return update_client(client, patched_spec(client, patch))
 
 
 def mark_deployed_without_infrastructure(client: LlmClient) -> None:

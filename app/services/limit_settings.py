@@ -56,9 +56,11 @@ def set_rate_limits(
     user_requests_per_minute: int | None = None,
     user_tokens_per_minute: int | None = None,
     by: AdminUser | None,
+    commit: bool = True,
 ) -> dict[str, tuple]:
     """Set the given limits (None: leave as is, 0: remove); returns what changed. The
-    ``user_`` limits are a client's, for each identified widget user (docs/publish.md)."""
+    ``user_`` limits are a client's, for each identified widget user (docs/publish.md).
+    ``commit=False`` leaves the commit to the caller (a manifest applies a whole file)."""
     require_owner(by, owner.account_id, "set its rate limits")
     per_user = (
         ("user_requests_per_minute", user_requests_per_minute),
@@ -83,7 +85,8 @@ def set_rate_limits(
             ("client", owner.id) if isinstance(owner, LlmClient) else ("api_key", owner.key_id)
         )
         audit.record("set_limits", kind, ident, account_id=owner.account_id, changes=changes)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return changes
 
 

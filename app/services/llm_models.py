@@ -47,7 +47,7 @@ def model_label(model: LlmModel) -> str:
 
 def _choices(provider: str | None) -> str:
     """The models a new client may choose (of one provider, or all as provider/name)."""
-    query = select(LlmModel.provider, LlmModel.name).where(LlmModel.deprecated.is_(False))
+    query = select(LlmModel.provider, LlmModel.name).where(LlmModel.deprecated.is_(False), PLATFORM)
     if provider is not None:
         query = query.where(LlmModel.provider == provider)
     rows = db.session.execute(query.order_by(LlmModel.provider, LlmModel.name)).all()
@@ -55,16 +55,20 @@ def _choices(provider: str | None) -> str:
     return ", ".join(names) or "none (flask models sync)"
 
 
+# The platform's catalog: not the models a provider connection added for its account.
+PLATFORM = LlmModel.provider_connection_id.is_(None)
+
+
 def _row(provider: str, name: str) -> LlmModel | None:
     return db.session.execute(
-        select(LlmModel).where(LlmModel.provider == provider, LlmModel.name == name)
+        select(LlmModel).where(LlmModel.provider == provider, LlmModel.name == name, PLATFORM)
     ).scalar_one_or_none()
 
 
 def _provider_of(name: str) -> str:
     """The provider of a model named without one: the only one that has (or had) it."""
     providers = db.session.scalars(
-        select(LlmModel.provider).where(LlmModel.name == name).order_by(LlmModel.provider)
+        select(LlmModel.provider).where(LlmModel.name == name, PLATFORM).order_by(LlmModel.provider)
     ).all() or sorted(
         {p for p, models in CATALOG.models.items() for m in models if m.name == name}
         | {entry.provider for entry in CATALOG.deleted if entry.name == name}
@@ -150,6 +154,7 @@ def models_query(
     query = (
         select(LlmModel, func.count(LlmClient.id))
         .outerjoin(LlmClient, uses)
+        .where(PLATFORM)
         .group_by(LlmModel.id)
         .order_by(LlmModel.provider, LlmModel.name, LlmModel.id)
     )
@@ -171,7 +176,9 @@ def selectable_models(keep: LlmModel | None = None) -> dict[str, list[LlmModel]]
     non-deprecated model, plus ``keep`` (a client's current model, even deprecated, so
     that editing its other settings does not force a move)."""
     rows = db.session.execute(
-        select(LlmModel).order_by(LlmModel.provider, LlmModel.is_default.desc(), LlmModel.name)
+        select(LlmModel)
+        .where(PLATFORM)
+        .order_by(LlmModel.provider, LlmModel.is_default.desc(), LlmModel.name)
     ).scalars()
     grouped: dict[str, list[LlmModel]] = {}
     for model in rows:

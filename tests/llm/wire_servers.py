@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -45,6 +45,11 @@ class Behaviour:
     delta_interval: float = 0.0  # seconds between streamed deltas
     gather: int = 0  # hold every request until this many are in flight at once
     gather_timeout: float = 120.0  # then answer 503 saying how many came
+    # Tool calls per round (a round = the tool results the request already holds):
+    # round i answers with the calls tool_script[i] [(name, arguments)], later rounds
+    # with text; tool_repeat: the last entry again every round (a model that never stops).
+    tool_script: list[list[tuple[str, dict[str, Any]]]] = field(default_factory=list)
+    tool_repeat: bool = False
 
 
 def split_deltas(text: str) -> list[str]:
@@ -217,9 +222,74 @@ class WireServer:
             return {"error": {"message": message, "type": "error", "code": str(status)}}
         return {"type": "error", "error": {"type": "api_error", "message": message}}
 
+    def tool_round(self, body: dict[str, Any]) -> int:
+        """How many tool rounds the request already holds (assistant turns with calls)."""
+        turns = body.get("messages") or []
+        if self.flavor == "openai":
+            return sum(1 for m in turns if m.get("role") == "assistant" and m.get("tool_calls"))
+        return sum(
+            1
+            for m in turns
+            if m.get("role") == "assistant"
+            and isinstance(m.get("content"), list)
+            and any(block.get("type") == "tool_use" for block in m["content"])
+        )
+
+    def calls_for(self, body: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, name, arguments) of the calls this request is answered with, if any."""
+        script = self.behaviour.tool_script
+        if not script or not body.get("tools"):
+            return []
+        number = self.tool_round(body)
+        if number >= len(script):
+            if not self.behaviour.tool_repeat:
+                return []
+            number = len(script) - 1
+        round_id = self.tool_round(body)
+        return [(f"call_{round_id}_{i}", n, a) for i, (n, a) in enumerate(script[number])]
+
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:
         b = self.behaviour
         model = body.get("model", "unknown")
+        calls = self.calls_for(body)
+        if calls and self.flavor == "openai":
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": i,
+                        "type": "function",
+                        "function": {"name": n, "arguments": json.dumps(a)},
+                    }
+                    for i, n, a in calls
+                ],
+            }
+            return {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                "usage": {
+                    "prompt_tokens": b.prompt_tokens,
+                    "completion_tokens": b.completion_tokens,
+                    "total_tokens": b.prompt_tokens + b.completion_tokens,
+                },
+            }
+        if calls:
+            return {
+                "id": "msg_test",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [
+                    {"type": "tool_use", "id": i, "name": n, "input": a} for i, n, a in calls
+                ],
+                "stop_reason": "tool_use",
+                "stop_sequence": None,
+                "usage": {"input_tokens": b.prompt_tokens, "output_tokens": b.completion_tokens},
+            }
         if self.flavor == "openai":
             return {
                 "id": "chatcmpl-test",
@@ -273,8 +343,20 @@ class WireServer:
                 )
 
             frames: list[Frame] = [(None, chunk({"role": "assistant"}), False)]
-            frames += [(None, chunk({"content": d}), True) for d in deltas]
-            frames.append((None, chunk({}, b.finish), False))
+            calls = self.calls_for(body)
+            if calls:
+                for index, (call_id, name, arguments) in enumerate(calls):
+                    head = {"index": index, "id": call_id, "type": "function"}
+                    head["function"] = {"name": name, "arguments": ""}
+                    frames.append((None, chunk({"tool_calls": [head]}), False))
+                    text = json.dumps(arguments)
+                    for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                        part = {"index": index, "function": {"arguments": piece}}
+                        frames.append((None, chunk({"tool_calls": [part]}), False))
+                frames.append((None, chunk({}, "tool_calls"), False))
+            else:
+                frames += [(None, chunk({"content": d}), True) for d in deltas]
+                frames.append((None, chunk({}, b.finish), False))
             include_usage = (body.get("stream_options") or {}).get("include_usage")
             if b.usage_in_stream and include_usage:
                 usage_chunk = {
@@ -306,6 +388,30 @@ class WireServer:
             "stop_sequence": None,
             "usage": {"input_tokens": b.prompt_tokens, "output_tokens": 1},
         }
+        calls = self.calls_for(body)
+        if calls:
+            frames = [event("message_start", {"message": message})]
+            for index, (call_id, name, arguments) in enumerate(calls):
+                block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+                text = json.dumps(arguments)
+                frames.append(
+                    event("content_block_start", {"index": index, "content_block": block})
+                )
+                for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                    delta = {"type": "input_json_delta", "partial_json": piece}
+                    frames.append(event("content_block_delta", {"index": index, "delta": delta}))
+                frames.append(event("content_block_stop", {"index": index}))
+            frames += [
+                event(
+                    "message_delta",
+                    {
+                        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                        "usage": {"output_tokens": b.completion_tokens},
+                    },
+                ),
+                event("message_stop", {}),
+            ]
+            return frames
         frames = [
             event("message_start", {"message": message}),
             event(

@@ -3,6 +3,8 @@ never a 5xx, and every answer conforms to the generated OpenAPI document."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from flask import Flask
@@ -37,7 +39,7 @@ def app(make_app, redis_url: str):
 
 
 def _path(rule: str) -> str:
-    return PREFIX + rule.replace("<int:", "{").replace(">", "}")
+    return PREFIX + re.sub(r"<(?:int:)?([a-z_]+)>", r"{\1}", rule)
 
 
 @pytest.mark.parametrize("who", ["admin", "member"])

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import AccountInvitation, MemberRole
 from app.models.common import utcnow
 from app.schemas import management as s
+from app.schemas import tools as t
 from app.schemas.operations import OPERATIONS
 from tests.admin.conftest import csrf_token
 from tests.management.conftest import PASSWORD, Tenant
@@ -31,6 +32,15 @@ BODIES: dict[type, dict[str, Any]] = {
     s.AttachIn: {"domain_id": None},
     s.ApiKeyIn: {"label": "intruder"},
     s.DomainIn: {"domain": "intruder.example"},
+    t.ConnectionIn: {
+        "name": "intruder",
+        "spec": {"type": "api", "api": {"baseUrl": "https://8.8.8.8"}},
+    },
+    t.ConnectionUpdate: {"spec": {"type": "api", "api": {"baseUrl": "https://8.8.4.4"}}},
+    t.PluginIn: {"name": "intruder", "spec": {"type": "static", "static": {"data": 1}}},
+    t.PluginUpdate: {"spec": {"type": "static", "static": {"data": "hacked"}}},
+    t.ToolTestIn: {"arguments": {}},
+    t.ClientToolsIn: {"functions": ["calculator"]},
 }
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 RULE_ARG = r"<(?:[^:>]+:)?([a-z_]+)>"
@@ -48,7 +58,24 @@ def _ids(b: Tenant) -> dict[str, Any]:
         "run_id": b.run.id,
         "token_id": "000000000000",  # replaced by B's token id below
         "token": "no-such-invitation",
+        **_tools(b),
     }
+
+
+def _tools(b: Tenant) -> dict[str, int]:
+    """Account B's connection, plugin and a conversation of its client."""
+    from app.models import ChatSession
+    from app.services import tools
+    from app.tools.specs import ConnectionSpec, PluginSpec
+
+    api = {"type": "api", "api": {"baseUrl": "https://8.8.8.8"}}
+    connection, _ = tools.apply_connection(b.account, "b-api", ConnectionSpec.model_validate(api))
+    static = PluginSpec.model_validate({"type": "static", "static": {"data": "b"}})
+    plugin, _ = tools.apply_plugin(b.account, "b-data", static)
+    session = ChatSession(client_id=b.client.id, session_key="b-session")
+    db.session.add(session)
+    db.session.commit()
+    return {"connection_id": connection.id, "plugin_id": plugin.id, "session_id": session.id}
 
 
 def _invitation(b: Tenant) -> AccountInvitation:
@@ -84,11 +111,16 @@ def _url(app: Flask, rule, values: dict[str, Any]) -> str:
     return re.sub(RULE_ARG, lambda m: str(values[m.group(1)]), rule.rule)
 
 
+# Not object ids: a manifest's kind and name, whose account is the ?account= query
+# (another account is a 403 alike whether it exists: tests/management/test_manifests_api.py).
+NOT_IDS = {"filename", "kind", "name"}
+
+
 def _object_rules(app: Flask, prefix: str):
     return [
         (rule, method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith(prefix) and rule.arguments - {"filename"}
+        if rule.endpoint.startswith(prefix) and rule.arguments - NOT_IDS
         for method in sorted(rule.methods - SKIP_METHODS)
     ]
 

@@ -16,6 +16,7 @@ from app.blueprints.admin import (  # noqa: F401  (declare the views)
     home,
     keys,
     members,
+    plugins,
     publish,
     runs,
     sandbox,

@@ -14,6 +14,7 @@ from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError
 from app.models import Account
 from app.services import accounts as service
+from app.services import provider_connections
 from app.services.api_keys import key_status, list_api_keys
 from app.services.client_state import client_states
 from app.services.limit_settings import may_set_budget
@@ -60,4 +61,8 @@ def account(account_id: int) -> ResponseReturnValue:
         if may_set_budget(current_user)
         else None,
         limits_action=url_for("admin.account_limits", account_id=found.id),
+        connections=[
+            (c.name, provider_connections.shown(c))
+            for c in provider_connections.list_connections(found)
+        ],
     )

@@ -87,7 +87,7 @@ def client_edit(client_id: int) -> ResponseReturnValue:
     form.name.data = client.name
     if form.validate_on_submit():
         try:
-            service.update_client(client, service.parse_spec(**form.spec_fields()))
+            service.update_client(client, service.patched_spec(client, form.spec_fields()))
         except InvalidInput as error:
             db.session.rollback()
             attach_errors(form, error)

@@ -12,11 +12,21 @@ from flask_login import current_user
 from app.blueprints.admin.forms import ActionForm
 from app.errors import ChatdockError, NotFound
 from app.extensions import db
-from app.models import Account, AccountInvitation, ApiKey, CustomDomain, InfraRun, LlmClient
+from app.models import (
+    Account,
+    AccountInvitation,
+    ApiKey,
+    CustomDomain,
+    InfraRun,
+    LlmClient,
+    Plugin,
+)
 from app.services import access
 
 T = TypeVar("T")
-Model = TypeVar("Model", Account, LlmClient, CustomDomain, InfraRun, ApiKey, AccountInvitation)
+Model = TypeVar(
+    "Model", Account, LlmClient, CustomDomain, InfraRun, ApiKey, AccountInvitation, Plugin
+)
 
 
 def get_or_404(model: type[Model], object_id: int) -> Model:

@@ -43,6 +43,6 @@ def add_cors_headers(response: Response) -> Response:
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = (
-            "X-Request-ID, X-Chatdock-Warning, Warning"
+            "X-Request-ID, X-Chatdock-Warning, Warning, X-Chatdock-Model"
         )
     return response

@@ -167,6 +167,7 @@ def _with_headers(prepared: chat.PreparedChat, response: Response) -> Response:
     response.headers["Server-Timing"] = (
         f"app;dur={total_ms - provider_ms:.1f}, provider;dur={provider_ms:.1f}"
     )
+    response.headers["X-Chatdock-Model"] = prepared.model  # a fallback's when one answered
     if prepared.model_warning:
         response.headers["X-Chatdock-Warning"] = prepared.model_warning
         response.headers["Warning"] = f'299 - "{prepared.model_warning}"'
@@ -218,7 +219,7 @@ def _openai_chat(route: ClientRoute) -> Response:
             id=completion_id,
             object="chat.completion",
             created=created,
-            model=model,
+            model=prepared.model,
             choices=[choice],
             usage=_usage(completion.usage),
         )

@@ -5,4 +5,6 @@ from app.blueprints.management import (  # noqa: F401  (declare the views)
     routes_accounts,
     routes_clients,
     routes_infra,
+    routes_manifests,
+    routes_tools,
 )

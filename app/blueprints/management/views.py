@@ -15,9 +15,11 @@ from app.models import (
     AccountInvitation,
     AccountMember,
     ApiKey,
+    Connection,
     CustomDomain,
     InfraRun,
     LlmClient,
+    Plugin,
 )
 from app.schemas import management as s
 from app.services import (
@@ -162,7 +164,7 @@ def run_out(run: InfraRun) -> s.RunOut:
 # --- finding objects the caller may reach (404 otherwise) -----------------------------
 
 
-Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey, InfraRun)
+Owned = TypeVar("Owned", LlmClient, CustomDomain, ApiKey, InfraRun, Connection, Plugin)
 
 
 def owned(model: type[Owned], object_id: int, what: str) -> Owned:

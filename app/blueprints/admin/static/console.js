@@ -115,6 +115,12 @@
             if (name === "session") sessionKey = payload.session_key;
             else if (name === "error") throw new Error(payload.error?.message || "error");
             else if (name === "done") reply.dataset.done = "true";
+            else if (name === "tool") {
+              const call = document.createElement("div");
+              call.className = `sandbox-tool small text-body-secondary${payload.ok ? "" : " text-danger"}`;
+              call.textContent = `tool ${payload.name}: ${payload.ok ? "ok" : "error"}`;
+              box.insertBefore(call, reply);
+            }
             else if (payload.delta) reply.textContent += payload.delta;
             box.scrollTop = box.scrollHeight;
           }

@@ -3,7 +3,7 @@ user_requests_per_minute, user_tokens_per_minute; chat_sessions.end_user; usage_
 origin and end_user (part of its unique row key)
 
 Revision ID: 5e1b7c3a9d24
-Revises: 7a3e9c2d4b61
+Revises: 5d18a3c6e2b7
 Create Date: 2026-12-07 09:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "5e1b7c3a9d24"
-down_revision = "7a3e9c2d4b61"
+down_revision = "5d18a3c6e2b7"
 branch_labels = None
 depends_on = None
 
