@@ -32,6 +32,14 @@ MARKDOWN_REPLY = (
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def patient_expect():
+    """A loaded 2-core machine: give the browser 15 s, not expect's 5 s (then put it back)."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as running:

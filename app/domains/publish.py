@@ -11,7 +11,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_snake
+from pydantic.alias_generators import to_camel, to_snake
 
 from app.names import is_host_name
 
@@ -86,6 +86,13 @@ class Appearance(BaseModel):
     def stored(self) -> dict[str, object]:
         """The column's value (snake_case, as the API answers it)."""
         return self.model_dump()
+
+
+class ManifestAppearance(Appearance):
+    """The same presentation as a manifest writes and shows it: camelCase names (snake_case
+    accepted too), so ``flask get`` and the kind's JSON Schema say ``welcomeMessage``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
 def logo_origin(logo_url: str) -> str:

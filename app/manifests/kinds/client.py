@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, create_model
 
+from app.domains.publish import ManifestAppearance
 from app.errors import InvalidInput, NotFound
 from app.models import Account, AdminUser, CustomDomain, LlmClient
 from app.services import clients, domains, infra, limit_settings
@@ -34,6 +35,8 @@ def _fields() -> dict[str, Any]:
     for name, info in ClientSpec.model_fields.items():
         if name != "name":
             fields[name] = (info.annotation, copy.copy(info))
+    # The API's presentation is snake_case; a manifest's, camelCase like the rest of it.
+    fields["appearance"] = (ManifestAppearance, Field(default_factory=ManifestAppearance))
     for name in LIMITS:
         fields[name] = (
             int,
