@@ -355,9 +355,14 @@ def patched_spec(client: LlmClient, patch: dict[str, Any]) -> ClientSpec:
     """The client's settings with the fields of ``patch`` changed (the others keep their
     values). A new provider or connection without a model takes its default model."""
     current = {"name": client.name, **client_settings(client)}
-    if ("provider" in patch or "provider_connection" in patch) and "model" not in patch:
+    new_provider = "provider" in patch and patch["provider"] != current["provider"]
+    new_connection = (
+        "provider_connection" in patch
+        and patch["provider_connection"] != current["provider_connection"]
+    )
+    if (new_provider or new_connection) and "model" not in patch:
         current["model"] = ""  # another provider: its default model
-    if "provider_connection" in patch and "provider" not in patch:
+    if new_connection and "provider" not in patch:
         current["provider"] = None  # the connection's type
     return parse_spec(**{**current, **patch})
 

@@ -196,3 +196,16 @@ def test_a_directory_is_one_apply_and_problems_name_the_file(cli, shop, tmp_path
     (folder / "b.yml").write_text(client_doc(shop, "two", model="gpt-4.1"))
     done = cli("apply", "-f", str(folder))
     assert done.output == "Client/one: created\nClient/two: created\n"
+
+
+def test_a_file_naming_the_provider_but_no_model_applies_again_unchanged(cli, shop, write):
+    """The provider's default model is taken once; the same file again changes nothing
+    (it used to read as "changed (provider)" and reset the model each time)."""
+    path = write(client_doc(shop, provider="echo", systemPrompt="Hi."))
+    assert cli("apply", "-f", path).output == "Client/shop: created\n"
+    assert cli("apply", "-f", path).output == "Client/shop: unchanged\n"
+    other = write(client_doc(shop, provider="openai"))
+    assert cli("apply", "-f", other).output == "Client/shop: changed (provider)\n"
+    db.session.rollback()
+    client = db.session.execute(select(LlmClient)).scalar_one()
+    assert (client.provider, client.system_prompt) == ("openai", "Hi.")
