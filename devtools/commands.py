@@ -69,6 +69,7 @@ def seed(port: int) -> None:
         f"  curl -s http://localhost:{port}/api/v0/llm-clients/{client.id}/{client.name}/ "
         f"-H 'content-type: application/json' -d '{body}'"
     )
+    click.echo(f"  its chat page, in a browser: http://{host}:{port}/")
     number = client.account.account_number
     click.echo("operator commands for this account (README: Try it):")
     click.echo(f"  export FLASK_APP=wsgi.py ACCOUNT={number}")
