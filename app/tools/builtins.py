@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -55,12 +56,19 @@ def _evaluate(node: ast.AST) -> int | float:
     raise ToolFailed("only numbers, parentheses and + - * / // % ** are allowed in an expression")
 
 
+# CPython 3.11 keeps ast.parse's recursion counter per interpreter, not per thread: two
+# threads parsing at once (a round's calls run on a thread pool) can fail with
+# "SystemError: AST constructor recursion depth mismatch" (gh-106905, fixed in 3.11.8).
+_PARSING = threading.Lock()
+
+
 def calculate(arguments: dict[str, Any], limits: Limits) -> Any:
     expression = str(arguments["expression"])
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ToolFailed(f"the expression is longer than {MAX_EXPRESSION_CHARS} characters")
     try:
-        tree = ast.parse(expression, mode="eval")
+        with _PARSING:
+            tree = ast.parse(expression, mode="eval")
     except SyntaxError as error:
         raise ToolFailed(f"not an arithmetic expression: {error.msg}") from None
     try:

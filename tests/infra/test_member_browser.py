@@ -60,7 +60,7 @@ def test_a_member_deploys_and_an_admin_approves(browser, site, worker_process, r
     expect(member.get_by_role("link", name="New account")).to_have_count(0)
     member.get_by_role("link", name=number, exact=True).click()
     member.get_by_role("link", name="New client").click()
-    member.get_by_label("Name").fill("support")
+    member.get_by_label("Name", exact=True).fill("support")
     member.get_by_role("button", name="Save").click()
     expect(member.get_by_role("heading", name=re.compile("^support"))).to_be_visible()
 
