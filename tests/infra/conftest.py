@@ -141,7 +141,10 @@ def wait_until(run_id: int, statuses: set[RunStatus], timeout: float = 240) -> I
     while time.monotonic() < deadline:
         db.session.expire_all()
         run = db.session.get(InfraRun, run_id)
-        if run.status in statuses:
+        # An approved run (auto-approve) passes through awaiting_approval on its way to
+        # the apply: only a run that waits for someone has settled there.
+        approved_in_passing = run.status == RunStatus.AWAITING_APPROVAL and run.approved_at
+        if run.status in statuses and not approved_in_passing:
             return run
         time.sleep(0.5)
     raise AssertionError(f"run {run_id} still {run.status} after {timeout}s:\n{run.log}")
