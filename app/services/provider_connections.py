@@ -21,6 +21,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.llm.catalog import CATALOG
 from app.models import Account, LlmClient, LlmModel, ProviderConnection
+from app.names import is_client_name
 from app.netguard import NetworkRefused, allowed_networks, check_url
 from app.services import audit
 from app.services.llm_models import MODEL_NAME_RE
@@ -163,6 +164,8 @@ def save_connection(
 ) -> ProviderConnection:
     """Create the connection or change the fields the spec gives (the others keep their
     value); one audit event, which records the key only as set/unset."""
+    if not is_client_name(name):
+        raise _field("name", f"{name!r} is not a name: a DNS label (a-z, 0-9, inner -)")
     check_spec(spec)
     connection = find_connection(account, name)
     created = connection is None

@@ -62,11 +62,15 @@ def _ids(b: Tenant) -> dict[str, Any]:
     }
 
 
-def _tools(b: Tenant) -> dict[str, int]:
-    """Account B's connection, plugin and a conversation of its client."""
+def _tools(b: Tenant) -> dict[str, Any]:
+    """Account B's connection, plugin, provider connection (by name, in its account's
+    URL) and a conversation of its client."""
     from app.models import ChatSession
-    from app.services import tools
+    from app.services import provider_connections, tools
     from app.tools.specs import ConnectionSpec, PluginSpec
+
+    provider = provider_connections.ConnectionSpec(type="anthropic", api_key="sk-ant-b")
+    provider_connections.save_connection(b.account, "b-provider", provider)
 
     api = {"type": "api", "api": {"baseUrl": "https://8.8.8.8"}}
     connection, _ = tools.apply_connection(b.account, "b-api", ConnectionSpec.model_validate(api))
@@ -75,7 +79,12 @@ def _tools(b: Tenant) -> dict[str, int]:
     session = ChatSession(client_id=b.client.id, session_key="b-session")
     db.session.add(session)
     db.session.commit()
-    return {"connection_id": connection.id, "plugin_id": plugin.id, "session_id": session.id}
+    return {
+        "connection_id": connection.id,
+        "plugin_id": plugin.id,
+        "session_id": session.id,
+        "name": "b-provider",
+    }
 
 
 def _invitation(b: Tenant) -> AccountInvitation:

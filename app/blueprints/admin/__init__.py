@@ -17,6 +17,7 @@ from app.blueprints.admin import (  # noqa: F401  (declare the views)
     keys,
     members,
     plugins,
+    provider_connections,
     publish,
     runs,
     sandbox,

@@ -10,6 +10,7 @@ from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import get_or_404, required, visible
 from app.blueprints.admin.forms import AccountForm, ApiKeyForm, BudgetForm, DomainForm
 from app.blueprints.admin.members import members_panel
+from app.blueprints.admin.provider_connections import ProviderConnectionForm
 from app.blueprints.admin.usage import usage_panel
 from app.errors import ChatdockError
 from app.models import Account
@@ -65,4 +66,5 @@ def account(account_id: int) -> ResponseReturnValue:
             (c.name, provider_connections.shown(c))
             for c in provider_connections.list_connections(found)
         ],
+        connection_form=ProviderConnectionForm(),
     )
