@@ -65,6 +65,7 @@ def provider_connection_save(account_id: int) -> ResponseReturnValue:
 @bp.post("/accounts/<int:account_id>/provider-connections/<name>/delete")
 def provider_connection_delete(account_id: int, name: str) -> ResponseReturnValue:
     account = get_or_404(Account, account_id)
+
     def delete() -> bool:
         service.delete_connection(account, name)
         return True
