@@ -75,6 +75,13 @@ def pytest_configure(config: pytest.Config) -> None:
         " these in its PostgreSQL pass only (the production database: SQLite serves the"
         " one-machine run command, whose path the other infrastructure tests cover)",
     )
+    config.addinivalue_line(
+        "markers",
+        "one_machine: the run command's one-machine path end to end with terraform (deploy,"
+        " review, undeploy, delete, domains, the console's first day); scripts/test runs"
+        " these in its SQLite pass only (the run command's database), the same paths on"
+        " PostgreSQL being covered by the live-client, scale-out and fault tests",
+    )
     # A run started in the background (scripts/test's PostgreSQL pass, nohup, CI) inherits
     # SIGINT ignored, and so would every process the tests start: tests check that
     # terraform stops on SIGINT.

@@ -58,6 +58,7 @@ def test_refused_without_login(page: Page):
     screenshot(page, "login-refused")
 
 
+@pytest.mark.one_machine  # SQLite pass only (tests/conftest.py)
 def test_first_day_of_an_operator(page: Page, worker_process, route53, zone_id):
     worker_process()
     sign_in(page)

@@ -3,6 +3,8 @@ back with the same IDs, so the Terraform state and the database still match Rout
 
 from __future__ import annotations
 
+import pytest
+
 import boto3
 
 from app.models import DeploymentStatus, RunStatus
@@ -12,6 +14,8 @@ from devtools.services import AWS_TEST_ENV, moto_server
 from devtools.stack import DEV_STATE_BUCKET, ensure_hosted_zone, ensure_state_bucket
 from tests.conftest import CUSTOMER_DOMAIN, host_of
 from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
+
+pytestmark = pytest.mark.one_machine  # SQLite pass only (tests/conftest.py)
 
 
 def route53(url: str):

@@ -13,6 +13,8 @@ from app.extensions import db
 from app.models import CustomDomain, DomainStatus, InfraRun, Notification, RunStatus
 from tests.infra.conftest import a_records, domain_settings, wait_until
 
+pytestmark = pytest.mark.one_machine  # SQLite pass only (tests/conftest.py)
+
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 

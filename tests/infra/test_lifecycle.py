@@ -4,6 +4,8 @@ where the test must observe signals)."""
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,6 +17,8 @@ from app.services import infra
 from app.services.client_state import client_state
 from tests.conftest import host_of
 from tests.infra.conftest import a_records, fresh, run_burst_worker, wait_until
+
+pytestmark = pytest.mark.one_machine  # SQLite pass only (tests/conftest.py)
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 

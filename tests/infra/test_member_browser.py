@@ -18,6 +18,8 @@ from tests.browser import chromium, screenshot
 from tests.infra.conftest import a_records
 from tests.live import serve
 
+pytestmark = pytest.mark.one_machine  # SQLite pass only (tests/conftest.py)
+
 ADMIN, MEMBER, PASSWORD = "ops@chatdock.test", "dev@acme.test", "correct horse battery"
 RUN_TIMEOUT_MS = 240_000
 
