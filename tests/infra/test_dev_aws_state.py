@@ -3,9 +3,8 @@ back with the same IDs, so the Terraform state and the database still match Rout
 
 from __future__ import annotations
 
-import pytest
-
 import boto3
+import pytest
 
 from app.models import DeploymentStatus, RunStatus
 from app.services import infra

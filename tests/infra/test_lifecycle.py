@@ -4,10 +4,9 @@ where the test must observe signals)."""
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app import signals
