@@ -59,7 +59,7 @@ def _end(commit: bool) -> None:
 
 
 def _name(name: str, what: str) -> str:
-    if not TOOL_NAME.match(name or ""):
+    if not TOOL_NAME.fullmatch(name or ""):
         raise InvalidInput(f"a {what} name is 1-64 letters, digits, _ or - (got {name[:70]!r})")
     return name
 
@@ -339,7 +339,7 @@ def set_client_tools(
         changes["functions"] = (list(client.functions or []), sorted(set(functions)))
     found: list[Plugin] = []
     if plugins is not None:
-        names = sorted(set(plugins))
+        names = sorted({_name(name, "plugin") for name in plugins})
         found = [p for p in (find_plugin(client.account_id, n) for n in names) if p is not None]
         missing = sorted(set(names) - {p.name for p in found})
         if missing:

@@ -3,6 +3,7 @@ connection in use stays, and another account's objects are out of reach."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -161,3 +162,13 @@ def test_a_connection_read_back_applies_with_no_change(customer):
     assert sql["spec"]["sql"]["password"] == "unset"
     back = customer.api("PUT", f"/connections/{sql['id']}", {"spec": sql["spec"]})
     assert back.json["spec"]["sql"]["password"] == "unset"
+
+
+@pytest.mark.parametrize("name", ["hours\x00", "hours\n", "", "a" * 65, "../hours"])
+def test_a_plugin_name_that_is_not_a_name_is_a_400(customer, name):
+    """Found by the schema fuzzer on PostgreSQL: a NUL in a name reached the query (500)."""
+    plugin = customer.plugin("hours", STATIC)
+    answer = customer.api("PUT", f"/clients/{customer.client.id}/tools", {"plugins": [name]})
+    assert answer.status_code == 400, answer.json
+    assert "a plugin name is 1-64 letters, digits, _ or -" in answer.json["error"]["message"]
+    assert customer.api("GET", f"/plugins/{plugin['id']}").json["client_ids"] == []
