@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -111,9 +111,21 @@ def _is_transient(error: DBAPIError | PoolTimeout) -> bool:
     )
 
 
+def _holds_nul(error: DBAPIError | PoolTimeout) -> bool:
+    """Input with a NUL reached a query: the validators missed a field, the caller's
+    input is still what is wrong (psycopg refuses it before PostgreSQL sees it)."""
+    return isinstance(error, DataError) and "NUL (0x00)" in str(getattr(error, "orig", ""))
+
+
 def _database_error(error: DBAPIError | PoolTimeout) -> ResponseReturnValue:
     """A transient database failure is 503 with ``Retry-After`` (the caller retries),
-    anything else a 500; never the statement or its parameters in the log."""
+    a NUL character in input (which PostgreSQL text cannot hold) a 400, anything else a
+    500; never the statement or its parameters in the log."""
+    if _holds_nul(error):
+        db.session.rollback()
+        return error_response(
+            400, "invalid_request", "the request holds a NUL character, which is not allowed"
+        )
     if not _is_transient(error):
         return _unexpected(error)
     db.session.rollback()

@@ -103,3 +103,22 @@ def test_no_free_pooled_connection_is_a_503_not_a_500(make_app, account, make_cl
     assert answer.status_code == 503
     assert answer.json["error"]["code"] == "database_busy"
     assert answer.headers["Retry-After"]
+
+
+@pytest.mark.postgresql_only  # SQLite stores a NUL; PostgreSQL text cannot
+def test_a_nul_that_reaches_a_query_is_the_callers_400(make_app):
+    """Whatever route lets a NUL through to the database answers 400, never a 500."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    app = make_app()
+
+    @app.get("/nul-probe")
+    def nul_probe() -> str:
+        db.session.execute(text("SELECT CAST(:value AS text)"), {"value": "a\x00b"})
+        return "stored"
+
+    answer = app.test_client().get("/nul-probe", headers={"Host": "localhost"})
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert answer.get_json()["error"]["code"] == "invalid_request"
