@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from ipaddress import IPv4Address, IPv4Network, IPv6Network
-from typing import Annotated, Any, Literal, get_args
+from ipaddress import IPv4Address
+from typing import Any, Literal, get_args
 
 from pydantic import (
-    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.names import is_host_name
+from app.config_types import HostList, IntList, IPv4List, NetworkList, SecretList
 
 DEV_SECRET_KEY = "dev-insecure-change-me"
 MIN_SECRET_KEY_LENGTH = 32
@@ -44,31 +43,6 @@ class SettingsRefused(SystemExit):
     """The process cannot start with its environment. A SystemExit, so ``flask ...``,
     gunicorn's ``wsgi:app`` and the worker stop with this one message on stderr and a
     non-zero status, not a traceback."""
-
-
-def _comma_separated(value: Any) -> Any:
-    """The environment's ``a, b,c`` as ``["a", "b", "c"]`` (empty items dropped)."""
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-def _host_names(value: Any) -> Any:
-    """Lower-case host names without a trailing dot; anything else is refused."""
-    hosts = [str(h).strip().lower().rstrip(".") for h in _comma_separated(value)]
-    bad = [h for h in hosts if not is_host_name(h)]
-    if bad:
-        raise ValueError(f"{bad[0]!r} is not a host name")
-    return hosts
-
-
-IntList = Annotated[list[int], NoDecode, BeforeValidator(_comma_separated)]
-HostList = Annotated[list[str], NoDecode, BeforeValidator(_host_names)]
-IPv4List = Annotated[list[IPv4Address], NoDecode, BeforeValidator(_comma_separated)]
-NetworkList = Annotated[
-    list[IPv4Network | IPv6Network], NoDecode, BeforeValidator(_comma_separated)
-]
-SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class Settings(BaseSettings):
