@@ -3,6 +3,7 @@
 import sqlite3
 from typing import TYPE_CHECKING, ClassVar
 
+from flask import request
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -45,8 +46,16 @@ else:
     Model = db.Model
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
-# Limits are declared per route (the chat API, the console's login); nothing else is limited.
+# The console's login limit; the chat counts its own (app.services.chat_rate).
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+
+@limiter.request_filter
+def _chat_counts_itself() -> bool:
+    """Flask-Limiter's per-request hooks skip the chat blueprint (the hot path)."""
+    return request.blueprint == "chat"
+
+
 login_manager = LoginManager()
 # The console's CSS framework (Bootstrap 5), served from the package's own static files.
 bootstrap = Bootstrap5()

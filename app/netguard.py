@@ -22,6 +22,7 @@ import httpcore
 import httpx
 
 from app.config import Settings, current_settings
+from app.http_pool import PooledTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -155,21 +156,17 @@ class _CappedStream(httpx.SyncByteStream):
         self._inner.close()
 
 
-class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport with its connection pool on the guarded backend, and bodies
-    capped when asked."""
+class _GuardedTransport(PooledTransport):
+    """The provider pool's transport on the guarded backend, bodies capped when asked."""
 
-    def __init__(self, allowed: Sequence[IPNetwork], max_response_bytes: int | None) -> None:
-        super().__init__(retries=0)
-        # httpx takes no network backend argument: the pool it built is replaced by the
-        # same pool on ours (same TLS context and limits).
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=self._pool._ssl_context,
-            max_connections=self._pool._max_connections,
-            max_keepalive_connections=self._pool._max_keepalive_connections,
-            keepalive_expiry=self._pool._keepalive_expiry,
-            network_backend=_GuardedBackend(allowed),
-        )
+    def __init__(
+        self,
+        allowed: Sequence[IPNetwork],
+        max_response_bytes: int | None,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        options: dict[str, Any] = {"limits": limits} if limits is not None else {}
+        super().__init__(network_backend=_GuardedBackend(allowed), retries=0, **options)
         self._max_response_bytes = max_response_bytes
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -188,13 +185,14 @@ def guarded_http_client(
     follow_redirects: bool = False,
     max_redirects: int = 5,
     headers: dict[str, str] | None = None,
+    limits: httpx.Limits | None = None,
 ) -> httpx.Client:
     """An httpx client that reaches only allowed addresses (every hop of a redirect too),
     ignores proxy variables of the environment, and cuts bodies past
     ``max_response_bytes`` (see :func:`was_truncated`). A refused address raises
     :class:`NetworkRefused` from the request."""
     return httpx.Client(
-        transport=_GuardedTransport(allowed, max_response_bytes),
+        transport=_GuardedTransport(allowed, max_response_bytes, limits),
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,

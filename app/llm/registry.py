@@ -35,26 +35,31 @@ def build_provider(name: str, settings: Settings) -> ChatProvider:
     """A new provider instance configured from ``settings`` (uncached)."""
     if name == "echo":
         return EchoProvider()
+    if name not in ("openai", "anthropic"):
+        raise ProviderError(
+            "unknown_provider",
+            f"unknown provider {name[:40]!r} (expected one of {', '.join(PROVIDER_NAMES)})",
+            503,
+        )
+    from app.http_pool import pooled_client  # with the SDKs: httpcore only when needed
+
+    timeout = settings.LLM_TIMEOUT_SECONDS
     if name == "openai":
         from app.llm.openai_compat import OpenAICompatibleProvider
 
         return OpenAICompatibleProvider(
             api_key=settings.OPENAI_API_KEY.get_secret_value(),
             base_url=settings.OPENAI_BASE_URL or None,
-            timeout=settings.LLM_TIMEOUT_SECONDS,
+            timeout=timeout,
+            http_client=pooled_client(timeout),
         )
-    if name == "anthropic":
-        from app.llm.anthropic_provider import AnthropicProvider
+    from app.llm.anthropic_provider import AnthropicProvider
 
-        return AnthropicProvider(
-            api_key=settings.ANTHROPIC_API_KEY.get_secret_value(),
-            base_url=settings.ANTHROPIC_BASE_URL or None,
-            timeout=settings.LLM_TIMEOUT_SECONDS,
-        )
-    raise ProviderError(
-        "unknown_provider",
-        f"unknown provider {name[:40]!r} (expected one of {', '.join(PROVIDER_NAMES)})",
-        503,
+    return AnthropicProvider(
+        api_key=settings.ANTHROPIC_API_KEY.get_secret_value(),
+        base_url=settings.ANTHROPIC_BASE_URL or None,
+        timeout=timeout,
+        http_client=pooled_client(timeout),
     )
 
 
@@ -118,10 +123,11 @@ def connection_provider(
 def _build_connection(
     endpoint: Endpoint, api_key: str, settings: Settings, allowed: Sequence[IPNetwork]
 ) -> ChatProvider:
+    from app.http_pool import LIMITS
     from app.netguard import guarded_http_client  # with the SDKs: httpcore only when needed
 
     timeout = settings.LLM_TIMEOUT_SECONDS
-    http_client = guarded_http_client(allowed, timeout=timeout)
+    http_client = guarded_http_client(allowed, timeout=timeout, limits=LIMITS)
     base_url = endpoint.base_url or None
     if endpoint.type == "openai":
         from app.llm.openai_compat import OpenAICompatibleProvider

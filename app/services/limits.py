@@ -198,7 +198,7 @@ def _eval(redis: Redis, script: str, keys: list[str], args: list[int]) -> Any:
     return runner(keys=keys, args=args, client=redis)
 
 
-def _fail_open(error: Exception | str) -> None:
+def fail_open(error: Exception | str) -> None:
     global _last_warning
     LIMITS_UNAVAILABLE.inc()
     now = time.monotonic()
@@ -293,7 +293,7 @@ def admit(
     if not counters and budget is None:
         return None
     if not settings.REDIS_URL:
-        _fail_open("REDIS_URL is not set")
+        fail_open("REDIS_URL is not set")
         return None
     request_counters = [c for c in counters if c.counts_requests]
     token_counters = [c for c in counters if not c.counts_requests]
@@ -323,7 +323,7 @@ def admit(
             _seed_budget(redis, client.account_id, budget)
             result = _eval(redis, CHECK_SCRIPT, keys, args)
     except RedisError as error:
-        _fail_open(error)
+        fail_open(error)
         return None
     status, value = int(result[0]), int(result[1])
     if status == 0:
@@ -374,7 +374,7 @@ def settle(admission: Admission, tokens: int) -> None:
     try:
         used: int = _eval(_redis(settings.REDIS_URL), SETTLE_SCRIPT, keys, args)
     except RedisError as error:
-        _fail_open(error)
+        fail_open(error)
         return
     if used >= 0:
         _maybe_notify(admission.account_id, admission.budget, used - tokens, used)

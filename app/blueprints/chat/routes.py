@@ -14,13 +14,10 @@ from pydantic import BaseModel
 from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
 from app.blueprints.http import parse_body, sse_response
-from app.config import current_settings
 from app.errors import NotFound
-from app.extensions import db, limiter
-from app.hosts import ClientRoute, normalize_host, normalize_origin
+from app.hosts import ClientRoute, normalize_origin
 from app.llm.base import ChatTurn, Role, Usage
 from app.models import ApiKey
-from app.request_hooks import resolver
 from app.schemas.chat import (
     AssistantMessage,
     ChatBody,
@@ -30,7 +27,7 @@ from app.schemas.chat import (
     OpenAIChatBody,
 )
 from app.schemas.chat import Usage as UsageOut
-from app.services import api_keys, chat, chat_stream, publish
+from app.services import api_keys, chat, chat_rate, chat_stream, publish
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
@@ -98,31 +95,13 @@ def _authorized(route: ClientRoute) -> tuple[ApiKey | None, publish.Visitor]:
     return api_keys.authenticate(_presented_key(), route), visitor
 
 
-def _rate_limit() -> str:
-    return current_settings().CHAT_RATE_LIMIT
-
-
-def _rate_key() -> str:
-    """One bucket per client and caller, whatever the path or host that reached it: the
-    client's id (from the /api/v0 path, else from the host index) and the address.
-    This runs before the Host check, so it resolves the host itself."""
-    client = (request.view_args or {}).get("client_id")
-    if client is None:
-        route = resolver().lookup_host(db.session, request.host)
-        client = route.client_id if route else f"host:{normalize_host(request.host)}"
-    return f"chat:{client}:{request.remote_addr}"
-
-
-# One shared scope: every chat endpoint draws on the same bucket of a key.
-rate_limited = limiter.shared_limit(_rate_limit, scope="chat", key_func=_rate_key, methods=["POST"])
-
-
 # --- the native contract -------------------------------------------------------------
 
 
 def _chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
+    chat_rate.check(route.client_id)
     api_key, visitor = _authorized(route)
     body = parse_body(ChatBody)
     prepared = chat.prepare_chat(
@@ -188,6 +167,7 @@ OPENAI_ROLES: dict[str, Role] = {
 def _openai_chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
+    chat_rate.check(route.client_id)
     api_key, visitor = _authorized(route)
     body = parse_body(OpenAIChatBody)
     prepared = chat.prepare_chat(
@@ -231,7 +211,8 @@ def _register(
     name: str, host_rule: str, path_suffix: str, handler: Callable[[ClientRoute], Response]
 ) -> None:
     """Serve ``handler`` on client hosts at ``host_rule`` and, on any platform host, at
-    ``/api/v0/llm-clients/<id>/<name>/`` + ``path_suffix``; both rate limited."""
+    ``/api/v0/llm-clients/<id>/<name>/`` + ``path_suffix`` (one ``CHAT_RATE_LIMIT``
+    bucket: the handlers count by client)."""
 
     def on_client_host() -> Response:
         return handler(_route_from_host())
@@ -240,11 +221,11 @@ def _register(
         return handler(_route_from_path(client_id, name))
 
     options: dict[str, Any] = {"methods": CHAT_METHODS, "provide_automatic_options": False}
-    bp.add_url_rule(host_rule, f"{name}_on_client_host", rate_limited(on_client_host), **options)
+    bp.add_url_rule(host_rule, f"{name}_on_client_host", on_client_host, **options)
     bp.add_url_rule(
         f"/api/v0/llm-clients/<int:client_id>/<name>/{path_suffix}",
         f"{name}_by_path",
-        rate_limited(by_path),
+        by_path,
         **options,
     )
 

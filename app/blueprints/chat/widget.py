@@ -20,13 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import check_origin, preflight
-from app.blueprints.chat.routes import WIDGET_TOKEN_HEADER, _route_from_host, rate_limited
+from app.blueprints.chat.routes import WIDGET_TOKEN_HEADER, _route_from_host
 from app.blueprints.http import parse_body
 from app.domains.publish import logo_origin
 from app.errors import Unauthorized
 from app.hosts import ClientRoute
 from app.schemas.chat_body import SESSION_KEY_PATTERN
-from app.services import publish
+from app.services import chat_rate, publish
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"chat.js": "text/javascript", "chat.css": "text/css", "widget.js": "text/javascript"}
@@ -112,6 +112,7 @@ def token() -> Response:
     route = _route_from_host()
     if request.method == "OPTIONS":
         return preflight(route)
+    chat_rate.check(route.client_id)  # the chat's own bucket: a token per chat at most
     check_origin(route)
     body = parse_body(TokenBody) if request.get_data() else TokenBody()
     issued = publish.issue_token(route, request.headers.get("Origin"), body.user_id, body.user_hash)
@@ -165,7 +166,7 @@ bp.add_url_rule("/config", "config", config, methods=["GET"])
 bp.add_url_rule(
     "/widget/token",
     "widget_token",
-    rate_limited(token),
+    token,
     methods=["POST", "OPTIONS"],
     provide_automatic_options=False,
 )
