@@ -14,6 +14,7 @@ from app.extensions import csrf, db, limiter, migrate
 from app.hosts import HostResolver, install_version_bump
 from app.logging_setup import configure_logging
 from app.security_headers import init_security_headers
+from app.services import chat_rate
 
 
 def _engine_options(settings: Settings) -> dict:
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     init_security_headers(app, settings)
     install_version_bump()
+    app.extensions[chat_rate.EXTENSION] = chat_rate.build_limiter(settings)
     app.extensions["chatdock.hosts"] = HostResolver(
         customer_api_domain=settings.CUSTOMER_API_DOMAIN,
         platform_hosts=frozenset(settings.PLATFORM_HOSTS),

@@ -305,3 +305,30 @@ def test_nul_characters_are_refused_before_the_provider_is_called(http, demo):
         assert response.status_code == 400
         assert response.json["error"]["code"] == "invalid_request"
     assert counts() == (0, 0)
+
+
+def test_rate_limit_is_shared_through_redis_and_fails_open_without_it(app, make_app, make_client):
+    """Two processes (apps) count one bucket in Redis; with Redis gone the chat answers."""
+    from app.services.accounts import create_account
+    from devtools.services import redis_server_process
+
+    with redis_server_process() as redis:
+        first = make_app(CHAT_RATE_LIMIT="3/minute", REDIS_URL=redis.url, CHAT_LIMITS_ENABLED=False)
+        second = make_app(CHAT_RATE_LIMIT="3/minute", REDIS_URL=redis.url, CHAT_LIMITS_ENABLED=False)
+        body = {"messages": [user("hi")]}
+        with first.app_context():
+            host = host_of(make_client(create_account("Busy"), "bot"))
+
+        def ask(app):
+            return app.test_client().post("/llm-client/", json=body, headers={"Host": host})
+
+        with first.app_context():
+            assert ask(first).status_code == 200
+            assert ask(first).status_code == 200
+        with second.app_context():
+            assert ask(second).status_code == 200
+            refused = ask(second)
+            assert refused.status_code == 429, "the other process's requests were not counted"
+            assert "3 per 1 minute" in refused.json["error"]["message"]
+            redis.stop()
+            assert ask(second).status_code == 200  # fails open

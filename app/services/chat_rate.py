@@ -14,16 +14,15 @@ import functools
 import math
 import time
 
-from flask import current_app, request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
-from app.config import current_settings
+from app.config import Settings, current_settings
 from app.metrics import LIMITS_REFUSED
 from app.services import limits
 
-EXTENSION = "chatdock.chat_rate"
+EXTENSION = "chatdock.chat_rate"  # where create_app keeps an app's counter
 
 
 @functools.lru_cache(maxsize=8)
@@ -31,32 +30,27 @@ def _items(spec: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(spec))
 
 
-def _limiter() -> FixedWindowRateLimiter:
-    """The app's limiter (its own in-memory counters per app, so apps never share)."""
-    limiter: FixedWindowRateLimiter | None = current_app.extensions.get(EXTENSION)
-    if limiter is None:
-        settings = current_settings()
-        storage: Storage = (
-            RedisStorage(
-                settings.REDIS_URL,
-                socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT_SECONDS,
-                socket_timeout=settings.REDIS_READ_TIMEOUT_SECONDS,
-            )
-            if settings.REDIS_URL
-            else MemoryStorage()
+def build_limiter(settings: Settings) -> FixedWindowRateLimiter:
+    """An app's counter (its own in-process counters without Redis: apps never share)."""
+    storage: Storage = (
+        RedisStorage(
+            settings.REDIS_URL,
+            socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=settings.REDIS_READ_TIMEOUT_SECONDS,
         )
-        limiter = current_app.extensions.setdefault(EXTENSION, FixedWindowRateLimiter(storage))
-    return limiter
+        if settings.REDIS_URL
+        else MemoryStorage()
+    )
+    return FixedWindowRateLimiter(storage)
 
 
-def check(client_id: int) -> None:
+def check(limiter: FixedWindowRateLimiter, client_id: int, address: str | None) -> None:
     """Count this request against ``CHAT_RATE_LIMIT`` for the client and the caller's
     address; 429 ``rate_limited`` with ``Retry-After`` when a window is full."""
     spec = current_settings().CHAT_RATE_LIMIT
     if not spec:
         return
-    limiter = _limiter()
-    address = request.remote_addr or "-"
+    address = address or "-"
     for item in _items(spec):
         try:
             admitted = limiter.hit(item, "chat", str(client_id), address)

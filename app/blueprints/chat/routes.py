@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
+from limits.strategies import FixedWindowRateLimiter
 from pydantic import BaseModel
 
 from app.blueprints.chat.blueprint import bp
@@ -59,6 +60,12 @@ def _route_from_path(client_id: int, name: str) -> ClientRoute:
     return _served(route)
 
 
+def rate_limiter() -> FixedWindowRateLimiter:
+    """The app's ``CHAT_RATE_LIMIT`` counter (built in create_app)."""
+    limiter: FixedWindowRateLimiter = current_app.extensions[chat_rate.EXTENSION]
+    return limiter
+
+
 def _presented_key() -> str | None:
     key = request.headers.get("X-Api-Key")
     if key:
@@ -101,7 +108,7 @@ def _authorized(route: ClientRoute) -> tuple[ApiKey | None, publish.Visitor]:
 def _chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
-    chat_rate.check(route.client_id)
+    chat_rate.check(rate_limiter(), route.client_id, request.remote_addr)
     api_key, visitor = _authorized(route)
     body = parse_body(ChatBody)
     prepared = chat.prepare_chat(
@@ -167,7 +174,7 @@ OPENAI_ROLES: dict[str, Role] = {
 def _openai_chat(route: ClientRoute) -> Response:
     if request.method == "OPTIONS":
         return preflight(route)
-    chat_rate.check(route.client_id)
+    chat_rate.check(rate_limiter(), route.client_id, request.remote_addr)
     api_key, visitor = _authorized(route)
     body = parse_body(OpenAIChatBody)
     prepared = chat.prepare_chat(

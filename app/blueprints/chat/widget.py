@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import check_origin, preflight
-from app.blueprints.chat.routes import WIDGET_TOKEN_HEADER, _route_from_host
+from app.blueprints.chat.routes import WIDGET_TOKEN_HEADER, _route_from_host, rate_limiter
 from app.blueprints.http import parse_body
 from app.domains.publish import logo_origin
 from app.errors import Unauthorized
@@ -112,7 +112,9 @@ def token() -> Response:
     route = _route_from_host()
     if request.method == "OPTIONS":
         return preflight(route)
-    chat_rate.check(route.client_id)  # the chat's own bucket: a token per chat at most
+    chat_rate.check(
+        rate_limiter(), route.client_id, request.remote_addr
+    )  # the chat's own bucket: a token per chat at most
     check_origin(route)
     body = parse_body(TokenBody) if request.get_data() else TokenBody()
     issued = publish.issue_token(route, request.headers.get("Origin"), body.user_id, body.user_hash)
