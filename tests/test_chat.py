@@ -314,7 +314,9 @@ def test_rate_limit_is_shared_through_redis_and_fails_open_without_it(app, make_
 
     with redis_server_process() as redis:
         first = make_app(CHAT_RATE_LIMIT="3/minute", REDIS_URL=redis.url, CHAT_LIMITS_ENABLED=False)
-        second = make_app(CHAT_RATE_LIMIT="3/minute", REDIS_URL=redis.url, CHAT_LIMITS_ENABLED=False)
+        second = make_app(
+            CHAT_RATE_LIMIT="3/minute", REDIS_URL=redis.url, CHAT_LIMITS_ENABLED=False
+        )
         body = {"messages": [user("hi")]}
         with first.app_context():
             host = host_of(make_client(create_account("Busy"), "bot"))

@@ -202,8 +202,10 @@ def release_database() -> None:
     """End the request's transaction and give its connection back to the pool: nothing
     may hold one while a provider answers (the turn is written in a new, short one).
     Nothing is pending here; a commit (rather than ``close``) leaves the session's
-    objects attached, expired, for the rest of the request."""
-    db.session.commit()
+    objects attached, expired, for the rest of the request. Nothing to end when no
+    statement ran since (the common case at the second call): the check is cheaper."""
+    if db.session().in_transaction():
+        db.session.commit()
 
 
 def _elapsed_ms(started: float) -> int:

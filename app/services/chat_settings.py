@@ -80,7 +80,7 @@ _QUERY = (
 
 def load_chat_settings(client_id: int) -> ChatSettings | None:
     """The client's chat settings; None when it no longer exists."""
-    row = db.session.execute(_QUERY, {"client_id": client_id}).first()
+    row = db.session.connection().execute(_QUERY, {"client_id": client_id}).first()
     if row is None:
         return None
     values = dict(row._mapping)
