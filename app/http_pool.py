@@ -92,43 +92,9 @@ def _failed(connection: httpcore.ConnectionInterface) -> bool:
     return connection.is_idle() and not connection.is_available() and connection.has_expired()
 
 
-SSE_END = b"data: [DONE]\n\n"  # the last event of an OpenAI-compatible stream
-_DRAIN_BYTES = 1024
-
-
-class _ReusableAfterDone(httpx.SyncByteStream):
-    """A response body that, closed right after an SSE stream's ``[DONE]`` event, first
-    reads the few bytes left (the chunked body's end), so its connection goes back to
-    the pool. The OpenAI SDK stops reading at ``[DONE]`` and closes: without this, every
-    streamed chat would open a new connection (a TLS handshake to a real provider). A
-    body closed anywhere else, such as a chat whose caller went away, is closed at once:
-    the upstream request is cancelled."""
-
-    def __init__(self, inner: httpx.SyncByteStream) -> None:
-        self._inner = inner
-        self._chunks: Any = None
-        self._tail = b""
-
-    def __iter__(self) -> Any:
-        self._chunks = iter(self._inner)
-        for chunk in self._chunks:
-            self._tail = (self._tail + chunk)[-len(SSE_END) :]
-            yield chunk
-
-    def close(self) -> None:
-        if self._chunks is not None and self._tail == SSE_END:
-            drained = 0
-            for chunk in self._chunks:  # the chunked body's terminator, normally
-                drained += len(chunk)
-                if drained > _DRAIN_BYTES:
-                    break
-        self._inner.close()
-
-
 class PooledTransport(httpx.HTTPTransport):
     """httpx's transport on :class:`LinearConnectionPool` (same TLS context and limits;
-    ``network_backend``: how connections are opened, e.g. the network guard's), keeping
-    a finished SSE stream's connection for the next call."""
+    ``network_backend``: how connections are opened, e.g. the network guard's)."""
 
     def __init__(self, network_backend: Any = None, **options: Any) -> None:
         super().__init__(**options)
@@ -140,13 +106,6 @@ class PooledTransport(httpx.HTTPTransport):
             keepalive_expiry=pool._keepalive_expiry,
             network_backend=network_backend,
         )
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            assert isinstance(response.stream, httpx.SyncByteStream)
-            response.stream = _ReusableAfterDone(response.stream)
-        return response
 
 
 LIMITS = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS)

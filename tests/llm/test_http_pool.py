@@ -55,16 +55,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # an OpenAI-style SSE stream, chunked, then kept alive
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for event in (b'data: {"n": 1}\n\n', b'data: {"n": 2}\n\n', b"data: [DONE]\n\n"):
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-        self.wfile.write(b"0\r\n\r\n")
-
     def log_message(self, *args: object) -> None:
         pass
 
@@ -132,28 +122,3 @@ def test_idle_connections_beyond_the_keepalive_cap_are_closed(server):
             list(pool.map(lambda _: client.get(_url(server)).status_code, range(8)))
         client.get(_url(server))  # a pool operation with all 8 idle
         assert len(transport._pool.connections) <= 3
-
-
-def _read_events(client: httpx.Client, url: str, stop_after: bytes) -> None:
-    """Read like the OpenAI SDK: events up to ``stop_after``, then close the response."""
-    with client.stream("POST", url, content=b"{}") as response:
-        for line in response.iter_lines():
-            if line.encode() == stop_after:
-                break
-
-
-def test_a_finished_stream_gives_its_connection_back(server):
-    """The SDK stops reading at [DONE]: the body's end is read so the next call reuses
-    the connection instead of opening (with TLS, handshaking) another one."""
-    with pooled_client(5) as client:
-        for _ in range(3):
-            _read_events(client, _url(server), b"data: [DONE]")
-    assert server.connections == 1
-
-
-def test_a_stream_cut_before_its_end_closes_its_connection(server):
-    """A stream abandoned mid-way (the caller went away) is not read on: closed at once."""
-    with pooled_client(5) as client:
-        _read_events(client, _url(server), b'data: {"n": 1}')
-        _read_events(client, _url(server), b'data: {"n": 1}')
-    assert server.connections == 2
