@@ -7,7 +7,8 @@ past the configured timeout.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import json
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import httpx
@@ -143,36 +144,38 @@ class OpenAICompatibleProvider:
     def stream(
         self, request: ChatRequest, timeout: float | None = None
     ) -> Generator[StreamChunk, None, None]:
+        """The SDK sends the request and raises its errors; the chunks are read from the
+        raw event stream (``with_streaming_response``): the SDK's typed chunk objects
+        cost about 80 us each to build, per token, against about 5 us for the JSON."""
         client = self._require_client()
         usage: Usage | None = None
         finish_reason: str | None = None
         got_text = False
         calls: dict[int, dict[str, str]] = {}  # by index: id, name, arguments so far
         try:
-            chunks = client.chat.completions.create(
+            with client.chat.completions.with_streaming_response.create(
                 **self._params(request),
                 timeout=call_timeout(self.timeout, timeout),
                 stream=True,
                 stream_options={"include_usage": True},
-            )
-            with chunks:
-                for chunk in chunks:
-                    if chunk.usage is not None:
-                        usage = _usage(chunk.usage)
+            ) as response:
+                for chunk in _events(response.iter_lines()):
+                    if chunk.get("usage"):
+                        usage = _usage(chunk["usage"])
                     # The final usage chunk has no choices; we ask for one choice only.
-                    for choice in chunk.choices or []:
-                        if choice.finish_reason:
-                            finish_reason = choice.finish_reason
-                        for piece in (choice.delta.tool_calls if choice.delta else None) or []:
+                    for choice in chunk.get("choices") or []:
+                        finish_reason = choice.get("finish_reason") or finish_reason
+                        delta = choice.get("delta") or {}
+                        for piece in delta.get("tool_calls") or []:
                             _add_call_piece(calls, piece)
-                        text = choice.delta.content if choice.delta else None
+                        text = delta.get("content")
                         if text:
                             got_text = True
-                            yield StreamChunk(delta=text)
+                            yield StreamChunk(delta=str(text))
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             # httpx errors raised while iterating the body are not wrapped by the SDK.
             raise self._map_error(exc) from exc
-        except (AttributeError, TypeError) as exc:
+        except (AttributeError, TypeError, ValueError) as exc:
             raise bad_response("the provider sent a malformed stream") from exc
         tool_calls = [
             ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"] or "{}")
@@ -186,20 +189,51 @@ class OpenAICompatibleProvider:
         return map_sdk_error(openai, "openai", self.timeout, exc)
 
 
-def _add_call_piece(calls: dict[int, dict[str, str]], piece: Any) -> None:
+def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an OpenAI-style event stream, up to ``[DONE]``. An ``error``
+    object in the stream (a failure after the 200) raises as the SDK's own reading
+    would: ``openai.APIError``."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, event names
+        data = line[5:].strip()
+        if data.startswith("[DONE]"):
+            return
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise TypeError("a stream chunk is not an object")
+        if chunk.get("error"):
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else None
+            raise openai.APIError(
+                str(message or "An error occurred during streaming"), _NO_REQUEST, body=error
+            )
+        yield chunk
+
+
+_NO_REQUEST = httpx.Request("POST", "http://stream.invalid/")  # APIError wants one
+
+
+def _add_call_piece(calls: dict[int, dict[str, str]], piece: dict[str, Any]) -> None:
     """Streamed tool calls come in pieces by index: the id and name first, then the
     arguments' JSON text in fragments."""
-    call = calls.setdefault(int(piece.index or 0), {"id": "", "name": "", "arguments": ""})
-    if piece.id:
-        call["id"] = piece.id
-    if piece.function is not None:
-        call["name"] += piece.function.name or ""
-        call["arguments"] += piece.function.arguments or ""
+    call = calls.setdefault(int(piece.get("index") or 0), {"id": "", "name": "", "arguments": ""})
+    if piece.get("id"):
+        call["id"] = str(piece["id"])
+    function = piece.get("function") or {}
+    call["name"] += function.get("name") or ""
+    call["arguments"] += function.get("arguments") or ""
 
 
 def _usage(raw: Any) -> Usage:
+    """Usage from the SDK's object (a completion) or a stream chunk's dict."""
     if raw is None:
         return Usage()
+    if isinstance(raw, dict):
+        return Usage(
+            prompt_tokens=int(raw.get("prompt_tokens") or 0),
+            completion_tokens=int(raw.get("completion_tokens") or 0),
+        )
     return Usage(
         prompt_tokens=int(raw.prompt_tokens or 0), completion_tokens=int(raw.completion_tokens or 0)
     )

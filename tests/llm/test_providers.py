@@ -439,3 +439,56 @@ def test_registry_rejects_unknown_provider() -> None:
     with pytest.raises(ProviderError) as err:
         get_provider("gemini", Settings())
     assert (err.value.code, err.value.status) == ("unknown_provider", 503)
+
+
+# --- an OpenAI stream read from its raw events -----------------------------------------
+
+
+def _raw_stream_server(events: list[bytes]) -> tuple[str, object]:
+    """A one-shot server answering any POST with these SSE events (a 200 stream)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for event in events:
+                self.wfile.write(event)
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1", server
+
+
+def _delta(text: str) -> bytes:
+    return b'data: {"choices": [{"index": 0, "delta": {"content": "%s"}}]}\n\n' % text.encode()
+
+
+@pytest.mark.parametrize(
+    ("bad_event", "code"),
+    [
+        (b'data: {"error": {"message": "overloaded"}}\n\n', "provider_error"),
+        (b"data: {not json\n\n", "provider_bad_response"),
+    ],
+)
+def test_openai_stream_failing_after_text_raises_after_the_text(bad_event, code) -> None:
+    """An error object (or garbage) after the 200 ends the stream with the provider's
+    error once the text before it was passed on: the chat stores what was produced."""
+    base_url, server = _raw_stream_server([_delta("Hel"), bad_event, b"data: [DONE]\n\n"])
+    try:
+        provider = OpenAICompatibleProvider("sk-test", base_url, 5)
+        seen: list[str] = []
+        with pytest.raises(ProviderError) as err:
+            for chunk in provider.stream(request(("user", "hi"))):
+                seen.append(chunk.delta)
+        assert seen == ["Hel"]
+        assert (err.value.code, err.value.status) == (code, 502)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
