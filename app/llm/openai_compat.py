@@ -7,6 +7,7 @@ past the configured timeout.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -198,6 +199,11 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             continue  # blank separators, comments, event names
         data = line[5:].strip()
         if data.startswith("[DONE]"):
+            # Read the body's end (normally nothing but the chunked terminator): its
+            # connection then goes back to the pool. The SDK's reader stops here and
+            # closes, so each stream opened a new connection (with TLS, a handshake).
+            for _ in itertools.islice(lines, _AFTER_DONE_LINES):
+                pass
             return
         chunk = json.loads(data)
         if not isinstance(chunk, dict):
@@ -211,6 +217,7 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
         yield chunk
 
 
+_AFTER_DONE_LINES = 8  # a server that goes on after [DONE] is cut off, not read
 _NO_REQUEST = httpx.Request("POST", "http://stream.invalid/")  # APIError wants one
 
 

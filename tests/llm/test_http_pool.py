@@ -4,6 +4,7 @@ rather than failing the next call, and many calls at once each get a connection.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from app.http_pool import LinearConnectionPool, PooledTransport, pooled_client
+from app.llm.base import ChatRequest, ChatTurn
+from app.llm.openai_compat import OpenAICompatibleProvider
 
 
 class _Server(ThreadingHTTPServer):
@@ -54,6 +57,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:  # an OpenAI chat stream, chunked, on a kept-alive connection
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        delta = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+        for event in (b"data: " + json.dumps(delta).encode() + b"\n\n", b"data: [DONE]\n\n"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+        self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, *args: object) -> None:
         pass
@@ -122,3 +136,19 @@ def test_idle_connections_beyond_the_keepalive_cap_are_closed(server):
             list(pool.map(lambda _: client.get(_url(server)).status_code, range(8)))
         client.get(_url(server))  # a pool operation with all 8 idle
         assert len(transport._pool.connections) <= 3
+
+
+def test_a_finished_openai_stream_gives_its_connection_back(server):
+    """The SDK's own reader stops at [DONE] and closes the connection; the adapter reads
+    the body's end, so the next stream reuses the connection (no new TLS handshake)."""
+    provider = OpenAICompatibleProvider("sk-test", _url(server) + "v1", 5, pooled_client(5))
+    request = ChatRequest(
+        model="m",
+        messages=[ChatTurn(role="user", content="hi")],
+        system_prompt="",
+        temperature=0.0,
+        max_tokens=5,
+    )
+    for _ in range(3):
+        assert "".join(chunk.delta for chunk in provider.stream(request)) == "hi"
+    assert server.connections == 1
