@@ -7,8 +7,9 @@ model that answers every request after ``--delays`` seconds. ``wrk`` (Debian's p
 keeps 64 / 256 / 1,024 connections busy, plain and streamed. The ceiling of a run is
 connections / delay requests per second (every connection always waiting on the model);
 each row prints achieved / ceiling, p50/p99 latency, the peak number of chatdock's
-PostgreSQL sessions and of those ``idle in transaction`` (sampled every 0.2 s), and the
-memory of each gunicorn worker. ``--baseline`` adds the previous shape (gthread, 2
+PostgreSQL sessions and of those ``idle in transaction`` (sampled every 0.2 s), the
+memory of each gunicorn worker, and the CPU time of chatdock's processes (master and
+workers, from ``/proc``) per completed chat. ``--baseline`` adds the previous shape (gthread, 2
 workers x 8 threads) at 256 connections for comparison. Aim: >= 0.8 of the ceiling at
 256 connections with a 1 s delay.
 
@@ -99,6 +100,17 @@ def worker_rss_mb(master: int) -> list[float]:
                 if line.startswith("VmRSS:"):
                     sizes.append(int(line.split()[1]) / 1024)
     return sizes
+
+
+def server_cpu_seconds(master: int) -> float:
+    """CPU time (user + system) of the gunicorn master and its workers so far."""
+    pids = [str(master), *Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -211,11 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     target=sample, args=(pg.url, server.pid, stop, seen)
                                 )
                                 sampler.start()
+                                cpu_before = server_cpu_seconds(server.pid)
                                 try:
                                     result = wrk(port, path, mode == "stream", connections, seconds)
                                 finally:
                                     stop.set()
                                     sampler.join()
+                                cpu = server_cpu_seconds(server.pid) - cpu_before
+                                chats = max(1.0, result["rps"] * seconds)
                                 ceiling = connections / delay
                                 failed |= bool(result["errors"])
                                 rows.append(
@@ -233,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         seen.peak_sessions,
                                         seen.peak_idle_in_transaction,
                                         f"{seen.peak_rss_mb:.0f}",
+                                        f"{cpu / chats * 1000:.1f}",
                                     ]
                                 )
                                 time.sleep(1)
@@ -252,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "peak PG sessions",
             "peak idle in tx",
             "RSS/worker MB",
+            "server CPU ms/chat",
         ],
         rows,
     )
