@@ -377,6 +377,15 @@ def test_the_platform_route_and_the_gateway_it_expects(
     assert "route53" in solver["dns01"]  # wildcards need DNS-01
 
 
+def test_every_kustomization_under_deploy_renders_on_its_own() -> None:
+    """A new operator runs ``kubectl kustomize`` on each folder of the example; the shared
+    component (overlays/example/common) too, which renders its namespace."""
+    folders = sorted(path.parent for path in DEPLOY.rglob("kustomization.yaml"))
+    assert OVERLAY / "common" in folders
+    for folder in folders:
+        assert kustomize(folder), folder
+
+
 def test_kustomize_refuses_what_it_cannot_render(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("resources: [missing.yaml]\n")
     with pytest.raises(AssertionError, match=r"missing\.yaml"):
