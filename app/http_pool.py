@@ -43,11 +43,11 @@ class LinearConnectionPool(httpcore.ConnectionPool):
         for connection in self._connections:
             if connection.is_closed():
                 continue
-            if connection.is_idle():  # also a connection whose connect failed
+            if connection.is_idle():
                 idle += 1
                 if (
                     idle > self._max_keepalive_connections
-                    or _failed(connection)
+                    or not connection.is_available()  # idle yet unusable: its connect failed
                     or (sweep and connection.has_expired())
                 ):
                     closing.append(connection)
@@ -87,11 +87,6 @@ class LinearConnectionPool(httpcore.ConnectionPool):
         return None
 
 
-def _failed(connection: httpcore.ConnectionInterface) -> bool:
-    """A connection that never connected reports itself idle and expired."""
-    return connection.is_idle() and not connection.is_available() and connection.has_expired()
-
-
 class PooledTransport(httpx.HTTPTransport):
     """httpx's transport on :class:`LinearConnectionPool` (same TLS context and limits;
     ``network_backend``: how connections are opened, e.g. the network guard's)."""
@@ -111,12 +106,11 @@ class PooledTransport(httpx.HTTPTransport):
 LIMITS = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS)
 
 
-def pooled_client(timeout: float, **options: Any) -> httpx.Client:
+def pooled_client(timeout: float) -> httpx.Client:
     """An httpx client for a provider SDK (``http_client=``): the SDKs' own defaults
     (redirects followed) on the linear pool."""
     return httpx.Client(
         transport=PooledTransport(limits=LIMITS, retries=0),
         timeout=httpx.Timeout(timeout, connect=5.0),
         follow_redirects=True,
-        **options,
     )

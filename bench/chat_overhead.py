@@ -42,6 +42,7 @@ from common import (
     percentile,
     print_table,
     run,
+    tree_cpu_seconds,
 )
 from sqlalchemy import create_engine, func, select
 
@@ -53,7 +54,6 @@ from devtools.services import free_port, postgres, redis_server
 AIM_RATIO = 0.25
 AIM_ADDED_MS = 3.0
 BENCH_DIR = Path(__file__).resolve().parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BODY = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
 EXPECTED = b'"reply":"echo: hi"'
 
@@ -154,39 +154,6 @@ def http_request(host: str, body: bytes) -> bytes:
         f"POST /llm-client/ HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-
-
-# --- CPU accounting from /proc ----------------------------------------------------------
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds of ``root`` and its live descendants, plus its reaped children."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _stat(int(entry))):
-            parents[int(entry)] = int(fields[1])
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        tree.update(children)
-        frontier.extend(children)
-    ticks = 0
-    for pid in tree:
-        fields = _stat(pid)
-        if fields:
-            ticks += int(fields[11]) + int(fields[12])
-            if pid == root:
-                ticks += int(fields[13]) + int(fields[14])
-    return ticks / CLOCK_TICKS
 
 
 def postmaster_pid(data_dir: Path) -> int:

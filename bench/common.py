@@ -506,3 +506,36 @@ def run_failure_text(run: RunRecord, tail: int = 15) -> str:
     return f"run {run.id} ({run.target_name}): {run.status.value}: {run.error}\n" + "\n".join(
         f"    {line}" for line in lines
     )
+
+
+# --- CPU accounting from /proc ----------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and its live descendants, plus its reaped children."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(int(entry))):
+            parents[int(entry)] = int(fields[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    ticks = 0
+    for pid in tree:
+        fields = _stat(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])
+            if pid == root:
+                ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import REPO_ROOT, migrated_app, print_table, run
+from common import REPO_ROOT, migrated_app, print_table, run, tree_cpu_seconds
 from sqlalchemy import create_engine, text
 
 from app.services import accounts as account_service
@@ -100,17 +100,6 @@ def worker_rss_mb(master: int) -> list[float]:
                 if line.startswith("VmRSS:"):
                     sizes.append(int(line.split()[1]) / 1024)
     return sizes
-
-
-def server_cpu_seconds(master: int) -> float:
-    """CPU time (user + system) of the gunicorn master and its workers so far."""
-    pids = [str(master), *Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -223,13 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     target=sample, args=(pg.url, server.pid, stop, seen)
                                 )
                                 sampler.start()
-                                cpu_before = server_cpu_seconds(server.pid)
+                                cpu_before = tree_cpu_seconds(server.pid)
                                 try:
                                     result = wrk(port, path, mode == "stream", connections, seconds)
                                 finally:
                                     stop.set()
                                     sampler.join()
-                                cpu = server_cpu_seconds(server.pid) - cpu_before
+                                cpu = tree_cpu_seconds(server.pid) - cpu_before
                                 chats = max(1.0, result["rps"] * seconds)
                                 ceiling = connections / delay
                                 failed |= bool(result["errors"])

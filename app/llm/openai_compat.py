@@ -160,7 +160,7 @@ class OpenAICompatibleProvider:
                 stream=True,
                 stream_options={"include_usage": True},
             ) as response:
-                for chunk in _events(response.iter_lines()):
+                for chunk in _events(response.iter_lines(), response.http_request):
                     if chunk.get("usage"):
                         usage = _usage(chunk["usage"])
                     # The final usage chunk has no choices; we ask for one choice only.
@@ -190,7 +190,7 @@ class OpenAICompatibleProvider:
         return map_sdk_error(openai, "openai", self.timeout, exc)
 
 
-def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+def _events(lines: Iterator[str], request: httpx.Request) -> Iterator[dict[str, Any]]:
     """The JSON objects of an OpenAI-style event stream, up to ``[DONE]``. An ``error``
     object in the stream (a failure after the 200) raises as the SDK's own reading
     would: ``openai.APIError``."""
@@ -212,13 +212,12 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else None
             raise openai.APIError(
-                str(message or "An error occurred during streaming"), _NO_REQUEST, body=error
+                str(message or "An error occurred during streaming"), request, body=error
             )
         yield chunk
 
 
 _AFTER_DONE_LINES = 8  # a server that goes on after [DONE] is cut off, not read
-_NO_REQUEST = httpx.Request("POST", "http://stream.invalid/")  # APIError wants one
 
 
 def _add_call_piece(calls: dict[int, dict[str, str]], piece: dict[str, Any]) -> None:

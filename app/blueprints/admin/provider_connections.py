@@ -8,15 +8,14 @@ from __future__ import annotations
 from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from pydantic import ValidationError
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from app.blueprints.admin.blueprint import bp
 from app.blueprints.admin.common import attempt, get_or_404
-from app.errors import InvalidInput
 from app.models import Account
 from app.services import provider_connections as service
+from app.services import tools
 
 
 class ProviderConnectionForm(FlaskForm):
@@ -40,12 +39,7 @@ def _spec(form: ProviderConnectionForm) -> service.ConnectionSpec:
     }
     if form.api_key.data:
         values["api_key"] = form.api_key.data
-    try:
-        return service.ConnectionSpec(**values)
-    except ValidationError as error:
-        problem = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise InvalidInput(f"{where}: {problem['msg']}") from None
+    return tools.parse(service.ConnectionSpec, values)  # the plugin forms' message shape
 
 
 @bp.post("/accounts/<int:account_id>/provider-connections")
