@@ -24,6 +24,16 @@ PROBES = frozenset({"health.readyz", "health.metrics"})
 # one tenant must not act through another tenant's domain; counters are platform-wide).
 PLATFORM_ONLY_BLUEPRINTS = frozenset({"management", "api", "admin", "rq_dashboard", "bootstrap"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Chat calls route on the index as it is: the stamp comes back with the client's settings
+# (app.blueprints.chat.routes verifies it), one database read fewer per chat.
+VERIFIED_BY_SETTINGS = frozenset(
+    {
+        "chat.chat_on_client_host",
+        "chat.chat_by_path",
+        "chat.openai_on_client_host",
+        "chat.openai_by_path",
+    }
+)
 
 log = get_logger("chatdock.access")
 
@@ -62,8 +72,12 @@ def _check_host() -> None:
     client hosts and tenants' domains.
 
     The index snapshot is kept on ``g`` so the views resolve /api/v0 paths from the same
-    snapshot, without a second staleness check."""
+    snapshot, without a second staleness check. A chat call (:data:`VERIFIED_BY_SETTINGS`)
+    takes the index unchecked (``g.host_index_verified`` false): its view compares the
+    stamp read with the client's settings, and checks now before any refusal
+    (:func:`refresh_host_index`)."""
     g.host_route = None
+    g.host_index_verified = True
     if request.endpoint == "health.healthz":
         return
     hosts = resolver()
@@ -76,15 +90,37 @@ def _check_host() -> None:
         # reads autocommit (no BEGIN and COMMIT round trips, nothing left open while the
         # greenlet waits its turn or the model answers).
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    g.host_index = hosts.index(db.session)
+    if request.method == "POST" and request.endpoint in VERIFIED_BY_SETTINGS:
+        g.host_index = hosts.current(db.session)
+        g.host_index_verified = False
+    else:
+        g.host_index = hosts.index(db.session)
     route = g.host_index.route_for(normalize_host(request.host))
     if request.blueprint in PLATFORM_ONLY_BLUEPRINTS and hosts.is_client_host(
         g.host_index, request.host
     ):
         raise NotFound("not found")
     if route is None and not hosts.is_platform_host(request.host):
-        raise ChatdockError("this host is not served here", code="unknown_host", status=400)
+        if refresh_host_index():  # a host deployed a moment ago, in another process?
+            route = g.host_route
+        if route is None:
+            raise ChatdockError("this host is not served here", code="unknown_host", status=400)
     g.host_route = route
+
+
+def refresh_host_index() -> bool:
+    """Check an unverified index against the stamp now (before a refusal based on it);
+    True when it was stale and the request's route was resolved again on the fresh one.
+    Once per request: the index then counts as verified."""
+    if g.get("host_index_verified", True):
+        return False
+    g.host_index_verified = True
+    index = resolver().index(db.session, force=True)
+    if index.version == g.host_index.version:
+        return False
+    g.host_index = index
+    g.host_route = index.route_for(normalize_host(request.host))
+    return True
 
 
 def _check_form_origin() -> None:

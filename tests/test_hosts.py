@@ -173,11 +173,29 @@ def test_check_interval_caches_between_checks(app, make_app, make_client):
         first = make_client(account, "first")
         assert chat(http, host_of(first)).status_code == 200  # index built now
         second = make_client(account, "second")
+        preflight = {"Host": host_of(second), "Origin": f"https://{host_of(second)}"}
         # Within the interval the index is not re-checked...
-        assert chat(http, host_of(second)).status_code == 400
+        assert http.options("/llm-client/", headers=preflight).status_code == 400
         app.extensions["chatdock.hosts"].invalidate()
         # ...until the check is due.
-        assert chat(http, host_of(second)).status_code == 200
+        assert http.options("/llm-client/", headers=preflight).status_code == 204
+
+
+def test_a_chat_checks_the_stamp_before_refusing_a_host(app, make_app, make_client):
+    """A chat call routes on the index as it is and checks the stamp with its settings
+    read; before refusing an unknown host it checks the stamp: a client deployed a
+    moment ago (in another process, here within the check interval) answers at once."""
+    app = make_app(HOST_INDEX_CHECK_SECONDS=3600)
+    http = app.test_client()
+    with app.app_context():
+        account = create_account("Fresh")
+        first = make_client(account, "first")
+        assert chat(http, host_of(first)).status_code == 200  # index built now
+        second = make_client(account, "second")
+        response = chat(http, host_of(second))
+        assert response.status_code == 200, response.json
+        assert response.json["client"] == "second"
+        assert chat(http, "nobody.1111-2222-3333.api.chatdock.test").status_code == 400
 
 
 def test_verified_custom_domain_host(http, account, demo):
@@ -222,3 +240,23 @@ def test_dev_hosts_can_be_switched_off(app, make_app, make_client):
 def test_probes_answer_on_any_host(http):
     assert http.get("/healthz", headers={"Host": "10.1.2.3:8080"}).status_code == 200
     assert http.get("/readyz", headers={"Host": "10.1.2.3:8080"}).json["status"] == "ready"
+
+
+def test_a_chat_routed_on_a_stale_index_is_routed_again(app, make_client):
+    """The settings read returns a newer stamp than the index the chat was routed with
+    (a change made since, here in this process): the request is routed again on a fresh
+    index and meets the change, a key now required, then the client undeployed."""
+    http = app.test_client()
+    account = create_account("Stale")
+    client = make_client(account, "stale")
+    host = host_of(client)
+    assert chat(http, host).status_code == 200  # index built and verified
+    client.require_api_key = True
+    db.session.commit()  # bumps the stamp; the index is not rebuilt until a request sees it
+    response = chat(http, host)
+    assert response.status_code == 401, response.json
+    client.deployment_status = DeploymentStatus.UNDEPLOYING
+    db.session.commit()
+    response = chat(http, host)
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "client_not_deployed"

@@ -6,7 +6,7 @@
 """
 
 from app.domains.names import default_host
-from app.hosts.index import DEV_HOSTS, ClientRoute, HostIndex, HostResolver
+from app.hosts.index import DEV_HOSTS, ClientRoute, HostIndex, HostResolver, StaleHostIndex
 from app.hosts.origins import normalize_host, normalize_origin, origin_host
 from app.hosts.version import AnySession, bump_version, current_version, install_version_bump
 
@@ -16,6 +16,7 @@ __all__ = [
     "ClientRoute",
     "HostIndex",
     "HostResolver",
+    "StaleHostIndex",
     "bump_version",
     "current_version",
     "default_host",

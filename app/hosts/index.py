@@ -9,7 +9,9 @@ The index stays correct across processes through a version stamp
 (:class:`~app.models.RoutingVersion`): every transaction that changes what a host
 resolves to bumps it (see :func:`install_version_bump`), and each process compares its
 index's version with the stamp (one primary-key read, at most every
-``HOST_INDEX_CHECK_SECONDS``) and rebuilds when they differ.
+``HOST_INDEX_CHECK_SECONDS``) and rebuilds when they differ. A chat request skips that
+read: it takes the index as it is (:meth:`HostResolver.current`) and compares the stamp
+its settings read returns (:class:`StaleHostIndex` when they differ).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from app.models import Account, CustomDomain, DeploymentStatus, LlmClient, Resou
 
 DEV_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 NO_ORIGINS: frozenset[str] = frozenset()
+
+
+class StaleHostIndex(Exception):
+    """The stamp read with a chat's settings differs from the index it was routed with:
+    route the request again on a fresh index."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +171,14 @@ class HostResolver:
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    def index(self, session: AnySession) -> HostIndex:
-        """The current index, after a cheap staleness check when one is due.
+    def index(self, session: AnySession, *, force: bool = False) -> HostIndex:
+        """The current index, after a cheap staleness check when one is due (``force``:
+        now).
 
         One thread rebuilds a stale index while the others keep answering from the
         previous one, so a large rebuild never stalls the whole worker."""
         now = time.monotonic()
-        if now - self._checked_at < self.check_seconds:
+        if not force and now - self._checked_at < self.check_seconds:
             return self._index
         self._checked_at = now
         version = current_version(session)
@@ -187,6 +195,13 @@ class HostResolver:
                 )
         finally:
             self._lock.release()
+        return self._index
+
+    def current(self, session: AnySession) -> HostIndex:
+        """The index as last built, without the staleness check (built when there is
+        none yet): for a caller that verifies the version itself."""
+        if self._index.version < 0:
+            return self.index(session)
         return self._index
 
     def lookup_host(self, session: AnySession, host: str) -> ClientRoute | None:

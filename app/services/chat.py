@@ -76,7 +76,7 @@ def load_client(route: ClientRoute) -> ChatSettings:
 
 
 def prepare_chat(
-    route: ClientRoute,
+    client: ChatSettings,
     messages: list[ChatTurn],
     prompt_history: list[ChatTurn],
     session_key: str | None,
@@ -87,10 +87,11 @@ def prepare_chat(
     received: float | None = None,
     visitor: publish.Visitor = publish.ANONYMOUS,
 ) -> PreparedChat:
-    """Validate and merge the turn, reserve its tokens (or refuse it: 429), and give the
-    database connection back. ``received``: ``time.perf_counter()`` when the request
-    arrived (what chatdock's overhead is measured from). ``visitor``: the browser's
-    origin and identified user (usage, limits and sessions are theirs)."""
+    """Validate and merge the turn for ``client`` (:func:`load_client`), reserve its
+    tokens (or refuse it: 429), and give the database connection back. ``received``:
+    ``time.perf_counter()`` when the request arrived (what chatdock's overhead is
+    measured from). ``visitor``: the browser's origin and identified user (usage,
+    limits and sessions are theirs)."""
     settings = current_settings()
     if len(messages) + len(prompt_history) > settings.CHAT_MAX_MESSAGES:
         raise InvalidInput(
@@ -105,7 +106,6 @@ def prepare_chat(
             f"{settings.CHAT_MAX_MESSAGE_CHARS}",
             code="message_too_long",
         )
-    client = load_client(route)
     publish.check_visitor(client, visitor, api_key is not None)
     session = None
     history = prompt_history

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
-from app.models import Account, LlmClient, LlmModel, ProviderConnection, client_plugins
+from app.models import (
+    Account,
+    LlmClient,
+    LlmModel,
+    ProviderConnection,
+    RoutingVersion,
+    client_plugins,
+)
 from app.services.llm_models import deprecation_warning
 from app.services.provider_connections import ConnectionTarget
 
@@ -42,6 +49,9 @@ class ChatSettings:
     identity_mode: str = "off"
     user_requests_per_minute: int | None = None
     user_tokens_per_minute: int | None = None
+    # The host index's stamp, read in the same statement: the chat's route is checked
+    # against it (app.hosts.StaleHostIndex) instead of by a read of its own.
+    routing_version: int = 0
 
 
 _QUERY = (
@@ -70,6 +80,10 @@ _QUERY = (
         LlmClient.identity_mode,
         LlmClient.user_requests_per_minute,
         LlmClient.user_tokens_per_minute,
+        select(RoutingVersion.version)
+        .where(RoutingVersion.id == 1)
+        .scalar_subquery()
+        .label("routing_version"),
     )
     .join(Account, Account.id == LlmClient.account_id)
     .join(LlmModel, LlmModel.id == LlmClient.llm_model_id)
@@ -98,6 +112,7 @@ def load_chat_settings(client_id: int) -> ChatSettings | None:
     values["fallbacks"] = tuple(values["fallbacks"] or ())
     values["functions"] = tuple(values["functions"] or ())
     values["has_plugins"] = bool(values["has_plugins"])
+    values["routing_version"] = values["routing_version"] or 0
     warning = None
     if values.pop("deprecated"):  # rare: build the model only to word its warning
         model = LlmModel(provider=row.provider, name=row.model, deprecated=True)

@@ -32,7 +32,7 @@ def sandbox_chat(client_id: int) -> ResponseReturnValue:
         raise NotFound("this client is not in the host index yet; reload the page")
     body = parse_body(ChatBody)
     prepared = chat.prepare_chat(
-        route,
+        chat.load_client(route),
         messages=[ChatTurn(role=m.role, content=m.content) for m in body.messages],
         prompt_history=[],
         session_key=body.session_key,

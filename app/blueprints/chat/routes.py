@@ -15,10 +15,11 @@ from pydantic import BaseModel
 from app.blueprints.chat.blueprint import bp
 from app.blueprints.chat.cors import add_cors_headers, check_origin, preflight
 from app.blueprints.http import parse_body, sse_response
-from app.errors import NotFound
-from app.hosts import ClientRoute, normalize_origin
+from app.errors import ChatdockError, NotFound
+from app.hosts import ClientRoute, StaleHostIndex, normalize_origin
 from app.llm.base import ChatTurn, Role, Usage
 from app.models import ApiKey
+from app.request_hooks import refresh_host_index
 from app.schemas.chat import (
     AssistantMessage,
     ChatBody,
@@ -29,6 +30,7 @@ from app.schemas.chat import (
 )
 from app.schemas.chat import Usage as UsageOut
 from app.services import api_keys, chat, chat_rate, chat_stream, publish
+from app.services.chat_settings import ChatSettings
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
@@ -58,6 +60,32 @@ def _route_from_path(client_id: int, name: str) -> ClientRoute:
     ):
         raise NotFound(f"no client {client_id}/{name}", code="client_not_found")
     return _served(route)
+
+
+def _settings(route: ClientRoute) -> ChatSettings:
+    """The client's chat settings, and the check of the index the request was routed
+    with: the same read returns the index's stamp (``g.host_index_verified`` false:
+    :data:`app.request_hooks.VERIFIED_BY_SETTINGS`)."""
+    client = chat.load_client(route)
+    if not g.host_index_verified:
+        if client.routing_version != g.host_index.version:
+            raise StaleHostIndex()
+        g.host_index_verified = True
+    return client
+
+
+def _on_a_fresh_index(answer: Callable[[], Response]) -> Response:
+    """Answer; route again once on a fresh index when the one the request was routed
+    with turns out stale: its settings read says so, or a refusal made before that read
+    (unknown client, not deployed, origin, key, limits, the body) meets a newer stamp."""
+    try:
+        return answer()
+    except StaleHostIndex:
+        refresh_host_index()
+    except ChatdockError:
+        if not refresh_host_index():
+            raise
+    return answer()
 
 
 def rate_limiter() -> FixedWindowRateLimiter:
@@ -112,7 +140,7 @@ def _chat(route: ClientRoute) -> Response:
     api_key, visitor = _authorized(route)
     body = parse_body(ChatBody)
     prepared = chat.prepare_chat(
-        route,
+        _settings(route),
         messages=[ChatTurn(role=m.role, content=m.content) for m in body.messages],
         prompt_history=[
             ChatTurn(role=HISTORY_ROLES[h.direction], content=h.message)
@@ -178,7 +206,7 @@ def _openai_chat(route: ClientRoute) -> Response:
     api_key, visitor = _authorized(route)
     body = parse_body(OpenAIChatBody)
     prepared = chat.prepare_chat(
-        route,
+        _settings(route),
         messages=[ChatTurn(role=OPENAI_ROLES[m.role], content=m.text()) for m in body.messages],
         prompt_history=[],
         session_key=None,
@@ -222,10 +250,10 @@ def _register(
     bucket: the handlers count by client)."""
 
     def on_client_host() -> Response:
-        return handler(_route_from_host())
+        return _on_a_fresh_index(lambda: handler(_route_from_host()))
 
     def by_path(client_id: int, name: str) -> Response:
-        return handler(_route_from_path(client_id, name))
+        return _on_a_fresh_index(lambda: handler(_route_from_path(client_id, name)))
 
     options: dict[str, Any] = {"methods": CHAT_METHODS, "provide_automatic_options": False}
     bp.add_url_rule(host_rule, f"{name}_on_client_host", on_client_host, **options)
