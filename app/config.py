@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     HOST_INDEX_CHECK_SECONDS: float = Field(
         0.0,
         description="How often (seconds) a process checks the host index version stamp in the "
-        "database; 0 checks on every request (one primary-key read).",
+        "database; 0 checks on every request (one primary-key read). Chat calls check it "
+        "with their settings read instead, and every refusal checks it first.",
     )
     MAX_CONTENT_LENGTH: int = Field(
         1_000_000, description="Largest accepted request body in bytes (413 above)."

@@ -6,6 +6,7 @@ the official SDKs, so these tests catch both our mistakes and SDK behaviour we r
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -490,5 +491,91 @@ def test_openai_stream_failing_after_text_raises_after_the_text(bad_event, code)
                 seen.append(chunk.delta)
         assert seen == ["Hel"]
         assert (err.value.code, err.value.status) == (code, 502)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+
+
+def _anthropic_event(kind: str, **data: object) -> bytes:
+    return b"event: %s\ndata: %s\n\n" % (kind.encode(), json.dumps({"type": kind, **data}).encode())
+
+
+@pytest.mark.parametrize(
+    ("bad_event", "code"),
+    [
+        (
+            _anthropic_event("error", error={"type": "overloaded_error", "message": "busy"}),
+            "provider_error",
+        ),
+        (b"event: content_block_delta\ndata: {not json\n\n", "provider_bad_response"),
+    ],
+)
+def test_anthropic_stream_failing_after_text_raises_after_the_text(bad_event, code) -> None:
+    """Anthropic's stream read from its raw events: an error event (or garbage) after
+    the 200 ends it with the provider's error once the text before it was passed on."""
+    events = [
+        _anthropic_event("message_start", message={"usage": {"input_tokens": 3}}),
+        _anthropic_event(
+            "content_block_start", index=0, content_block={"type": "text", "text": ""}
+        ),
+        _anthropic_event(
+            "content_block_delta", index=0, delta={"type": "text_delta", "text": "Hel"}
+        ),
+        bad_event,
+        _anthropic_event("message_stop"),
+    ]
+    base_url, server = _raw_stream_server(events)
+    try:
+        provider = AnthropicProvider("sk-ant-test", base_url.removesuffix("/v1"), 5)
+        seen: list[str] = []
+        with pytest.raises(ProviderError) as err:
+            for chunk in provider.stream(request(("user", "hi"))):
+                seen.append(chunk.delta)
+        assert seen == ["Hel"]
+        assert (err.value.code, err.value.status) == (code, 502)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+
+
+def test_anthropic_stream_assembles_a_tool_call_from_its_pieces() -> None:
+    """A tool call's input arrives as JSON text in pieces; usage adds the cached prompt."""
+    events = [
+        _anthropic_event(
+            "message_start",
+            message={
+                "usage": {"input_tokens": 5, "cache_read_input_tokens": 2, "output_tokens": 1}
+            },
+        ),
+        _anthropic_event(
+            "content_block_start",
+            index=0,
+            content_block={"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}},
+        ),
+        _anthropic_event(
+            "content_block_delta",
+            index=0,
+            delta={"type": "input_json_delta", "partial_json": '{"q": '},
+        ),
+        _anthropic_event(
+            "content_block_delta",
+            index=0,
+            delta={"type": "input_json_delta", "partial_json": '"x"}'},
+        ),
+        _anthropic_event("content_block_stop", index=0),
+        _anthropic_event(
+            "message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 9}
+        ),
+        _anthropic_event("message_stop"),
+    ]
+    base_url, server = _raw_stream_server(events)
+    try:
+        provider = AnthropicProvider("sk-ant-test", base_url.removesuffix("/v1"), 5)
+        chunks = list(provider.stream(request(("user", "hi"))))
+        last = chunks[-1]
+        assert [c.delta for c in chunks[:-1]] == []
+        assert [(c.id, c.name, json.loads(c.arguments)) for c in last.tool_calls] == [
+            ("toolu_1", "lookup", {"q": "x"})
+        ]
+        assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (7, 9)
+        assert last.finish_reason == "tool_calls"
     finally:
         server.shutdown()  # type: ignore[attr-defined]
