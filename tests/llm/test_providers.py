@@ -484,15 +484,19 @@ def test_openai_stream_failing_after_text_raises_after_the_text(bad_event, code)
     error once the text before it was passed on: the chat stores what was produced."""
     base_url, server = _raw_stream_server([_delta("Hel"), bad_event, b"data: [DONE]\n\n"])
     try:
-        provider = OpenAICompatibleProvider("sk-test", base_url, 5)
-        seen: list[str] = []
-        with pytest.raises(ProviderError) as err:
-            for chunk in provider.stream(request(("user", "hi"))):
-                seen.append(chunk.delta)
-        assert seen == ["Hel"]
-        assert (err.value.code, err.value.status) == (code, 502)
+        _assert_fails_after_the_text(OpenAICompatibleProvider("sk-test", base_url, 5), code)
     finally:
         server.shutdown()  # type: ignore[attr-defined]
+
+
+def _assert_fails_after_the_text(provider: ChatProvider, code: str) -> None:
+    """The stream passes on "Hel", then ends with the provider's error ``code``."""
+    seen: list[str] = []
+    with pytest.raises(ProviderError) as err:
+        for chunk in provider.stream(request(("user", "hi"))):
+            seen.append(chunk.delta)
+    assert seen == ["Hel"]
+    assert (err.value.code, err.value.status) == (code, 502)
 
 
 def _anthropic_event(kind: str, **data: object) -> bytes:
@@ -526,12 +530,7 @@ def test_anthropic_stream_failing_after_text_raises_after_the_text(bad_event, co
     base_url, server = _raw_stream_server(events)
     try:
         provider = AnthropicProvider("sk-ant-test", base_url.removesuffix("/v1"), 5)
-        seen: list[str] = []
-        with pytest.raises(ProviderError) as err:
-            for chunk in provider.stream(request(("user", "hi"))):
-                seen.append(chunk.delta)
-        assert seen == ["Hel"]
-        assert (err.value.code, err.value.status) == (code, 502)
+        _assert_fails_after_the_text(provider, code)
     finally:
         server.shutdown()  # type: ignore[attr-defined]
 
