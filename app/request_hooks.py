@@ -101,11 +101,14 @@ def _check_host() -> None:
     ):
         raise NotFound("not found")
     if route is None and not hosts.is_platform_host(request.host):
-        if refresh_host_index():  # a host deployed a moment ago, in another process?
-            route = g.host_route
-        if route is None:
-            raise ChatdockError("this host is not served here", code="unknown_host", status=400)
+        if not refresh_host_index():  # a host deployed a moment ago, in another process?
+            raise _unknown_host()
+        route = g.host_route
     g.host_route = route
+
+
+def _unknown_host() -> ChatdockError:
+    return ChatdockError("this host is not served here", code="unknown_host", status=400)
 
 
 def refresh_host_index() -> bool:
@@ -120,6 +123,8 @@ def refresh_host_index() -> bool:
         return False
     g.host_index = index
     g.host_route = index.route_for(normalize_host(request.host))
+    if g.host_route is None and not resolver().is_platform_host(request.host):
+        raise _unknown_host()  # as if the request had met the fresh index first
     return True
 
 

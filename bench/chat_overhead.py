@@ -177,7 +177,10 @@ def gunicorn_command(args: argparse.Namespace, port: int, folder: Path, target: 
         command += ["--threads", str(args.threads)]
     if args.worker_class == "gevent":
         command += ["--worker-connections", "1000"]
-    command += ["--keep-alive", "10", "--log-level", "warning", "--chdir", str(folder), target]
+    # No access log for either (the real app's own log is at WARNING too): the same
+    # work for both, and not 20,000 lines of output.
+    command += ["--keep-alive", "10", "--log-level", "warning", "--access-logfile", "/dev/null"]
+    command += ["--chdir", str(folder), target]
     return command
 
 
@@ -420,7 +423,8 @@ def report(
     threads += " x 1000 connections" if args.worker_class == "gevent" else ""
     print()
     print(
-        f"gunicorn {args.worker_class}, {args.workers} workers{threads}, keep-alive; "
+        f"gunicorn {args.worker_class}, {args.workers} workers{threads}, keep-alive, "
+        "no access log; "
         f"{args.connections} keep-alive connections from one client process (127.0.0.1); "
         f"{args.requests:,} timed requests per run after {args.warmup} warm-up; "
         f"best of {args.rounds} alternated runs; {os.cpu_count()} CPUs shared by client, "

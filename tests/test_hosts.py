@@ -251,3 +251,8 @@ def test_a_chat_routed_on_a_stale_index_is_routed_again(app, make_client):
     response = chat(http, host)
     assert response.status_code == 404
     assert response.json["error"]["code"] == "client_not_deployed"
+    db.session.delete(client)  # the host is gone: as unknown as any other
+    db.session.commit()
+    response = chat(http, host)
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "unknown_host"
