@@ -242,6 +242,10 @@ def test_a_chat_routed_on_a_stale_index_is_routed_again(app, make_client):
     client = make_client(account, "stale")
     host = host_of(client)
     assert chat(http, host).status_code == 200  # index built and verified
+    make_client(account, "other")  # bumps the stamp: routed again, to the same client
+    response = chat(http, host)
+    assert response.status_code == 200, response.json
+    assert response.json["reply"] == "echo: ping"
     client.require_api_key = True
     db.session.commit()  # bumps the stamp; the index is not rebuilt until a request sees it
     response = chat(http, host)

@@ -22,17 +22,23 @@ log = get_logger("chatdock.chat")
 
 
 def read_body() -> bytes:
-    """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included.
+    """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included;
+    kept on ``g`` for a view that runs again (a chat routed again on a fresh index).
 
     Without a Content-Length, werkzeug's stream stops quietly at the limit (the body
     looks merely truncated), so read one byte past it to tell "too large" apart."""
+    body: bytes | None = g.get("request_body")
+    if body is not None:
+        return body
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is None or request.content_length is not None:
-        return request.get_data(cache=False)  # a declared length over the limit is a 413
-    data = get_input_stream(request.environ, max_content_length=limit + 1).read()
-    if len(data) > limit:
-        raise RequestEntityTooLarge()
-    return data
+        body = request.get_data(cache=False)  # a declared length over the limit is a 413
+    else:
+        body = get_input_stream(request.environ, max_content_length=limit + 1).read()
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+    g.request_body = body
+    return body
 
 
 def parse_body(schema: type[Schema]) -> Schema:
