@@ -260,3 +260,15 @@ def test_a_chat_routed_on_a_stale_index_is_routed_again(app, make_client):
     response = chat(http, host)
     assert response.status_code == 400
     assert response.json["error"]["code"] == "unknown_host"
+
+
+def test_a_chat_routed_again_counts_once_against_the_rate_limit(app, make_app, make_client):
+    app = make_app(CHAT_RATE_LIMIT="2/minute")
+    http = app.test_client()
+    with app.app_context():
+        account = create_account("Counted")
+        host = host_of(make_client(account, "counted"))
+        assert chat(http, host).status_code == 200  # 1 of 2
+        make_client(account, "other")  # bumps the stamp: the next chat is routed again
+        assert chat(http, host).status_code == 200  # 2 of 2, counted once
+        assert chat(http, host).status_code == 429

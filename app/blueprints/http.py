@@ -18,16 +18,18 @@ from app.logging_setup import get_logger
 from app.services.chat_stream import sse
 
 Schema = TypeVar("Schema", bound=BaseModel)
+BODY_KEY = "chatdock.body"  # the body once read (read_body)
 log = get_logger("chatdock.chat")
 
 
 def read_body() -> bytes:
     """The raw body, refused with 413 past MAX_CONTENT_LENGTH, chunked bodies included;
-    kept on ``g`` for a view that runs again (a chat routed again on a fresh index).
+    kept in the request's environ for a view that runs again (a chat routed again on a
+    fresh index; not on ``g``, which requests share inside a test's app context).
 
     Without a Content-Length, werkzeug's stream stops quietly at the limit (the body
     looks merely truncated), so read one byte past it to tell "too large" apart."""
-    body: bytes | None = g.get("request_body")
+    body: bytes | None = request.environ.get(BODY_KEY)
     if body is not None:
         return body
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
@@ -37,7 +39,7 @@ def read_body() -> bytes:
         body = get_input_stream(request.environ, max_content_length=limit + 1).read()
         if len(body) > limit:
             raise RequestEntityTooLarge()
-    g.request_body = body
+    request.environ[BODY_KEY] = body
     return body
 
 
