@@ -11,8 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings, get_settings
 from app.extensions import csrf, db, limiter, migrate
+from app.hook_scope import init_app_outside
 from app.hosts import HostResolver, install_version_bump
 from app.logging_setup import configure_logging
+from app.request_hooks import is_chat_api_call
 from app.security_headers import init_security_headers
 from app.services import chat_rate
 
@@ -84,8 +86,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
-    limiter.init_app(app)
-    init_security_headers(app, settings)
+    # The console's extensions step aside for chat API calls (app.hook_scope).
+    init_app_outside(app, lambda: limiter.init_app(app), is_chat_api_call)
+    init_security_headers(app, settings, is_chat_api_call)
     install_version_bump()
     app.extensions[chat_rate.EXTENSION] = chat_rate.build_limiter(settings)
     app.extensions["chatdock.hosts"] = HostResolver(

@@ -24,9 +24,10 @@ PROBES = frozenset({"health.readyz", "health.metrics"})
 # one tenant must not act through another tenant's domain; counters are platform-wide).
 PLATFORM_ONLY_BLUEPRINTS = frozenset({"management", "api", "admin", "rq_dashboard", "bootstrap"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Chat calls route on the index as it is: the stamp comes back with the client's settings
-# (app.blueprints.chat.routes verifies it), one database read fewer per chat.
-VERIFIED_BY_SETTINGS = frozenset(
+# The chat API: its POSTs route on the index as it is (the stamp comes back with the
+# client's settings, app.blueprints.chat.routes verifies it: one database read fewer per
+# chat), and the console's extensions' hooks step aside for it (is_chat_api_call).
+CHAT_API_ENDPOINTS = frozenset(
     {
         "chat.chat_on_client_host",
         "chat.chat_by_path",
@@ -36,6 +37,11 @@ VERIFIED_BY_SETTINGS = frozenset(
 )
 
 log = get_logger("chatdock.access")
+
+
+def is_chat_api_call() -> bool:
+    """The request is a call of the chat API (a JSON or event-stream answer, no page)."""
+    return request.endpoint in CHAT_API_ENDPOINTS
 
 
 def resolver() -> HostResolver:
@@ -72,7 +78,7 @@ def _check_host() -> None:
     client hosts and tenants' domains.
 
     The index snapshot is kept on ``g`` so the views resolve /api/v0 paths from the same
-    snapshot, without a second staleness check. A chat call (:data:`VERIFIED_BY_SETTINGS`)
+    snapshot, without a second staleness check. A chat call (:data:`CHAT_API_ENDPOINTS`)
     takes the index unchecked (``g.host_index_verified`` false): its view compares the
     stamp read with the client's settings, and checks now before any refusal
     (:func:`refresh_host_index`)."""
@@ -90,7 +96,7 @@ def _check_host() -> None:
         # reads autocommit (no BEGIN and COMMIT round trips, nothing left open while the
         # greenlet waits its turn or the model answers).
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    if request.method == "POST" and request.endpoint in VERIFIED_BY_SETTINGS:
+    if request.method == "POST" and is_chat_api_call():
         g.host_index = hosts.current(db.session)
         g.host_index_verified = False
     else:

@@ -7,6 +7,10 @@ handler, so an injected ``<script>`` does not run); the console's behaviour live
 static files. The RQ dashboard, a third-party page for platform admins, keeps its inline
 scripts and templates (:func:`allow_inline_scripts`).
 
+The chat API's answers (JSON and event streams, never rendered as a page) get only the
+headers that mean something there, nosniff and HSTS over HTTPS, set here without
+Talisman's per-request work (:mod:`app.hook_scope`).
+
 HTTPS itself is the ingress's job, so nothing is redirected here."""
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_talisman import Talisman
 
 from app.config import Settings
+from app.hook_scope import init_app_outside
 
 CONTENT_SECURITY_POLICY = {
     "script-src": "'self'",
@@ -37,7 +42,14 @@ HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
 talisman = Talisman()
 
 
-def init_security_headers(app: Flask, settings: Settings) -> None:
+def init_security_headers(app: Flask, settings: Settings, api_call: Callable[[], bool]) -> None:
+    """Talisman's headers on every response but the API calls' (``api_call()``), which
+    get :func:`_api_headers`."""
+    init_app_outside(app, lambda: _init_talisman(app, settings), api_call)
+    app.after_request(functools.partial(_api_headers, api_call))
+
+
+def _init_talisman(app: Flask, settings: Settings) -> None:
     talisman.init_app(
         app,
         force_https=False,
@@ -55,6 +67,14 @@ def init_security_headers(app: Flask, settings: Settings) -> None:
         session_cookie_samesite="Lax",
         x_content_type_options=True,
     )
+
+
+def _api_headers(api_call: Callable[[], bool], response: Response) -> Response:
+    if api_call():
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_SECONDS}"
+    return response
 
 
 def allow_inline_scripts(app: Flask, blueprint: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask.testing import FlaskClient
 
 from app.services.users import create_admin
@@ -97,16 +98,25 @@ def test_plain_http_is_not_redirected_and_the_cookie_flag_stays_a_setting(app, a
     assert cookie is not None and not cookie.secure and cookie.http_only
 
 
-def test_chat_answers_carry_nosniff_too(http, demo):
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_chat_answers_carry_nosniff_too(http, demo, scheme):
+    """A chat answer (JSON, never a page) carries nosniff, and HSTS over HTTPS; none of
+    the console's document headers, which the console's pages keep."""
     from tests.conftest import host_of
 
     response = http.post(
         "/llm-client/",
         headers={"Host": host_of(demo)},
         json={"messages": [{"role": "user", "content": "hi"}]},
+        base_url=f"{scheme}://{host_of(demo)}",
     )
     assert response.status_code == 200
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    hsts = response.headers.get("Strict-Transport-Security")
+    assert hsts == ("max-age=31536000" if scheme == "https" else None)
+    assert "Content-Security-Policy" not in response.headers
+    page = http.get("/admin/login")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
 
 def _login_statuses(app, remote_addr: str, forwarded_for: list[str]) -> list[int]:

@@ -65,7 +65,7 @@ def _route_from_path(client_id: int, name: str) -> ClientRoute:
 def _settings(route: ClientRoute) -> ChatSettings:
     """The client's chat settings, and the check of the index the request was routed
     with: the same read returns the index's stamp (``g.host_index_verified`` false:
-    :data:`app.request_hooks.VERIFIED_BY_SETTINGS`)."""
+    :data:`app.request_hooks.CHAT_API_ENDPOINTS`)."""
     client = chat.load_client(route)
     if not g.host_index_verified:
         if client.routing_version != g.host_index.version:
