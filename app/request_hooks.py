@@ -96,21 +96,21 @@ def _check_host() -> None:
         # reads autocommit (no BEGIN and COMMIT round trips, nothing left open while the
         # greenlet waits its turn or the model answers).
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    if request.method == "POST" and is_chat_api_call():
-        g.host_index = hosts.current(db.session)
-        g.host_index_verified = False
-    else:
-        g.host_index = hosts.index(db.session)
-    route = g.host_index.route_for(normalize_host(request.host))
-    if request.blueprint in PLATFORM_ONLY_BLUEPRINTS and hosts.is_client_host(
-        g.host_index, request.host
-    ):
+    g.host_index_verified = not (request.method == "POST" and is_chat_api_call())
+    index = hosts.index(db.session) if g.host_index_verified else hosts.current(db.session)
+    if request.blueprint in PLATFORM_ONLY_BLUEPRINTS and hosts.is_client_host(index, request.host):
         raise NotFound("not found")
-    if route is None and not hosts.is_platform_host(request.host):
-        if not refresh_host_index():  # a host deployed a moment ago, in another process?
-            raise _unknown_host()
-        route = g.host_route
-    g.host_route = route
+    # An unknown host on an unchecked index: deployed a moment ago, in another process?
+    if not _route_on(index) and not refresh_host_index():
+        raise _unknown_host()
+
+
+def _route_on(index: HostIndex) -> bool:
+    """Route the request on ``index`` (``g.host_index``, ``g.host_route``); False when
+    its host is neither served there nor one of the platform's."""
+    g.host_index = index
+    g.host_route = index.route_for(normalize_host(request.host))
+    return g.host_route is not None or resolver().is_platform_host(request.host)
 
 
 def _unknown_host() -> ChatdockError:
@@ -127,9 +127,7 @@ def refresh_host_index() -> bool:
     index = resolver().index(db.session, force=True)
     if index.version == g.host_index.version:
         return False
-    g.host_index = index
-    g.host_route = index.route_for(normalize_host(request.host))
-    if g.host_route is None and not resolver().is_platform_host(request.host):
+    if not _route_on(index):
         raise _unknown_host()  # as if the request had met the fresh index first
     return True
 

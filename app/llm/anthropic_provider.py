@@ -8,7 +8,6 @@ conversation is normalised here rather than rejected by the API with a 400.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from app.llm.base import (
     Usage,
     call_timeout,
 )
+from app.llm.event_stream import data_lines, read_to_end
 from app.llm.sdk_errors import bad_response, map_sdk_error
 
 # Stop reasons mapped onto the OpenAI-style finish_reason the rest of the app uses.
@@ -230,13 +230,10 @@ class AnthropicProvider:
 
 
 def _events(lines: Iterator[str], request: httpx.Request) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a Messages event stream, up to ``message_stop`` (then the
-    body's end is read, so its connection goes back to the pool). An ``error`` event (a
-    failure after the 200: overloaded mid-reply) raises ``anthropic.APIError``."""
-    for line in lines:
-        if not line.startswith("data:"):
-            continue  # event names (the data repeats them as "type"), separators
-        event = json.loads(line[5:])
+    """The JSON objects of a Messages event stream, up to ``message_stop``. An ``error``
+    event (a failure after the 200: overloaded mid-reply) raises ``anthropic.APIError``."""
+    for data in data_lines(lines):
+        event = json.loads(data)
         if not isinstance(event, dict):
             raise TypeError("a stream event is not an object")
         if event.get("type") == "error":
@@ -244,13 +241,9 @@ def _events(lines: Iterator[str], request: httpx.Request) -> Iterator[dict[str, 
             message = error.get("message") if isinstance(error, dict) else None
             raise anthropic.APIError(str(message or "the stream failed"), request, body=error)
         if event.get("type") == "message_stop":
-            for _ in itertools.islice(lines, _AFTER_STOP_LINES):
-                pass
+            read_to_end(lines)
             return
         yield event
-
-
-_AFTER_STOP_LINES = 8  # a server that goes on after message_stop is cut off, not read
 
 
 class _StreamReader:
@@ -290,11 +283,10 @@ class _StreamReader:
         return str(text)
 
     def calls(self) -> list[ToolCall]:
-        """The tool calls, their input as JSON text (an empty input is ``{}``)."""
+        """The tool calls, their input as the JSON text it came in (an empty input is
+        ``{}``), like OpenAI's arguments: the tool loop validates it."""
         return [
-            ToolCall(
-                id=c["id"], name=c["name"], arguments=json.dumps(json.loads(c["input"] or "{}"))
-            )
+            ToolCall(id=c["id"], name=c["name"], arguments=c["input"] or "{}")
             for _, c in sorted(self._calls.items())
         ]
 

@@ -7,7 +7,6 @@ past the configured timeout.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from app.llm.base import (
     Usage,
     call_timeout,
 )
+from app.llm.event_stream import data_lines, read_to_end
 from app.llm.sdk_errors import bad_response, map_sdk_error
 
 # OpenAI-compatible servers such as Ollama accept any key; the SDK insists on one.
@@ -213,16 +213,9 @@ def _events(lines: Iterator[str], request: httpx.Request) -> Iterator[dict[str, 
     """The JSON objects of an OpenAI-style event stream, up to ``[DONE]``. An ``error``
     object in the stream (a failure after the 200) raises as the SDK's own reading
     would: ``openai.APIError``."""
-    for line in lines:
-        if not line.startswith("data:"):
-            continue  # blank separators, comments, event names
-        data = line[5:].strip()
+    for data in data_lines(lines):
         if data.startswith("[DONE]"):
-            # Read the body's end (normally nothing but the chunked terminator): its
-            # connection then goes back to the pool. The SDK's reader stops here and
-            # closes, so each stream opened a new connection (with TLS, a handshake).
-            for _ in itertools.islice(lines, _AFTER_DONE_LINES):
-                pass
+            read_to_end(lines)
             return
         chunk = json.loads(data)
         if not isinstance(chunk, dict):
@@ -234,9 +227,6 @@ def _events(lines: Iterator[str], request: httpx.Request) -> Iterator[dict[str, 
                 str(message or "An error occurred during streaming"), request, body=error
             )
         yield chunk
-
-
-_AFTER_DONE_LINES = 8  # a server that goes on after [DONE] is cut off, not read
 
 
 def _add_call_piece(calls: dict[int, dict[str, str]], piece: dict[str, Any]) -> None:
