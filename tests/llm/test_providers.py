@@ -578,3 +578,32 @@ def test_anthropic_stream_assembles_a_tool_call_from_its_pieces() -> None:
         assert last.finish_reason == "tool_calls"
     finally:
         server.shutdown()  # type: ignore[attr-defined]
+
+
+def test_anthropic_streamed_tool_input_that_is_not_json_is_passed_on_as_text() -> None:
+    """Broken input JSON is the tool loop's to refuse (as OpenAI's arguments are), not
+    an error escaping the adapter after the stream was read."""
+    events = [
+        _anthropic_event("message_start", message={"usage": {"input_tokens": 5}}),
+        _anthropic_event(
+            "content_block_start",
+            index=0,
+            content_block={"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}},
+        ),
+        _anthropic_event(
+            "content_block_delta",
+            index=0,
+            delta={"type": "input_json_delta", "partial_json": '{"q": '},
+        ),
+        _anthropic_event(
+            "message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 3}
+        ),
+        _anthropic_event("message_stop"),
+    ]
+    base_url, server = _raw_stream_server(events)
+    try:
+        provider = AnthropicProvider("sk-ant-test", base_url.removesuffix("/v1"), 5)
+        last = list(provider.stream(request(("user", "hi"))))[-1]
+        assert [(c.name, c.arguments) for c in last.tool_calls] == [("lookup", '{"q": ')]
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
