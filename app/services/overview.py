@@ -53,9 +53,7 @@ def overview(user: AdminUser) -> Overview:
             scoped(
                 select(LlmClient.deployment_status, func.count()), LlmClient.account_id
             ).group_by(LlmClient.deployment_status)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     runs = select(InfraRun).order_by(InfraRun.id.desc())
     if ids is not None:
