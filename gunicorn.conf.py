@@ -20,7 +20,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "50"))
 keepalive = 5
 backlog = 2048
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# chatdock writes its own access line per request (JSON, with the request id and the
+# client: app/request_hooks.py); gunicorn's plain-text one only when asked for (a path,
+# or "-" for stdout): two lines per request cost CPU on every chat and say the same.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "wsgi:app"

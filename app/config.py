@@ -64,14 +64,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. Relative SQLite paths live in the instance folder.",
     )
     DATABASE_POOL_SIZE: int = Field(
-        12,
+        15,
         ge=1,
         description="PostgreSQL connections each web or worker process keeps open. A chat "
         "holds one only while it reads or writes, never while the model answers, so a few "
         "serve a thousand conversations in flight.",
     )
     DATABASE_MAX_OVERFLOW: int = Field(
-        3,
+        0,
         ge=0,
         description="Connections a process may open beyond the pool under bursts (each "
         "opened and closed per use: a pool too small for the load churns connections).",

@@ -191,7 +191,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "OPENAI_API_KEY": "sk-bench",
                         "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
                         "GUNICORN_BIND": f"127.0.0.1:{port}",
-                        "GUNICORN_ACCESS_LOG": "/dev/null",
                         "GUNICORN_LOG_LEVEL": "warning",
                     }
                     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]

@@ -51,7 +51,6 @@ def gunicorn(env: dict[str, str], workers: int = 1) -> Iterator[int]:
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "WEB_WORKERS": str(workers),
             "GUNICORN_LOG_LEVEL": "warning",
-            "GUNICORN_ACCESS_LOG": "/dev/null",
             **env,
         },
         start_new_session=True,

@@ -158,8 +158,8 @@ def _free_port() -> int:
 
 
 def test_gunicorns_access_log_shows_invitation_tokens_redacted(migrated, tmp_path):
-    """The production server's own access log (``--access-logfile -``, as the Dockerfile,
-    the Deployment and the run command start it) over the real app."""
+    """The production server's own access log (``--access-logfile -``: off by default,
+    an operator may turn it on with ``GUNICORN_ACCESS_LOG``) over the real app."""
     token = "Sup3rSecretInvitationToken_abcdefghijklmnopqrstu"
     port = _free_port()
     env = {
