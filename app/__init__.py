@@ -85,8 +85,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
-    csrf.init_app(app)
-    # The console's extensions step aside for chat API calls (app.hook_scope).
+    # The console's extensions step aside for chat API calls (app.hook_scope): CSRF (the
+    # chat blueprint is exempt anyway), the login limit, and below Flask-Login's cookie.
+    init_app_outside(app, lambda: csrf.init_app(app), is_chat_api_call)
     init_app_outside(app, lambda: limiter.init_app(app), is_chat_api_call)
     init_security_headers(app, settings, is_chat_api_call)
     install_version_bump()
@@ -116,6 +117,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_bp)
     csrf.exempt(chat_bp)
     init_management(app)
-    init_admin(app, settings)
+    init_app_outside(app, lambda: init_admin(app, settings), is_chat_api_call)
     register_cli(app)
     return app

@@ -3,7 +3,8 @@
 Flask extensions register their hooks app-wide (``before_request``, ``after_request``,
 ``teardown_request``), so every chat call ran Flask-Limiter's three (which only skip the
 chat after building their context) and Talisman's three (a CSP nonce and a document's
-headers on a JSON answer): together about a tenth of a chat's CPU in the app. Running an
+headers on a JSON answer): together about a tenth of a chat's CPU in the app; CSRFProtect
+and Flask-Login (a remember cookie) add one each. Running an
 extension's ``init_app`` through :func:`init_app_outside` wraps the hooks it added, in
 Flask's public hook registries, so that they step aside when ``skipped()`` says so.
 """
