@@ -1,9 +1,11 @@
 """A mock OpenAI-compatible model for load benchmarks: answers every chat completion
 after ``--delay`` seconds, as JSON or as an SSE stream, on thousands of keep-alive
 connections at once (asyncio, standard library only), so the model is never what limits
-a benchmark.
+a benchmark. ``--jitter J`` spreads each delay uniformly over delay x (1 - J .. 1 + J),
+the same mean, as a real model's latency varies: without it every connection of a load
+generator that started them together is answered at the same instant, in waves.
 
-Run: ``python bench/mock_model.py --port 8100 --delay 1.0``
+Run: ``python bench/mock_model.py --port 8100 --delay 1.0 [--jitter 0.5]``
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import time
 
 WORDS = ["Hello", " from", " the", " mock", " model", "."]
@@ -50,7 +53,9 @@ def _stream_events(model: str) -> list[bytes]:
     return events
 
 
-async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+async def _handle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, jitter: float
+) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -61,7 +66,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, de
                     length = int(value)
             body = json.loads(await reader.readexactly(length)) if length else {}
             model = body.get("model", "mock")
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay * random.uniform(1 - jitter, 1 + jitter))
             if body.get("stream"):
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -83,9 +88,9 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, de
         writer.close()
 
 
-async def serve(port: int, delay: float) -> None:
+async def serve(port: int, delay: float, jitter: float = 0.0) -> None:
     server = await asyncio.start_server(
-        lambda r, w: _handle(r, w, delay), "127.0.0.1", port, backlog=4096
+        lambda r, w: _handle(r, w, delay, jitter), "127.0.0.1", port, backlog=4096
     )
     async with server:
         await server.serve_forever()
@@ -95,8 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=1.0, help="seconds before each answer")
+    parser.add_argument(
+        "--jitter", type=float, default=0.0, help="spread of each delay, a fraction (0 to 1)"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay))
+    if not 0 <= args.jitter <= 1:
+        parser.error("--jitter must be between 0 and 1")
+    asyncio.run(serve(args.port, args.delay, args.jitter))
 
 
 if __name__ == "__main__":

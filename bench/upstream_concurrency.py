@@ -9,9 +9,12 @@ connections / delay requests per second (every connection always waiting on the 
 each row prints achieved / ceiling, p50/p99 latency, the peak number of chatdock's
 PostgreSQL sessions and of those ``idle in transaction`` (sampled every 0.2 s), the
 memory of each gunicorn worker, and the CPU time of chatdock's processes (master and
-workers, from ``/proc``) per completed chat. ``--baseline`` adds the previous shape (gthread, 2
-workers x 8 threads) at 256 connections for comparison. Aim: >= 0.8 of the ceiling at
-256 connections with a 1 s delay.
+workers, from ``/proc``) per completed chat. At 256 connections ``bench/bare_proxy.py``
+(the least a Python proxy does: forward, relay) runs under the same gunicorn settings
+first, and chatdock's rows print their req/s against it: the machine's speed, which
+drifts from hour to hour here, divides out. ``--baseline`` adds the previous shape
+(gthread, 2 workers x 8 threads) at 256 connections. Aim: >= 0.8 of the ceiling at 256
+connections with a 1 s delay.
 
 Run: ``.venv/bin/python bench/upstream_concurrency.py [--delays 1,5 --connections 64,256,1024]``
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -43,6 +47,9 @@ from app.services import clients as client_service
 from devtools.services import free_port, postgres
 
 AIM = 0.8
+BENCH_DIR = Path(__file__).resolve().parent
+SHIPPED = "gevent (as shipped)"
+BARE = "bare proxy (baseline)"
 GTHREAD = ["--workers", "2", "--worker-class", "gthread", "--threads", "8", "wsgi:app"]
 
 
@@ -55,10 +62,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--modes", default="plain,stream", help="plain and/or stream")
     parser.add_argument("--seconds", type=float, default=15, help="at least this long a run")
     parser.add_argument("--baseline", action="store_true", help="also gthread 2x8 at 256")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="the model's delay varies by this fraction each way (same mean); 0: every "
+        "answer after exactly the delay, so wrk's connections are answered in waves",
+    )
     args = parser.parse_args(argv)
     args.delays = [float(v) for v in args.delays.split(",")]
     args.connections = [int(v) for v in args.connections.split(",")]
     args.modes = args.modes.split(",")
+    if not 0 <= args.jitter <= 1:
+        parser.error("--jitter must be between 0 and 1")
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
     return args
@@ -164,10 +180,71 @@ wrk.headers["Content-Type"] = "application/json"
     }
 
 
+@dataclass
+class Target:
+    """A server under load: its name, gunicorn's arguments, the connection counts."""
+
+    name: str
+    args: list[str]
+    connections: list[int]
+
+
+def targets(args: argparse.Namespace, delay: float) -> list[Target]:
+    """chatdock as shipped at every count; at 256 connections the bare proxy on the same
+    gunicorn settings (the baseline that divides the machine's speed out), and with
+    ``--baseline`` on the first delay, the previous gthread shape."""
+    conf = str(REPO_ROOT / "gunicorn.conf.py")
+    found = [Target(SHIPPED, ["--config", conf], args.connections)]
+    found.append(
+        Target(BARE, ["--config", conf, "--chdir", str(BENCH_DIR), "bare_proxy:app"], [256])
+    )
+    if args.baseline and delay == args.delays[0]:
+        found.append(Target("gthread 2x8 (before)", GTHREAD, [256]))
+    return found
+
+
+def measure(
+    target: Target,
+    server: subprocess.Popen,
+    port: int,
+    database_url: str,
+    path: str,
+    delay: float,
+    connections: int,
+    mode: str,
+    seconds: float,
+) -> dict[str, object]:
+    """One timed wrk run after an untimed one, with the database and memory sampled."""
+    print(
+        f"{target.name}: delay {delay:g}s, {connections} connections, {mode}, {seconds:g}s ...",
+        flush=True,
+    )
+    wrk(port, path, mode == "stream", connections, 2 * delay + 3)  # warm-up: imports, pools
+    stop, seen = threading.Event(), Sample()
+    sampler = threading.Thread(target=sample, args=(database_url, server.pid, stop, seen))
+    sampler.start()
+    cpu_before = tree_cpu_seconds(server.pid)
+    try:
+        result = wrk(port, path, mode == "stream", connections, seconds)
+    finally:
+        stop.set()
+        sampler.join()
+    cpu = tree_cpu_seconds(server.pid) - cpu_before
+    chats = max(1.0, result["rps"] * seconds)
+    return {
+        **result,
+        "cpu_ms": cpu / chats * 1000,
+        "sessions": seen.peak_sessions,
+        "idle_tx": seen.peak_idle_in_transaction,
+        "rss": seen.peak_rss_mb,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     rows: list[list[object]] = []
     failed = False
+    bare: dict[tuple[float, int, str], float] = {}  # the baseline's req/s by run
     with postgres(database="chatdock_bench") as pg:
         app = migrated_app(pg.url)
         with app.app_context():
@@ -178,11 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for delay in args.delays:
             model_port = free_port()
             mock = [sys.executable, "bench/mock_model.py", "--port", str(model_port)]
-            with process([*mock, "--delay", str(delay)], {}, model_port):
-                servers = [("gevent (as shipped)", ["--config", "gunicorn.conf.py"])]
-                if args.baseline and delay == args.delays[0]:
-                    servers.append(("gthread 2x8 (before)", GTHREAD))
-                for name, server_args in servers:
+            mock += ["--delay", str(delay), "--jitter", str(args.jitter)]
+            with process(mock, {}, model_port):
+                # The baseline first: chatdock's rows then print their ratio to it.
+                for target in sorted(targets(args, delay), key=lambda t: t.name != BARE):
                     port = free_port()
                     env = {
                         "DATABASE_URL": pg.url,
@@ -194,52 +270,47 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "GUNICORN_LOG_LEVEL": "warning",
                     }
                     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
-                    with process([*command, *server_args], env, port) as server:
-                        counts = args.connections if "gevent" in name else [256]
-                        for connections in counts:
-                            for mode in args.modes:
-                                seconds = max(args.seconds, 4 * delay)
-                                print(
-                                    f"{name}: delay {delay:g}s, {connections} connections, "
-                                    f"{mode}, {seconds:g}s ...",
-                                    flush=True,
-                                )
-                                # untimed first: imports, pools and connections warm up
-                                wrk(port, path, mode == "stream", connections, 2 * delay + 3)
-                                stop, seen = threading.Event(), Sample()
-                                sampler = threading.Thread(
-                                    target=sample, args=(pg.url, server.pid, stop, seen)
-                                )
-                                sampler.start()
-                                cpu_before = tree_cpu_seconds(server.pid)
-                                try:
-                                    result = wrk(port, path, mode == "stream", connections, seconds)
-                                finally:
-                                    stop.set()
-                                    sampler.join()
-                                cpu = tree_cpu_seconds(server.pid) - cpu_before
-                                chats = max(1.0, result["rps"] * seconds)
-                                ceiling = connections / delay
-                                failed |= bool(result["errors"])
-                                rows.append(
-                                    [
-                                        name,
-                                        mode,
-                                        f"{delay:g}s",
-                                        connections,
-                                        f"{result['rps']:.1f}",
-                                        f"{ceiling:.0f}",
-                                        f"{result['rps'] / ceiling:.2f}",
-                                        f"{result['p50']:.2f}s",
-                                        f"{result['p99']:.2f}s",
-                                        int(result["errors"] + result["timeouts"]),
-                                        seen.peak_sessions,
-                                        seen.peak_idle_in_transaction,
-                                        f"{seen.peak_rss_mb:.0f}",
-                                        f"{cpu / chats * 1000:.1f}",
-                                    ]
-                                )
-                                time.sleep(1)
+                    with process([*command, *target.args], env, port) as server:
+                        for connections, mode in itertools.product(target.connections, args.modes):
+                            seconds = max(args.seconds, 4 * delay)
+                            got = measure(
+                                target,
+                                server,
+                                port,
+                                pg.url,
+                                path,
+                                delay,
+                                connections,
+                                mode,
+                                seconds,
+                            )
+                            rps = float(got["rps"])  # type: ignore[arg-type]
+                            if target.name == BARE:
+                                bare[delay, connections, mode] = rps
+                            baseline = bare.get((delay, connections, mode))
+                            ceiling = connections / delay
+                            failed |= bool(got["errors"])
+                            rows.append(
+                                [
+                                    target.name,
+                                    mode,
+                                    f"{delay:g}s"
+                                    + (f" +-{args.jitter:.0%}" if args.jitter else ""),
+                                    connections,
+                                    f"{rps:.1f}",
+                                    f"{ceiling:.0f}",
+                                    f"{rps / ceiling:.2f}",
+                                    f"{rps / baseline:.2f}" if baseline else "",
+                                    f"{got['p50']:.2f}s",
+                                    f"{got['p99']:.2f}s",
+                                    int(got["errors"] + got["timeouts"]),  # type: ignore[operator]
+                                    got["sessions"],
+                                    got["idle_tx"],
+                                    f"{got['rss']:.0f}",
+                                    f"{got['cpu_ms']:.1f}",
+                                ]
+                            )
+                            time.sleep(1)
     print()
     print_table(
         [
@@ -250,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "req/s",
             "ceiling",
             "achieved/ceiling",
+            "/bare proxy",
             "p50",
             "p99",
             "errors",
@@ -260,7 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         rows,
     )
-    print(f"\naim: >= {AIM} of the ceiling at 256 connections with a 1 s delay")
+    print(
+        f"\naim: >= {AIM} of the ceiling at 256 connections with a 1 s delay; "
+        "'/bare proxy': req/s against the bare proxy's in the same run (bench/bare_proxy.py)"
+    )
     return 1 if failed else 0
 
 
