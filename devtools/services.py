@@ -256,8 +256,13 @@ MOTO_SEED = 20261202
 
 
 def port_free(port: int) -> bool:
-    """Whether nothing listens on loopback ``port`` (so a server of ours may bind it)."""
+    """Whether nothing listens on loopback ``port`` (so a server of ours may bind it).
+
+    Bound as the servers bind (``SO_REUSEADDR``: moto's werkzeug, gunicorn): the
+    connections a server just closed linger in TIME_WAIT on its port for a minute, and
+    without it a restarted moto found its own MOTO_PORT "taken"."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

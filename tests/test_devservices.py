@@ -92,6 +92,20 @@ def test_moto_comes_back_on_the_same_port_after_a_restart():
             assert _moto_answers(url)
 
 
+def test_a_port_whose_server_just_closed_its_connections_is_free():
+    """TIME_WAIT on the port (the server closed first, as moto does when it stops) does
+    not keep a restarted server off it; a listener does."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server's side closes first: its end waits in TIME_WAIT
+        client.recv(1)
+        client.close()
+        assert not devservices.port_free(port)  # still listening
+    assert devservices.port_free(port)
+
+
 def test_moto_on_a_taken_port_says_so_and_serves_on_another(taken_port, capsys):
     with devservices.moto_server(port=taken_port) as url:
         assert url != f"http://127.0.0.1:{taken_port}"
