@@ -535,6 +535,22 @@ def test_anthropic_stream_failing_after_text_raises_after_the_text(bad_event, co
         server.shutdown()  # type: ignore[attr-defined]
 
 
+def _tool_use_events(*pieces: str) -> list[bytes]:
+    """A ``lookup`` tool call's block start, then its input JSON in ``pieces``."""
+    start = _anthropic_event(
+        "content_block_start",
+        index=0,
+        content_block={"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}},
+    )
+    deltas = [
+        _anthropic_event(
+            "content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": p}
+        )
+        for p in pieces
+    ]
+    return [start, *deltas]
+
+
 def test_anthropic_stream_assembles_a_tool_call_from_its_pieces() -> None:
     """A tool call's input arrives as JSON text in pieces; usage adds the cached prompt."""
     events = [
@@ -544,21 +560,7 @@ def test_anthropic_stream_assembles_a_tool_call_from_its_pieces() -> None:
                 "usage": {"input_tokens": 5, "cache_read_input_tokens": 2, "output_tokens": 1}
             },
         ),
-        _anthropic_event(
-            "content_block_start",
-            index=0,
-            content_block={"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}},
-        ),
-        _anthropic_event(
-            "content_block_delta",
-            index=0,
-            delta={"type": "input_json_delta", "partial_json": '{"q": '},
-        ),
-        _anthropic_event(
-            "content_block_delta",
-            index=0,
-            delta={"type": "input_json_delta", "partial_json": '"x"}'},
-        ),
+        *_tool_use_events('{"q": ', '"x"}'),
         _anthropic_event("content_block_stop", index=0),
         _anthropic_event(
             "message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 9}
@@ -585,16 +587,7 @@ def test_anthropic_streamed_tool_input_that_is_not_json_is_passed_on_as_text() -
     an error escaping the adapter after the stream was read."""
     events = [
         _anthropic_event("message_start", message={"usage": {"input_tokens": 5}}),
-        _anthropic_event(
-            "content_block_start",
-            index=0,
-            content_block={"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}},
-        ),
-        _anthropic_event(
-            "content_block_delta",
-            index=0,
-            delta={"type": "input_json_delta", "partial_json": '{"q": '},
-        ),
+        *_tool_use_events('{"q": '),
         _anthropic_event(
             "message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 3}
         ),
