@@ -27,3 +27,11 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 wsgi_app = "wsgi:app"
+
+
+def post_worker_init(worker: object) -> None:
+    """Each worker keeps its clients' chat settings while PostgreSQL says nothing changed
+    (app.listen_for_changes); started here, after gevent patched the worker."""
+    from app import listen_for_changes
+
+    listen_for_changes(worker.wsgi)  # type: ignore[attr-defined]  # gunicorn's Worker

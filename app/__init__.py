@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.change_feed import ChangeFeed, listen_conninfo
 from app.config import Settings, get_settings
 from app.extensions import csrf, db, limiter, migrate
 from app.hook_scope import init_app_outside
@@ -17,6 +18,7 @@ from app.logging_setup import configure_logging
 from app.request_hooks import is_chat_api_call
 from app.security_headers import init_security_headers
 from app.services import chat_rate
+from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
 
 
 def _engine_options(settings: Settings) -> dict:
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_security_headers(app, settings, is_chat_api_call)
     install_version_bump()
     app.extensions[chat_rate.EXTENSION] = chat_rate.build_limiter(settings)
+    app.extensions[CHAT_SETTINGS] = ChatSettingsCache()
     app.extensions["chatdock.hosts"] = HostResolver(
         customer_api_domain=settings.CUSTOMER_API_DOMAIN,
         platform_hosts=frozenset(settings.PLATFORM_HOSTS),
@@ -120,3 +123,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_app_outside(app, lambda: init_admin(app, settings), is_chat_api_call)
     register_cli(app)
     return app
+
+
+def listen_for_changes(app: Flask) -> None:
+    """Let this process keep its clients' chat settings: start the change feed
+    (:mod:`app.change_feed`) when the database is PostgreSQL and ``CHAT_SETTINGS_CACHE``
+    is on. Once per web worker (``gunicorn.conf.py``), after gevent is in place."""
+    cache: ChatSettingsCache | None = app.extensions.get(CHAT_SETTINGS)
+    if cache is None or cache.feed is not None:  # not chatdock's app (a benchmark's), or done
+        return
+    settings: Settings = app.extensions["chatdock.settings"]
+    conninfo = listen_conninfo(settings.DATABASE_URL)
+    if conninfo is None or not settings.CHAT_SETTINGS_CACHE:
+        return
+    cache.feed = ChangeFeed(conninfo)
+    cache.feed.start()

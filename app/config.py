@@ -118,6 +118,14 @@ class Settings(BaseSettings):
         "database; 0 checks on every request (one primary-key read). Chat calls check it "
         "with their settings read instead, and every refusal checks it first.",
     )
+    CHAT_SETTINGS_CACHE: bool = Field(
+        True,
+        description="PostgreSQL: each web worker keeps its clients' chat settings (model, "
+        "prompt, limits, budget) and drops them when the database announces a change "
+        "(LISTEN on one connection of its own per worker; a database trigger NOTIFYs on "
+        "commit), instead of reading them on every chat. Turn off behind a pooler in "
+        "transaction mode (PgBouncer), where LISTEN does not work.",
+    )
     MAX_CONTENT_LENGTH: int = Field(
         1_000_000, description="Largest accepted request body in bytes (413 above)."
     )

@@ -56,6 +56,16 @@ def _chat_counts_itself() -> bool:
     return request.blueprint == "chat"
 
 
+def autocommit_reads() -> None:
+    """Let the statements that follow, until the session's next commit, commit each on
+    its own. For a chat request, which only reads before it calls the model and then
+    writes its turn in one statement of its own: no BEGIN and COMMIT round trips, no
+    transaction open while the greenlet waits. Called where a chat first reads (nothing
+    is checked out when it needs no read); a no-op inside a begun transaction."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 login_manager = LoginManager()
 # The console's CSS framework (Bootstrap 5), served from the package's own static files.
 bootstrap = Bootstrap5()

@@ -91,11 +91,6 @@ def _check_host() -> None:
         if hosts.is_client_host(_probe_index(hosts), request.host):
             raise NotFound("not found")
         return
-    if request.blueprint == "chat" and not db.session().in_transaction():
-        # A chat only reads until it writes its turn in a transaction of its own: its
-        # reads autocommit (no BEGIN and COMMIT round trips, nothing left open while the
-        # greenlet waits its turn or the model answers).
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     g.host_index_verified = not (request.method == "POST" and is_chat_api_call())
     index = hosts.index(db.session) if g.host_index_verified else hosts.current(db.session)
     if request.blueprint in PLATFORM_ONLY_BLUEPRINTS and hosts.is_client_host(index, request.host):

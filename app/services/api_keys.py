@@ -16,7 +16,7 @@ from sqlalchemy import Select, or_, select, update
 
 from app.config import current_settings
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from app.extensions import db
+from app.extensions import autocommit_reads, db
 from app.hosts import ClientRoute
 from app.models import Account, ApiKey, LlmClient, api_key_clients
 from app.models.common import utcnow
@@ -159,6 +159,7 @@ def authenticate(raw_key: str | None, route: ClientRoute) -> ApiKey | None:
             "'Authorization: Bearer <key>'",
             code="api_key_missing",
         )
+    autocommit_reads()  # a chat's reads: no transaction (app.extensions)
     api_key = hashed_secrets.find_by_secret(raw_key, KEY_RE, ApiKey, ApiKey.key_id)
     if api_key is None:
         raise Unauthorized("invalid API key", code="api_key_invalid")

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
-from app.extensions import db
+from app.extensions import autocommit_reads, db
 from app.hosts import ClientRoute
 from app.llm.base import (
     ChatRequest,
@@ -38,7 +38,7 @@ from app.llm.tokens import estimate_prompt_tokens, estimate_text_tokens
 from app.metrics import CHAT_OVERHEAD
 from app.models import ApiKey, ChatMessage, ChatSession
 from app.services import chat_tools, chat_turns, fallbacks, limits, publish, usage
-from app.services.chat_settings import ChatSettings, load_chat_settings
+from app.services.chat_settings import ChatSettings, ChatSettingsCache, load_chat_settings
 from app.services.chat_turns import PreparedChat
 from app.tools import loop as tool_loop
 
@@ -68,8 +68,15 @@ def _overlap(history: list[ChatTurn], messages: list[ChatTurn]) -> int:
     return 0
 
 
-def load_client(route: ClientRoute) -> ChatSettings:
-    client = load_chat_settings(route.client_id)
+def load_client(
+    route: ClientRoute, cache: ChatSettingsCache | None = None, *, fresh: bool = False
+) -> ChatSettings:
+    """The route's client's chat settings (kept in ``cache`` when it can; ``fresh``:
+    read them now); 404 when it no longer exists."""
+    if cache is None:
+        client = load_chat_settings(route.client_id)
+    else:
+        client = cache.load(route.client_id, fresh=fresh)
     if client is None:
         raise NotFound("this client no longer exists", code="client_not_found")
     return client
@@ -107,6 +114,8 @@ def prepare_chat(
             code="message_too_long",
         )
     publish.check_visitor(client, visitor, api_key is not None)
+    if session_key or client.has_plugins or client.fallbacks:
+        autocommit_reads()  # reads below (the session, plugins, connections)
     session = None
     history = prompt_history
     if session_key:

@@ -1,8 +1,11 @@
-"""What a chat request needs to know of its client, read in one Core query.
+"""What a chat request needs to know of its client, read in one Core query, and kept.
 
-Every chat request reads these (the model, the prompt, the limits, the account's budget);
+Every chat request needs these (the model, the prompt, the limits, the account's budget);
 loading the client through the ORM with its account and model joined cost more CPU than
 the rest of the request's reads together, and the ORM objects are not needed afterwards.
+A web worker keeps them (:class:`ChatSettingsCache`) for as long as PostgreSQL has not
+said that any of them changed (:mod:`app.change_feed`), and reads them every time when it
+cannot hear that.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, exists, select
 
-from app.extensions import db
+from app.change_feed import ChangeFeed
+from app.extensions import autocommit_reads, db
 from app.models import (
     Account,
     LlmClient,
@@ -94,6 +98,7 @@ _QUERY = (
 
 def load_chat_settings(client_id: int) -> ChatSettings | None:
     """The client's chat settings; None when it no longer exists."""
+    autocommit_reads()
     row = db.session.connection().execute(_QUERY, {"client_id": client_id}).first()
     if row is None:
         return None
@@ -118,3 +123,39 @@ def load_chat_settings(client_id: int) -> ChatSettings | None:
         model = LlmModel(provider=row.provider, name=row.model, deprecated=True)
         warning = deprecation_warning(model)
     return ChatSettings(**values, model_warning=warning, connection=connection)
+
+
+CHAT_SETTINGS = "chatdock.chat_settings"  # the app's ChatSettingsCache (app.extensions)
+
+
+class ChatSettingsCache:
+    """Each client's :class:`ChatSettings` as last read, trusted while the change feed
+    is live and has heard of no change since the read (its generation is the same).
+
+    Bounded: past ``max_entries`` clients the oldest entry makes room (a process serves
+    the clients that chat through it, the whole platform's at most)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.feed: ChangeFeed | None = None
+        self.max_entries = max_entries
+        self._entries: dict[int, ChatSettings] = {}
+        self._generation = -1
+
+    def load(self, client_id: int, *, fresh: bool = False) -> ChatSettings | None:
+        """The client's settings; read from the database unless a trusted copy is kept
+        (``fresh``: read, whatever is kept)."""
+        feed = self.feed
+        if feed is None or not feed.live:
+            return load_chat_settings(client_id)
+        generation = feed.generation  # before the read: a change during it voids the copy
+        if generation != self._generation:
+            self._entries.clear()
+            self._generation = generation
+        elif not fresh and (kept := self._entries.get(client_id)) is not None:
+            return kept
+        settings = load_chat_settings(client_id)
+        if settings is not None and feed.live and feed.generation == generation:
+            if len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[client_id] = settings
+        return settings

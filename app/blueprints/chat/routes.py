@@ -30,7 +30,7 @@ from app.schemas.chat import (
 )
 from app.schemas.chat import Usage as UsageOut
 from app.services import api_keys, chat, chat_rate, chat_stream, publish
-from app.services.chat_settings import ChatSettings
+from app.services.chat_settings import CHAT_SETTINGS, ChatSettings, ChatSettingsCache
 
 HISTORY_ROLES: dict[str, Role] = {"outgoing": "user", "incoming": "assistant"}
 CHAT_METHODS = ["POST", "OPTIONS"]
@@ -64,13 +64,18 @@ def _route_from_path(client_id: int, name: str) -> ClientRoute:
 
 def _settings(route: ClientRoute) -> ChatSettings:
     """The client's chat settings, and the check of the index the request was routed
-    with: the same read returns the index's stamp (``g.host_index_verified`` false:
-    :data:`app.request_hooks.CHAT_API_ENDPOINTS`)."""
-    client = chat.load_client(route)
-    if not g.host_index_verified:
-        if client.routing_version != g.host_index.version:
+    with: the settings carry the stamp they were read with (``g.host_index_verified``
+    false: :data:`app.request_hooks.CHAT_API_ENDPOINTS`). Settings kept by the worker
+    (:class:`~app.services.chat_settings.ChatSettingsCache`) are as fresh as the last
+    change PostgreSQL announced; when their stamp and the index's differ, one of the two
+    is behind: a fresh read tells which."""
+    cache: ChatSettingsCache = current_app.extensions[CHAT_SETTINGS]
+    client = chat.load_client(route, cache)
+    if client.routing_version != g.host_index.version:
+        client = chat.load_client(route, cache, fresh=True)
+        if client.routing_version != g.host_index.version and not g.host_index_verified:
             raise StaleHostIndex()
-        g.host_index_verified = True
+    g.host_index_verified = True
     return client
 
 

@@ -1,0 +1,212 @@
+"""A web worker keeps its clients' chat settings while PostgreSQL announces no change
+(app.change_feed, the triggers of migration 0024): every change a chat reads is heard,
+whoever commits it; a chat after it answers with the new settings; a feed that cannot
+hear (no triggers, its connection lost) is not trusted."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, event, text
+
+from app.change_feed import APPLICATION_NAME, ChangeFeed, listen_conninfo
+from app.extensions import db
+from app.llm.catalog import Model
+from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
+from tests.catalog_support import sync, with_echo_models
+from tests.conftest import host_of
+
+pytestmark = pytest.mark.postgresql_only  # LISTEN/NOTIFY: SQLite has no feed
+
+BEFORE = with_echo_models(Model("echo-1", 1000, is_default=True), Model("echo-0", 1000))
+AFTER = with_echo_models(
+    Model("echo-1", 1000, is_default=True),
+    Model("echo-0", 1000, deprecated=True, replacement="echo-1"),
+)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def start_feed(database_url: str) -> ChangeFeed:
+    conninfo = listen_conninfo(database_url)
+    assert conninfo is not None
+    feed = ChangeFeed(conninfo, heartbeat_seconds=0.5)
+    feed.start()
+    return feed
+
+
+@pytest.fixture
+def feed(app: Flask, migrated: str) -> Iterator[ChangeFeed]:
+    """The app's settings cache, fed as a gunicorn worker's is."""
+    cache: ChatSettingsCache = app.extensions[CHAT_SETTINGS]
+    cache.feed = start_feed(migrated)
+    wait_until(lambda: cache.feed is not None and cache.feed.live, "the feed to listen")
+    yield cache.feed
+    cache.feed.stop()
+
+
+@pytest.fixture
+def settings_reads(app: Flask) -> Iterator[list[str]]:
+    """The chat settings queries run (the one Core query of app.services.chat_settings)."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM llm_clients JOIN accounts" in statement and "routing_version" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", count)
+
+
+def chat(http, client) -> object:
+    return http.post(
+        "/llm-client/",
+        data=json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
+        content_type="application/json",
+        headers={"Host": host_of(client)},
+    )
+
+
+def heard_after(feed: ChangeFeed, change: Callable[[], None]) -> bool:
+    """Whether the feed hears of ``change`` (made and committed by the caller)."""
+    before = feed.generation
+    change()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if feed.generation != before:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def in_another_process_like_connection(database_url: str, sql: str, commit: bool = True):
+    """Run ``sql`` on a connection of its own (as the CLI or another pod would)."""
+
+    def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(sql))
+                if commit:
+                    conn.commit()
+                else:
+                    conn.rollback()
+        finally:
+            engine.dispose()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE llm_clients SET temperature = temperature",
+        "UPDATE accounts SET monthly_token_budget = monthly_token_budget",
+        "UPDATE llm_models SET deprecated = deprecated",
+        "DELETE FROM provider_connections WHERE false",
+        "DELETE FROM client_plugins WHERE false",
+        "UPDATE routing_version SET version = version + 1",
+    ],
+    ids=["client", "account", "model", "connection", "plugins", "routing"],
+)
+def test_every_change_a_chat_reads_is_announced(feed, migrated, sql):
+    assert heard_after(feed, in_another_process_like_connection(migrated, sql))
+
+
+def test_a_change_rolled_back_is_not_announced(feed, migrated):
+    sql = "UPDATE accounts SET monthly_token_budget = monthly_token_budget"
+    before = feed.generation
+    in_another_process_like_connection(migrated, sql, commit=False)()
+    time.sleep(1)
+    assert feed.generation == before
+    assert heard_after(feed, in_another_process_like_connection(migrated, sql))
+
+
+def test_settings_are_kept_until_a_change_is_announced(
+    http, feed, settings_reads, account, make_client
+):
+    sync(BEFORE)
+    client = make_client(account, "kept", model="echo-0")
+    for _ in range(3):
+        answer = chat(http, client)
+        assert answer.status_code == 200
+        assert "X-Chatdock-Warning" not in answer.headers
+    assert len(settings_reads) == 1  # read once, then kept
+
+    assert heard_after(feed, lambda: sync(AFTER))  # the operator deprecates echo-0
+    answer = chat(http, client)
+    assert answer.status_code == 200
+    assert answer.headers["X-Chatdock-Warning"] == "model echo-0 is deprecated; use echo-1"
+    assert len(settings_reads) == 2
+
+
+def test_without_a_feed_settings_are_read_on_every_chat(http, settings_reads, demo):
+    for _ in range(3):
+        assert chat(http, demo).status_code == 200
+    assert len(settings_reads) == 3
+
+
+def test_a_kept_copy_older_than_the_index_is_read_again(
+    app, http, feed, settings_reads, demo, migrated
+):
+    """The index saw a new stamp before the feed told the cache (here: the stamp's
+    trigger is off): the chat reads its settings again, and answers."""
+    assert chat(http, demo).status_code == 200
+    db.session.execute(
+        text("ALTER TABLE routing_version DISABLE TRIGGER routing_version_chat_settings_changed")
+    )
+    db.session.execute(text("UPDATE routing_version SET version = version + 1"))
+    db.session.commit()
+    try:
+        app.extensions["chatdock.hosts"].index(db.session, force=True)
+        answer = chat(http, demo)
+    finally:
+        db.session.execute(
+            text("ALTER TABLE routing_version ENABLE TRIGGER routing_version_chat_settings_changed")
+        )
+        db.session.commit()
+    assert answer.status_code == 200, answer.json
+    assert len(settings_reads) == 2
+
+
+def test_a_feed_on_a_database_without_the_triggers_is_not_trusted(scratch_database_url):
+    feed = start_feed(scratch_database_url)  # an empty database: nothing announces changes
+    try:
+        wait_until(lambda: feed.generation > 0, "the feed to connect")
+        assert not feed.live
+    finally:
+        feed.stop()
+
+
+def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(
+    feed, migrated
+):
+    def terminate() -> None:
+        engine = create_engine(migrated)
+        with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": APPLICATION_NAME},
+            )
+        engine.dispose()
+
+    before = feed.generation
+    terminate()
+    wait_until(lambda: not feed.live, "the feed to notice")
+    assert feed.generation > before  # what was kept is dropped
+    wait_until(lambda: feed.live, "the feed to listen again")
+    sql = "UPDATE accounts SET monthly_token_budget = monthly_token_budget"
+    assert heard_after(feed, in_another_process_like_connection(migrated, sql))
