@@ -177,9 +177,10 @@ def gunicorn_command(args: argparse.Namespace, port: int, folder: Path, target: 
         command += ["--threads", str(args.threads)]
     if args.worker_class == "gevent":
         command += ["--worker-connections", "1000"]
-    # No access log for either (the real app's own log is at WARNING too): the same
-    # work for both, and not 20,000 lines of output.
-    command += ["--keep-alive", "10", "--log-level", "warning", "--access-logfile", "/dev/null"]
+    # No gunicorn access log for either, as shipped (gunicorn.conf.py: only when
+    # GUNICORN_ACCESS_LOG names one; even into /dev/null each line is formatted); the real
+    # app's own log is at WARNING: the same work for both, and not 20,000 lines of output.
+    command += ["--keep-alive", "10", "--log-level", "warning"]
     command += ["--chdir", str(folder), target]
     return command
 
