@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.change_feed import ChangeFeed, listen_conninfo
 from app.config import Settings, get_settings
 from app.extensions import csrf, db, limiter, migrate
+from app.flask_app import ChatdockFlask
 from app.hook_scope import init_app_outside
 from app.hosts import HostResolver, install_version_bump
 from app.logging_setup import configure_logging
@@ -41,7 +42,7 @@ def _engine_options(settings: Settings) -> dict:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: settings, extensions, host index, blueprints, CLI."""
     settings = settings or get_settings()
-    app = Flask(__name__, instance_relative_config=True)
+    app = ChatdockFlask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     if not settings.WORKSPACES_DIR:  # its documented default, resolved once for the services
         workspaces = os.path.join(app.instance_path, "workspaces")

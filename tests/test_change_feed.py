@@ -188,9 +188,7 @@ def test_a_feed_on_a_database_without_the_triggers_is_not_trusted(scratch_databa
         feed.stop()
 
 
-def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(
-    feed, migrated
-):
+def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(feed, migrated):
     def terminate() -> None:
         engine = create_engine(migrated)
         with engine.connect() as conn:
