@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, event, text
@@ -18,7 +19,8 @@ from app.extensions import db
 from app.llm.catalog import Model
 from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
 from tests.catalog_support import sync, with_echo_models
-from tests.conftest import host_of
+from tests.conftest import CUSTOMER_DOMAIN, host_of
+from tests.live import gunicorn
 
 pytestmark = pytest.mark.postgresql_only  # LISTEN/NOTIFY: SQLite has no feed
 
@@ -208,3 +210,64 @@ def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(
     wait_until(lambda: feed.live, "the feed to listen again")
     sql = "UPDATE accounts SET monthly_token_budget = monthly_token_budget"
     assert heard_after(feed, in_another_process_like_connection(migrated, sql))
+
+
+def _feed_sessions(database_url: str) -> list[int]:
+    """The backend pids of the change feeds listening on the database."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE application_name = :name "
+                        "AND datname = current_database()"
+                    ),
+                    {"name": APPLICATION_NAME},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_the_shipped_server_answers_with_a_change_committed_elsewhere(
+    app, migrated, account, make_client
+):
+    """gunicorn as shipped (a gevent worker's feed): a model deprecated by another
+    process shows in the server's next chats, also after its feed lost its connection."""
+    sync(BEFORE)
+    client = make_client(account, "shipped", model="echo-0")
+    url = f"/api/v0/llm-clients/{client.id}/{client.name}/"
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    db.session.close()
+    env = {
+        "DATABASE_URL": migrated,
+        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
+        "SECRET_KEY": "test-secret-key",
+        "LOG_LEVEL": "WARNING",
+        "CHAT_LIMITS_ENABLED": "false",
+    }
+
+    def warned(http: httpx.Client) -> bool:
+        answer = http.post(url, json=body)
+        assert answer.status_code == 200, answer.text
+        return "X-Chatdock-Warning" in answer.headers
+
+    with (
+        gunicorn(env, workers=1) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        wait_until(lambda: len(_feed_sessions(migrated)) == 1, "the worker's feed to listen")
+        assert not warned(http)
+        assert not warned(http)  # kept: the same answer from the worker's copy
+        sync(AFTER)
+        wait_until(lambda: warned(http), "the deprecation to show")
+
+        lost = _feed_sessions(migrated)
+        engine = create_engine(migrated)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost[0]})
+        engine.dispose()
+        wait_until(lambda: _feed_sessions(migrated) not in ([], lost), "the feed to listen again")
+        sync(BEFORE)
+        wait_until(lambda: not warned(http), "the change after the reconnection to show")
