@@ -56,13 +56,20 @@ def _chat_counts_itself() -> bool:
     return request.blueprint == "chat"
 
 
+def in_transaction() -> bool:
+    """Whether the request's session has begun a transaction; asked without making a
+    session for a request that has none (most chats: settings kept, one write of their
+    own), which would then be made, closed and expunged for nothing."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
 def autocommit_reads() -> None:
     """Let the statements that follow, until the session's next commit, commit each on
     its own. For a chat request, which only reads before it calls the model and then
     writes its turn in one statement of its own: no BEGIN and COMMIT round trips, no
     transaction open while the greenlet waits. Called where a chat first reads (nothing
     is checked out when it needs no read); a no-op inside a begun transaction."""
-    if not db.session().in_transaction():
+    if not in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.config import current_settings
 from app.errors import InvalidInput, NotFound
-from app.extensions import autocommit_reads, db
+from app.extensions import autocommit_reads, db, in_transaction
 from app.hosts import ClientRoute
 from app.llm.base import (
     ChatRequest,
@@ -213,7 +213,7 @@ def release_database() -> None:
     Nothing is pending here; a commit (rather than ``close``) leaves the session's
     objects attached, expired, for the rest of the request. Nothing to end when no
     statement ran since (the common case at the second call): the check is cheaper."""
-    if db.session().in_transaction():
+    if in_transaction():
         db.session.commit()
 
 

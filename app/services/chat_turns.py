@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.dialects import postgresql
 
-from app.extensions import db
+from app.extensions import db, in_transaction
 from app.llm.base import ChatRequest, ChatTurn, ProviderError, Usage
 from app.metrics import PROVIDER_ERRORS, TOKENS
 from app.models import ChatMessage, ChatSession
@@ -137,11 +137,11 @@ def persist(prepared: PreparedChat, reply: str, tokens: Usage, latency_ms: int) 
     if records:  # the calls need the reply's id: the generic path returns it
         message_id = _write_in_one_transaction(prepared, rows, counted, now)
         chat_tools.store_calls(db.session.connection(), message_id, records)
-    elif db.session.get_bind().dialect.name == "postgresql":
+    elif db.engine.dialect.name == "postgresql":
         _write_in_one_statement(prepared, rows, counted, now)
     else:
         _write_in_one_transaction(prepared, rows, counted, now)
-    if db.session().in_transaction():
+    if in_transaction():
         db.session.commit()
     if prepared.limits is not None:
         limits.settle(prepared.limits, tokens.total_tokens)
@@ -215,7 +215,7 @@ def _write_in_one_statement(
     for i, row in enumerate(rows):
         params.update({f"m{i}_{column}": row[column] for column in _MESSAGE_COLUMNS})
     sql = _turn_sql(prepared.session_id is None, len(rows))
-    if db.session().in_transaction():  # a caller's transaction (the console's sandbox)
+    if in_transaction():  # a caller's transaction (the console's sandbox)
         db.session.connection().exec_driver_sql(sql, params)
         return
     with _autocommit(db.engine).connect() as connection:
