@@ -27,33 +27,24 @@ MAX_CONNECTIONS = 1000
 
 
 class LinearConnectionPool(httpcore.ConnectionPool):
-    """httpcore's connection pool with linear-time request assignment. Idle connections
-    past their keep-alive are swept once per keep-alive period, not on every request."""
+    """httpcore's connection pool with linear-time request assignment. The whole list of
+    connections is tidied (closed ones dropped, idle ones past the keep-alive cap or
+    their keep-alive closed) once per keep-alive period, or when the pool is full or
+    holds more connections than it may keep idle: not on every request and response,
+    where only the queued requests are assigned."""
 
     _next_sweep = 0.0
 
     def _assign_requests_to_connections(self) -> list[httpcore.ConnectionInterface]:
-        closing: list[httpcore.ConnectionInterface] = []
-        kept: list[httpcore.ConnectionInterface] = []
-        idle = 0
         now = time.monotonic()
-        sweep = now >= self._next_sweep
-        if sweep:
+        closing: list[httpcore.ConnectionInterface] = []
+        if (
+            now >= self._next_sweep
+            or len(self._connections) > self._max_keepalive_connections
+            or len(self._connections) >= self._max_connections
+        ):
             self._next_sweep = now + (self._keepalive_expiry or 5.0)
-        for connection in self._connections:
-            if connection.is_closed():
-                continue
-            if connection.is_idle():
-                idle += 1
-                if (
-                    idle > self._max_keepalive_connections
-                    or not connection.is_available()  # idle yet unusable: its connect failed
-                    or (sweep and connection.has_expired())
-                ):
-                    closing.append(connection)
-                    continue
-            kept.append(connection)
-        self._connections = kept
+            closing = self._tidy()
         for pool_request in self._requests:
             if not pool_request.is_queued():
                 continue
@@ -69,6 +60,28 @@ class LinearConnectionPool(httpcore.ConnectionPool):
                 reusable = self.create_connection(origin)
                 self._connections.append(reusable)
             pool_request.assign_to_connection(reusable)
+        return closing
+
+    def _tidy(self) -> list[httpcore.ConnectionInterface]:
+        """Drop closed connections; the idle ones past the keep-alive cap, unusable (their
+        connect failed) or past their keep-alive are returned to be closed."""
+        closing: list[httpcore.ConnectionInterface] = []
+        kept: list[httpcore.ConnectionInterface] = []
+        idle = 0
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            if connection.is_idle():
+                idle += 1
+                if (
+                    idle > self._max_keepalive_connections
+                    or not connection.is_available()
+                    or connection.has_expired()
+                ):
+                    closing.append(connection)
+                    continue
+            kept.append(connection)
+        self._connections = kept
         return closing
 
     def _reusable(
