@@ -109,6 +109,19 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed(server
     assert server.connections == 2
 
 
+def test_a_pool_full_of_closed_connections_still_serves(server):
+    """A stream its caller left half-read closes its connection; closed connections are
+    dropped when the pool tidies, at the latest when it is full: a call never waits for
+    a slot a dead connection holds."""
+    transport = PooledTransport(limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
+    with httpx.Client(transport=transport, timeout=3) as client:
+        for _ in range(4):
+            with client.stream("POST", _url(server), content=b"{}") as response:
+                assert response.status_code == 200  # then closed unread: a caller gone
+        assert client.get(_url(server)).text == "ok"
+    assert server.connections == 5
+
+
 def test_many_calls_at_once_each_get_a_connection_and_keep_it(server):
     server.barrier = threading.Barrier(40)  # a 200 only when all 40 are held at once
     with pooled_client(15) as client:
