@@ -20,6 +20,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from devtools.services import free_port
+from tests.conftest import CUSTOMER_DOMAIN
 
 
 @contextlib.contextmanager
@@ -36,6 +37,18 @@ def serve(app: Flask) -> Iterator[int]:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def shipped_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The settings a test's :func:`gunicorn` serves chatdock with: the test database,
+    the tests' customer domain and secret key, warnings only; ``settings`` on top."""
+    return {
+        "DATABASE_URL": database_url,
+        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
+        "SECRET_KEY": "test-secret-key",
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
 
 
 @contextlib.contextmanager

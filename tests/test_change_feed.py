@@ -19,8 +19,8 @@ from app.extensions import db
 from app.llm.catalog import Model
 from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
 from tests.catalog_support import sync, with_echo_models
-from tests.conftest import CUSTOMER_DOMAIN, host_of
-from tests.live import gunicorn
+from tests.conftest import host_of
+from tests.live import gunicorn, shipped_env
 
 pytestmark = pytest.mark.postgresql_only  # LISTEN/NOTIFY: SQLite has no feed
 
@@ -240,13 +240,7 @@ def test_the_shipped_server_answers_with_a_change_committed_elsewhere(
     url = f"/api/v0/llm-clients/{client.id}/{client.name}/"
     body = {"messages": [{"role": "user", "content": "hi"}]}
     db.session.close()
-    env = {
-        "DATABASE_URL": migrated,
-        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
-        "SECRET_KEY": "test-secret-key",
-        "LOG_LEVEL": "WARNING",
-        "CHAT_LIMITS_ENABLED": "false",
-    }
+    env = shipped_env(migrated, CHAT_LIMITS_ENABLED="false")
 
     def warned(http: httpx.Client) -> bool:
         answer = http.post(url, json=body)

@@ -25,8 +25,7 @@ from app.change_feed import APPLICATION_NAME
 from app.extensions import db
 from app.models import ChatMessage, UsageDaily
 from app.services import limit_settings, limits
-from tests.conftest import CUSTOMER_DOMAIN
-from tests.live import gunicorn
+from tests.live import gunicorn, shipped_env
 from tests.llm.wire_servers import WireServer
 
 IN_FLIGHT = 300
@@ -48,18 +47,15 @@ def app(redis_app):
 
 
 def _env(migrated: str, redis_url: str, model: WireServer) -> dict[str, str]:
-    return {
-        "DATABASE_URL": migrated,
-        "REDIS_URL": redis_url,
-        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
-        "SECRET_KEY": "test-secret-key",
-        "LOG_LEVEL": "WARNING",
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": model.base_url,
-        "LLM_TIMEOUT_SECONDS": "300",
+    return shipped_env(
+        migrated,
+        REDIS_URL=redis_url,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=model.base_url,
+        LLM_TIMEOUT_SECONDS="300",
         # hundreds arrive at once: on a loaded machine some wait their turn for a connection
-        "DATABASE_POOL_TIMEOUT_SECONDS": "240",
-    }
+        DATABASE_POOL_TIMEOUT_SECONDS="240",
+    )
 
 
 def _sessions(database_url: str) -> dict[str, int]:

@@ -19,9 +19,9 @@ from app.models import Notification
 from app.services import accounts, api_keys, limit_settings, usage
 from app.services import clients as client_service
 from devtools.services import free_port
-from tests.conftest import CUSTOMER_DOMAIN, _empty_tables
+from tests.conftest import _empty_tables
 from tests.infra.conftest import run_burst_worker
-from tests.live import gunicorn, serve
+from tests.live import gunicorn, serve, shipped_env
 
 REPO = Path(__file__).resolve().parent.parent
 BODY = {"messages": [{"role": "user", "content": "count my tokens please"}]}
@@ -177,14 +177,7 @@ def _metric(text: str) -> float:
 def test_rate_limits_hold_across_two_gunicorn_processes(
     app, migrated, redis_url, account, make_client
 ):
-    env = {
-        "DATABASE_URL": migrated,
-        "REDIS_URL": redis_url,
-        "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
-        "SECRET_KEY": "test-secret-key",
-        "LOG_LEVEL": "WARNING",
-        "HOST_INDEX_CHECK_SECONDS": "0",
-    }
+    env = shipped_env(migrated, REDIS_URL=redis_url, HOST_INDEX_CHECK_SECONDS="0")
     with gunicorn(env) as first, gunicorn(env) as second:
         for attempt in range(2):  # a second client when the minute turned mid-way
             client = make_client(account, f"limited{attempt}")

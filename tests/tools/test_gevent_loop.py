@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.extensions import db
-from tests.conftest import CUSTOMER_DOMAIN
-from tests.live import gunicorn
+from tests.live import gunicorn, shipped_env
 from tests.tools.shop_server import base_url, running_shop
 
 pytestmark = pytest.mark.postgresql_only  # pg_stat_activity is what it reads
@@ -48,13 +47,7 @@ def test_parallel_calls_under_gevent_hold_no_transaction(migrated, customer):
         customer.attach(plugins=["meet"])
         path = f"/api/v0/llm-clients/{customer.client.id}/{customer.client.name}/"
         db.session.close()
-        env = {
-            "DATABASE_URL": migrated,
-            "CUSTOMER_API_DOMAIN": CUSTOMER_DOMAIN,
-            "SECRET_KEY": "test-secret-key",
-            "LOG_LEVEL": "WARNING",
-            "TOOLS_ALLOWED_NETWORKS": "127.0.0.1/32",
-        }
+        env = shipped_env(migrated, TOOLS_ALLOWED_NETWORKS="127.0.0.1/32")
         with gunicorn(env, workers=1) as port:
             body = {
                 "messages": [
