@@ -7,10 +7,11 @@ socket on the way (under gevent a poll is a trip through the event loop). Profil
 256 chats in flight against a model that answers after 1 s, that bookkeeping was a
 quarter of chatdock's CPU, and a pool over 100 connections closed every connection
 that went idle (its keep-alive count counted busy ones too). Upstream declined the fix
-(encode/httpcore#924, #929). This pool does the same job in one pass: closed and failed
-connections are dropped, idle ones beyond the keep-alive cap closed, and a connection's
-socket is checked for a server-side close only when it is about to be reused, as
-urllib3 does.
+(encode/httpcore#924, #929). This pool assigns queued requests in one pass and checks a
+connection's socket for a server-side close only when it is about to be reused, as
+urllib3 does; closed and failed connections are dropped, and idle ones beyond the
+keep-alive cap or past their keep-alive closed, when it tidies (once per keep-alive
+period, or when it is full).
 """
 
 from __future__ import annotations

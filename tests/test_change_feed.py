@@ -20,6 +20,7 @@ from app.llm.catalog import Model
 from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
 from tests.catalog_support import sync, with_echo_models
 from tests.conftest import host_of
+from tests.infra.test_faults import poll
 from tests.live import gunicorn, shipped_env
 
 pytestmark = pytest.mark.postgresql_only  # LISTEN/NOTIFY: SQLite has no feed
@@ -29,13 +30,6 @@ AFTER = with_echo_models(
     Model("echo-1", 1000, is_default=True),
     Model("echo-0", 1000, deprecated=True, replacement="echo-1"),
 )
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def start_feed(database_url: str) -> ChangeFeed:
@@ -51,7 +45,7 @@ def feed(app: Flask, migrated: str) -> Iterator[ChangeFeed]:
     """The app's settings cache, fed as a gunicorn worker's is."""
     cache: ChatSettingsCache = app.extensions[CHAT_SETTINGS]
     cache.feed = start_feed(migrated)
-    wait_until(lambda: cache.feed is not None and cache.feed.live, "the feed to listen")
+    assert poll(lambda: cache.feed is not None and cache.feed.live, 15, 0.02), "the feed to listen"
     yield cache.feed
     cache.feed.stop()
 
@@ -83,12 +77,7 @@ def heard_after(feed: ChangeFeed, change: Callable[[], None]) -> bool:
     """Whether the feed hears of ``change`` (made and committed by the caller)."""
     before = feed.generation
     change()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if feed.generation != before:
-            return True
-        time.sleep(0.02)
-    return False
+    return poll(lambda: feed.generation != before, 10, 0.02)
 
 
 def in_another_process_like_connection(database_url: str, sql: str, commit: bool = True):
@@ -184,7 +173,7 @@ def test_a_kept_copy_older_than_the_index_is_read_again(
 def test_a_feed_on_a_database_without_the_triggers_is_not_trusted(scratch_database_url):
     feed = start_feed(scratch_database_url)  # an empty database: nothing announces changes
     try:
-        wait_until(lambda: feed.generation > 0, "the feed to connect")
+        assert poll(lambda: feed.generation > 0, 15, 0.02), "the feed to connect"
         assert not feed.live
     finally:
         feed.stop()
@@ -205,9 +194,9 @@ def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(
 
     before = feed.generation
     terminate()
-    wait_until(lambda: not feed.live, "the feed to notice")
+    assert poll(lambda: not feed.live, 15, 0.02), "the feed to notice"
     assert feed.generation > before  # what was kept is dropped
-    wait_until(lambda: feed.live, "the feed to listen again")
+    assert poll(lambda: feed.live, 15, 0.02), "a new feed"
     sql = "UPDATE accounts SET monthly_token_budget = monthly_token_budget"
     assert heard_after(feed, in_another_process_like_connection(migrated, sql))
 
@@ -251,17 +240,17 @@ def test_the_shipped_server_answers_with_a_change_committed_elsewhere(
         gunicorn(env, workers=1) as port,
         httpx.Client(base_url=f"http://127.0.0.1:{port}") as http,
     ):
-        wait_until(lambda: len(_feed_sessions(migrated)) == 1, "the worker's feed to listen")
+        assert poll(lambda: len(_feed_sessions(migrated)) == 1, 15, 0.02), "the worker's feed"
         assert not warned(http)
         assert not warned(http)  # kept: the same answer from the worker's copy
         sync(AFTER)
-        wait_until(lambda: warned(http), "the deprecation to show")
+        assert poll(lambda: warned(http), 15, 0.02), "the deprecation to show"
 
         lost = _feed_sessions(migrated)
         engine = create_engine(migrated)
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost[0]})
         engine.dispose()
-        wait_until(lambda: _feed_sessions(migrated) not in ([], lost), "the feed to listen again")
+        assert poll(lambda: _feed_sessions(migrated) not in ([], lost), 15, 0.02), "a new feed"
         sync(BEFORE)
-        wait_until(lambda: not warned(http), "the change after the reconnection to show")
+        assert poll(lambda: not warned(http), 15, 0.02), "the change after it"

@@ -69,14 +69,14 @@ def _overlap(history: list[ChatTurn], messages: list[ChatTurn]) -> int:
 
 
 def load_client(
-    route: ClientRoute, cache: ChatSettingsCache | None = None, *, fresh: bool = False
+    route: ClientRoute, cache: ChatSettingsCache | None = None, index_version: int = 0
 ) -> ChatSettings:
-    """The route's client's chat settings (kept in ``cache`` when it can; ``fresh``:
-    read them now); 404 when it no longer exists."""
+    """The route's client's chat settings (kept in ``cache`` when it can, for a request
+    routed on the host index of ``index_version``); 404 when it no longer exists."""
     if cache is None:
         client = load_chat_settings(route.client_id)
     else:
-        client = cache.load(route.client_id, fresh=fresh)
+        client = cache.load(route.client_id, index_version)
     if client is None:
         raise NotFound("this client no longer exists", code="client_not_found")
     return client

@@ -141,9 +141,10 @@ class ChatSettingsCache:
         self._entries: dict[int, ChatSettings] = {}
         self._generation = -1
 
-    def load(self, client_id: int, *, fresh: bool = False) -> ChatSettings | None:
+    def load(self, client_id: int, index_version: int) -> ChatSettings | None:
         """The client's settings; read from the database unless a trusted copy is kept
-        (``fresh``: read, whatever is kept)."""
+        whose routing stamp is ``index_version`` (the host index's the request was routed
+        with): when the two differ one of them is behind, and a read tells which."""
         feed = self.feed
         if feed is None or not feed.live:
             return load_chat_settings(client_id)
@@ -151,7 +152,7 @@ class ChatSettingsCache:
         if generation != self._generation:
             self._entries.clear()
             self._generation = generation
-        elif not fresh and (kept := self._entries.get(client_id)) is not None:
+        elif (kept := self._entries.get(client_id)) and kept.routing_version == index_version:
             return kept
         settings = load_chat_settings(client_id)
         if settings is not None and feed.live and feed.generation == generation:

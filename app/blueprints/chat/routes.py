@@ -66,16 +66,14 @@ def _settings(route: ClientRoute) -> ChatSettings:
     """The client's chat settings, and the check of the index the request was routed
     with: the settings carry the stamp they were read with (``g.host_index_verified``
     false: :data:`app.request_hooks.CHAT_API_ENDPOINTS`). Settings kept by the worker
-    (:class:`~app.services.chat_settings.ChatSettingsCache`) are as fresh as the last
-    change PostgreSQL announced; when their stamp and the index's differ, one of the two
-    is behind: a fresh read tells which."""
+    (:class:`~app.services.chat_settings.ChatSettingsCache`) are served only with the
+    index's own stamp."""
     cache: ChatSettingsCache = current_app.extensions[CHAT_SETTINGS]
-    client = chat.load_client(route, cache)
-    if client.routing_version != g.host_index.version:
-        client = chat.load_client(route, cache, fresh=True)
-        if client.routing_version != g.host_index.version and not g.host_index_verified:
+    client = chat.load_client(route, cache, g.host_index.version)
+    if not g.host_index_verified:
+        if client.routing_version != g.host_index.version:
             raise StaleHostIndex()
-    g.host_index_verified = True
+        g.host_index_verified = True
     return client
 
 
