@@ -482,6 +482,9 @@ def test_environment_is_controlled(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert env["TF_CLI_CONFIG_FILE"] == "/etc/tf.rc" and env["AWS_REGION"] == "x"
     assert env["TF_IN_AUTOMATION"] == "1" and env["TF_INPUT"] == "0"
     assert env["CHECKPOINT_DISABLE"] == "1"
+    assert env["GOGC"] == "400"  # terraform's provider starts collect less often
+    monkeypatch.setenv("GOGC", "100")
+    assert runner.command_env()["GOGC"] == "100"  # the worker's own setting wins
 
 
 # --- classification ------------------------------------------------------------------------
