@@ -1,7 +1,10 @@
 """A web worker keeps its clients' chat settings while PostgreSQL announces no change
 (app.change_feed, the triggers of migration 0024): every change a chat reads is heard,
 whoever commits it; a chat after it answers with the new settings; a feed that cannot
-hear (no triggers, its connection lost) is not trusted."""
+hear (no triggers, its connection lost) is not trusted. A chat on kept settings needs no
+read: its turn is written by one statement on a pooled connection of its own
+(``app.extensions.execute_autocommit``), and a database that dropped its connections
+answers as any statement's failure does: 503 and retry, then fresh connections serve."""
 
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, func, select, text
 
 from app.change_feed import APPLICATION_NAME, ChangeFeed, listen_conninfo
-from app.extensions import db
+from app.extensions import db, in_transaction
 from app.llm.catalog import Model
+from app.models import ChatMessage, ChatSession
 from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
 from tests.catalog_support import sync, with_echo_models
 from tests.conftest import host_of
@@ -65,11 +69,15 @@ def settings_reads(app: Flask) -> Iterator[list[str]]:
 
 
 def chat(http, client) -> object:
+    return chat_on(http, host_of(client))
+
+
+def chat_on(http, host: str) -> object:
     return http.post(
         "/llm-client/",
         data=json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
         content_type="application/json",
-        headers={"Host": host_of(client)},
+        headers={"Host": host},
     )
 
 
@@ -254,3 +262,64 @@ def test_the_shipped_server_answers_with_a_change_committed_elsewhere(
         assert poll(lambda: _feed_sessions(migrated) not in ([], lost), 15, 0.02), "a new feed"
         sync(BEFORE)
         assert poll(lambda: not warned(http), 15, 0.02), "the change after it"
+
+
+# --- the turn's write on kept settings ---------------------------------------------------
+
+
+def stored() -> tuple[int, int]:
+    db.session.expire_all()
+    sessions = db.session.execute(select(func.count(ChatSession.id))).scalar_one()
+    messages = db.session.execute(select(func.count(ChatMessage.id))).scalar_one()
+    db.session.commit()
+    return sessions, messages
+
+
+def drop_pooled_connections(database_url: str) -> int:
+    """What a database restart does to the pool's idle connections (the feed's own
+    connection is spared: its loss is tested in test_change_feed)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            dropped = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND application_name <> :feed AND state = 'idle'"
+                ),
+                {"feed": APPLICATION_NAME},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(dropped)
+
+
+def test_a_chat_on_kept_settings_stores_its_turn_without_a_transaction(
+    http, feed, settings_reads, demo
+):
+    host = host_of(demo)
+    for _ in range(3):
+        answer = chat_on(http, host)
+        assert answer.status_code == 200, answer.json
+        assert not in_transaction()  # nothing of the chat's left open in the session
+    assert len(settings_reads) == 1  # read once: the other two wrote on their own
+    assert stored() == (3, 6)  # a session, the question and the reply, each time
+
+
+def test_connections_dropped_under_a_kept_chat_are_a_503_then_fresh_ones_serve(
+    http, feed, settings_reads, demo, migrated
+):
+    host = host_of(demo)  # read now: the test's own connection is dropped too
+    assert chat_on(http, host).status_code == 200
+    with db.engine.connect() as one, db.engine.connect() as two, db.engine.connect() as three:
+        for connection in (one, two, three):  # the pool holds several idle connections
+            connection.exec_driver_sql("SELECT 1")
+    assert drop_pooled_connections(migrated) >= 3
+    failed = chat_on(http, host)
+    assert failed.status_code == 503, failed.json
+    assert failed.json["error"]["code"] == "database_busy"
+    assert failed.headers["Retry-After"]
+    answer = chat_on(http, host)  # the pool was renewed: no second dead connection
+    assert answer.status_code == 200, answer.json
+    assert len(settings_reads) == 1  # all three chats on the kept settings
+    assert stored() == (2, 4)  # the failed turn stored nothing
