@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, request
 from limits.strategies import FixedWindowRateLimiter
 from pydantic import BaseModel
 
@@ -124,7 +124,8 @@ def _usage(usage: Usage | None) -> UsageOut:
 
 
 def _answer(model: BaseModel) -> Response:
-    return jsonify(model.model_dump(mode="json"))
+    """The answer's JSON, serialised by pydantic in one step (no dict built first)."""
+    return current_app.response_class(model.model_dump_json(), mimetype="application/json")
 
 
 WIDGET_TOKEN_HEADER = "X-Chatdock-Widget"
