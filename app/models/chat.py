@@ -13,12 +13,11 @@ from app.models.common import UTCDateTime, utcnow
 
 class ChatSession(Model):
     __tablename__ = "chat_sessions"
+    # Leads with client_id: it serves the lookups by client too (no index of its own).
     __table_args__ = (Index("ix_chat_sessions_client_end_user", "client_id", "end_user"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(
-        ForeignKey("llm_clients.id", ondelete="CASCADE"), index=True
-    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("llm_clients.id", ondelete="CASCADE"))
     session_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     # The customer's user id when the widget's visitor was identified (verified hash):
