@@ -2,7 +2,7 @@
 
 import sqlite3
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from flask import request
 from flask_bootstrap import Bootstrap5
@@ -92,21 +92,23 @@ def execute_autocommit(sql: str, params: Mapping[str, Any]) -> None:
         driver.autocommit = True
         driver.execute(sql, params)
         driver.autocommit = False
-    except engine.dialect.loaded_dbapi.Error as error:
-        invalidated = engine.dialect.is_disconnect(error, pooled.dbapi_connection, None)
-        if invalidated:  # the server went away: its other connections too, as SQLAlchemy
-            pooled.invalidate(error)  # assumes of a disconnect on a Connection
-            engine.dispose(close=False)
-        elif driver.closed:
-            pooled.invalidate(error)
-        else:
-            driver.autocommit = False
+    except BaseException as error:
+        # Failed or interrupted (a greenlet killed mid-statement): never give the pool a
+        # connection that may still be in autocommit; a session's transaction on it
+        # would not be one. Failures are rare, a new connection is cheap.
+        failed = isinstance(error, engine.dialect.loaded_dbapi.Error)
+        dropped = failed and engine.dialect.is_disconnect(cast(Any, error), driver, None)
+        pooled.invalidate(error if isinstance(error, Exception) else None)
+        if not failed:
+            raise
+        if dropped:  # the server went away: its other connections too, as SQLAlchemy
+            engine.dispose(close=False)  # assumes of a disconnect on a Connection
         raise DBAPIError.instance(
             sql,
             dict(params),
             error,
             engine.dialect.loaded_dbapi.Error,
-            connection_invalidated=invalidated,
+            connection_invalidated=dropped,
             dialect=engine.dialect,
         ) from error
     finally:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, make_url, select, text
 
 from app.change_feed import APPLICATION_NAME, ChangeFeed, listen_conninfo
 from app.extensions import db, in_transaction
@@ -26,6 +26,7 @@ from tests.catalog_support import sync, with_echo_models
 from tests.conftest import host_of
 from tests.infra.test_faults import poll
 from tests.live import gunicorn, shipped_env
+from tests.test_database_busy import _postgresql_write_lock
 
 pytestmark = pytest.mark.postgresql_only  # LISTEN/NOTIFY: SQLite has no feed
 
@@ -323,3 +324,24 @@ def test_connections_dropped_under_a_kept_chat_are_a_503_then_fresh_ones_serve(
     assert answer.status_code == 200, answer.json
     assert len(settings_reads) == 1  # all three chats on the kept settings
     assert stored() == (2, 4)  # the failed turn stored nothing
+
+
+def test_a_kept_chat_whose_write_meets_a_lock_is_a_503_and_pools_no_autocommit_connection(
+    http, feed, settings_reads, demo, migrated
+):
+    host = host_of(demo)
+    assert chat_on(http, host).status_code == 200
+    with _postgresql_write_lock(make_url(migrated)):  # lock_timeout: new connections' only
+        db.engine.dispose()
+        failed = chat_on(http, host)
+    assert failed.status_code == 503, failed.json
+    assert failed.json["error"]["code"] == "database_busy"
+    pooled = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
+    try:
+        assert not any(c.driver_connection.autocommit for c in pooled)  # a session's
+    finally:  # transaction on one of them is a transaction
+        for connection in pooled:
+            connection.close()
+    assert chat_on(http, host).status_code == 200
+    assert len(settings_reads) == 1
+    assert stored() == (2, 4)
