@@ -20,10 +20,13 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions; a request without the cookie gets an empty
-    session without a serializer being built (one is built to save it, if it changes)."""
+    session without a serializer being built (one is built to save it, if it changes),
+    and without its Cookie header parsed: the name not in the raw header says enough."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and self.get_cookie_name(app) not in request.environ.get(
+            "HTTP_COOKIE", ""
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

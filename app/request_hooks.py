@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -142,6 +143,8 @@ def _finish_request(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     rule = request.url_rule.rule if request.url_rule else None
     record_request(request.method, rule, response.status_code, elapsed)
+    if not log.isEnabledFor(logging.INFO):  # the line's fields cost more than the check
+        return response
     route = g.get("host_route")
     log.info(
         "request",

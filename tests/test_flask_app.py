@@ -48,6 +48,18 @@ def test_a_request_without_a_cookie_gets_none_set():
     assert "Set-Cookie" not in answer.headers
 
 
+def test_the_session_is_found_among_other_cookies_and_not_mistaken_for_a_lookalike():
+    app, _ = make()
+    http = app.test_client()
+    http.post("/remember/green")
+    http.set_cookie("theme", "dark")
+    assert http.get("/recall").text == "green"  # the raw header holds "session=" and more
+    other = app.test_client()
+    other.set_cookie("mysession", "x")  # "session" inside another cookie's name
+    other.set_cookie("theme", "dark")
+    assert other.get("/recall").text == "nothing"
+
+
 def test_every_hook_runs_on_every_request():
     app, ran = make()
     http = app.test_client()
