@@ -13,6 +13,7 @@ import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -119,6 +120,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if skipped:
         config.hook.pytest_deselected(items=skipped)
         items[:] = [item for item in items if item not in skipped]
+
+
+def on_own_connection(
+    database_url: str, sql: str, params: dict[str, Any] | None = None, *, commit: bool = True
+) -> list[Any]:
+    """Run ``sql`` on a connection of its own, as another process (the CLI, another pod,
+    an operator's psql) would, committed or rolled back; its rows, if it returns any."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(text(sql), params or {})
+            rows = list(result.all()) if result.returns_rows else []
+            if commit:
+                connection.commit()
+            else:
+                connection.rollback()
+    finally:
+        engine.dispose()
+    return rows
 
 
 @contextlib.contextmanager

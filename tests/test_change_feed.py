@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, event, func, make_url, select, text
+from sqlalchemy import event, func, make_url, select, text
 
 from app.change_feed import APPLICATION_NAME, ChangeFeed, listen_conninfo
 from app.extensions import db, in_transaction
@@ -23,7 +23,7 @@ from app.llm.catalog import Model
 from app.models import ChatMessage, ChatSession
 from app.services.chat_settings import CHAT_SETTINGS, ChatSettingsCache
 from tests.catalog_support import sync, with_echo_models
-from tests.conftest import host_of
+from tests.conftest import host_of, on_own_connection
 from tests.infra.test_faults import poll
 from tests.live import gunicorn, shipped_env
 from tests.test_database_busy import _postgresql_write_lock
@@ -91,20 +91,7 @@ def heard_after(feed: ChangeFeed, change: Callable[[], None]) -> bool:
 
 def in_another_process_like_connection(database_url: str, sql: str, commit: bool = True):
     """Run ``sql`` on a connection of its own (as the CLI or another pod would)."""
-
-    def run() -> None:
-        engine = create_engine(database_url)
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(sql))
-                if commit:
-                    conn.commit()
-                else:
-                    conn.rollback()
-        finally:
-            engine.dispose()
-
-    return run
+    return lambda: on_own_connection(database_url, sql, commit=commit)
 
 
 @pytest.mark.parametrize(
@@ -190,16 +177,12 @@ def test_a_feed_on_a_database_without_the_triggers_is_not_trusted(scratch_databa
 
 def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(feed, migrated):
     def terminate() -> None:
-        engine = create_engine(migrated)
-        with engine.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = :name AND datname = current_database()"
-                ),
-                {"name": APPLICATION_NAME},
-            )
-        engine.dispose()
+        on_own_connection(
+            migrated,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = :name AND datname = current_database()",
+            {"name": APPLICATION_NAME},
+        )
 
     before = feed.generation
     terminate()
@@ -212,20 +195,13 @@ def test_a_feed_that_loses_its_connection_is_not_trusted_until_it_listens_again(
 
 def _feed_sessions(database_url: str) -> list[int]:
     """The backend pids of the change feeds listening on the database."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return list(
-                conn.execute(
-                    text(
-                        "SELECT pid FROM pg_stat_activity WHERE application_name = :name "
-                        "AND datname = current_database()"
-                    ),
-                    {"name": APPLICATION_NAME},
-                ).scalars()
-            )
-    finally:
-        engine.dispose()
+    rows = on_own_connection(
+        database_url,
+        "SELECT pid FROM pg_stat_activity WHERE application_name = :name "
+        "AND datname = current_database()",
+        {"name": APPLICATION_NAME},
+    )
+    return [pid for (pid,) in rows]
 
 
 def test_the_shipped_server_answers_with_a_change_committed_elsewhere(
@@ -256,10 +232,7 @@ def test_the_shipped_server_answers_with_a_change_committed_elsewhere(
         assert poll(lambda: warned(http), 15, 0.02), "the deprecation to show"
 
         lost = _feed_sessions(migrated)
-        engine = create_engine(migrated)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost[0]})
-        engine.dispose()
+        on_own_connection(migrated, "SELECT pg_terminate_backend(:pid)", {"pid": lost[0]})
         assert poll(lambda: _feed_sessions(migrated) not in ([], lost), 15, 0.02), "a new feed"
         sync(BEFORE)
         assert poll(lambda: not warned(http), 15, 0.02), "the change after it"
@@ -278,20 +251,14 @@ def stored() -> tuple[int, int]:
 
 def drop_pooled_connections(database_url: str) -> int:
     """What a database restart does to the pool's idle connections (the feed's own
-    connection is spared: its loss is tested in test_change_feed)."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            dropped = connection.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND application_name <> :feed AND state = 'idle'"
-                ),
-                {"feed": APPLICATION_NAME},
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    connection is spared: its loss is tested above)."""
+    [(dropped,)] = on_own_connection(
+        database_url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND application_name <> :feed AND state = 'idle'",
+        {"feed": APPLICATION_NAME},
+    )
     return int(dropped)
 
 

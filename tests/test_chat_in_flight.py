@@ -19,12 +19,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from redis import Redis
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from app.change_feed import APPLICATION_NAME
 from app.extensions import db
 from app.models import ChatMessage, UsageDaily
 from app.services import limit_settings, limits
+from tests.conftest import on_own_connection
 from tests.live import gunicorn, shipped_env
 from tests.llm.wire_servers import WireServer
 
@@ -61,20 +62,14 @@ def _env(migrated: str, redis_url: str, model: WireServer) -> dict[str, str]:
 def _sessions(database_url: str) -> dict[str, int]:
     """chatdock's sessions on its database by state (this probe's own left out); the
     change feed's LISTEN connection (app.change_feed) counted apart, as ``feed``."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT CASE WHEN application_name = :feed THEN 'feed' "
-                    "ELSE coalesce(state, '?') END, count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "GROUP BY 1"
-                ),
-                {"feed": APPLICATION_NAME},
-            ).all()
-    finally:
-        engine.dispose()
+    rows = on_own_connection(
+        database_url,
+        "SELECT CASE WHEN application_name = :feed THEN 'feed' "
+        "ELSE coalesce(state, '?') END, count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "GROUP BY 1",
+        {"feed": APPLICATION_NAME},
+    )
     return {state: int(count) for state, count in rows}
 
 
