@@ -120,6 +120,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if skipped:
         config.hook.pytest_deselected(items=skipped)
         items[:] = [item for item in items if item not in skipped]
+    _heavy_files_first(items)
+
+
+HEAVY_MARKERS = ("workers", "one_machine")  # terraform runs, worker processes, servers
+
+
+def _heavy_files_first(items: list[pytest.Item]) -> None:
+    """The files of the long tests (deploys with terraform, several workers) first, so
+    that pytest-xdist (``--dist loadfile --no-loadscope-reorder`` in scripts/test, which
+    hands out files in this order) starts them while the short files fill the other
+    workers' time, rather than last (its default order is by number of tests, and these
+    files have few), one worker running the last of them alone."""
+    heavy = {item.path for item in items if any(item.get_closest_marker(m) for m in HEAVY_MARKERS)}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: files stay whole
 
 
 def on_own_connection(
