@@ -26,7 +26,7 @@ from tests.catalog_support import sync, with_echo_models
 from tests.conftest import host_of, on_own_connection
 from tests.infra.test_faults import poll
 from tests.live import gunicorn, shipped_env
-from tests.test_database_busy import _postgresql_write_lock
+from tests.test_database_busy import postgresql_write_lock
 
 pytestmark = pytest.mark.postgresql_only  # LISTEN/NOTIFY: SQLite has no feed
 
@@ -298,7 +298,7 @@ def test_a_kept_chat_whose_write_meets_a_lock_is_a_503_and_pools_no_autocommit_c
 ):
     host = host_of(demo)
     assert chat_on(http, host).status_code == 200
-    with _postgresql_write_lock(make_url(migrated)):  # lock_timeout: new connections' only
+    with postgresql_write_lock(make_url(migrated)):  # lock_timeout: new connections' only
         db.engine.dispose()
         failed = chat_on(http, host)
     assert failed.status_code == 503, failed.json

@@ -35,7 +35,7 @@ def _sqlite_write_lock(url: URL) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _postgresql_write_lock(url: URL) -> Iterator[None]:
+def postgresql_write_lock(url: URL) -> Iterator[None]:
     """Another transaction holding every table against writes (reads go on), and the
     database's lock_timeout short, so that a writer gets lock_not_available."""
     engine = create_engine(url)
@@ -63,7 +63,7 @@ def busy_app(make_app, migrated: str) -> Iterator[Flask]:
         with _sqlite_write_lock(url):
             yield make_app(SQLITE_BUSY_TIMEOUT_SECONDS=0.1)
     else:
-        with _postgresql_write_lock(url):
+        with postgresql_write_lock(url):
             yield make_app()
 
 

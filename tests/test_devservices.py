@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 
 from devtools import services as devservices
+from tests.conftest import on_own_connection
 
 
 @pytest.fixture
@@ -77,10 +77,8 @@ def test_postgres_retries_when_its_port_is_taken(monkeypatch, taken_port):
     pick_first(monkeypatch, taken_port)
     with devservices.postgres() as pg:
         assert pg.port != taken_port
-        engine = create_engine(pg.url)
-        with engine.connect() as connection:
-            assert connection.execute(text("SELECT current_database()")).scalar() == "chatdock"
-        engine.dispose()
+        [(database,)] = on_own_connection(pg.url, "SELECT current_database()")
+        assert database == "chatdock"
 
 
 def test_moto_comes_back_on_the_same_port_after_a_restart():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from app.extensions import db
+from tests.conftest import on_own_connection
 from tests.live import gunicorn, shipped_env
 from tests.tools.shop_server import base_url, running_shop
 
@@ -15,16 +15,12 @@ pytestmark = pytest.mark.postgresql_only  # pg_stat_activity is what it reads
 
 
 def idle_in_transaction(database_url: str) -> int:
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        count = connection.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
-            )
-        ).scalar_one()
-    engine.dispose()
-    return count
+    [(count,)] = on_own_connection(
+        database_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state = 'idle in transaction' AND pid <> pg_backend_pid()",
+    )
+    return int(count)
 
 
 @pytest.fixture

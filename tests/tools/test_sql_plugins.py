@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, make_url, select, text
 
 from app.extensions import db
 from app.models import AuditEvent, Connection
-from tests.conftest import new_database
+from tests.conftest import new_database, on_own_connection
 from tests.tools.conftest import make_customer
 
 pytestmark = pytest.mark.postgresql_only
@@ -43,11 +43,8 @@ def shop_db() -> Iterator[str]:
 
 
 def orders_left(url: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM orders")).scalar_one()
-    engine.dispose()
-    return count
+    [(count,)] = on_own_connection(url, "SELECT count(*) FROM orders")
+    return int(count)
 
 
 @pytest.fixture
